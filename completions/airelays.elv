@@ -1,0 +1,192 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[airelays] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'airelays'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'airelays'= {
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand init 'Write a config file and create the data directory and relay token if missing'
+            cand login 'Sign in to ChatGPT (browser, or device code with --device)'
+            cand logout 'Revoke and delete the stored ChatGPT credentials'
+            cand serve 'Run the relay in the foreground until Ctrl-C'
+            cand status 'Report what is configured, signed in and running (no secrets)'
+            cand token 'Show or rotate the relay token clients must send'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'airelays;init'= {
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand --no-auth 'Configure the relay without a bearer token (loopback only)'
+            cand --force 'Overwrite an existing config file'
+            cand --show-token 'Print the relay token even if it already existed'
+            cand --json 'Print one JSON object'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'airelays;login'= {
+            cand --timeout 'Give up after this many seconds [default: auth.login_timeout_seconds]'
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand --device 'Use the device-code flow (for remote or headless machines)'
+            cand --no-browser 'Print the sign-in URL instead of opening a browser'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'airelays;logout'= {
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand --json 'Print one JSON object'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'airelays;serve'= {
+            cand --host 'Listen address [default: server.host]'
+            cand --port 'Listen port; 0 picks a free one [default: server.port]'
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand --no-auth 'Accept requests without the relay token (loopback listeners only)'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'airelays;status'= {
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand --json 'Print one JSON object (schema: docs/status-json.md)'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'airelays;token'= {
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand show 'Print the relay token and the header clients send'
+            cand rotate 'Replace the relay token; a running relay accepts only the new one within 1 s'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'airelays;token;show'= {
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand --json 'Print one JSON object'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'airelays;token;rotate'= {
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand --json 'Print one JSON object'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'airelays;token;help'= {
+            cand show 'Print the relay token and the header clients send'
+            cand rotate 'Replace the relay token; a running relay accepts only the new one within 1 s'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'airelays;token;help;show'= {
+        }
+        &'airelays;token;help;rotate'= {
+        }
+        &'airelays;token;help;help'= {
+        }
+        &'airelays;completions'= {
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'airelays;help'= {
+            cand init 'Write a config file and create the data directory and relay token if missing'
+            cand login 'Sign in to ChatGPT (browser, or device code with --device)'
+            cand logout 'Revoke and delete the stored ChatGPT credentials'
+            cand serve 'Run the relay in the foreground until Ctrl-C'
+            cand status 'Report what is configured, signed in and running (no secrets)'
+            cand token 'Show or rotate the relay token clients must send'
+            cand completions 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'airelays;help;init'= {
+        }
+        &'airelays;help;login'= {
+        }
+        &'airelays;help;logout'= {
+        }
+        &'airelays;help;serve'= {
+        }
+        &'airelays;help;status'= {
+        }
+        &'airelays;help;token'= {
+            cand show 'Print the relay token and the header clients send'
+            cand rotate 'Replace the relay token; a running relay accepts only the new one within 1 s'
+        }
+        &'airelays;help;token;show'= {
+        }
+        &'airelays;help;token;rotate'= {
+        }
+        &'airelays;help;completions'= {
+        }
+        &'airelays;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,115 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_airelays_global_optspecs
+    string join \n config= data-dir= v/verbose q/quiet h/help V/version
+end
+
+function __fish_airelays_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_airelays_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_airelays_using_subcommand
+    set -l cmd (__fish_airelays_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c airelays -n "__fish_airelays_needs_command" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
+complete -c airelays -n "__fish_airelays_needs_command" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
+complete -c airelays -n "__fish_airelays_needs_command" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
+complete -c airelays -n "__fish_airelays_needs_command" -s q -l quiet -d 'Only errors'
+complete -c airelays -n "__fish_airelays_needs_command" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_needs_command" -s V -l version -d 'Print version'
+complete -c airelays -n "__fish_airelays_needs_command" -f -a "init" -d 'Write a config file and create the data directory and relay token if missing'
+complete -c airelays -n "__fish_airelays_needs_command" -f -a "login" -d 'Sign in to ChatGPT (browser, or device code with --device)'
+complete -c airelays -n "__fish_airelays_needs_command" -f -a "logout" -d 'Revoke and delete the stored ChatGPT credentials'
+complete -c airelays -n "__fish_airelays_needs_command" -f -a "serve" -d 'Run the relay in the foreground until Ctrl-C'
+complete -c airelays -n "__fish_airelays_needs_command" -f -a "status" -d 'Report what is configured, signed in and running (no secrets)'
+complete -c airelays -n "__fish_airelays_needs_command" -f -a "token" -d 'Show or rotate the relay token clients must send'
+complete -c airelays -n "__fish_airelays_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c airelays -n "__fish_airelays_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c airelays -n "__fish_airelays_using_subcommand init" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand init" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand init" -l no-auth -d 'Configure the relay without a bearer token (loopback only)'
+complete -c airelays -n "__fish_airelays_using_subcommand init" -l force -d 'Overwrite an existing config file'
+complete -c airelays -n "__fish_airelays_using_subcommand init" -l show-token -d 'Print the relay token even if it already existed'
+complete -c airelays -n "__fish_airelays_using_subcommand init" -l json -d 'Print one JSON object'
+complete -c airelays -n "__fish_airelays_using_subcommand init" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
+complete -c airelays -n "__fish_airelays_using_subcommand init" -s q -l quiet -d 'Only errors'
+complete -c airelays -n "__fish_airelays_using_subcommand init" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_using_subcommand login" -l timeout -d 'Give up after this many seconds [default: auth.login_timeout_seconds]' -r
+complete -c airelays -n "__fish_airelays_using_subcommand login" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand login" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand login" -l device -d 'Use the device-code flow (for remote or headless machines)'
+complete -c airelays -n "__fish_airelays_using_subcommand login" -l no-browser -d 'Print the sign-in URL instead of opening a browser'
+complete -c airelays -n "__fish_airelays_using_subcommand login" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
+complete -c airelays -n "__fish_airelays_using_subcommand login" -s q -l quiet -d 'Only errors'
+complete -c airelays -n "__fish_airelays_using_subcommand login" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_using_subcommand logout" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand logout" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand logout" -l json -d 'Print one JSON object'
+complete -c airelays -n "__fish_airelays_using_subcommand logout" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
+complete -c airelays -n "__fish_airelays_using_subcommand logout" -s q -l quiet -d 'Only errors'
+complete -c airelays -n "__fish_airelays_using_subcommand logout" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_using_subcommand serve" -l host -d 'Listen address [default: server.host]' -r
+complete -c airelays -n "__fish_airelays_using_subcommand serve" -l port -d 'Listen port; 0 picks a free one [default: server.port]' -r
+complete -c airelays -n "__fish_airelays_using_subcommand serve" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand serve" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand serve" -l no-auth -d 'Accept requests without the relay token (loopback listeners only)'
+complete -c airelays -n "__fish_airelays_using_subcommand serve" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
+complete -c airelays -n "__fish_airelays_using_subcommand serve" -s q -l quiet -d 'Only errors'
+complete -c airelays -n "__fish_airelays_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_using_subcommand status" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand status" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand status" -l json -d 'Print one JSON object (schema: docs/status-json.md)'
+complete -c airelays -n "__fish_airelays_using_subcommand status" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
+complete -c airelays -n "__fish_airelays_using_subcommand status" -s q -l quiet -d 'Only errors'
+complete -c airelays -n "__fish_airelays_using_subcommand status" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_using_subcommand token; and not __fish_seen_subcommand_from show rotate help" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand token; and not __fish_seen_subcommand_from show rotate help" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand token; and not __fish_seen_subcommand_from show rotate help" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
+complete -c airelays -n "__fish_airelays_using_subcommand token; and not __fish_seen_subcommand_from show rotate help" -s q -l quiet -d 'Only errors'
+complete -c airelays -n "__fish_airelays_using_subcommand token; and not __fish_seen_subcommand_from show rotate help" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_using_subcommand token; and not __fish_seen_subcommand_from show rotate help" -f -a "show" -d 'Print the relay token and the header clients send'
+complete -c airelays -n "__fish_airelays_using_subcommand token; and not __fish_seen_subcommand_from show rotate help" -f -a "rotate" -d 'Replace the relay token; a running relay accepts only the new one within 1 s'
+complete -c airelays -n "__fish_airelays_using_subcommand token; and not __fish_seen_subcommand_from show rotate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c airelays -n "__fish_airelays_using_subcommand token; and __fish_seen_subcommand_from show" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand token; and __fish_seen_subcommand_from show" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand token; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON object'
+complete -c airelays -n "__fish_airelays_using_subcommand token; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
+complete -c airelays -n "__fish_airelays_using_subcommand token; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Only errors'
+complete -c airelays -n "__fish_airelays_using_subcommand token; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_using_subcommand token; and __fish_seen_subcommand_from rotate" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand token; and __fish_seen_subcommand_from rotate" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand token; and __fish_seen_subcommand_from rotate" -l json -d 'Print one JSON object'
+complete -c airelays -n "__fish_airelays_using_subcommand token; and __fish_seen_subcommand_from rotate" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
+complete -c airelays -n "__fish_airelays_using_subcommand token; and __fish_seen_subcommand_from rotate" -s q -l quiet -d 'Only errors'
+complete -c airelays -n "__fish_airelays_using_subcommand token; and __fish_seen_subcommand_from rotate" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the relay token and the header clients send'
+complete -c airelays -n "__fish_airelays_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "rotate" -d 'Replace the relay token; a running relay accepts only the new one within 1 s'
+complete -c airelays -n "__fish_airelays_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c airelays -n "__fish_airelays_using_subcommand completions" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand completions" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand completions" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
+complete -c airelays -n "__fish_airelays_using_subcommand completions" -s q -l quiet -d 'Only errors'
+complete -c airelays -n "__fish_airelays_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status token completions help" -f -a "init" -d 'Write a config file and create the data directory and relay token if missing'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status token completions help" -f -a "login" -d 'Sign in to ChatGPT (browser, or device code with --device)'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status token completions help" -f -a "logout" -d 'Revoke and delete the stored ChatGPT credentials'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status token completions help" -f -a "serve" -d 'Run the relay in the foreground until Ctrl-C'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status token completions help" -f -a "status" -d 'Report what is configured, signed in and running (no secrets)'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status token completions help" -f -a "token" -d 'Show or rotate the relay token clients must send'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status token completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status token completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "show" -d 'Print the relay token and the header clients send'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "rotate" -d 'Replace the relay token; a running relay accepts only the new one within 1 s'

@@ -1,0 +1,190 @@
+//! The command line (spec §1): clap definitions and dispatch. One file per
+//! subcommand; each prints a short human form or, with `--json`, one documented
+//! JSON object.
+
+mod completions;
+mod init;
+mod login;
+mod output;
+mod serve;
+mod status;
+mod token;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Paths};
+
+pub use completions::render as render_completions;
+pub use output::Style;
+
+/// Use your ChatGPT subscription from any OpenAI-compatible tool on this machine.
+#[derive(Debug, Parser)]
+#[command(
+    name = "airelays",
+    version,
+    about,
+    after_help = "Quick start:\n  airelays init      # create the config and the relay token\n  airelays login     # sign in to ChatGPT\n  airelays serve     # serve http://127.0.0.1:8080/v1\n  airelays status    # what is ready, what to do next"
+)]
+pub struct Cli {
+    /// Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub data_dir: Option<PathBuf>,
+    /// More log output (-v debug, -vv trace); RUST_LOG also works
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a config file and create the data directory and relay token if missing
+    #[command(after_help = "Example:\n  airelays init\n  airelays init --show-token --json")]
+    Init(init::InitArgs),
+    /// Sign in to ChatGPT (browser, or device code with --device)
+    #[command(
+        after_help = "Examples:\n  airelays login\n  airelays login --device          # on a remote or headless machine\n  airelays login --no-browser      # print the URL, don't open a browser"
+    )]
+    Login(login::LoginArgs),
+    /// Revoke and delete the stored ChatGPT credentials
+    #[command(after_help = "Example:\n  airelays logout")]
+    Logout(login::LogoutArgs),
+    /// Run the relay in the foreground until Ctrl-C
+    #[command(
+        after_help = "Examples:\n  airelays serve\n  airelays serve --port 0          # any free port; the banner shows it"
+    )]
+    Serve(serve::ServeArgs),
+    /// Report what is configured, signed in and running (no secrets)
+    #[command(after_help = "Examples:\n  airelays status\n  airelays status --json | jq .ready")]
+    Status(status::StatusArgs),
+    /// Show or rotate the relay token clients must send
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Print a shell completion script
+    #[command(
+        after_help = "Example:\n  airelays completions bash > ~/.local/share/bash-completion/completions/airelays"
+    )]
+    Completions(completions::CompletionsArgs),
+}
+
+/// A failure reported to the user as one line: what failed, then the next step.
+#[derive(Debug)]
+pub struct CliError {
+    pub message: String,
+    pub code: u8,
+}
+
+impl CliError {
+    pub fn new(message: impl Into<String>) -> CliError {
+        CliError {
+            message: message.into(),
+            code: 1,
+        }
+    }
+    pub fn with_code(message: impl Into<String>, code: u8) -> CliError {
+        CliError {
+            message: message.into(),
+            code,
+        }
+    }
+}
+
+impl<E: std::error::Error> From<E> for CliError {
+    fn from(e: E) -> CliError {
+        CliError::new(e.to_string())
+    }
+}
+
+pub type CliResult = Result<(), CliError>;
+
+/// What every command that touches state needs.
+pub struct Context {
+    pub paths: Paths,
+    pub config: Config,
+    pub env: fn(&str) -> Option<String>,
+}
+
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+impl Context {
+    fn load(cli: &Cli) -> Result<Context, CliError> {
+        let env: fn(&str) -> Option<String> = process_env;
+        let paths = Paths::resolve(cli.config.as_deref(), cli.data_dir.as_deref(), &env)?;
+        let config = Config::load(&paths, &env)?;
+        Ok(Context { paths, config, env })
+    }
+}
+
+/// Parses arguments, runs the command and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let style = Style::stderr();
+            eprintln!("{} {}", style.red("error:"), e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> CliResult {
+    if let Command::Completions(args) = &cli.command {
+        return completions::run(args);
+    }
+    let ctx = Context::load(&cli)?;
+    match cli.command {
+        Command::Init(args) => init::run(&ctx, &args),
+        Command::Login(args) => login::run_login(ctx, &args),
+        Command::Logout(args) => login::run_logout(&ctx, &args),
+        Command::Serve(args) => serve::run(ctx, &args),
+        Command::Status(args) => status::run(&ctx, &args),
+        Command::Token(cmd) => token::run(&ctx, &cmd),
+        Command::Completions(_) => unreachable!("handled above"),
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    use tracing_subscriber::EnvFilter;
+    let default = if cli.quiet {
+        "error"
+    } else {
+        match (cli.verbose, matches!(cli.command, Command::Serve(_))) {
+            (0, true) => "info",
+            (0, false) => "warn",
+            (1, _) => "debug",
+            _ => "trace",
+        }
+    };
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() && cli.verbose == 0 && !cli.quiet => {
+            EnvFilter::try_new(v).unwrap_or_else(|_| EnvFilter::new(default))
+        }
+        _ => EnvFilter::new(default),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(Style::stderr().enabled())
+        .with_target(false)
+        .try_init();
+}
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> CliResult {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::new(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
