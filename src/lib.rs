@@ -1,5 +1,17 @@
 //! airelays — one binary that lets a developer use their ChatGPT subscription
 //! from any OpenAI-compatible tool on their own machine.
+//!
+//! # Map of the crate
+//!
+//! - [`cli`] — the command line (`main.rs` only calls [`cli::main`]): one file per
+//!   subcommand, human and `--json` output.
+//! - [`config`] — paths and every configuration key, with precedence
+//!   flag > environment > file > default.
+//! - [`fsio`] — private file I/O: 0700 dirs, 0600 files, atomic replace, file locks.
+//! - [`token`] — the relay token clients present, and the constant-time verifier
+//!   that follows rotations.
+//! - [`status`] — the status document shared by `airelays status --json` and
+//!   `GET /v1/relay/status`.
 #![forbid(unsafe_code)]
 
 pub mod cli;
