@@ -1009,3 +1009,611 @@ fn translate_response_format(value: Value) -> Result<Option<Value>, TranslateErr
     }
     Ok(Some(Value::Object(out)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::translate::DEFAULT_UNSUPPORTED_PARAMETERS;
+    use crate::translate::fixtures;
+    use serde_json::json;
+
+    fn unsupported() -> Vec<String> {
+        DEFAULT_UNSUPPORTED_PARAMETERS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    }
+
+    fn run_with(
+        body: &Value,
+        reasoning_summaries: bool,
+    ) -> Result<(UpstreamRequest, ChatRequestInfo), TranslateError> {
+        let list = unsupported();
+        let opts = TranslateOptions {
+            unsupported_parameters: &list,
+            default_instructions: "Default.",
+            reasoning_summaries,
+        };
+        prepare(body.to_string().as_bytes(), &opts)
+    }
+
+    fn ok(body: Value) -> UpstreamRequest {
+        run_with(&body, false).expect("translates").0
+    }
+
+    fn err(body: Value) -> TranslateError {
+        run_with(&body, false).expect_err("rejected")
+    }
+
+    fn chat(messages: Value) -> Value {
+        json!({"model":"gpt-5.5","messages":messages})
+    }
+
+    fn input_of(messages: Value) -> Value {
+        ok(chat(messages)).body["input"].clone()
+    }
+
+    #[test]
+    fn simple_user_message() {
+        let (req, info) = run_with(
+            &fixtures::OPENAI_PYTHON_CHAT.parse().expect("fixture"),
+            false,
+        )
+        .expect("translates");
+        assert_eq!(
+            Value::Object(req.body),
+            json!({
+                "model":"mock-model",
+                "instructions":"Default.",
+                "input":[{"type":"message","role":"user","content":[{"type":"input_text","text":"ping"}]}],
+                "store":false,
+                "stream":true
+            })
+        );
+        assert!(req.client_stream);
+        assert!(info.include_usage);
+        assert_eq!(req.model, "mock-model");
+    }
+
+    #[test]
+    fn system_and_developer_messages_become_instructions() {
+        let req = ok(chat(json!([
+            {"role":"system","content":"First."},
+            {"role":"user","content":"hi"},
+            {"role":"developer","content":[{"type":"text","text":"Second"},{"type":"text","text":"part."}]},
+            {"role":"system","content":""}
+        ])));
+        assert_eq!(req.body["instructions"], json!("First.\n\nSecond\npart."));
+        assert_eq!(req.body["input"].as_array().map(Vec::len), Some(1));
+    }
+
+    #[test]
+    fn user_parts_text_images_and_files() {
+        let input = input_of(json!([{"role":"user","content":[
+            {"type":"text","text":"Look:"},
+            {"type":"image_url","image_url":{"url":"https://example.com/cat.png"}},
+            {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo=","detail":"high"}},
+            {"type":"image_url","image_url":"https://example.com/dog.jpg"},
+            {"type":"image_url","image_url":{"file_id":"file-img1","detail":"low"}},
+            {"type":"file","file":{"file_id":"file-abc"}},
+            {"type":"file","file":{"file_data":"data:application/pdf;base64,JVBERi0=","filename":"a.pdf"}}
+        ]}]));
+        assert_eq!(
+            input,
+            json!([{"type":"message","role":"user","content":[
+                {"type":"input_text","text":"Look:"},
+                {"type":"input_image","image_url":"https://example.com/cat.png","detail":"auto"},
+                {"type":"input_image","image_url":"data:image/png;base64,iVBORw0KGgo=","detail":"high"},
+                {"type":"input_image","image_url":"https://example.com/dog.jpg","detail":"auto"},
+                {"type":"input_image","file_id":"file-img1","detail":"low"},
+                {"type":"input_file","file_id":"file-abc"},
+                {"type":"input_file","filename":"a.pdf","file_data":"data:application/pdf;base64,JVBERi0="}
+            ]}])
+        );
+    }
+
+    #[test]
+    fn bad_user_parts_are_rejected_with_their_path() {
+        let e = err(chat(json!([{"role":"user","content":[
+            {"type":"text","text":"x"},
+            {"type":"input_audio","input_audio":{"data":"AAAA","format":"wav"}}
+        ]}])));
+        assert_eq!(e.param.as_deref(), Some("messages[0].content[1]"));
+        assert!(e.message.contains("audio"));
+        let e = err(chat(
+            json!([{"role":"user","content":[{"type":"video","video":{}}]}]),
+        ));
+        assert_eq!(e.param.as_deref(), Some("messages[0].content[0].type"));
+        let e = err(chat(
+            json!([{"role":"user","content":[{"type":"image_url","image_url":{}}]}]),
+        ));
+        assert_eq!(
+            e.param.as_deref(),
+            Some("messages[0].content[0].image_url.url")
+        );
+        let e = err(chat(
+            json!([{"role":"user","content":[{"type":"file","file":{"filename":"x"}}]}]),
+        ));
+        assert_eq!(e.param.as_deref(), Some("messages[0].content[0].file"));
+        let e = err(chat(json!([{"role":"user"}])));
+        assert_eq!(e.param.as_deref(), Some("messages[0].content"));
+        let e = err(chat(json!([{"role":"wizard","content":"x"}])));
+        assert_eq!(e.param.as_deref(), Some("messages[0].role"));
+        let e = err(chat(json!(["hello"])));
+        assert_eq!(e.param.as_deref(), Some("messages[0]"));
+    }
+
+    #[test]
+    fn multi_turn_tool_loop() {
+        let input = input_of(json!([
+            {"role":"user","content":"weather in Paris and Tokyo?"},
+            {"role":"assistant","content":null,"tool_calls":[
+                {"id":"call_A","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},
+                {"id":"call_B","type":"function","function":{"name":"get_weather","arguments":{"city":"Tokyo"}}}
+            ]},
+            {"role":"tool","tool_call_id":"call_A","content":"18C"},
+            {"role":"tool","tool_call_id":"call_B","content":[{"type":"text","text":"25C"},{"type":"text","text":"sunny"}]},
+            {"role":"assistant","content":"Paris 18C, Tokyo 25C."},
+            {"role":"user","content":"thanks"}
+        ]));
+        assert_eq!(
+            input,
+            json!([
+                {"type":"message","role":"user","content":[{"type":"input_text","text":"weather in Paris and Tokyo?"}]},
+                {"type":"function_call","call_id":"call_A","name":"get_weather","arguments":"{\"city\":\"Paris\"}"},
+                {"type":"function_call","call_id":"call_B","name":"get_weather","arguments":"{\"city\":\"Tokyo\"}"},
+                {"type":"function_call_output","call_id":"call_A","output":"18C"},
+                {"type":"function_call_output","call_id":"call_B","output":"25C\nsunny"},
+                {"type":"message","role":"assistant","content":[{"type":"output_text","text":"Paris 18C, Tokyo 25C."}]},
+                {"type":"message","role":"user","content":[{"type":"input_text","text":"thanks"}]}
+            ])
+        );
+    }
+
+    #[test]
+    fn assistant_text_with_tool_calls_and_refusals() {
+        let input = input_of(json!([
+            {"role":"user","content":"go"},
+            {"role":"assistant","content":"Let me check.","tool_calls":[
+                {"id":"c1","type":"function","function":{"name":"f"}}
+            ]},
+            {"role":"assistant","content":[{"type":"text","text":"Part"},{"type":"refusal","refusal":"No."}]},
+            {"role":"assistant","content":null,"refusal":"I won't."},
+            {"role":"assistant","content":""}
+        ]));
+        assert_eq!(
+            input,
+            json!([
+                {"type":"message","role":"user","content":[{"type":"input_text","text":"go"}]},
+                {"type":"message","role":"assistant","content":[{"type":"output_text","text":"Let me check."}]},
+                {"type":"function_call","call_id":"c1","name":"f","arguments":"{}"},
+                {"type":"message","role":"assistant","content":[{"type":"output_text","text":"Part"},{"type":"refusal","refusal":"No."}]},
+                {"type":"message","role":"assistant","content":[{"type":"refusal","refusal":"I won't."}]}
+            ])
+        );
+    }
+
+    #[test]
+    fn custom_tool_calls_and_outputs() {
+        let input = input_of(json!([
+            {"role":"user","content":"patch it"},
+            {"role":"assistant","content":null,"tool_calls":[
+                {"id":"call_P","type":"custom","custom":{"name":"apply_patch","input":"*** Begin Patch"}}
+            ]},
+            {"role":"tool","tool_call_id":"call_P","content":"Done"}
+        ]));
+        assert_eq!(
+            input[1],
+            json!({"type":"custom_tool_call","call_id":"call_P","name":"apply_patch","input":"*** Begin Patch"})
+        );
+        assert_eq!(
+            input[2],
+            json!({"type":"custom_tool_call_output","call_id":"call_P","output":"Done"})
+        );
+    }
+
+    #[test]
+    fn tool_message_must_answer_an_earlier_call() {
+        let e = err(chat(json!([
+            {"role":"user","content":"x"},
+            {"role":"assistant","tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},
+            {"role":"tool","tool_call_id":"call_2","content":"r"}
+        ])));
+        assert_eq!(e.param.as_deref(), Some("messages[2].tool_call_id"));
+        assert!(e.message.contains("call_2"));
+        let e = err(chat(json!([
+            {"role":"tool","tool_call_id":"call_1","content":"r"},
+            {"role":"assistant","tool_calls":[{"id":"call_1","type":"function","function":{"name":"f"}}]}
+        ])));
+        assert_eq!(e.param.as_deref(), Some("messages[0].tool_call_id"));
+        let e = err(chat(json!([{"role":"tool","content":"r"}])));
+        assert_eq!(e.param.as_deref(), Some("messages[0].tool_call_id"));
+        let e = err(chat(
+            json!([{"role":"assistant","tool_calls":[{"type":"function","function":{"name":"f"}}]}]),
+        ));
+        assert_eq!(e.param.as_deref(), Some("messages[0].tool_calls[0].id"));
+        let e = err(chat(
+            json!([{"role":"assistant","tool_calls":[{"id":"c","type":"web"}]}]),
+        ));
+        assert_eq!(e.param.as_deref(), Some("messages[0].tool_calls[0].type"));
+    }
+
+    #[test]
+    fn deprecated_function_role_and_function_call() {
+        let req = ok(json!({"model":"m","messages":[
+            {"role":"user","content":"time?"},
+            {"role":"assistant","content":null,"function_call":{"name":"now","arguments":"{}"}},
+            {"role":"function","name":"now","content":"12:00"}
+        ],
+        "functions":[{"name":"now","description":"Current time","parameters":{"type":"object","properties":{}}}],
+        "function_call":{"name":"now"}}));
+        let input = &req.body["input"];
+        assert_eq!(input[1]["type"], json!("function_call"));
+        assert_eq!(input[1]["name"], json!("now"));
+        assert_eq!(input[2]["type"], json!("function_call_output"));
+        assert_eq!(input[2]["output"], json!("12:00"));
+        assert_eq!(input[1]["call_id"], input[2]["call_id"]);
+        assert_eq!(
+            req.body["tools"],
+            json!([{"type":"function","name":"now","description":"Current time","parameters":{"type":"object","properties":{}},"strict":false}])
+        );
+        assert_eq!(
+            req.body["tool_choice"],
+            json!({"type":"function","name":"now"})
+        );
+        assert!(req.ignored_parameters.is_empty());
+
+        let e = err(chat(
+            json!([{"role":"function","name":"now","content":"x"}]),
+        ));
+        assert_eq!(e.param.as_deref(), Some("messages[0].name"));
+    }
+
+    #[test]
+    fn tools_are_flattened() {
+        let req = ok(
+            json!({"model":"m","messages":[{"role":"user","content":"x"}],"tools":[
+                {"type":"function","function":{"name":"a","description":"A","parameters":{"type":"object","properties":{"q":{"type":"string"}}}}},
+                {"type":"function","function":{"name":"b"}},
+                {"type":"function","function":{"name":"c","strict":true,"parameters":{"type":"object","properties":{"q":{"type":"string"},"n":{"type":"integer"}},"required":["q"]}}},
+                {"type":"custom","custom":{"name":"apply_patch","description":"Patch","format":{"type":"text"}}}
+            ]}),
+        );
+        assert_eq!(
+            req.body["tools"],
+            json!([
+                {"type":"function","name":"a","description":"A","parameters":{"type":"object","properties":{"q":{"type":"string"}}},"strict":false},
+                {"type":"function","name":"b","parameters":{"type":"object","properties":{}},"strict":false},
+                {"type":"function","name":"c","parameters":{"type":"object","properties":{"q":{"type":"string"},"n":{"type":["integer","null"]}},"required":["q","n"],"additionalProperties":false},"strict":true},
+                {"type":"custom","name":"apply_patch","description":"Patch","format":{"type":"text"}}
+            ])
+        );
+    }
+
+    #[test]
+    fn unsupported_tool_types_are_rejected() {
+        let e = err(
+            json!({"model":"m","messages":[{"role":"user","content":"x"}],"tools":[
+                {"type":"function","function":{"name":"a"}},
+                {"type":"web_search_preview"}
+            ]}),
+        );
+        assert_eq!(e.param.as_deref(), Some("tools[1].type"));
+        let e = err(
+            json!({"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{}}]}),
+        );
+        assert_eq!(e.param.as_deref(), Some("tools[0].function.name"));
+        let e = err(json!({"model":"m","messages":[{"role":"user","content":"x"}],"tools":{}}));
+        assert_eq!(e.param.as_deref(), Some("tools"));
+    }
+
+    #[test]
+    fn tool_choice_forms() {
+        let base = |choice: Value| {
+            ok(json!({"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":choice}))
+                .body["tool_choice"]
+                .clone()
+        };
+        for mode in ["auto", "none", "required"] {
+            assert_eq!(base(json!(mode)), json!(mode));
+        }
+        assert_eq!(
+            base(json!({"type":"function","function":{"name":"f"}})),
+            json!({"type":"function","name":"f"})
+        );
+        assert_eq!(
+            base(json!({"type":"custom","custom":{"name":"apply_patch"}})),
+            json!({"type":"custom","name":"apply_patch"})
+        );
+        assert_eq!(
+            base(
+                json!({"type":"allowed_tools","allowed_tools":{"mode":"required","tools":[
+                {"type":"function","function":{"name":"a"}},{"type":"custom","custom":{"name":"b"}}]}})
+            ),
+            json!({"type":"allowed_tools","mode":"required","tools":[{"type":"function","name":"a"},{"type":"custom","name":"b"}]})
+        );
+        let e = err(
+            json!({"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":"any"}),
+        );
+        assert_eq!(e.param.as_deref(), Some("tool_choice"));
+        let e = err(
+            json!({"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":{"type":"function"}}),
+        );
+        assert_eq!(e.param.as_deref(), Some("tool_choice.function"));
+    }
+
+    #[test]
+    fn parallel_tool_calls_and_pass_through_fields() {
+        let req = ok(
+            json!({"model":"m","messages":[{"role":"user","content":"x"}],
+            "parallel_tool_calls":false,"prompt_cache_key":"k1","service_tier":"priority","verbosity":"low"}),
+        );
+        assert_eq!(req.body["parallel_tool_calls"], json!(false));
+        assert_eq!(req.body["prompt_cache_key"], json!("k1"));
+        assert_eq!(req.body["service_tier"], json!("priority"));
+        assert_eq!(req.body["text"], json!({"verbosity":"low"}));
+        assert!(!req.body.contains_key("reasoning"));
+        assert!(!req.body.contains_key("include"));
+    }
+
+    #[test]
+    fn response_formats() {
+        let format = |rf: Value| {
+            ok(json!({"model":"m","messages":[{"role":"user","content":"x"}],"response_format":rf}))
+                .body
+                .get("text")
+                .cloned()
+        };
+        assert_eq!(format(json!({"type":"text"})), None);
+        assert_eq!(
+            format(json!({"type":"json_object"})),
+            Some(json!({"format":{"type":"json_object"}}))
+        );
+        assert_eq!(
+            format(
+                json!({"type":"json_schema","json_schema":{"name":"person","description":"A person",
+                "schema":{"type":"object","properties":{"name":{"type":"string"}}}}})
+            ),
+            Some(json!({"format":{"type":"json_schema","name":"person",
+                "schema":{"type":"object","properties":{"name":{"type":"string"}}},"strict":false,"description":"A person"}}))
+        );
+        let e = err(
+            json!({"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"yaml"}}),
+        );
+        assert_eq!(e.param.as_deref(), Some("response_format.type"));
+        let e = err(
+            json!({"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"x"}}}),
+        );
+        assert_eq!(
+            e.param.as_deref(),
+            Some("response_format.json_schema.schema")
+        );
+    }
+
+    #[test]
+    fn strict_json_schema_is_normalised() {
+        let req = ok(
+            json!({"model":"m","messages":[{"role":"user","content":"x"}],"verbosity":"high",
+            "response_format":{"type":"json_schema","json_schema":{"name":"order","strict":true,"schema":{
+                "type":"object",
+                "properties":{
+                    "customer":{"type":"object","properties":{"name":{"type":"string"},"email":{"type":"string"}},"required":["name"]},
+                    "lines":{"type":"array","items":{"type":"object","properties":{"sku":{"type":"string"},"note":{"type":"string"}},"required":["sku"]}},
+                    "coupon":{"type":"string"}
+                },
+                "required":["customer","lines"]
+            }}}}),
+        );
+        assert_eq!(
+            req.body["text"],
+            json!({"format":{"type":"json_schema","name":"order","schema":{
+                "type":"object",
+                "properties":{
+                    "customer":{"type":"object","properties":{"name":{"type":"string"},"email":{"type":["string","null"]}},"required":["name","email"],"additionalProperties":false},
+                    "lines":{"type":"array","items":{"type":"object","properties":{"sku":{"type":"string"},"note":{"type":["string","null"]}},"required":["sku","note"],"additionalProperties":false}},
+                    "coupon":{"type":["string","null"]}
+                },
+                "required":["customer","lines","coupon"],
+                "additionalProperties":false
+            },"strict":true},"verbosity":"high"})
+        );
+    }
+
+    #[test]
+    fn reasoning_effort_and_summaries() {
+        let body = json!({"model":"m","messages":[{"role":"user","content":"x"}],"reasoning_effort":"high"});
+        let (req, _) = run_with(&body, false).expect("translates");
+        assert_eq!(req.body["reasoning"], json!({"effort":"high"}));
+        assert_eq!(req.body["include"], json!(["reasoning.encrypted_content"]));
+        let (req, _) = run_with(&body, true).expect("translates");
+        assert_eq!(
+            req.body["reasoning"],
+            json!({"effort":"high","summary":"auto"})
+        );
+        let (req, _) =
+            run_with(&chat(json!([{"role":"user","content":"x"}])), true).expect("translates");
+        assert_eq!(req.body["reasoning"], json!({"summary":"auto"}));
+        assert_eq!(req.body["include"], json!(["reasoning.encrypted_content"]));
+    }
+
+    #[test]
+    fn meaning_changing_parameters_are_refused() {
+        for (param, value) in [
+            ("n", json!(2)),
+            ("n", json!(0)),
+            ("stop", json!("END")),
+            ("stop", json!(["a", "b"])),
+            ("logprobs", json!(true)),
+            ("logit_bias", json!({"50256": -100})),
+            ("audio", json!({"voice":"alloy","format":"wav"})),
+            ("modalities", json!(["text", "audio"])),
+            ("store", json!(true)),
+        ] {
+            let mut body = chat(json!([{"role":"user","content":"x"}]));
+            body[param] = value;
+            let e = err(body);
+            assert_eq!(e.param.as_deref(), Some(param));
+            assert!(!e.message.is_empty());
+        }
+    }
+
+    #[test]
+    fn harmless_no_ops_are_dropped_silently() {
+        let req = ok(
+            json!({"model":"m","messages":[{"role":"user","content":"x"}],
+            "n":1,"stop":null,"logprobs":false,"modalities":["text"],"logit_bias":{},"store":false,
+            "stop_empty_check":null}),
+        );
+        assert!(
+            req.ignored_parameters.is_empty(),
+            "{:?}",
+            req.ignored_parameters
+        );
+        for p in ["n", "stop", "logprobs", "modalities", "logit_bias"] {
+            assert!(!req.body.contains_key(p), "{p}");
+        }
+        let req = ok(json!({"model":"m","messages":[{"role":"user","content":"x"}],"stop":[]}));
+        assert!(req.ignored_parameters.is_empty());
+    }
+
+    #[test]
+    fn sampling_and_unknown_parameters_are_dropped_and_disclosed_in_order() {
+        let req = ok(
+            json!({"temperature":0.7,"model":"m","messages":[{"role":"user","content":"x"}],
+            "max_completion_tokens":100,"web_search_options":{},"top_p":null,"user":"u1","prediction":{"type":"content","content":"x"}}),
+        );
+        assert_eq!(
+            req.ignored_parameters,
+            [
+                "temperature",
+                "max_completion_tokens",
+                "web_search_options",
+                "user",
+                "prediction"
+            ]
+        );
+        for p in [
+            "temperature",
+            "max_completion_tokens",
+            "web_search_options",
+            "top_p",
+            "user",
+            "prediction",
+        ] {
+            assert!(!req.body.contains_key(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn model_and_messages_are_required() {
+        assert_eq!(
+            err(json!({"messages":[{"role":"user","content":"x"}]}))
+                .param
+                .as_deref(),
+            Some("model")
+        );
+        assert_eq!(err(json!({"model":"m"})).param.as_deref(), Some("messages"));
+        assert_eq!(
+            err(json!({"model":"m","messages":[]})).param.as_deref(),
+            Some("messages")
+        );
+        assert_eq!(
+            err(json!({"model":"m","messages":{}})).param.as_deref(),
+            Some("messages")
+        );
+        assert_eq!(
+            err(json!({"model":"m","messages":[{"role":"user","content":"x"}],"stream_options":true})).param.as_deref(),
+            Some("stream_options")
+        );
+    }
+
+    #[test]
+    fn responses_shaped_body_uses_the_responses_rules() {
+        let body = json!({"model":"m","input":"hi","stream":true,"stream_options":{"include_usage":true},
+            "temperature":1,"reasoning":{"effort":"low"}});
+        let (req, info) = run_with(&body, false).expect("translates");
+        assert!(info.include_usage);
+        assert!(req.client_stream);
+        assert_eq!(req.ignored_parameters, ["temperature"]);
+        assert!(!req.body.contains_key("stream_options"));
+        assert_eq!(req.body["input"][0]["content"][0]["text"], json!("hi"));
+        assert_eq!(req.body["include"], json!(["reasoning.encrypted_content"]));
+        let e =
+            run_with(&json!({"model":"m","input":"hi","store":true}), false).expect_err("store");
+        assert_eq!(e.param.as_deref(), Some("store"));
+    }
+
+    #[test]
+    fn opencode_chat_body() {
+        let body: Value = fixtures::OPENCODE_CHAT.parse().expect("fixture");
+        let (req, info) = run_with(&body, false).expect("translates");
+        assert!(info.include_usage);
+        assert!(req.client_stream);
+        assert_eq!(req.ignored_parameters, ["max_tokens"]);
+        let instructions = req.body["instructions"].as_str().unwrap_or_default();
+        assert!(instructions.starts_with("You are opencode"));
+        assert!(instructions.contains("\n\nHere is some useful information"));
+        assert_eq!(
+            req.body["input"],
+            json!([{"type":"message","role":"user","content":[{"type":"input_text","text":"\"say pong\""}]}])
+        );
+        let tools = req.body["tools"].as_array().cloned().unwrap_or_default();
+        assert_eq!(tools.len(), 3);
+        assert_eq!(tools[0]["name"], json!("bash"));
+        assert_eq!(tools[0]["strict"], json!(false));
+        assert_eq!(
+            tools[0]["parameters"]["$schema"],
+            json!("https://json-schema.org/draft/2020-12/schema")
+        );
+        assert_eq!(
+            tools[0]["parameters"],
+            body["tools"][0]["function"]["parameters"]
+        );
+        assert_eq!(req.body["tool_choice"], json!("auto"));
+    }
+
+    #[test]
+    fn opencode_chat_tool_loop_body() {
+        let body: Value = fixtures::OPENCODE_CHAT_TOOL_LOOP.parse().expect("fixture");
+        let req = run_with(&body, false).expect("translates").0;
+        assert_eq!(
+            req.body["input"],
+            json!([
+                {"type":"message","role":"user","content":[{"type":"input_text","text":"RUN_TOOL now"}]},
+                {"type":"function_call","call_id":"call_1","name":"bash","arguments":"{\"command\":\"echo tool-ok-42\",\"description\":\"Print a marker\"}"},
+                {"type":"function_call_output","call_id":"call_1","output":"tool-ok-42\n"}
+            ])
+        );
+    }
+
+    #[test]
+    fn aider_and_ai_sdk_bodies() {
+        let body: Value = fixtures::AIDER_CHAT.parse().expect("fixture");
+        let (req, info) = run_with(&body, false).expect("translates");
+        assert_eq!(req.ignored_parameters, ["temperature"]);
+        assert!(!info.include_usage);
+        assert!(
+            req.body["instructions"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("Act as an expert")
+        );
+
+        let body: Value = fixtures::AI_SDK_CHAT.parse().expect("fixture");
+        let (req, info) = run_with(&body, false).expect("translates");
+        assert!(info.include_usage);
+        assert!(req.ignored_parameters.is_empty());
+    }
+
+    #[test]
+    fn large_message_content_is_kept_whole() {
+        let big = "x".repeat(100_000);
+        let req = ok(chat(json!([{"role":"user","content":big}])));
+        assert_eq!(
+            req.body["input"][0]["content"][0]["text"]
+                .as_str()
+                .map(str::len),
+            Some(100_000)
+        );
+    }
+}

@@ -502,3 +502,413 @@ impl ChatStreamTranslator {
         out.extend_from_slice(b"}\n\n");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::translate::fixtures;
+    use serde_json::json;
+
+    fn ctx(include_usage: bool, reasoning_output: bool) -> ChatContext {
+        ChatContext {
+            id: "chatcmpl-1".to_owned(),
+            created: 1_761_000_000,
+            model: "gpt-5.5".to_owned(),
+            include_usage,
+            reasoning_output,
+        }
+    }
+
+    /// Runs the events; returns the steps, the chunks and whether `[DONE]` came.
+    fn run_events(events: &[Value], ctx: ChatContext) -> (Vec<StreamStep>, Vec<Value>, bool) {
+        let mut translator = ChatStreamTranslator::new(ctx);
+        let mut out = Vec::new();
+        let steps = events
+            .iter()
+            .map(|e| translator.on_event(e, &mut out))
+            .collect();
+        let (chunks, done) = fixtures::chat_chunks(&out);
+        (steps, chunks, done)
+    }
+
+    fn run(transcript: &str, ctx: ChatContext) -> (Vec<StreamStep>, Vec<Value>, bool) {
+        run_events(&fixtures::events(transcript), ctx)
+    }
+
+    fn deltas(chunks: &[Value]) -> Vec<Value> {
+        chunks
+            .iter()
+            .filter_map(|c| c.get("choices").and_then(|c| c.get(0)))
+            .map(|c| c["delta"].clone())
+            .collect()
+    }
+
+    fn finish_reasons(chunks: &[Value]) -> Vec<String> {
+        chunks
+            .iter()
+            .filter_map(|c| c["choices"][0]["finish_reason"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    fn content(chunks: &[Value], field: &str) -> String {
+        deltas(chunks)
+            .iter()
+            .filter_map(|d| d[field].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn text_stream_follows_the_openai_grammar() {
+        let (steps, chunks, done) = run(fixtures::SSE_TEXT_REASONING, ctx(false, false));
+        assert_eq!(steps.last(), Some(&StreamStep::Finished));
+        assert!(done);
+        assert_eq!(
+            chunks[0],
+            json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1_761_000_000,"model":"gpt-5.5",
+                "system_fingerprint":null,"choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},
+                "logprobs":null,"finish_reason":null}]})
+        );
+        assert_eq!(
+            deltas(&chunks),
+            [
+                json!({"role":"assistant","content":"","refusal":null}),
+                json!({"content":"Hello"}),
+                json!({"content":"! How can I help?"}),
+                json!({})
+            ]
+        );
+        assert_eq!(finish_reasons(&chunks), ["stop"]);
+        assert!(chunks.iter().all(|c| c.get("usage").is_none()));
+    }
+
+    #[test]
+    fn reasoning_content_when_enabled() {
+        let (_, chunks, _) = run(fixtures::SSE_TEXT_REASONING, ctx(false, true));
+        assert_eq!(
+            deltas(&chunks)[1],
+            json!({"reasoning_content":"**Responding to a greeting**"})
+        );
+        assert_eq!(
+            content(&chunks, "reasoning_content"),
+            "**Responding to a greeting**"
+        );
+        assert_eq!(content(&chunks, "content"), "Hello! How can I help?");
+    }
+
+    #[test]
+    fn reasoning_parts_are_separated_by_a_blank_line() {
+        let events = vec![
+            json!({"type":"response.reasoning_summary_text.delta","item_id":"rs","output_index":0,"summary_index":0,"delta":"One"}),
+            json!({"type":"response.reasoning_summary_text.delta","item_id":"rs","output_index":0,"summary_index":0,"delta":" two"}),
+            json!({"type":"response.reasoning_summary_text.delta","item_id":"rs","output_index":0,"summary_index":1,"delta":"Three"}),
+            json!({"type":"response.output_item.done","output_index":0,"item":{"id":"rs","type":"reasoning","summary":[{"type":"summary_text","text":"One two"},{"type":"summary_text","text":"Three"}]}}),
+            json!({"type":"response.completed","response":{"id":"r"}}),
+        ];
+        let (_, chunks, _) = run_events(&events, ctx(false, true));
+        assert_eq!(content(&chunks, "reasoning_content"), "One two\n\nThree");
+        let (_, chunks, _) = run_events(&events, ctx(false, false));
+        assert_eq!(content(&chunks, "reasoning_content"), "");
+        assert_eq!(deltas(&chunks).len(), 2, "role and finish only");
+    }
+
+    #[test]
+    fn tool_call_stream() {
+        let (_, chunks, done) = run(fixtures::SSE_TOOL_CALL, ctx(false, false));
+        assert!(done);
+        assert_eq!(
+            deltas(&chunks),
+            [
+                json!({"role":"assistant","content":"","refusal":null}),
+                json!({"tool_calls":[{"index":0,"id":"call_Q2xp","type":"function","function":{"name":"shell","arguments":""}}]}),
+                json!({"tool_calls":[{"index":0,"function":{"arguments":"{\"command\":[\"bash\",\"-lc\","}}]}),
+                json!({"tool_calls":[{"index":0,"function":{"arguments":"\"ls\"]}"}}]}),
+                json!({})
+            ]
+        );
+        assert_eq!(finish_reasons(&chunks), ["tool_calls"]);
+    }
+
+    #[test]
+    fn parallel_tool_calls_with_interleaved_deltas() {
+        let (_, chunks, _) = run(fixtures::SSE_PARALLEL_TOOLS, ctx(false, false));
+        let mut arguments = [String::new(), String::new()];
+        let mut ids = [None, None];
+        for delta in deltas(&chunks) {
+            for call in delta["tool_calls"].as_array().into_iter().flatten() {
+                let index = call["index"]
+                    .as_u64()
+                    .and_then(|i| usize::try_from(i).ok())
+                    .unwrap_or(9);
+                assert!(index < 2);
+                if let Some(id) = call["id"].as_str() {
+                    ids[index] = Some(id.to_owned());
+                }
+                arguments[index]
+                    .push_str(call["function"]["arguments"].as_str().unwrap_or_default());
+            }
+        }
+        assert_eq!(ids, [Some("call_A".to_owned()), Some("call_B".to_owned())]);
+        assert_eq!(arguments, ["{\"city\":\"Paris\"}", "{\"city\":\"Tokyo\"}"]);
+        assert_eq!(finish_reasons(&chunks), ["tool_calls"]);
+    }
+
+    #[test]
+    fn custom_tool_call_stream() {
+        let (_, chunks, _) = run(fixtures::SSE_CUSTOM_TOOL, ctx(false, false));
+        let deltas = deltas(&chunks);
+        assert_eq!(deltas[1], json!({"content":"Patching."}));
+        assert_eq!(
+            deltas[2],
+            json!({"tool_calls":[{"index":0,"id":"call_P","type":"custom","custom":{"name":"apply_patch","input":""}}]})
+        );
+        let input: String = deltas
+            .iter()
+            .filter_map(|d| {
+                d["tool_calls"][0]["custom"]["input"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        assert_eq!(
+            input,
+            "*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch"
+        );
+        assert_eq!(finish_reasons(&chunks), ["tool_calls"]);
+    }
+
+    #[test]
+    fn tool_arguments_come_from_the_final_item_when_not_streamed() {
+        let call = json!({"id":"fc_1","type":"function_call","call_id":"call_1","name":"f","arguments":"{\"a\":1}"});
+        let mut added = call.clone();
+        added["arguments"] = json!("");
+        let events = vec![
+            json!({"type":"response.output_item.added","output_index":0,"item":added}),
+            json!({"type":"response.output_item.done","output_index":0,"item":call}),
+            json!({"type":"response.output_item.done","output_index":1,"item":{"id":"fc_2","type":"function_call","call_id":"call_2","name":"g","arguments":"{}"}}),
+            json!({"type":"response.completed","response":{"id":"r"}}),
+        ];
+        let (_, chunks, _) = run_events(&events, ctx(false, false));
+        assert_eq!(
+            deltas(&chunks)[1..],
+            [
+                json!({"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]}),
+                json!({"tool_calls":[{"index":0,"function":{"arguments":"{\"a\":1}"}}]}),
+                json!({"tool_calls":[{"index":1,"id":"call_2","type":"function","function":{"name":"g","arguments":"{}"}}]}),
+                json!({})
+            ]
+        );
+    }
+
+    #[test]
+    fn include_usage_puts_null_usage_on_every_chunk_and_a_usage_chunk_last() {
+        let (_, chunks, done) = run(fixtures::SSE_TEXT_REASONING, ctx(true, false));
+        assert!(done);
+        let (last, rest) = chunks.split_last().expect("chunks");
+        assert!(
+            rest.iter()
+                .all(|c| c["usage"].is_null() && c.get("usage").is_some())
+        );
+        assert_eq!(
+            *last,
+            json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1_761_000_000,"model":"gpt-5.5",
+                "system_fingerprint":null,"choices":[],
+                "usage":{"prompt_tokens":2210,"completion_tokens":58,"total_tokens":2268,
+                    "prompt_tokens_details":{"cached_tokens":1920},"completion_tokens_details":{"reasoning_tokens":32}}})
+        );
+        assert_eq!(
+            rest.last()
+                .map(|c| c["choices"][0]["finish_reason"].clone()),
+            Some(json!("stop"))
+        );
+    }
+
+    #[test]
+    fn unreadable_usage_gives_no_usage_chunk() {
+        let events = vec![
+            json!({"type":"response.output_text.delta","item_id":"m","output_index":0,"delta":"hi"}),
+            json!({"type":"response.completed","response":{"id":"r","usage":{"input_tokens":"many"}}}),
+        ];
+        let (_, chunks, done) = run_events(&events, ctx(true, false));
+        assert!(done);
+        assert!(chunks.iter().all(|c| c["usage"].is_null()));
+        assert_eq!(finish_reasons(&chunks), ["stop"]);
+    }
+
+    #[test]
+    fn incomplete_finish_reasons() {
+        let (steps, chunks, done) = run(fixtures::SSE_INCOMPLETE, ctx(true, false));
+        assert_eq!(steps.last(), Some(&StreamStep::Finished));
+        assert!(done);
+        assert_eq!(finish_reasons(&chunks), ["length"]);
+        assert_eq!(content(&chunks, "content"), "The answer is long and");
+        assert_eq!(
+            chunks.last().map(|c| c["usage"]["total_tokens"].clone()),
+            Some(json!(14))
+        );
+
+        let events = vec![
+            json!({"type":"response.incomplete","response":{"incomplete_details":{"reason":"content_filter"}}}),
+        ];
+        let (_, chunks, _) = run_events(&events, ctx(false, false));
+        assert_eq!(finish_reasons(&chunks), ["content_filter"]);
+    }
+
+    #[test]
+    fn refusal_deltas() {
+        let (_, chunks, _) = run(fixtures::SSE_REFUSAL, ctx(false, false));
+        assert_eq!(content(&chunks, "refusal"), "I can't help with that.");
+        assert_eq!(content(&chunks, "content"), "");
+        assert_eq!(finish_reasons(&chunks), ["stop"]);
+    }
+
+    #[test]
+    fn failures_write_nothing() {
+        let mut translator = ChatStreamTranslator::new(ctx(true, false));
+        let mut out = Vec::new();
+        let steps: Vec<StreamStep> = fixtures::events(fixtures::SSE_FAILED)
+            .iter()
+            .map(|e| translator.on_event(e, &mut out))
+            .collect();
+        assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+        assert_eq!(
+            steps.last(),
+            Some(&StreamStep::Failed {
+                code: Some("context_length_exceeded".to_owned()),
+                message: "Your input exceeds the context window of this model. Please adjust your input and try again.".to_owned()
+            })
+        );
+        let (steps, chunks, done) = run(fixtures::SSE_ERROR_EVENT, ctx(false, false));
+        assert!(
+            matches!(steps.last(), Some(StreamStep::Failed { code: Some(c), .. }) if c == "rate_limit_exceeded")
+        );
+        assert!(chunks.is_empty() && !done);
+    }
+
+    #[test]
+    fn failure_after_text_leaves_the_text_and_adds_nothing() {
+        let events = vec![
+            json!({"type":"response.output_text.delta","item_id":"m","output_index":0,"delta":"partial"}),
+            json!({"type":"response.failed","response":{"error":{"code":"server_error","message":"boom"}}}),
+        ];
+        let (steps, chunks, done) = run_events(&events, ctx(false, false));
+        assert!(matches!(steps.last(), Some(StreamStep::Failed { .. })));
+        assert!(!done);
+        assert_eq!(content(&chunks, "content"), "partial");
+        assert!(finish_reasons(&chunks).is_empty());
+    }
+
+    #[test]
+    fn text_comes_from_final_items_when_there_were_no_deltas() {
+        let (_, chunks, done) = run(fixtures::SSE_ONLY_DONE, ctx(false, false));
+        assert!(done);
+        assert_eq!(content(&chunks, "content"), "pong");
+        let events = vec![
+            json!({"type":"response.completed","response":{"id":"r","output":[
+                {"type":"message","content":[{"type":"output_text","text":"from completed"}]},
+                {"type":"function_call","call_id":"c9","name":"f","arguments":"{}"}
+            ]}}),
+        ];
+        let (_, chunks, _) = run_events(&events, ctx(false, false));
+        assert_eq!(content(&chunks, "content"), "from completed");
+        assert_eq!(finish_reasons(&chunks), ["tool_calls"]);
+    }
+
+    #[test]
+    fn text_is_not_repeated_by_the_terminal_output() {
+        let (_, chunks, _) = run(fixtures::SSE_TEXT_REASONING, ctx(false, true));
+        assert_eq!(content(&chunks, "content"), "Hello! How can I help?");
+        assert_eq!(
+            content(&chunks, "reasoning_content"),
+            "**Responding to a greeting**"
+        );
+        let (_, chunks, _) = run(fixtures::SSE_PARALLEL_TOOLS, ctx(false, false));
+        let headers = deltas(&chunks)
+            .iter()
+            .filter(|d| d["tool_calls"][0].get("id").is_some())
+            .count();
+        assert_eq!(headers, 2);
+    }
+
+    #[test]
+    fn separate_messages_are_separated_by_a_blank_line() {
+        let events = vec![
+            json!({"type":"response.output_text.delta","item_id":"m1","output_index":0,"delta":"Looking."}),
+            json!({"type":"response.output_text.delta","item_id":"m2","output_index":1,"delta":"Found"}),
+            json!({"type":"response.output_text.delta","item_id":"m2","output_index":1,"delta":" it."}),
+            json!({"type":"response.completed","response":{"id":"r"}}),
+        ];
+        let (_, chunks, _) = run_events(&events, ctx(false, false));
+        assert_eq!(content(&chunks, "content"), "Looking.\n\nFound it.");
+    }
+
+    #[test]
+    fn events_after_the_end_are_ignored() {
+        let mut translator = ChatStreamTranslator::new(ctx(false, false));
+        let mut out = Vec::new();
+        let done = json!({"type":"response.completed","response":{"id":"r"}});
+        assert_eq!(translator.on_event(&done, &mut out), StreamStep::Finished);
+        let len = out.len();
+        let late = json!({"type":"response.output_text.delta","delta":"late"});
+        assert_eq!(translator.on_event(&late, &mut out), StreamStep::Finished);
+        assert_eq!(translator.on_event(&done, &mut out), StreamStep::Finished);
+        assert_eq!(out.len(), len);
+    }
+
+    #[test]
+    fn unknown_events_are_ignored() {
+        let mut translator = ChatStreamTranslator::new(ctx(false, false));
+        let mut out = Vec::new();
+        for event in [
+            json!({"type":"response.created","response":{"id":"r"}}),
+            json!({"type":"codex.rate_limits","rate_limits":{}}),
+            json!({"type":"response.output_text.annotation.added"}),
+            json!({"no_type":true}),
+            json!("string"),
+        ] {
+            assert_eq!(translator.on_event(&event, &mut out), StreamStep::Continue);
+        }
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn exactly_one_finish_reason_in_every_transcript() {
+        for transcript in fixtures::TRANSCRIPTS {
+            for include_usage in [false, true] {
+                let (steps, chunks, done) = run(transcript, ctx(include_usage, true));
+                let finished = steps.last() == Some(&StreamStep::Finished);
+                assert_eq!(done, finished);
+                assert_eq!(finish_reasons(&chunks).len(), usize::from(finished));
+                if finished {
+                    assert_eq!(deltas(&chunks)[0]["role"], json!("assistant"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn error_chunk_format() {
+        let bytes = error_chunk(
+            "Upstream \"failed\"",
+            "upstream_error",
+            Some("incomplete_stream"),
+        );
+        let text = String::from_utf8(bytes).expect("utf-8");
+        assert!(text.starts_with("data: ") && text.ends_with("}\n\n"));
+        let value: Value =
+            serde_json::from_str(text.trim_start_matches("data: ").trim_end()).expect("json");
+        assert_eq!(
+            value,
+            json!({"error":{"message":"Upstream \"failed\"","type":"upstream_error","param":null,"code":"incomplete_stream"}})
+        );
+        let bytes = error_chunk("x", "upstream_error", None);
+        assert_eq!(bytes, b"data: {\"error\":{\"message\":\"x\",\"type\":\"upstream_error\",\"param\":null,\"code\":null}}\n\n");
+    }
+
+    #[test]
+    fn ids_and_models_are_escaped() {
+        let mut ctx = ctx(false, false);
+        ctx.model = "we\"ird\nmodel".to_owned();
+        let (_, chunks, _) = run_events(&[json!({"type":"response.completed","response":{}})], ctx);
+        assert_eq!(chunks[0]["model"], json!("we\"ird\nmodel"));
+    }
+}
