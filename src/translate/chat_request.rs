@@ -121,10 +121,11 @@ pub fn prepare(
 
     let mut upstream = Map::with_capacity(16);
     upstream.insert("model".to_owned(), Value::String(model.clone()));
-    let instructions = if conversation.instructions.is_empty() {
-        opts.default_instructions.to_owned()
-    } else {
-        conversation.instructions.join("\n\n")
+    let mut parts = conversation.instructions;
+    let instructions = match parts.len() {
+        0 => opts.default_instructions.to_owned(),
+        1 => parts.pop().unwrap_or_default(),
+        _ => parts.join("\n\n"),
     };
     upstream.insert("instructions".to_owned(), Value::String(instructions));
     upstream.insert("input".to_owned(), Value::Array(conversation.input));

@@ -38,7 +38,7 @@ pub(crate) fn prepare_map(
     }
     let client_stream = optional_bool(body.get("stream"), "stream")?.unwrap_or(false);
 
-    let input = match body.remove("input") {
+    let input = match body.shift_remove("input") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(text)) => vec![user_text_item(text)],
         Some(Value::Array(mut items)) => {
