@@ -12,6 +12,8 @@
 //!   that follows rotations.
 //! - [`status`] — the status document shared by `airelays status --json` and
 //!   `GET /v1/relay/status`.
+//! - [`translate`] — pure translation between the OpenAI APIs clients speak and
+//!   the backend's streamed Responses API (no I/O).
 #![forbid(unsafe_code)]
 
 pub mod cli;
@@ -19,3 +21,4 @@ pub mod config;
 pub mod fsio;
 pub mod status;
 pub mod token;
+pub mod translate;

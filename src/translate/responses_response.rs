@@ -1,0 +1,244 @@
+//! Upstream events → one final Response object, for non-streaming clients.
+//!
+//! The upstream always streams. The final object comes from the terminal event
+//! (`response.completed` or `response.incomplete`); when that event carries no
+//! `output`, the output is rebuilt from the `response.output_item.done` items.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::{event_type, failure_of};
+
+/// What one event means for the assembly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssemblerStep {
+    /// Keep feeding events.
+    Continue,
+    /// `response.completed` arrived; call [`ResponseAssembler::into_response`].
+    Completed,
+    /// `response.failed` or an `error` event: answer with an error.
+    Failed {
+        code: Option<String>,
+        message: String,
+    },
+    /// `response.incomplete`; the partial response is still available.
+    Incomplete { reason: Option<String> },
+}
+
+/// Collects upstream events into the final Response object.
+#[derive(Debug, Default)]
+pub struct ResponseAssembler {
+    /// Finished output items by `output_index`.
+    items: BTreeMap<u64, Value>,
+    /// Finished output items that carried no `output_index`, in arrival order.
+    unindexed: Vec<Value>,
+    /// The latest `response` snapshot (created / in_progress / terminal).
+    response: Option<Value>,
+    /// A terminal event was seen; later events are ignored.
+    finished: bool,
+}
+
+impl ResponseAssembler {
+    pub fn new() -> Self {
+        ResponseAssembler::default()
+    }
+
+    /// Feeds one upstream event (the parsed `data:` JSON).
+    pub fn on_event(&mut self, event: &Value) -> AssemblerStep {
+        if self.finished {
+            return AssemblerStep::Continue;
+        }
+        let Some(kind) = event_type(event) else {
+            return AssemblerStep::Continue;
+        };
+        match kind {
+            "response.output_item.done" => {
+                if let Some(item) = event.get("item").filter(|i| i.is_object()) {
+                    match event.get("output_index").and_then(Value::as_u64) {
+                        Some(index) => {
+                            self.items.insert(index, item.clone());
+                        }
+                        None => self.unindexed.push(item.clone()),
+                    }
+                }
+                AssemblerStep::Continue
+            }
+            "response.created" | "response.in_progress" => {
+                self.snapshot(event);
+                AssemblerStep::Continue
+            }
+            "response.completed" => {
+                self.snapshot(event);
+                self.finished = true;
+                AssemblerStep::Completed
+            }
+            "response.incomplete" => {
+                self.snapshot(event);
+                self.finished = true;
+                let reason = event
+                    .get("response")
+                    .and_then(|r| r.get("incomplete_details"))
+                    .and_then(|d| d.get("reason"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                AssemblerStep::Incomplete { reason }
+            }
+            _ => match failure_of(event) {
+                Some((code, message)) => {
+                    self.finished = true;
+                    AssemblerStep::Failed { code, message }
+                }
+                None => AssemblerStep::Continue,
+            },
+        }
+    }
+
+    fn snapshot(&mut self, event: &Value) {
+        if let Some(response) = event.get("response").filter(|r| r.is_object()) {
+            self.response = Some(response.clone());
+        }
+    }
+
+    /// The final Response object, with `output` rebuilt from the finished items when
+    /// the terminal event carried none.
+    pub fn into_response(self) -> Value {
+        let mut response = match self.response {
+            Some(Value::Object(response)) => response,
+            _ => {
+                let mut response = Map::new();
+                response.insert("object".to_owned(), Value::from("response"));
+                response
+            }
+        };
+        let has_output = matches!(response.get("output"), Some(Value::Array(o)) if !o.is_empty());
+        if !has_output {
+            let mut output: Vec<Value> = self.items.into_values().collect();
+            output.extend(self.unindexed);
+            response.insert("output".to_owned(), Value::Array(output));
+        }
+        Value::Object(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::translate::fixtures;
+    use serde_json::json;
+
+    fn assemble(transcript: &str) -> (Vec<AssemblerStep>, Value) {
+        let mut assembler = ResponseAssembler::new();
+        let steps = fixtures::events(transcript)
+            .iter()
+            .map(|e| assembler.on_event(e))
+            .collect();
+        (steps, assembler.into_response())
+    }
+
+    #[test]
+    fn completed_response_is_returned_as_is() {
+        let (steps, response) = assemble(fixtures::SSE_TEXT_REASONING);
+        assert_eq!(steps.last(), Some(&AssemblerStep::Completed));
+        assert!(
+            steps[..steps.len() - 1]
+                .iter()
+                .all(|s| *s == AssemblerStep::Continue)
+        );
+        let events = fixtures::events(fixtures::SSE_TEXT_REASONING);
+        assert_eq!(
+            Some(&response),
+            events.last().and_then(|e| e.get("response"))
+        );
+    }
+
+    #[test]
+    fn output_is_rebuilt_from_done_items_when_missing() {
+        let (steps, response) = assemble(fixtures::SSE_ONLY_DONE);
+        assert_eq!(steps.last(), Some(&AssemblerStep::Completed));
+        assert_eq!(response["id"], json!("resp_only"));
+        assert_eq!(
+            response["output"],
+            json!([{"id":"msg_o","type":"message","role":"assistant","content":[{"type":"output_text","text":"pong"}]}])
+        );
+        assert_eq!(response["usage"]["total_tokens"], json!(0));
+    }
+
+    #[test]
+    fn output_is_rebuilt_in_output_index_order_when_empty() {
+        let mut assembler = ResponseAssembler::new();
+        for event in [
+            json!({"type":"response.output_item.done","output_index":1,"item":{"id":"b","type":"message"}}),
+            json!({"type":"response.output_item.done","output_index":0,"item":{"id":"a","type":"reasoning"}}),
+            json!({"type":"response.output_item.done","item":{"id":"c","type":"message"}}),
+            json!({"type":"response.output_item.done","output_index":2}),
+        ] {
+            assert_eq!(assembler.on_event(&event), AssemblerStep::Continue);
+        }
+        let done = json!({"type":"response.completed","response":{"id":"r","output":[]}});
+        assert_eq!(assembler.on_event(&done), AssemblerStep::Completed);
+        let response = assembler.into_response();
+        let ids: Vec<&str> = response["output"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["id"].as_str())
+            .collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn custom_tool_output_is_rebuilt() {
+        let (_, response) = assemble(fixtures::SSE_CUSTOM_TOOL);
+        assert_eq!(response["output"][1]["type"], json!("custom_tool_call"));
+        assert_eq!(response["output"][0]["type"], json!("message"));
+    }
+
+    #[test]
+    fn incomplete_reports_its_reason() {
+        let (steps, response) = assemble(fixtures::SSE_INCOMPLETE);
+        assert_eq!(
+            steps.last(),
+            Some(&AssemblerStep::Incomplete {
+                reason: Some("max_output_tokens".to_owned())
+            })
+        );
+        assert_eq!(response["status"], json!("incomplete"));
+    }
+
+    #[test]
+    fn failures_report_code_and_message() {
+        let (steps, _) = assemble(fixtures::SSE_FAILED);
+        assert_eq!(
+            steps.last(),
+            Some(&AssemblerStep::Failed {
+                code: Some("context_length_exceeded".to_owned()),
+                message: "Your input exceeds the context window of this model. Please adjust your input and try again.".to_owned(),
+            })
+        );
+        let (steps, _) = assemble(fixtures::SSE_ERROR_EVENT);
+        assert!(matches!(
+            steps.last(),
+            Some(AssemblerStep::Failed { code: Some(code), .. }) if code == "rate_limit_exceeded"
+        ));
+    }
+
+    #[test]
+    fn events_after_the_end_are_ignored() {
+        let mut assembler = ResponseAssembler::new();
+        let done = json!({"type":"response.completed","response":{"id":"r","output":[{"id":"x"}]}});
+        assert_eq!(assembler.on_event(&done), AssemblerStep::Completed);
+        let late = json!({"type":"response.failed","response":{"error":{"message":"late"}}});
+        assert_eq!(assembler.on_event(&late), AssemblerStep::Continue);
+        assert_eq!(assembler.into_response()["output"], json!([{"id":"x"}]));
+    }
+
+    #[test]
+    fn no_terminal_event_still_yields_an_object() {
+        let assembler = ResponseAssembler::new();
+        assert_eq!(
+            assembler.into_response(),
+            json!({"object":"response","output":[]})
+        );
+    }
+}
