@@ -108,18 +108,17 @@ fn request_id() -> String {
     )
 }
 
-fn models_etag(state: &MockState) -> String {
-    let models = state.knobs().models.unwrap_or_else(catalog::default_models);
-    catalog::models_etag(&models)
-}
-
 /// Headers every `/responses` answer carries (200s and 429s alike).
 fn add_rate_limit_headers(state: &MockState, response: &mut Response<Body>, primary: &Window) {
     let plan = &state.config().account.plan;
     for (name, value) in catalog::rate_limit_headers(primary, plan) {
         reply::set_header(response, name, &value);
     }
-    reply::set_header(response, "x-models-etag", &models_etag(state));
+    reply::set_header(
+        response,
+        "x-models-etag",
+        &state.with_knobs(|k| k.models.etag.clone()),
+    );
     reply::set_header(response, "x-oai-request-id", &request_id());
 }
 
@@ -273,18 +272,17 @@ pub(crate) fn models(state: &MockState, request: &MockRequest) -> Response<Body>
     if let Some(response) = auth_failure(state, request) {
         return response;
     }
-    let knobs = state.knobs();
-    if knobs.models_failure {
+    let (failure, catalogue) = state.with_knobs(|k| (k.models_failure, k.models.clone()));
+    if failure {
         return reply::detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
     }
-    let models = knobs.models.unwrap_or_else(catalog::default_models);
-    let etag = catalog::models_etag(&models);
+    let etag = catalogue.etag;
     let mut response = if request.header("if-none-match") == Some(etag.as_str()) {
         let mut response = Response::new(reply::full(bytes::Bytes::new()));
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         response
     } else {
-        reply::json(StatusCode::OK, &json!({ "models": models }))
+        reply::json(StatusCode::OK, &json!({ "models": *catalogue.models }))
     };
     if let Ok(value) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(ETAG, value);

@@ -1,14 +1,5 @@
-//! The `/__mock/*` control API, for users outside the test process (benchmarks, real CLI
-//! clients, manual tries). Requests to it are not recorded.
-//!
-//! | route | effect |
-//! |---|---|
-//! | `GET /__mock/state` | counters as JSON |
-//! | `GET /__mock/requests` | recorded requests as a JSON array, oldest first |
-//! | `POST /__mock/faults` | queue one fault, body as in [`crate::Fault::from_json`] |
-//! | `POST /__mock/tokens` | mint credentials ([`crate::IssuedTokens`] as JSON) |
-//! | `POST /__mock/revoke-access-tokens` | every access token issued so far answers 401 |
-//! | `POST /__mock/reset` | [`crate::MockState::reset`] |
+//! The `/__mock/*` control API (routes listed in the crate docs), for users outside the test
+//! process: benchmarks, real CLI clients, manual tries.
 
 use hyper::{Method, Response, StatusCode};
 use serde_json::{Value, json};

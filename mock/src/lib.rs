@@ -59,7 +59,8 @@
 //! 9. otherwise → text `pong`.
 //!
 //! `REASON` anywhere in *T* is a modifier: a reasoning item with a two-delta summary and
-//! `encrypted_content` is streamed before whatever rules 3–9 chose.
+//! `encrypted_content` is streamed before the answer chosen by rule 1 or 3–9. (In a tool round
+//! trip *T* is still the original prompt, so both turns reason.)
 //!
 //! Every 200 stream follows the public event order (`response.created`,
 //! `response.in_progress`, per item `output_item.added` … `output_item.done`, and finally
@@ -68,12 +69,29 @@
 //! `output_index`, `item_id` and `content_index` as upstream does. Events are sent as fast as
 //! the client reads them, one body chunk per event.
 //!
+//! An unknown `FAULT:` name is answered `400 {"detail":"unknown mock fault …"}`.
+//!
 //! # Fault semantics
 //!
 //! [`MockState::push_fault`] queues faults (FIFO). A queued fault is consumed by the next
 //! `/responses` call that passes the WebSocket, auth, account and body checks, that is, the next
 //! call that would otherwise have succeeded. `FAULT:` in the prompt applies to every request
 //! that carries it.
+//!
+//! # Control API (for other processes)
+//!
+//! | route | effect |
+//! |---|---|
+//! | `GET /__mock/state` | counters as JSON (plus `pending_faults`) |
+//! | `GET /__mock/requests` | recorded requests as a JSON array, oldest first |
+//! | `POST /__mock/faults` | queue one fault; body as in [`Fault::from_json`], e.g. `{"type":"cut_mid_stream"}` |
+//! | `POST /__mock/tokens` | mint credentials; answers [`IssuedTokens`] as JSON |
+//! | `POST /__mock/revoke-access-tokens` | [`MockState::revoke_all_access_tokens`] |
+//! | `POST /__mock/reset` | [`MockState::reset`] |
+//!
+//! Requests to `/__mock/*` are not recorded. The `airelays-mock` binary prints one JSON line
+//! `{"issuer_url","backend_url","port"}` (plus `"tokens"` with `--seed-tokens`) and serves
+//! until SIGINT/SIGTERM.
 //!
 //! # Deviations from the real upstreams (deliberate)
 //!
@@ -88,6 +106,11 @@
 //! - The device token poll answers `400 invalid_request` for an unknown `device_auth_id`, so a
 //!   client does not poll a code that can never succeed for 15 minutes.
 //! - The default device `interval` is `"0"` so tests do not wait (the real server says `"5"`).
+//! - `/oauth/token` reads JSON or form bodies for every grant (Codex sends the code exchange
+//!   as a form and the refresh as JSON; what the live server refuses is unknown).
+//! - The §5.5 body checks run in a fixed order (stream, store, instructions, input, unsupported
+//!   parameters, system messages) and an unsupported parameter set to `null` is let through.
+//! - Item ids, session headers, `originator` and `version` are recorded but never required.
 #![forbid(unsafe_code)]
 
 mod backend;

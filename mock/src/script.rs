@@ -174,7 +174,9 @@ fn long_request(text: &str) -> Option<usize> {
 /// `n` bytes of readable ASCII.
 pub(crate) fn long_text(n: usize) -> String {
     const PATTERN: &str = "The quick brown fox jumps over the lazy dog. ";
-    PATTERN.chars().cycle().take(n).collect()
+    let mut text = PATTERN.repeat(n / PATTERN.len() + 1);
+    text.truncate(n);
+    text
 }
 
 fn tool_name(tool: &Value) -> Option<&str> {

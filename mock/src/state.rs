@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -290,7 +290,23 @@ pub(crate) struct Knobs {
     pub device_interval: String,
     pub authorize_error: Option<String>,
     pub models_failure: bool,
-    pub models: Option<Vec<Value>>,
+    pub models: Catalogue,
+}
+
+/// The model catalogue with its ETag, computed once per change rather than per request.
+#[derive(Clone)]
+pub(crate) struct Catalogue {
+    pub models: Arc<Vec<Value>>,
+    pub etag: String,
+}
+
+impl Catalogue {
+    fn new(models: Vec<Value>) -> Catalogue {
+        Catalogue {
+            etag: crate::catalog::models_etag(&models),
+            models: Arc::new(models),
+        }
+    }
 }
 
 impl Knobs {
@@ -305,7 +321,7 @@ impl Knobs {
             device_interval: config.device_interval.clone(),
             authorize_error: None,
             models_failure: false,
-            models: None,
+            models: Catalogue::new(crate::catalog::default_models()),
         }
     }
 }
@@ -500,7 +516,8 @@ impl MockState {
 
     /// Replaces the model catalogue (each value is one ModelInfo object). The ETag follows.
     pub fn set_models(&self, models: Vec<Value>) {
-        self.with_knobs(|k| k.models = Some(models));
+        let catalogue = Catalogue::new(models);
+        self.with_knobs(|k| k.models = catalogue);
     }
 
     /// Queues a fault for the next `/responses` call that would otherwise succeed.
