@@ -12,6 +12,22 @@
 //! | usage endpoint | `http://127.0.0.1:PORT/backend-api/wham/usage` |
 //! | control API | `http://127.0.0.1:PORT/__mock/…` |
 //!
+//! ```
+//! use airelays_mock::{Fault, MockConfig, MockUpstream};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let mock = MockUpstream::start(MockConfig::default()).await?;
+//! let tokens = mock.state().issue_tokens(); // seed a client with these
+//! mock.state().push_fault(Fault::Status500); // its next /responses call gets a 500
+//! // … point the client at mock.issuer_url() and mock.backend_url(), run it, then:
+//! assert_eq!(mock.state().refresh_calls(), 0);
+//! assert!(tokens.refresh_token.starts_with("rt_"));
+//! mock.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Map of the crate
 //!
 //! A request flows `server` → one route family → `state` (and back out as a response):
@@ -129,7 +145,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use state::{Fault, IssuedTokens, MockState, RecordedRequest, RefreshFailure};
+pub use state::{
+    Fault, IssuedTokens, MAX_RECORDED_REQUESTS, MockState, RecordedRequest, RefreshFailure,
+};
 
 /// The client id of the Codex CLI, the only one the mock issuer accepts.
 pub const CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
