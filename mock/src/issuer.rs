@@ -1,8 +1,6 @@
 //! The OAuth issuer (`https://auth.openai.com`): browser authorize + PKCE code exchange,
 //! refresh with rotation, token exchange, revoke, and the device-code flow.
 
-use std::sync::Arc;
-
 use hyper::{Response, StatusCode};
 use serde_json::json;
 
@@ -61,7 +59,7 @@ fn is_allowed_redirect(uri: &str) -> bool {
 
 /// `GET /oauth/authorize`: validates the PKCE authorization request and redirects back to the
 /// client's callback with a code (or with the error chosen by the `authorize_error` knob).
-pub(crate) fn authorize(state: &Arc<MockState>, request: &MockRequest) -> Response<Body> {
+pub(crate) fn authorize(state: &MockState, request: &MockRequest) -> Response<Body> {
     let q = request.query_params();
     let get = |key: &str| q.get(key).map(String::as_str).unwrap_or("");
     let problem = if get("response_type") != "code" {
@@ -120,7 +118,7 @@ pub(crate) fn authorize(state: &Arc<MockState>, request: &MockRequest) -> Respon
 }
 
 /// `POST /oauth/token`, dispatching on `grant_type` (JSON or form bodies).
-pub(crate) async fn token(state: &Arc<MockState>, request: &MockRequest) -> Response<Body> {
+pub(crate) async fn token(state: &MockState, request: &MockRequest) -> Response<Body> {
     let params = request.body_params();
     let get = |key: &str| params.get(key).map(String::as_str).unwrap_or("");
     match get("grant_type") {

@@ -328,8 +328,19 @@ async fn refresh_delay_holds_concurrent_callers_and_only_one_rotation_wins() {
     let mock = start().await;
     let tokens = mock.state().issue_tokens();
     mock.state().set_refresh_delay(Duration::from_millis(50));
-    let calls = (0..5).map(|_| refresh_json(&mock, &tokens.refresh_token));
-    let statuses: Vec<u16> = futures_join(calls).await.iter().map(|r| r.status).collect();
+    let body = json!({"client_id": CLIENT_ID, "grant_type": "refresh_token", "refresh_token": tokens.refresh_token}).to_string();
+    let mut callers = tokio::task::JoinSet::new();
+    for _ in 0..5 {
+        let (addr, body) = (mock.addr(), body.clone());
+        callers.spawn(async move {
+            let headers = [("content-type", "application/json")];
+            send(addr, "POST", "/oauth/token", &headers, body.as_bytes())
+                .await
+                .unwrap()
+                .status
+        });
+    }
+    let statuses = callers.join_all().await;
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),
         1,
@@ -341,33 +352,6 @@ async fn refresh_delay_holds_concurrent_callers_and_only_one_rotation_wins() {
         "{statuses:?}"
     );
     assert_eq!(mock.state().refresh_calls(), 5);
-}
-
-/// Runs futures concurrently on the current task (no extra dependency for join_all).
-async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for f in futures {
-        set.push(Box::pin(f));
-    }
-    let mut outputs: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, out) in set.iter_mut().zip(outputs.iter_mut()) {
-            if out.is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *out = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().map(Option::unwrap).collect()
 }
 
 #[tokio::test]
