@@ -81,6 +81,18 @@ impl ItemRef {
             _ => matches!((self.index, other.index), (Some(a), Some(b)) if a == b),
         }
     }
+
+    /// Known to be another item (an event without any identity is not).
+    fn differs(&self, other: &ItemRef) -> bool {
+        match (&self.id, &other.id) {
+            (Some(a), Some(b)) => a != b,
+            _ => matches!((self.index, other.index), (Some(a), Some(b)) if a != b),
+        }
+    }
+
+    fn is_anonymous(&self) -> bool {
+        self.id.is_none() && self.index.is_none()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +130,8 @@ impl ToolKind {
 #[derive(Debug)]
 struct ToolCall {
     item: ItemRef,
+    /// The upstream `call_id`, which also identifies the call.
+    call_id: Option<String>,
     kind: ToolKind,
     /// Position in the chat `tool_calls` array.
     index: usize,
@@ -136,6 +150,8 @@ pub struct ChatStreamTranslator {
     tool_calls: Vec<ToolCall>,
     /// Message and reasoning items whose text came as deltas.
     streamed_items: Vec<ItemRef>,
+    /// Some delta named no item at all; final items then add no text.
+    anonymous_deltas: bool,
     /// Items whose final form (`output_item.done`) was handled.
     done_items: Vec<ItemRef>,
     /// The message item the last text came from.
@@ -161,6 +177,7 @@ impl ChatStreamTranslator {
             done: false,
             tool_calls: Vec::new(),
             streamed_items: Vec::new(),
+            anonymous_deltas: false,
             done_items: Vec::new(),
             last_text_item: None,
             last_summary: None,
@@ -239,13 +256,15 @@ impl ChatStreamTranslator {
     }
 
     fn mark_streamed(&mut self, item: &ItemRef) {
-        if !self.streamed_items.iter().any(|i| i.same(item)) {
+        if item.is_anonymous() {
+            self.anonymous_deltas = true;
+        } else if !self.streamed_items.iter().any(|i| i.same(item)) {
             self.streamed_items.push(item.clone());
         }
     }
 
     fn was_streamed(&self, item: &ItemRef) -> bool {
-        self.streamed_items.iter().any(|i| i.same(item))
+        self.anonymous_deltas || self.streamed_items.iter().any(|i| i.same(item))
     }
 
     /// Text of message `item`; a new message after earlier text starts with a blank line.
@@ -256,7 +275,7 @@ impl ChatStreamTranslator {
         let new_message = self
             .last_text_item
             .as_ref()
-            .is_some_and(|last| !last.same(&item));
+            .is_some_and(|last| last.differs(&item));
         if new_message {
             let joined = [MESSAGE_SEPARATOR, text].concat();
             self.delta_field(out, "content", &joined);
@@ -274,7 +293,7 @@ impl ChatStreamTranslator {
         let new_part = self
             .last_summary
             .as_ref()
-            .is_some_and(|(item, index)| !item.same(&part.0) || *index != part.1);
+            .is_some_and(|(item, index)| item.differs(&part.0) || *index != part.1);
         if new_part {
             let joined = [MESSAGE_SEPARATOR, text].concat();
             self.delta_field(out, "reasoning_content", &joined);
@@ -296,10 +315,10 @@ impl ChatStreamTranslator {
         let Some(kind) = ToolKind::of(item) else {
             return;
         };
-        let item_ref = ItemRef::of_item(item, index);
-        if self.tool_calls.iter().any(|c| c.item.same(&item_ref)) {
+        if self.open_call(item, index).is_some() {
             return;
         }
+        let item_ref = ItemRef::of_item(item, index);
         let field = |key: &str| item.get(key).and_then(Value::as_str);
         let chat_index = self.tool_calls.len();
         let fallback_id;
@@ -317,6 +336,7 @@ impl ChatStreamTranslator {
         };
         self.tool_calls.push(ToolCall {
             item: item_ref,
+            call_id: field("call_id").map(str::to_owned),
             kind,
             index: chat_index,
             streamed: whole,
@@ -340,13 +360,27 @@ impl ChatStreamTranslator {
         });
     }
 
+    /// The call already opened for this function/custom call item, matched by item
+    /// or by `call_id`.
+    fn open_call(&self, item: &Value, index: Option<u64>) -> Option<&ToolCall> {
+        let item_ref = ItemRef::of_item(item, index);
+        let call_id = item.get("call_id").and_then(Value::as_str);
+        self.tool_calls.iter().find(|c| {
+            c.item.same(&item_ref) || (call_id.is_some() && c.call_id.as_deref() == call_id)
+        })
+    }
+
     /// A piece of a tool call's arguments (or custom input).
     fn tool_delta(&mut self, out: &mut Vec<u8>, kind: ToolKind, item: &ItemRef, delta: &str) {
-        let Some(call) = self
-            .tool_calls
-            .iter_mut()
-            .find(|c| c.kind == kind && c.item.same(item))
-        else {
+        // A delta that names no item belongs to the latest call of its kind.
+        let call = if item.is_anonymous() {
+            self.tool_calls.iter_mut().rev().find(|c| c.kind == kind)
+        } else {
+            self.tool_calls
+                .iter_mut()
+                .find(|c| c.kind == kind && c.item.same(item))
+        };
+        let Some(call) = call else {
             return;
         };
         call.streamed = true;
@@ -390,23 +424,20 @@ impl ChatStreamTranslator {
                 let summary = reasoning_summary(item);
                 self.reasoning(out, (item_ref, 0), &summary);
             }
-            Some("function_call" | "custom_tool_call") => {
-                let open = self.tool_calls.iter().find(|c| c.item.same(&item_ref));
-                match open {
-                    None => self.start_tool_call(out, item, index, true),
-                    Some(call) if !call.streamed => {
-                        let (chat_index, kind) = (call.index, call.kind);
-                        let payload = item
-                            .get(kind.payload())
-                            .and_then(Value::as_str)
-                            .unwrap_or_default();
-                        if !payload.is_empty() {
-                            self.tool_payload(out, chat_index, kind, payload);
-                        }
+            Some("function_call" | "custom_tool_call") => match self.open_call(item, index) {
+                None => self.start_tool_call(out, item, index, true),
+                Some(call) if !call.streamed => {
+                    let (chat_index, kind) = (call.index, call.kind);
+                    let payload = item
+                        .get(kind.payload())
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    if !payload.is_empty() {
+                        self.tool_payload(out, chat_index, kind, payload);
                     }
-                    Some(_) => {}
                 }
-            }
+                Some(_) => {}
+            },
             _ => {}
         }
     }
@@ -839,6 +870,33 @@ mod tests {
         ];
         let (_, chunks, _) = run_events(&events, ctx(false, false));
         assert_eq!(content(&chunks, "content"), "Looking.\n\nFound it.");
+    }
+
+    #[test]
+    fn deltas_without_item_identity_are_not_repeated_or_split() {
+        let mut events = vec![
+            json!({"type":"response.output_item.added","item":{"type":"function_call","call_id":"c1","name":"f"}}),
+        ];
+        for piece in ["{\"a\"", ":1}"] {
+            events.push(json!({"type":"response.function_call_arguments.delta","delta":piece}));
+        }
+        events.push(json!({"type":"response.output_item.done","item":{"type":"function_call","call_id":"c1","name":"f","arguments":"{\"a\":1}"}}));
+        for piece in ["Hel", "lo"] {
+            events.push(json!({"type":"response.output_text.delta","delta":piece}));
+        }
+        events.push(json!({"type":"response.output_item.done","item":{"type":"message","content":[{"type":"output_text","text":"Hello"}]}}));
+        events.push(json!({"type":"response.completed","response":{"output":[]}}));
+        let (_, chunks, _) = run_events(&events, ctx(false, false));
+        assert_eq!(content(&chunks, "content"), "Hello");
+        let arguments: String = deltas(&chunks)
+            .iter()
+            .filter_map(|d| {
+                d["tool_calls"][0]["function"]["arguments"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        assert_eq!(arguments, "{\"a\":1}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub fn prepare(body: &[u8], opts: &TranslateOptions) -> Result<UpstreamRequest, 
 /// [`prepare`] on an already parsed body; the chat route uses it for Responses-shaped
 /// bodies.
 pub(crate) fn prepare_map(
-    mut body: Map<String, Value>,
+    body: Map<String, Value>,
     opts: &TranslateOptions,
 ) -> Result<UpstreamRequest, TranslateError> {
     let model = take_model(&body)?;
@@ -38,21 +38,6 @@ pub(crate) fn prepare_map(
     }
     let client_stream = optional_bool(body.get("stream"), "stream")?.unwrap_or(false);
 
-    let input = match body.shift_remove("input") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(text)) => vec![user_text_item(text)],
-        Some(Value::Array(mut items)) => {
-            items.iter_mut().for_each(system_to_developer);
-            items
-        }
-        Some(_) => {
-            return Err(TranslateError::invalid_type(
-                "input",
-                "a string or an array of input items",
-            ));
-        }
-    };
-
     let mut ignored_parameters = Vec::new();
     let mut upstream = Map::with_capacity(body.len() + 4);
     for (key, value) in body {
@@ -64,6 +49,9 @@ pub(crate) fn prepare_map(
         }
         match key.as_str() {
             "previous_response_id" | "conversation" => {}
+            "input" => {
+                upstream.insert(key, translate_input(value)?);
+            }
             "instructions" => {
                 let empty = match &value {
                     Value::Null => true,
@@ -85,7 +73,9 @@ pub(crate) fn prepare_map(
             Value::from(opts.default_instructions),
         );
     }
-    upstream.insert("input".to_owned(), Value::Array(input));
+    if !upstream.contains_key("input") {
+        upstream.insert("input".to_owned(), Value::Array(Vec::new()));
+    }
     upstream.insert("stream".to_owned(), Value::Bool(true));
     upstream.insert("store".to_owned(), Value::Bool(false));
     if upstream.get("reasoning").is_some_and(|r| !r.is_null()) {
@@ -98,6 +88,22 @@ pub(crate) fn prepare_map(
         client_stream,
         ignored_parameters,
     })
+}
+
+/// `input` as the list the upstream requires: a string becomes one user message.
+fn translate_input(input: Value) -> Result<Value, TranslateError> {
+    match input {
+        Value::Null => Ok(Value::Array(Vec::new())),
+        Value::String(text) => Ok(Value::Array(vec![user_text_item(text)])),
+        Value::Array(mut items) => {
+            items.iter_mut().for_each(system_to_developer);
+            Ok(Value::Array(items))
+        }
+        _ => Err(TranslateError::invalid_type(
+            "input",
+            "a string or an array of input items",
+        )),
+    }
 }
 
 /// The backend rejects `system` input items; `developer` is its equivalent.
@@ -334,10 +340,11 @@ mod tests {
         let req = run(original.clone()).expect("translates");
         let mut expected = original.as_object().cloned().expect("object");
         expected.insert("instructions".to_owned(), json!("Be helpful."));
-        assert_eq!(req.body.len(), expected.len());
-        for (key, value) in &expected {
-            assert_eq!(req.body.get(key), Some(value), "{key}");
-        }
+        assert_eq!(req.body, expected);
+        assert!(
+            req.body.keys().eq(expected.keys()),
+            "fields keep their order"
+        );
         assert!(req.ignored_parameters.is_empty());
         assert!(req.client_stream);
     }

@@ -287,6 +287,20 @@ mod tests {
     }
 
     #[test]
+    fn deepest_schema_the_parser_accepts_is_handled() {
+        let mut text = String::new();
+        for _ in 0..40 {
+            text.push_str(r#"{"type":"object","properties":{"p":"#);
+        }
+        text.push_str(r#"{"type":"string"}"#);
+        text.push_str(&"}}".repeat(40));
+        let mut schema: Value = serde_json::from_str(&text).expect("within the nesting limit");
+        make_strict(&mut schema);
+        assert_eq!(schema["required"], json!(["p"]));
+        assert_eq!(schema["properties"]["p"]["type"], json!(["object", "null"]));
+    }
+
+    #[test]
     fn already_nullable_and_non_object_schemas_are_left_alone() {
         let schema = json!({
             "type": "object",
