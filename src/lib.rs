@@ -19,6 +19,8 @@
 pub mod cli;
 pub mod config;
 pub mod fsio;
+pub mod server;
 pub mod status;
 pub mod token;
 pub mod translate;
+pub mod upstream;

@@ -35,3 +35,36 @@ pub fn run_logout(_ctx: &Context, _args: &LogoutArgs) -> CliResult {
         "ChatGPT sign-out is not built yet in this version: the credential store is missing",
     ))
 }
+
+/// The credential source the relay uses (until sign-in lands: none).
+pub fn credential_provider(
+    _ctx: &Context,
+    _http: reqwest::Client,
+) -> std::sync::Arc<dyn crate::server::credentials::CredentialProvider> {
+    std::sync::Arc::new(NoLogin)
+}
+
+struct NoLogin;
+
+impl crate::server::credentials::CredentialProvider for NoLogin {
+    fn access(
+        &self,
+    ) -> futures_util::future::BoxFuture<
+        '_,
+        Result<crate::server::credentials::Access, crate::server::error::ApiError>,
+    > {
+        Box::pin(async { Err(crate::server::error::ApiError::auth_missing()) })
+    }
+    fn after_unauthorized<'a>(
+        &'a self,
+        _rejected: &'a crate::server::credentials::Access,
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<crate::server::credentials::Access, crate::server::error::ApiError>,
+    > {
+        Box::pin(async { Err(crate::server::error::ApiError::auth_missing()) })
+    }
+    fn status(&self) -> crate::status::UpstreamStatus {
+        crate::status::UpstreamStatus::missing()
+    }
+}

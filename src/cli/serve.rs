@@ -1,8 +1,19 @@
-//! `airelays serve`: runs the relay in the foreground.
+//! `airelays serve`: runs the relay in the foreground until SIGINT/SIGTERM.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 
-use super::{CliError, CliResult, Context};
+use super::{CliError, CliResult, Context, Style};
+use crate::config::is_loopback_host;
+use crate::fsio::{self, FileLock};
+use crate::server::{self, AppState};
+use crate::status::{RelayStateFile, base_url, running_relay};
+use crate::token::{self, TokenVerifier};
+
+/// Exit code when another relay holds the data directory.
+pub const EXIT_ALREADY_RUNNING: u8 = 75;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -17,8 +28,206 @@ pub struct ServeArgs {
     pub no_auth: bool,
 }
 
-pub fn run(_ctx: Context, _args: &ServeArgs) -> CliResult {
-    Err(CliError::new(
-        "the relay server is not built yet in this version: the HTTP server, request guard and upstream client are missing",
-    ))
+pub fn run(mut ctx: Context, args: &ServeArgs) -> CliResult {
+    if let Some(h) = &args.host {
+        ctx.config.server.host = h.clone();
+    }
+    if let Some(p) = args.port {
+        ctx.config.server.port = p;
+    }
+    if args.no_auth {
+        ctx.config.security.require_bearer_auth = false;
+    }
+    let config = &ctx.config;
+    if !config.security.require_bearer_auth && !is_loopback_host(&config.server.host) {
+        return Err(CliError::new(format!(
+            "refusing to serve without the relay token on {} (not a loopback address) — remove --no-auth / require_bearer_auth = false, or listen on 127.0.0.1",
+            config.server.host
+        )));
+    }
+    fsio::ensure_private_dir(&ctx.paths.data_dir).map_err(|e| {
+        CliError::new(format!(
+            "cannot create the data directory {}: {e}",
+            ctx.paths.data_dir.display()
+        ))
+    })?;
+    let lock = match FileLock::try_acquire(&ctx.paths.lock_file())? {
+        Some(l) => l,
+        None => {
+            let pid = running_relay(&ctx.paths)
+                .map(|s| s.pid.to_string())
+                .unwrap_or_else(|| "unknown".into());
+            return Err(CliError::with_code(
+                format!(
+                    "Another airelays relay is already running with the data directory {} (pid {pid}).",
+                    ctx.paths.data_dir.display()
+                ),
+                EXIT_ALREADY_RUNNING,
+            ));
+        }
+    };
+
+    let style = Style::stdout();
+    let mut notes = Vec::new();
+    let token = if config.security.require_bearer_auth {
+        match token::load(&config.security.bearer_token_file, &ctx.env)? {
+            Some(t) => Some(t),
+            None => {
+                let (t, _) = token::ensure(&config.security.bearer_token_file)?;
+                notes.push(format!(
+                    "Created a relay token in {} — `airelays token show` prints it.",
+                    config.security.bearer_token_file.display()
+                ));
+                Some((
+                    t,
+                    token::TokenSource::File(config.security.bearer_token_file.clone()),
+                ))
+            }
+        }
+    } else {
+        None
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(serve_async(ctx, token, notes, style, lock))
+}
+
+async fn serve_async(
+    ctx: Context,
+    token: Option<(token::RelayToken, token::TokenSource)>,
+    notes: Vec<String>,
+    style: Style,
+    _lock: FileLock,
+) -> CliResult {
+    let config = ctx.config.clone();
+    let addr = format!("{}:{}", bracket(&config.server.host), config.server.port);
+    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            " — another program uses that port; pick another with `airelays serve --port N` (0 = any free port)"
+        } else {
+            ""
+        };
+        CliError::new(format!("cannot listen on {addr}: {e}{hint}"))
+    })?;
+    let local = listener.local_addr()?;
+    let url = base_url(&config.server.host, local.port());
+
+    let verifier = TokenVerifier::new(token.clone());
+    let _watcher = verifier.spawn_watcher(Duration::from_millis(500));
+    let http = crate::upstream::client::http_client(&config.upstream);
+    let credentials = super::login::credential_provider(&ctx, http.clone());
+    let state = AppState::new(
+        config.clone(),
+        ctx.paths.clone(),
+        verifier,
+        credentials,
+        http,
+    );
+    *state.base_url.lock().unwrap_or_else(|e| e.into_inner()) = url.clone();
+
+    let relay = RelayStateFile {
+        pid: std::process::id(),
+        host: config.server.host.clone(),
+        port: local.port(),
+        base_url: url.clone(),
+        started_at: crate::upstream::usage::now_rfc3339(),
+    };
+    *state.relay.lock().unwrap_or_else(|e| e.into_inner()) = Some(relay.clone());
+    let state_file = ctx.paths.state_file();
+    fsio::write_private_atomic(
+        &state_file,
+        &serde_json::to_vec_pretty(&relay).unwrap_or_default(),
+    )?;
+
+    print_banner(&state, &url, token.as_ref(), &notes, &style);
+
+    server::serve(Arc::clone(&state), listener, shutdown_signal()).await?;
+    let _ = fsio::remove_if_exists(&state_file);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn bracket(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+fn print_banner(
+    state: &AppState,
+    url: &str,
+    token: Option<&(token::RelayToken, token::TokenSource)>,
+    notes: &[String],
+    style: &Style,
+) {
+    let upstream = state.credentials.status();
+    let auth = match token {
+        Some((t, token::TokenSource::Env)) => format!(
+            "bearer token from AIRELAYS_BEARER_TOKEN (fingerprint {})",
+            t.fingerprint()
+        ),
+        Some((t, token::TokenSource::File(p))) => format!(
+            "bearer token (fingerprint {}, file {})",
+            t.fingerprint(),
+            p.display()
+        ),
+        None => style.yellow("off — any local program may use the relay"),
+    };
+    let signed_in = if upstream.state == "ready" {
+        format!(
+            "{} ({} plan)",
+            upstream.email.as_deref().unwrap_or("signed in"),
+            upstream.plan.as_deref().unwrap_or("unknown")
+        )
+    } else {
+        style.yellow(&format!(
+            "{} — run `airelays login` in another terminal",
+            upstream.state
+        ))
+    };
+    println!(
+        "{} {} — relaying to ChatGPT",
+        style.bold("airelays"),
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("  Base URL:  {url}");
+    println!("  Auth:      {auth}");
+    println!("  Sign-in:   {signed_in}");
+    for n in notes {
+        println!("  Note:      {n}");
+    }
+    println!("  Next:      export OPENAI_BASE_URL={url}");
+    if token.is_some() {
+        println!(
+            "             export OPENAI_API_KEY=\"$(airelays token show --json | jq -r .token)\""
+        );
+    }
+    println!("  Stop with Ctrl-C.");
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("signal received");
 }

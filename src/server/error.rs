@@ -1,0 +1,431 @@
+//! The error catalogue of spec §5.3, in one place: every error the relay
+//! answers with is built here and rendered in the OpenAI envelope
+//! `{"error":{"message","type","param","code"}}`.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode};
+use serde_json::json;
+
+use super::body::{Body, full};
+
+/// An error answer. `retry_after` becomes the `Retry-After` header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub code: Option<String>,
+    pub message: String,
+    pub param: Option<String>,
+    pub retry_after: Option<u64>,
+    pub should_retry: Option<bool>,
+}
+
+impl ApiError {
+    fn new(
+        status: StatusCode,
+        kind: &'static str,
+        code: Option<&str>,
+        message: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            status,
+            kind,
+            code: code.map(str::to_string),
+            message: message.into(),
+            param: None,
+            retry_after: None,
+            should_retry: None,
+        }
+    }
+
+    pub fn with_param(mut self, param: Option<String>) -> ApiError {
+        self.param = param;
+        self
+    }
+
+    pub fn with_retry_after(mut self, secs: u64) -> ApiError {
+        self.retry_after = Some(secs.max(1));
+        self
+    }
+
+    // ---- 400 ---------------------------------------------------------------
+
+    pub fn invalid_request(
+        message: impl Into<String>,
+        param: Option<String>,
+        code: Option<String>,
+    ) -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            None,
+            message,
+        );
+        e.param = param;
+        e.code = code;
+        e
+    }
+
+    /// An upstream 400 `{"detail": …}`, carrying the upstream text.
+    pub fn upstream_rejected_request(detail: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            None,
+            format!("The ChatGPT backend rejected the request: {detail}"),
+        )
+    }
+
+    // ---- 401 / 403 -----------------------------------------------------------
+
+    pub fn missing_or_invalid_token() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            Some("invalid_api_key"),
+            "Missing or invalid airelays bearer token. Send `Authorization: Bearer <token>` with the relay token (`airelays token show` prints it).",
+        )
+    }
+
+    pub fn wrong_auth_scheme() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            Some("invalid_api_key"),
+            "Missing or invalid airelays bearer token: the Authorization header must be `Authorization: Bearer <token>` (`airelays token show` prints the token).",
+        )
+    }
+
+    pub fn host_not_allowed(host: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            Some("host_not_allowed"),
+            format!(
+                "Host `{}` is not allowed. airelays answers only loopback names (localhost, 127.0.0.1, [::1]); add other names to `security.allowed_hosts` if you really reach it under another name.",
+                sanitize(host)
+            ),
+        )
+    }
+
+    pub fn origin_not_allowed(origin: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            Some("origin_not_allowed"),
+            format!(
+                "Requests from the web origin `{}` are not allowed. Add it to `security.allowed_origins` if this page should use the relay.",
+                sanitize(origin)
+            ),
+        )
+    }
+
+    // ---- 404 / 405 -----------------------------------------------------------
+
+    pub fn model_not_found(model: &str, suggestions: &[String]) -> ApiError {
+        let hint = if suggestions.is_empty() {
+            "GET /v1/models lists the models your plan offers.".to_string()
+        } else {
+            format!(
+                "Did you mean {}? GET /v1/models lists them all.",
+                suggestions
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            Some("model_not_found"),
+            format!(
+                "The model `{}` does not exist or your ChatGPT plan has no access to it. {hint}",
+                sanitize(model)
+            ),
+        )
+        .with_param(Some("model".into()))
+    }
+
+    pub fn not_found(method: &str, path: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            None,
+            format!(
+                "Unknown route {method} {}. airelays serves /v1/chat/completions, /v1/responses, /v1/models and /v1/files.",
+                sanitize(path)
+            ),
+        )
+    }
+
+    pub fn doubled_v1(path: &str, base_url: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            None,
+            format!(
+                "Unknown route {}: your client's base URL already ends in /v1 and the client adds another. Set the base URL to {base_url} (or drop the /v1 your client appends).",
+                sanitize(path)
+            ),
+        )
+    }
+
+    pub fn method_not_allowed(method: &str, path: &str, allowed: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request_error",
+            None,
+            format!(
+                "{method} is not allowed on {}; use {allowed}.",
+                sanitize(path)
+            ),
+        )
+    }
+
+    // ---- 413 / 422 -----------------------------------------------------------
+
+    pub fn request_too_large(limit: u64) -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            Some("request_too_large"),
+            format!(
+                "The request body exceeds {limit} bytes (security.max_request_body_bytes). Send less, or raise the limit in the config."
+            ),
+        )
+    }
+
+    pub fn file_error(
+        status: u16,
+        kind: &'static str,
+        code: Option<&'static str>,
+        message: String,
+        param: Option<String>,
+    ) -> ApiError {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        ApiError::new(status, kind, code, message).with_param(param)
+    }
+
+    // ---- 429 -------------------------------------------------------------------
+
+    pub fn rate_limited(retry_after: u64, per_minute: u32) -> ApiError {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            Some("rate_limit_exceeded"),
+            format!(
+                "Request rate limit exceeded for this IP ({per_minute}/min, security.rate_limit_per_minute). Retry after {retry_after} s, reduce client concurrency, or raise the limit in the config."
+            ),
+        )
+        .with_retry_after(retry_after)
+    }
+
+    pub fn too_many_concurrent(limit: u32) -> ApiError {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            Some("too_many_concurrent_requests"),
+            format!(
+                "Too many concurrent requests from this IP (limit {limit}, security.concurrent_requests_per_ip). Wait for a request to finish or raise the limit."
+            ),
+        )
+        .with_retry_after(1)
+    }
+
+    pub fn ip_blocked(retry_after: u64) -> ApiError {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            Some("ip_temporarily_blocked"),
+            format!(
+                "Too many invalid authentication attempts from this IP; it is blocked for {retry_after} more seconds. Fix the client's token (`airelays token show`) and retry after the block."
+            ),
+        )
+        .with_retry_after(retry_after)
+    }
+
+    pub fn usage_limit(message: String, retry_after: Option<u64>) -> ApiError {
+        let e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            Some("usage_limit_reached"),
+            message,
+        );
+        match retry_after {
+            Some(s) => e.with_retry_after(s),
+            None => e,
+        }
+    }
+
+    pub fn upstream_rate_limited(detail: &str, retry_after: Option<u64>) -> ApiError {
+        let e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            Some("rate_limit_exceeded"),
+            format!(
+                "The ChatGPT backend is rate limiting requests: {}. Retry later.",
+                sanitize(detail)
+            ),
+        );
+        match retry_after {
+            Some(s) => e.with_retry_after(s),
+            None => e,
+        }
+    }
+
+    // ---- 501 -------------------------------------------------------------------
+
+    pub fn unsupported_route(what: &str) -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "unsupported_error",
+            None,
+            format!(
+                "{what} is not available: the ChatGPT subscription backend has no such endpoint. Use a platform API key for it."
+            ),
+        );
+        e.should_retry = Some(false);
+        e
+    }
+
+    // ---- 502 / 503 / 504 -----------------------------------------------------
+
+    pub fn upstream_error(message: impl Into<String>) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            Some("upstream_error"),
+            message,
+        )
+    }
+
+    pub fn incomplete_stream() -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            Some("incomplete_stream"),
+            "The ChatGPT backend ended the stream before the response was complete (no response.completed). Retry the request.",
+        )
+    }
+
+    pub fn upstream_overloaded(retry_after: u64) -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream_error",
+            Some("upstream_overloaded"),
+            "The ChatGPT backend is overloaded. Retry in a few seconds.",
+        )
+        .with_retry_after(retry_after)
+    }
+
+    pub fn upstream_timeout(what: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_error",
+            Some("upstream_timeout"),
+            format!(
+                "The ChatGPT backend timed out ({what}). Retry; if it keeps happening check your network, or raise upstream.stream_idle_timeout_seconds."
+            ),
+        )
+    }
+
+    pub fn auth_missing() -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "authentication_error",
+            Some("upstream_auth_missing"),
+            "No ChatGPT login found. Run `airelays login`.",
+        )
+    }
+
+    pub fn auth_refresh_failed(message: &str, retry_after: Option<u64>) -> ApiError {
+        let e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "authentication_error",
+            Some("upstream_auth_refresh_failed"),
+            message.to_string(),
+        );
+        match retry_after {
+            Some(s) => e.with_retry_after(s),
+            None => e,
+        }
+    }
+
+    pub fn auth_rejected() -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "authentication_error",
+            Some("upstream_auth_rejected"),
+            "The ChatGPT backend rejected the stored login even after refreshing it. Run `airelays login`.",
+        )
+    }
+
+    // ---- rendering -------------------------------------------------------------
+
+    pub fn envelope(&self) -> serde_json::Value {
+        json!({"error": {
+            "message": self.message,
+            "type": self.kind,
+            "param": self.param,
+            "code": self.code,
+        }})
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let body = serde_json::to_vec(&self.envelope()).unwrap_or_default();
+        let mut resp = Response::new(full(Bytes::from(body)));
+        *resp.status_mut() = self.status;
+        let h = resp.headers_mut();
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(secs) = self.retry_after {
+            h.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(retry) = self.should_retry {
+            h.insert(
+                "x-should-retry",
+                HeaderValue::from_static(if retry { "true" } else { "false" }),
+            );
+        }
+        resp
+    }
+}
+
+/// Client-controlled text echoed in a message: printable, bounded, no control
+/// characters (so it can't forge log lines or headers).
+pub fn sanitize(s: &str) -> String {
+    let mut out: String = s.chars().filter(|c| !c.is_control()).take(200).collect();
+    if s.chars().count() > 200 {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_shape_and_headers() {
+        let r = ApiError::ip_blocked(42).into_response();
+        assert_eq!(r.status(), 429);
+        assert_eq!(r.headers()["retry-after"], "42");
+        let e = ApiError::ip_blocked(42).envelope();
+        assert_eq!(e["error"]["type"], "rate_limit_error");
+        assert_eq!(e["error"]["code"], "ip_temporarily_blocked");
+        assert!(e["error"]["param"].is_null());
+        let r = ApiError::unsupported_route("Embeddings").into_response();
+        assert_eq!(r.status(), 501);
+        assert_eq!(r.headers()["x-should-retry"], "false");
+    }
+
+    #[test]
+    fn client_text_is_sanitized() {
+        let e = ApiError::host_not_allowed("evil\r\nx-injected: 1");
+        assert!(!e.message.contains('\r') && !e.message.contains('\n'));
+        assert!(sanitize(&"a".repeat(500)).chars().count() <= 201);
+    }
+}

@@ -1,0 +1,335 @@
+//! The request guard of spec §5.1, in order: Host check (DNS rebinding), Origin
+//! check and CORS, then for `/v1/*`: ban, bearer token, token bucket, concurrency.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+
+use super::body::{Body, empty};
+use super::error::ApiError;
+use super::limits::{IpLimits, SlotGuard};
+use crate::config::is_loopback_host;
+use crate::token::{AuthFailure, TokenVerifier};
+
+pub struct Guard {
+    pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    /// The listener's own host, accepted as a Host header.
+    pub listen_host: String,
+    pub require_auth: bool,
+    pub verifier: TokenVerifier,
+    pub limits: Arc<IpLimits>,
+    pub per_minute: u32,
+    pub concurrent: u32,
+}
+
+/// What passed the guard: the in-flight slot (for `/v1/*`) and the allowed
+/// origin to echo in CORS headers.
+pub struct Pass {
+    pub slot: Option<SlotGuard>,
+    pub cors_origin: Option<HeaderValue>,
+}
+
+/// What the guard decided instead of passing the request on.
+pub enum Stop {
+    Error(Box<ApiError>, Option<HeaderValue>),
+    Preflight(HeaderValue),
+}
+
+fn host_of(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        // [v6]:port
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match authority.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => authority,
+    }
+}
+
+impl Guard {
+    fn host_allowed(&self, authority: &str) -> bool {
+        let host = host_of(authority.trim());
+        if host.is_empty() {
+            return false;
+        }
+        is_loopback_host(host)
+            || host.eq_ignore_ascii_case(host_of(&self.listen_host))
+            || self
+                .allowed_hosts
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(host) || a.eq_ignore_ascii_case(authority.trim()))
+    }
+
+    fn origin_allowed(&self, origin: &str) -> bool {
+        let o = origin.trim().trim_end_matches('/');
+        self.allowed_origins
+            .iter()
+            .any(|a| a.trim().trim_end_matches('/').eq_ignore_ascii_case(o))
+    }
+
+    /// Runs the guard. `protected` is true for `/v1/*`.
+    pub fn check<B>(&self, req: &Request<B>, ip: IpAddr, protected: bool) -> Result<Pass, Stop> {
+        let headers = req.headers();
+        // 1. Host (HTTP/2 carries it as the :authority of the URI).
+        let authority = headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| req.uri().authority().map(|a| a.as_str().to_string()))
+            .unwrap_or_default();
+        if !self.host_allowed(&authority) {
+            return Err(Stop::Error(Box::new(ApiError::host_not_allowed(&authority)), None));
+        }
+        // 2. Origin and CORS.
+        let cors_origin = match headers.get(http::header::ORIGIN) {
+            None => None,
+            Some(v) => {
+                let origin = v.to_str().unwrap_or("");
+                if !self.origin_allowed(origin) {
+                    return Err(Stop::Error(Box::new(ApiError::origin_not_allowed(origin)), None));
+                }
+                Some(v.clone())
+            }
+        };
+        if req.method() == Method::OPTIONS
+            && let Some(o) = cors_origin
+        {
+            return Err(Stop::Preflight(o));
+        }
+        if !protected {
+            return Ok(Pass {
+                slot: None,
+                cors_origin,
+            });
+        }
+        // 3. Ban, bearer, bucket, concurrency.
+        if let Err(secs) = self.limits.check_ban(ip) {
+            return Err(Stop::Error(Box::new(ApiError::ip_blocked(secs)), cors_origin));
+        }
+        if self.require_auth {
+            let presented = headers
+                .get(http::header::AUTHORIZATION)
+                .map(|v| v.as_bytes());
+            if let Err(failure) = self.verifier.check(presented) {
+                self.limits.record_auth_failure(ip);
+                let err = match failure {
+                    AuthFailure::WrongScheme => ApiError::wrong_auth_scheme(),
+                    AuthFailure::Missing | AuthFailure::Invalid => {
+                        ApiError::missing_or_invalid_token()
+                    }
+                };
+                return Err(Stop::Error(Box::new(err), cors_origin));
+            }
+        }
+        if let Err(secs) = self.limits.take_token(ip) {
+            return Err(Stop::Error(
+                Box::new(ApiError::rate_limited(secs, self.per_minute)),
+                cors_origin,
+            ));
+        }
+        match self.limits.acquire_slot(ip) {
+            Some(slot) => Ok(Pass {
+                slot: Some(slot),
+                cors_origin,
+            }),
+            None => Err(Stop::Error(
+                Box::new(ApiError::too_many_concurrent(self.concurrent)),
+                cors_origin,
+            )),
+        }
+    }
+}
+
+/// Adds the CORS headers for an allowed origin.
+pub fn add_cors(headers: &mut HeaderMap, origin: &HeaderValue) {
+    headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    headers.insert(http::header::VARY, HeaderValue::from_static("Origin"));
+    headers.insert(
+        http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("x-request-id, retry-after, x-airelays-ignored-parameters"),
+    );
+}
+
+/// The answer to a CORS preflight from an allowed origin.
+pub fn preflight(origin: &HeaderValue, requested_headers: Option<&HeaderValue>) -> Response<Body> {
+    let mut resp = Response::new(empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    let h = resp.headers_mut();
+    add_cors(h, origin);
+    h.insert(
+        http::header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+    );
+    h.insert(
+        http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+        requested_headers
+            .cloned()
+            .unwrap_or_else(|| HeaderValue::from_static("authorization, content-type")),
+    );
+    h.insert(
+        http::header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::limits::LimitSettings;
+    use crate::token::{RelayToken, TokenSource};
+    use std::time::Duration;
+
+    fn guard(token: &RelayToken) -> Guard {
+        Guard {
+            allowed_hosts: vec!["relay.lan".into()],
+            allowed_origins: vec!["http://localhost:3000".into()],
+            listen_host: "127.0.0.1".into(),
+            require_auth: true,
+            verifier: TokenVerifier::new(Some((token.clone(), TokenSource::Env))),
+            limits: IpLimits::new(LimitSettings {
+                per_minute: 60,
+                burst: 100,
+                concurrent: 10,
+                max_failures: 2,
+                failure_window: Duration::from_secs(60),
+                block: Duration::from_secs(60),
+            }),
+            per_minute: 60,
+            concurrent: 10,
+        }
+    }
+
+    fn req(host: &str, origin: Option<&str>, auth: Option<&str>) -> Request<()> {
+        let mut b = Request::builder().uri("/v1/models").header("host", host);
+        if let Some(o) = origin {
+            b = b.header("origin", o);
+        }
+        if let Some(a) = auth {
+            b = b.header("authorization", a);
+        }
+        b.body(()).unwrap()
+    }
+
+    fn code(r: Result<Pass, Stop>) -> Option<String> {
+        match r {
+            Ok(_) => None,
+            Err(Stop::Error(e, _)) => e.code,
+            Err(Stop::Preflight(_)) => Some("preflight".into()),
+        }
+    }
+
+    #[test]
+    fn host_names() {
+        let t = RelayToken::generate();
+        let g = guard(&t);
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let good = format!("Bearer {}", t.expose());
+        for h in [
+            "localhost:8080",
+            "127.0.0.1",
+            "[::1]:9",
+            "LOCALHOST",
+            "relay.lan:8080",
+        ] {
+            assert_eq!(
+                code(g.check(&req(h, None, Some(&good)), ip, true)),
+                None,
+                "{h}"
+            );
+        }
+        for h in [
+            "evil.example:8080",
+            "127.0.0.1.evil.example",
+            "",
+            "localhost.attacker",
+        ] {
+            assert_eq!(
+                code(g.check(&req(h, None, Some(&good)), ip, true)).as_deref(),
+                Some("host_not_allowed"),
+                "{h}"
+            );
+        }
+    }
+
+    #[test]
+    fn origins_and_preflight() {
+        let t = RelayToken::generate();
+        let g = guard(&t);
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let good = format!("Bearer {}", t.expose());
+        assert_eq!(
+            code(g.check(
+                &req("localhost", Some("http://localhost:3000"), Some(&good)),
+                ip,
+                true
+            )),
+            None
+        );
+        assert_eq!(
+            code(g.check(
+                &req("localhost", Some("https://evil.example"), Some(&good)),
+                ip,
+                true
+            ))
+            .as_deref(),
+            Some("origin_not_allowed")
+        );
+        assert_eq!(
+            code(g.check(&req("localhost", Some("null"), Some(&good)), ip, true)).as_deref(),
+            Some("origin_not_allowed")
+        );
+        let mut pre = req("localhost", Some("http://localhost:3000"), None);
+        *pre.method_mut() = Method::OPTIONS;
+        assert_eq!(code(g.check(&pre, ip, true)).as_deref(), Some("preflight"));
+    }
+
+    #[test]
+    fn origin_rejections_do_not_count_as_auth_failures() {
+        let t = RelayToken::generate();
+        let g = guard(&t);
+        let ip: IpAddr = "127.0.0.9".parse().unwrap();
+        for _ in 0..5 {
+            g.check(
+                &req("localhost", Some("https://evil.example"), None),
+                ip,
+                true,
+            )
+            .ok();
+        }
+        assert!(g.limits.check_ban(ip).is_ok());
+    }
+
+    #[test]
+    fn ban_applies_even_to_the_right_token() {
+        let t = RelayToken::generate();
+        let g = guard(&t);
+        let ip: IpAddr = "127.0.0.2".parse().unwrap();
+        assert_eq!(
+            code(g.check(&req("localhost", None, Some("Bearer wrong")), ip, true)).as_deref(),
+            Some("invalid_api_key")
+        );
+        assert_eq!(
+            code(g.check(&req("localhost", None, Some("wrong")), ip, true)).as_deref(),
+            Some("invalid_api_key")
+        );
+        let good = format!("Bearer {}", t.expose());
+        assert_eq!(
+            code(g.check(&req("localhost", None, Some(&good)), ip, true)).as_deref(),
+            Some("ip_temporarily_blocked")
+        );
+    }
+
+    #[test]
+    fn public_paths_skip_auth_and_limits() {
+        let t = RelayToken::generate();
+        let g = guard(&t);
+        let ip: IpAddr = "127.0.0.3".parse().unwrap();
+        assert_eq!(
+            code(g.check(&req("localhost", None, None), ip, false)),
+            None
+        );
+    }
+}

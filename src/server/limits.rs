@@ -1,0 +1,341 @@
+//! Per-client-IP state: token bucket, in-flight slots and the failed-auth ban.
+//!
+//! One bounded map holds everything known about an IP. Entries expire when idle
+//! (full bucket, nothing in flight, no failures, no ban) and the map never holds
+//! more than [`MAX_TRACKED_IPS`] entries: at capacity an idle entry is evicted,
+//! and banned entries go last so flooding from many addresses can't lift a ban
+//! cheaply.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::config::SecurityConfig;
+
+/// Upper bound on IPs tracked at once (about 100 bytes each).
+pub const MAX_TRACKED_IPS: usize = 4096;
+
+#[derive(Debug, Clone)]
+pub struct LimitSettings {
+    pub per_minute: u32,
+    pub burst: u32,
+    pub concurrent: u32,
+    pub max_failures: u32,
+    pub failure_window: Duration,
+    pub block: Duration,
+}
+
+impl From<&SecurityConfig> for LimitSettings {
+    fn from(s: &SecurityConfig) -> LimitSettings {
+        LimitSettings {
+            per_minute: s.rate_limit_per_minute,
+            burst: s.rate_limit_burst,
+            concurrent: s.concurrent_requests_per_ip,
+            max_failures: s.failed_auth_max_attempts,
+            failure_window: Duration::from_secs(s.failed_auth_window_seconds),
+            block: Duration::from_secs(s.failed_auth_block_seconds),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct IpState {
+    tokens: f64,
+    refilled: Instant,
+    in_flight: u32,
+    failures: VecDeque<Instant>,
+    banned_until: Option<Instant>,
+    last_seen: Instant,
+}
+
+impl IpState {
+    fn new(now: Instant, burst: u32) -> IpState {
+        IpState {
+            tokens: f64::from(burst),
+            refilled: now,
+            in_flight: 0,
+            failures: VecDeque::new(),
+            banned_until: None,
+            last_seen: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant, s: &LimitSettings) {
+        let rate = f64::from(s.per_minute) / 60.0;
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(f64::from(s.burst));
+        self.refilled = now;
+    }
+
+    fn idle(&mut self, now: Instant, s: &LimitSettings) -> bool {
+        self.refill(now, s);
+        self.prune_failures(now, s);
+        let banned = self.banned_until.is_some_and(|t| t > now);
+        self.in_flight == 0
+            && !banned
+            && self.failures.is_empty()
+            && self.tokens >= f64::from(s.burst)
+    }
+
+    fn prune_failures(&mut self, now: Instant, s: &LimitSettings) {
+        while self
+            .failures
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) > s.failure_window)
+        {
+            self.failures.pop_front();
+        }
+    }
+}
+
+/// Shared limiter for all connections.
+pub struct IpLimits {
+    settings: LimitSettings,
+    map: Mutex<HashMap<IpAddr, IpState>>,
+}
+
+/// Holds one in-flight slot of an IP until dropped (a stream keeps it to its end).
+pub struct SlotGuard {
+    limits: Arc<IpLimits>,
+    ip: IpAddr,
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        let mut map = self.limits.map.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(st) = map.get_mut(&self.ip) {
+            st.in_flight = st.in_flight.saturating_sub(1);
+        }
+    }
+}
+
+fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+impl IpLimits {
+    pub fn new(settings: LimitSettings) -> Arc<IpLimits> {
+        Arc::new(IpLimits {
+            settings,
+            map: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn with_state<R>(
+        &self,
+        ip: IpAddr,
+        f: impl FnOnce(&mut IpState, Instant, &LimitSettings) -> R,
+    ) -> R {
+        let now = Instant::now();
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if !map.contains_key(&ip) && map.len() >= MAX_TRACKED_IPS {
+            Self::evict(&mut map, now, &self.settings);
+        }
+        let st = map
+            .entry(ip)
+            .or_insert_with(|| IpState::new(now, self.settings.burst));
+        st.last_seen = now;
+        f(st, now, &self.settings)
+    }
+
+    fn evict(map: &mut HashMap<IpAddr, IpState>, now: Instant, s: &LimitSettings) {
+        map.retain(|_, st| !st.idle(now, s));
+        if map.len() < MAX_TRACKED_IPS {
+            return;
+        }
+        let victim = map
+            .iter()
+            .filter(|(_, st)| st.in_flight == 0)
+            .min_by_key(|(_, st)| (st.banned_until.is_some_and(|t| t > now), st.last_seen))
+            .map(|(ip, _)| *ip);
+        if let Some(ip) = victim {
+            map.remove(&ip);
+        }
+    }
+
+    /// `Err(seconds)` while the IP is banned.
+    pub fn check_ban(&self, ip: IpAddr) -> Result<(), u64> {
+        self.with_state(ip, |st, now, _| match st.banned_until {
+            Some(until) if until > now => Err(ceil_secs(until - now).max(1)),
+            _ => Ok(()),
+        })
+    }
+
+    /// Counts a failed authentication; the N-th within the window starts a ban.
+    pub fn record_auth_failure(&self, ip: IpAddr) {
+        self.with_state(ip, |st, now, s| {
+            st.prune_failures(now, s);
+            st.failures.push_back(now);
+            while st.failures.len() > s.max_failures as usize {
+                st.failures.pop_front();
+            }
+            if st.failures.len() >= s.max_failures as usize {
+                st.banned_until = Some(now + s.block);
+                st.failures.clear();
+                tracing::warn!(client_ip = %ip, block_seconds = s.block.as_secs(), "too many invalid relay tokens; IP blocked");
+            }
+        })
+    }
+
+    /// Takes one token from the bucket, or `Err(seconds until one is available)`.
+    pub fn take_token(&self, ip: IpAddr) -> Result<(), u64> {
+        self.with_state(ip, |st, now, s| {
+            st.refill(now, s);
+            if st.tokens >= 1.0 {
+                st.tokens -= 1.0;
+                Ok(())
+            } else {
+                let rate = f64::from(s.per_minute) / 60.0;
+                Err(((1.0 - st.tokens) / rate).ceil().max(1.0) as u64)
+            }
+        })
+    }
+
+    /// Takes an in-flight slot, or `None` at the per-IP cap.
+    pub fn acquire_slot(self: &Arc<Self>, ip: IpAddr) -> Option<SlotGuard> {
+        let ok = self.with_state(ip, |st, _, s| {
+            if st.in_flight < s.concurrent {
+                st.in_flight += 1;
+                true
+            } else {
+                false
+            }
+        });
+        ok.then(|| SlotGuard {
+            limits: Arc::clone(self),
+            ip,
+        })
+    }
+
+    /// Removes idle entries (run periodically).
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, st| !st.idle(now, &self.settings));
+    }
+
+    pub fn tracked(&self) -> usize {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Slots held across all IPs.
+    pub fn held_slots(&self) -> u64 {
+        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.values().map(|s| u64::from(s.in_flight)).sum()
+    }
+
+    /// The caller's own state, for `/v1/relay/status`.
+    pub fn describe(&self, ip: IpAddr) -> Value {
+        let now = Instant::now();
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get_mut(&ip) {
+            None => {
+                json!({"ip": ip.to_string(), "tokens_available": self.settings.burst, "in_flight": 0, "recent_auth_failures": 0, "blocked_for_seconds": 0})
+            }
+            Some(st) => {
+                st.refill(now, &self.settings);
+                st.prune_failures(now, &self.settings);
+                json!({
+                    "ip": ip.to_string(),
+                    "tokens_available": st.tokens.floor() as u64,
+                    "in_flight": st.in_flight,
+                    "recent_auth_failures": st.failures.len(),
+                    "blocked_for_seconds": st.banned_until.filter(|t| *t > now).map(|t| ceil_secs(t - now)).unwrap_or(0),
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> LimitSettings {
+        LimitSettings {
+            per_minute: 60,
+            burst: 3,
+            concurrent: 2,
+            max_failures: 3,
+            failure_window: Duration::from_secs(300),
+            block: Duration::from_secs(900),
+        }
+    }
+
+    fn ip(n: u32) -> IpAddr {
+        IpAddr::V4(std::net::Ipv4Addr::from(0x7f00_0000 + n))
+    }
+
+    #[test]
+    fn bucket_allows_burst_then_asks_to_wait() {
+        let l = IpLimits::new(settings());
+        for _ in 0..3 {
+            assert!(l.take_token(ip(1)).is_ok());
+        }
+        assert_eq!(l.take_token(ip(1)), Err(1));
+        assert!(
+            l.take_token(ip(2)).is_ok(),
+            "other IPs have their own bucket"
+        );
+    }
+
+    #[test]
+    fn slots_are_released_on_drop() {
+        let l = IpLimits::new(settings());
+        let a = l.acquire_slot(ip(1)).unwrap();
+        let _b = l.acquire_slot(ip(1)).unwrap();
+        assert!(l.acquire_slot(ip(1)).is_none());
+        assert_eq!(l.held_slots(), 2);
+        drop(a);
+        assert!(l.acquire_slot(ip(1)).is_some());
+    }
+
+    #[test]
+    fn failures_start_a_ban() {
+        let l = IpLimits::new(settings());
+        l.record_auth_failure(ip(1));
+        l.record_auth_failure(ip(1));
+        assert!(l.check_ban(ip(1)).is_ok());
+        l.record_auth_failure(ip(1));
+        let secs = l.check_ban(ip(1)).unwrap_err();
+        assert!(secs > 890 && secs <= 900, "{secs}");
+        assert!(l.check_ban(ip(2)).is_ok());
+        assert_eq!(l.describe(ip(1))["blocked_for_seconds"], secs);
+    }
+
+    #[test]
+    fn the_map_stays_bounded_and_keeps_bans() {
+        let l = IpLimits::new(settings());
+        for _ in 0..3 {
+            l.record_auth_failure(ip(0));
+        }
+        let _held = l.acquire_slot(ip(5)).unwrap();
+        for n in 10..(MAX_TRACKED_IPS as u32 + 500) {
+            let _ = l.take_token(ip(n));
+        }
+        assert!(l.tracked() <= MAX_TRACKED_IPS);
+        assert!(
+            l.check_ban(ip(0)).is_err(),
+            "a ban survives a flood of new IPs"
+        );
+        assert_eq!(l.held_slots(), 1, "an in-flight slot is never evicted");
+    }
+
+    #[test]
+    fn idle_entries_are_swept() {
+        let l = IpLimits::new(settings());
+        drop(l.acquire_slot(ip(1)));
+        l.sweep();
+        assert_eq!(l.tracked(), 0);
+        l.take_token(ip(2)).unwrap();
+        l.sweep();
+        assert_eq!(
+            l.tracked(),
+            1,
+            "a drained bucket is remembered until it refills"
+        );
+    }
+}

@@ -1,0 +1,55 @@
+//! `GET /v1/relay/status`: the status document as the running relay sees it,
+//! plus live counters.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use http::{Response, StatusCode};
+use serde_json::json;
+
+use super::json_response;
+use crate::server::AppState;
+use crate::server::body::Body;
+use crate::status::{self, StatusInputs};
+
+pub fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
+    let live_server = state
+        .relay
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let env = crate::cli::process_env;
+    let mut doc = status::collect(
+        &state.paths,
+        &state.config,
+        &env,
+        StatusInputs {
+            upstream: state.credentials.status(),
+            uploads: (0, 0),
+            live_server,
+        },
+    );
+    // The running relay knows its token better than the environment of this call.
+    doc.relay_token.fingerprint = state.guard.verifier.fingerprint();
+    doc.relay_token.present = doc.relay_token.fingerprint.is_some();
+    doc.ready =
+        (doc.relay_token.present || !doc.relay_token.required) && doc.upstream.state == "ready";
+    doc.next_steps.retain(|s| s != "airelays serve");
+    doc.usage = state
+        .usage
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let mut value = serde_json::to_value(&doc).unwrap_or_default();
+    let c = &state.counters;
+    value["live"] = json!({
+        "requests": c.requests.load(Ordering::Relaxed),
+        "active_streams": c.active_streams.load(Ordering::Relaxed),
+        "upstream_requests_in_flight": c.upstream_in_flight.load(Ordering::Relaxed),
+        "held_slots": state.guard.limits.held_slots(),
+        "tracked_ips": state.guard.limits.tracked(),
+        "caller": state.guard.limits.describe(ip),
+    });
+    json_response(StatusCode::OK, &value)
+}

@@ -1,0 +1,318 @@
+//! The upstream HTTP client: one pooled reqwest client (rustls, ring), proxy
+//! settings from the environment (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`), the
+//! Codex identification headers, a connect timeout and an idle timeout between
+//! stream chunks (never a total timeout on streams).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use super::sse::{SseEvent, SseReader};
+use crate::config::UpstreamConfig;
+
+pub const ORIGINATOR: &str = "codex_cli_rs";
+
+/// Client request headers forwarded upstream: Codex conversation and routing
+/// headers only (never credentials, cookies or SDK telemetry).
+const FORWARDED_REQUEST_HEADERS: &[&str] = &[
+    "session_id",
+    "session-id",
+    "thread-id",
+    "x-client-request-id",
+    "x-codex-turn-state",
+    "x-codex-turn-metadata",
+    "x-codex-window-id",
+    "x-codex-beta-features",
+    "x-codex-parent-thread-id",
+    "x-codex-installation-id",
+    "x-openai-subagent",
+];
+
+/// What went wrong talking to the backend, before mapping to the API catalogue.
+#[derive(Debug)]
+pub enum UpstreamError {
+    /// Could not connect or the connection failed before a response.
+    Connect(String),
+    /// Connect, header or idle timeout.
+    Timeout(&'static str),
+    /// A non-2xx answer, with its body (bounded).
+    Status {
+        status: u16,
+        headers: HeaderMap,
+        body: Bytes,
+    },
+    /// A 2xx answer that is not an event stream / not the JSON expected.
+    Malformed(String),
+    /// The body failed mid-way (reset, cut).
+    Body(String),
+}
+
+impl UpstreamError {
+    /// Transient failures worth retrying before anything reached the client.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            UpstreamError::Connect(_) => true,
+            UpstreamError::Status { status, .. } => matches!(status, 500 | 502 | 503 | 504),
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UpstreamError::Connect(e) => write!(f, "cannot reach the ChatGPT backend: {e}"),
+            UpstreamError::Timeout(what) => write!(f, "timed out ({what})"),
+            UpstreamError::Status { status, .. } => write!(f, "HTTP {status}"),
+            UpstreamError::Malformed(m) => write!(f, "malformed answer: {m}"),
+            UpstreamError::Body(m) => write!(f, "stream failed: {m}"),
+        }
+    }
+}
+
+fn install_crypto() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// The user agent the backend sees: Codex-like, naming airelays too.
+pub fn user_agent(client_version: &str) -> String {
+    format!(
+        "{ORIGINATOR}/{client_version} ({} {}; {}) airelays/{}",
+        std::env::consts::OS,
+        std::env::consts::FAMILY,
+        std::env::consts::ARCH,
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// One pooled HTTPS client for every upstream call (issuer and backend).
+pub fn http_client(config: &UpstreamConfig) -> reqwest::Client {
+    install_crypto();
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(config.connect_timeout_seconds))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_nodelay(true)
+        .user_agent(user_agent(&config.client_version))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// The Codex backend.
+#[derive(Clone)]
+pub struct UpstreamClient {
+    http: reqwest::Client,
+    responses_url: String,
+    models_url: String,
+    client_version: String,
+    idle_timeout: Duration,
+    retry_attempts: u32,
+}
+
+/// An open event stream from the backend.
+pub struct EventStream {
+    pub headers: HeaderMap,
+    body: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+    reader: SseReader,
+    idle_timeout: Duration,
+    done: bool,
+}
+
+impl EventStream {
+    /// The next event; `Ok(None)` at the end of the stream. Fails with a timeout
+    /// when the backend stays silent longer than the idle timeout.
+    pub async fn next_event(&mut self) -> Result<Option<SseEvent>, UpstreamError> {
+        loop {
+            match self.reader.next_event() {
+                Ok(Some(ev)) => return Ok(Some(ev)),
+                Ok(None) => {}
+                Err(e) => return Err(UpstreamError::Malformed(e.to_string())),
+            }
+            if self.done {
+                return Ok(None);
+            }
+            match tokio::time::timeout(self.idle_timeout, self.body.next()).await {
+                Err(_) => {
+                    return Err(UpstreamError::Timeout(
+                        "no data from the stream within the idle timeout",
+                    ));
+                }
+                Ok(None) => {
+                    self.done = true;
+                    // A final event without its blank line still counts.
+                    if self.reader.pending() > 0 {
+                        self.reader.push(b"\n\n");
+                    }
+                }
+                Ok(Some(Ok(chunk))) => self.reader.push(&chunk),
+                Ok(Some(Err(e))) => return Err(UpstreamError::Body(error_chain(&e))),
+            }
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+impl UpstreamClient {
+    pub fn new(config: &UpstreamConfig, http: reqwest::Client) -> UpstreamClient {
+        let base = config.base_url.trim_end_matches('/');
+        UpstreamClient {
+            http,
+            responses_url: format!("{base}/responses"),
+            models_url: format!("{base}/models?client_version={}", config.client_version),
+            client_version: config.client_version.clone(),
+            idle_timeout: Duration::from_secs(config.stream_idle_timeout_seconds),
+            retry_attempts: config.retry_attempts,
+        }
+    }
+
+    pub fn retry_attempts(&self) -> u32 {
+        self.retry_attempts
+    }
+
+    fn common_headers(&self, token: &str, account_id: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(&format!("Bearer {token}")) {
+            let mut v = v;
+            v.set_sensitive(true);
+            h.insert(http::header::AUTHORIZATION, v);
+        }
+        if let Ok(v) = HeaderValue::from_str(account_id) {
+            h.insert("chatgpt-account-id", v);
+        }
+        h.insert("originator", HeaderValue::from_static(ORIGINATOR));
+        if let Ok(v) = HeaderValue::from_str(&self.client_version) {
+            h.insert("version", v);
+        }
+        h
+    }
+
+    /// One attempt of `POST /responses`. Returns the open event stream on 2xx.
+    pub async fn post_responses(
+        &self,
+        body: Bytes,
+        token: &str,
+        account_id: &str,
+        client_headers: &HeaderMap,
+    ) -> Result<EventStream, UpstreamError> {
+        let mut headers = self.common_headers(token, account_id);
+        headers.insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        for name in FORWARDED_REQUEST_HEADERS {
+            if let Some(v) = client_headers.get(*name) {
+                headers.insert(HeaderName::from_static(name), v.clone());
+            }
+        }
+        let send = self
+            .http
+            .post(&self.responses_url)
+            .headers(headers)
+            .body(body)
+            .send();
+        let resp = match tokio::time::timeout(self.idle_timeout, send).await {
+            Err(_) => {
+                return Err(UpstreamError::Timeout(
+                    "no response headers within the idle timeout",
+                ));
+            }
+            Ok(Err(e)) if e.is_timeout() => return Err(UpstreamError::Timeout("connect timeout")),
+            Ok(Err(e)) => return Err(UpstreamError::Connect(error_chain(&e))),
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        if !(200..300).contains(&status) {
+            let body = read_bounded(resp, 64 * 1024, self.idle_timeout).await;
+            return Err(UpstreamError::Status {
+                status,
+                headers,
+                body,
+            });
+        }
+        let is_sse = headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if !is_sse {
+            return Err(UpstreamError::Malformed(format!(
+                "expected an event stream, got content type {:?}",
+                headers.get(http::header::CONTENT_TYPE)
+            )));
+        }
+        Ok(EventStream {
+            headers,
+            body: resp.bytes_stream().boxed(),
+            reader: SseReader::new(),
+            idle_timeout: self.idle_timeout,
+            done: false,
+        })
+    }
+
+    /// `GET /models?client_version=…` → the raw catalogue entries.
+    pub async fn fetch_models(
+        &self,
+        token: &str,
+        account_id: &str,
+    ) -> Result<Vec<serde_json::Value>, UpstreamError> {
+        let headers = self.common_headers(token, account_id);
+        let send = self.http.get(&self.models_url).headers(headers).send();
+        let resp = match tokio::time::timeout(self.idle_timeout, send).await {
+            Err(_) => return Err(UpstreamError::Timeout("model catalogue")),
+            Ok(Err(e)) => return Err(UpstreamError::Connect(error_chain(&e))),
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = read_bounded(resp, 16 * 1024 * 1024, self.idle_timeout).await;
+        if !(200..300).contains(&status) {
+            return Err(UpstreamError::Status {
+                status,
+                headers,
+                body,
+            });
+        }
+        #[derive(serde::Deserialize)]
+        struct Catalogue {
+            models: Vec<serde_json::Value>,
+        }
+        serde_json::from_slice::<Catalogue>(&body)
+            .map(|c| c.models)
+            .map_err(|e| UpstreamError::Malformed(format!("model catalogue: {e}")))
+    }
+}
+
+async fn read_bounded(resp: reqwest::Response, limit: usize, idle: Duration) -> Bytes {
+    let mut out = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Ok(Some(Ok(chunk))) = tokio::time::timeout(idle, stream.next()).await {
+        let room = limit.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Bytes::from(out)
+}
