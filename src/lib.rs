@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod files;
 pub mod fsio;
 pub mod status;
 pub mod token;
