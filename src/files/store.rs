@@ -502,3 +502,302 @@ fn not_found(id: &str) -> FileError {
         id: id.chars().take(100).collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::testutil::*;
+
+    fn open(dir: &Path) -> FileStore {
+        FileStore::open(dir, limits(1000, 10_000)).unwrap()
+    }
+
+    fn ids(page: &ListPage) -> Vec<String> {
+        page.data.iter().map(|f| f.id.clone()).collect()
+    }
+
+    /// Every page of `q`, following `last_id` until `has_more` is false.
+    fn walk(store: &FileStore, mut q: ListQuery) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            let page = store.list(&q).unwrap();
+            assert_eq!(page.object, "list");
+            assert_eq!(page.first_id, page.data.first().map(|f| f.id.clone()));
+            assert_eq!(page.last_id, page.data.last().map(|f| f.id.clone()));
+            out.extend(ids(&page));
+            if !page.has_more {
+                return out;
+            }
+            assert!(!page.data.is_empty());
+            q.after = page.last_id;
+        }
+    }
+
+    #[tokio::test]
+    async fn list_paginates_in_both_orders_and_filters_by_purpose() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let mut uploaded = Vec::new();
+        for i in 0..7 {
+            let purpose = if i % 2 == 0 {
+                "user_data"
+            } else {
+                "assistants"
+            };
+            let body = python_body(&format!("f{i}.txt"), "text/plain", b"x", purpose);
+            uploaded.push(put_with(&store, body).await);
+        }
+        let all = store.list(&ListQuery::default()).unwrap();
+        assert_eq!(all.data.len(), 7);
+        assert!(!all.has_more);
+        // Newest first by default: (created_at, id) descending.
+        let mut keys: Vec<(i64, String)> = uploaded
+            .iter()
+            .map(|f| (f.created_at, f.id.clone()))
+            .collect();
+        keys.sort();
+        let asc: Vec<String> = keys.into_iter().map(|(_, id)| id).collect();
+        let desc: Vec<String> = asc.iter().rev().cloned().collect();
+        assert_eq!(ids(&all), desc);
+
+        for limit in [1, 2, 3, 7, 10] {
+            let q = |order: &str| ListQuery {
+                limit: Some(limit),
+                order: Some(order.into()),
+                ..ListQuery::default()
+            };
+            assert_eq!(walk(&store, q("asc")), asc, "asc limit {limit}");
+            assert_eq!(walk(&store, q("desc")), desc, "desc limit {limit}");
+        }
+
+        let first = store
+            .list(&ListQuery {
+                limit: Some(3),
+                order: Some("asc".into()),
+                ..ListQuery::default()
+            })
+            .unwrap();
+        assert!(first.has_more);
+        assert_eq!(first.first_id.as_deref(), Some(asc[0].as_str()));
+        assert_eq!(first.last_id.as_deref(), Some(asc[2].as_str()));
+
+        let user_data: Vec<String> = asc
+            .iter()
+            .filter(|id| store.get(id).unwrap().purpose == "user_data")
+            .cloned()
+            .collect();
+        assert_eq!(user_data.len(), 4);
+        let q = ListQuery {
+            limit: Some(3),
+            order: Some("asc".into()),
+            purpose: Some("user_data".into()),
+            ..ListQuery::default()
+        };
+        assert_eq!(walk(&store, q), user_data);
+        let none = store
+            .list(&ListQuery {
+                purpose: Some("batch".into()),
+                ..ListQuery::default()
+            })
+            .unwrap();
+        assert_eq!(
+            serde_json::to_value(&none).unwrap(),
+            serde_json::json!({"object":"list","data":[],"first_id":null,"last_id":null,"has_more":false})
+        );
+
+        let e = store
+            .list(&ListQuery {
+                after: Some("file-gone".into()),
+                ..ListQuery::default()
+            })
+            .unwrap_err();
+        assert_eq!((e.status(), e.param()), (400, Some("after")));
+        let e = store
+            .list(&ListQuery {
+                limit: Some(0),
+                ..ListQuery::default()
+            })
+            .unwrap_err();
+        assert_eq!(e.param(), Some("limit"));
+    }
+
+    #[tokio::test]
+    async fn list_page_serialises_like_openai() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let obj = put(&store, "a.txt", "text/plain", b"abc").await;
+        let page = store
+            .list(&ListQuery::from_query_string("limit=1").unwrap())
+            .unwrap();
+        let json = serde_json::to_value(&page).unwrap();
+        assert_eq!(json["object"], "list");
+        assert_eq!(json["first_id"], obj.id.as_str());
+        assert_eq!(json["last_id"], obj.id.as_str());
+        assert_eq!(json["has_more"], false);
+        assert_eq!(json["data"][0]["bytes"], 3);
+        assert!(json["data"][0].get("content_type").is_none());
+    }
+
+    #[tokio::test]
+    async fn get_read_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let a = put(&store, "a.txt", "text/plain", b"aaa").await;
+        let b = put(&store, "b.txt", "text/plain", b"bbbb").await;
+        assert_eq!(store.summary(), (2, 7));
+        assert_eq!(store.get(&a.id).unwrap(), a);
+        assert_eq!(&store.read(&b.id).await.unwrap().1[..], b"bbbb");
+
+        assert_send(store.delete(&a.id)).await.unwrap();
+        assert!(matches!(store.get(&a.id), Err(FileError::NotFound { .. })));
+        assert!(matches!(
+            store.read(&a.id).await,
+            Err(FileError::NotFound { .. })
+        ));
+        let e = store.delete(&a.id).await.unwrap_err();
+        assert_eq!(e.status(), 404);
+        assert!(e.to_string().contains(&a.id));
+        assert_eq!(store.summary(), (1, 4));
+        assert_eq!(
+            ids(&store.list(&ListQuery::default()).unwrap()),
+            vec![b.id.clone()]
+        );
+        assert_settled(&store, dir.path());
+
+        // A reopened store sees the same files.
+        drop(store);
+        let store = open(dir.path());
+        assert_eq!(store.summary(), (1, 4));
+        assert_eq!(store.get(&b.id).unwrap(), b);
+        assert_eq!(&store.read(&b.id).await.unwrap().1[..], b"bbbb");
+    }
+
+    #[tokio::test]
+    async fn traversal_and_malformed_ids_are_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        put(&store, "a.txt", "text/plain", b"a").await;
+        std::fs::write(dir.path().join("secret"), b"x").unwrap();
+        for id in [
+            "../x",
+            "file-../../etc",
+            "file-../secret",
+            "../secret",
+            "/etc/passwd",
+            "file-a/../../secret",
+            "",
+            "meta",
+            "file-",
+        ] {
+            assert!(
+                matches!(store.get(id), Err(FileError::NotFound { .. })),
+                "{id}"
+            );
+            assert!(
+                matches!(store.read(id).await, Err(FileError::NotFound { .. })),
+                "{id}"
+            );
+            assert!(
+                matches!(store.delete(id).await, Err(FileError::NotFound { .. })),
+                "{id}"
+            );
+        }
+        assert!(dir.path().join("secret").exists());
+        assert_eq!(store.summary().0, 1);
+    }
+
+    fn meta_path(dir: &Path, id: &str) -> PathBuf {
+        dir.join("meta").join(format!("{id}.json"))
+    }
+
+    #[tokio::test]
+    async fn reopen_after_crashes_keeps_only_complete_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let keep = put(&store, "keep.txt", "text/plain", b"keep me").await;
+        let no_object = put(&store, "gone.txt", "text/plain", b"object lost").await;
+        let wrong_size = put(&store, "short.txt", "text/plain", b"truncated later").await;
+        let bad_meta = put(&store, "bad.txt", "text/plain", b"meta garbled").await;
+        drop(store);
+        let d = dir.path();
+
+        // Crash mid-upload: a temp file.
+        std::fs::write(d.join("tmp").join("0123abcd.part"), b"partial upload").unwrap();
+        // Crash after the rename, before the metadata: an object without metadata.
+        std::fs::write(
+            d.join("objects").join("file-orphan0000000000000000"),
+            b"orphan",
+        )
+        .unwrap();
+        // Crash mid-delete (metadata durable, object not) and lost objects.
+        std::fs::remove_file(d.join("objects").join(&no_object.id)).unwrap();
+        // An object of another size than recorded.
+        std::fs::write(d.join("objects").join(&wrong_size.id), b"trunc").unwrap();
+        // Unparseable metadata, and a temp file of an interrupted metadata write.
+        std::fs::write(meta_path(d, &bad_meta.id), b"{not json").unwrap();
+        std::fs::write(d.join("meta").join(".file-x.json.tmp-00ff"), b"{").unwrap();
+        // Junk that is not the store's.
+        std::fs::write(d.join("objects").join("notes.txt"), b"?").unwrap();
+        std::fs::create_dir(d.join("tmp").join("subdir")).unwrap();
+
+        assert_eq!(
+            summary_on_disk(d),
+            (1, 7),
+            "status counts only complete files"
+        );
+
+        let store = open(d);
+        assert_eq!(store.summary(), (1, 7));
+        assert_eq!(
+            ids(&store.list(&ListQuery::default()).unwrap()),
+            vec![keep.id.clone()]
+        );
+        assert_eq!(&store.read(&keep.id).await.unwrap().1[..], b"keep me");
+        for gone in [&no_object, &wrong_size, &bad_meta] {
+            assert!(store.get(&gone.id).is_err());
+        }
+        assert_eq!(names(d, "objects"), vec![keep.id.clone()]);
+        assert_eq!(names(d, "meta"), vec![format!("{}.json", keep.id)]);
+        assert_settled(&store, d);
+        assert_eq!(summary_on_disk(d), (1, 7));
+
+        // The quota is rebuilt from what is really stored.
+        let tight = FileStore::open(d, limits(100, 10)).unwrap();
+        let body = python_body("n.txt", "text/plain", b"1234", "user_data");
+        let e = tight
+            .upload(MULTIPART, chunked(&body, 3))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, FileError::QuotaExceeded { limit: 10, used: 7 }),
+            "{e:?}"
+        );
+        let body = python_body("n.txt", "text/plain", b"123", "user_data");
+        tight.upload(MULTIPART, chunked(&body, 3)).await.unwrap();
+        assert_eq!(tight.summary(), (2, 10));
+    }
+
+    #[test]
+    fn summary_on_disk_of_a_missing_store_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(summary_on_disk(&dir.path().join("nope")), (0, 0));
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_symlinked_object_is_not_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let obj = put(&store, "a.txt", "text/plain", b"abc").await;
+        drop(store);
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, b"xyz").unwrap();
+        let object = dir.path().join("objects").join(&obj.id);
+        std::fs::remove_file(&object).unwrap();
+        std::os::unix::fs::symlink(&outside, &object).unwrap();
+        let store = open(dir.path());
+        assert_eq!(store.summary(), (0, 0));
+        assert!(outside.exists());
+        assert_settled(&store, dir.path());
+    }
+}
