@@ -213,3 +213,327 @@ fn unknown_file(id: &str) -> FileError {
         Some("input"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::testutil::*;
+
+    const MAX_TEXT: u64 = 1_000_000;
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR fake png body";
+    const JPEG: &[u8] = b"\xff\xd8\xff\xe0\0\x10JFIF\0 body";
+    const GIF: &[u8] = b"GIF89a\x01\0\x01\0 body";
+    const WEBP: &[u8] = b"RIFF\x1a\0\0\0WEBPVP8 body";
+
+    fn store(dir: &std::path::Path) -> FileStore {
+        FileStore::open(dir, limits(2_000_000, 10_000_000)).unwrap()
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    fn request(parts: Value) -> Map<String, Value> {
+        let body = json!({
+            "model": "gpt-5",
+            "input": [{"type": "message", "role": "user", "content": parts}],
+        });
+        body.as_object().unwrap().clone()
+    }
+
+    async fn inline(body: &mut Map<String, Value>, store: &FileStore) -> Result<usize, FileError> {
+        assert_send(inline_files(body, store, MAX_TEXT)).await
+    }
+
+    fn part(body: &Map<String, Value>, i: usize) -> &Value {
+        &body["input"][0]["content"][i]
+    }
+
+    #[tokio::test]
+    async fn text_file_becomes_input_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let f = put(&store, "hello.txt", "text/plain", b"hello world\n").await;
+        let mut body = request(json!([
+            {"type": "input_text", "text": "Summarise this"},
+            {"type": "input_file", "file_id": f.id},
+        ]));
+        assert_eq!(inline(&mut body, &store).await.unwrap(), 1);
+        assert_eq!(
+            part(&body, 0),
+            &json!({"type": "input_text", "text": "Summarise this"})
+        );
+        assert_eq!(
+            part(&body, 1),
+            &json!({"type": "input_text", "text": "Uploaded file `hello.txt` (text/plain):\n\nhello world\n"})
+        );
+        assert_eq!(body["model"], "gpt-5");
+    }
+
+    #[tokio::test]
+    async fn node_uploads_of_code_are_text_by_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let f = put_with(&store, node_body("main.py", b"print('hi')\n", "user_data")).await;
+        // A declared type the relay does not know as text, with a text name and UTF-8
+        // content (a leading BOM is dropped), is text too.
+        let g = put(
+            &store,
+            "lib.rs",
+            "application/x-rust",
+            b"\xef\xbb\xbffn main() {}",
+        )
+        .await;
+        let mut body = request(json!([
+            {"type": "input_file", "file_id": f.id},
+            {"type": "input_text", "text": "see", "file_id": g.id},
+        ]));
+        assert_eq!(inline(&mut body, &store).await.unwrap(), 2);
+        assert_eq!(
+            part(&body, 0)["text"],
+            "Uploaded file `main.py` (text/x-python):\n\nprint('hi')\n"
+        );
+        assert_eq!(
+            part(&body, 1)["text"],
+            "Uploaded file `lib.rs` (text/x-rust):\n\nfn main() {}"
+        );
+    }
+
+    #[tokio::test]
+    async fn png_becomes_a_data_url_with_the_requested_detail() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let f = put(&store, "shot.png", "image/png", PNG).await;
+        let mut body = request(json!([
+            {"type": "input_image", "file_id": f.id, "detail": "high"},
+            {"type": "input_image", "file_id": f.id},
+            {"type": "input_file", "file_id": f.id},
+        ]));
+        assert_eq!(inline(&mut body, &store).await.unwrap(), 3);
+        let url = format!("data:image/png;base64,{}", b64(PNG));
+        assert_eq!(
+            part(&body, 0),
+            &json!({"type": "input_image", "image_url": url, "detail": "high"})
+        );
+        assert_eq!(
+            part(&body, 1),
+            &json!({"type": "input_image", "image_url": url, "detail": "auto"})
+        );
+        assert_eq!(part(&body, 2), part(&body, 1));
+    }
+
+    #[tokio::test]
+    async fn jpeg_gif_webp_are_sniffed_whatever_the_declared_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        for (bytes, mime) in [
+            (JPEG, "image/jpeg"),
+            (GIF, "image/gif"),
+            (WEBP, "image/webp"),
+        ] {
+            // Node style: octet-stream and a name that says nothing.
+            let f = put_with(&store, node_body("blob", bytes, "vision")).await;
+            let mut body = request(json!([{"type": "input_file", "file_id": f.id}]));
+            assert_eq!(inline(&mut body, &store).await.unwrap(), 1);
+            assert_eq!(
+                part(&body, 0)["image_url"],
+                format!("data:{mime};base64,{}", b64(bytes)),
+                "{mime}"
+            );
+            assert_eq!(part(&body, 0)["type"], "input_image");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_fake_image_is_unsupported() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let by_type = put(&store, "pic", "image/png", b"definitely not a png").await;
+        let by_name = put_with(&store, node_body("pic.png", b"not a png either", "vision")).await;
+        let text = put(&store, "a.txt", "text/plain", b"words").await;
+        for (id, claim) in [
+            (&by_type.id, "declared as image/png"),
+            (&by_name.id, "image/png"),
+        ] {
+            let mut body = request(json!([{"type": "input_file", "file_id": id}]));
+            let e = inline(&mut body, &store).await.unwrap_err();
+            assert_eq!((e.status(), e.code()), (422, Some("unsupported_file")));
+            let msg = e.to_string();
+            assert!(msg.contains(claim) && msg.contains(id.as_str()), "{msg}");
+            assert!(msg.contains("PNG, JPEG, GIF or WebP"), "{msg}");
+        }
+        let mut body = request(json!([{"type": "input_image", "file_id": text.id}]));
+        let e = inline(&mut body, &store).await.unwrap_err();
+        assert!(e.to_string().contains("referenced as an image"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn text_over_the_inline_limit_is_refused_not_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let at = put(&store, "at.txt", "text/plain", &vec![b'a'; 1_000_000]).await;
+        let over = put(&store, "big.log", "text/plain", &vec![b'a'; 1_000_001]).await;
+
+        let mut body = request(json!([{"type": "input_file", "file_id": at.id}]));
+        assert_eq!(inline(&mut body, &store).await.unwrap(), 1);
+        let text = part(&body, 0)["text"].as_str().unwrap();
+        assert!(text.ends_with(&"a".repeat(1_000_000)));
+
+        let mut body = request(json!([{"type": "input_file", "file_id": over.id}]));
+        let e = inline(&mut body, &store).await.unwrap_err();
+        assert_eq!((e.status(), e.code()), (422, Some("unsupported_file")));
+        let msg = e.to_string();
+        for needle in [
+            "big.log",
+            "1000001",
+            "1000000",
+            "uploads.max_inline_text_bytes",
+        ] {
+            assert!(msg.contains(needle), "{needle}: {msg}");
+        }
+    }
+
+    #[tokio::test]
+    async fn declared_text_that_is_not_utf8_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let f = put(&store, "latin1.txt", "text/plain", b"caf\xe9").await;
+        let mut body = request(json!([{"type": "input_file", "file_id": f.id}]));
+        let e = inline(&mut body, &store).await.unwrap_err();
+        assert_eq!(e.status(), 422);
+        assert!(e.to_string().contains("UTF-8"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn pdf_and_other_files_become_input_file_data_urls() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n";
+        let a = put(&store, "paper.pdf", "application/pdf", pdf).await;
+        let b = put_with(&store, node_body("scan", pdf, "user_data")).await;
+        let c = put(
+            &store,
+            "data.bin",
+            "application/octet-stream",
+            b"\x00\x01\x02",
+        )
+        .await;
+        let mut body = request(json!([
+            {"type": "input_file", "file_id": a.id},
+            {"type": "input_file", "file_id": b.id},
+            {"type": "input_file", "file_id": c.id},
+        ]));
+        assert_eq!(inline(&mut body, &store).await.unwrap(), 3);
+        let pdf_url = format!("data:application/pdf;base64,{}", b64(pdf));
+        assert_eq!(
+            part(&body, 0),
+            &json!({"type": "input_file", "filename": "paper.pdf", "file_data": pdf_url})
+        );
+        assert_eq!(part(&body, 1)["file_data"], pdf_url.as_str());
+        assert_eq!(part(&body, 1)["filename"], "scan");
+        assert_eq!(
+            part(&body, 2)["file_data"],
+            format!(
+                "data:application/octet-stream;base64,{}",
+                b64(b"\x00\x01\x02")
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_ids_are_a_400_naming_the_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let f = put(&store, "a.txt", "text/plain", b"a").await;
+        for id in ["file-doesnotexist", "../etc/passwd", "file-../../x"] {
+            let mut body = request(json!([
+                {"type": "input_file", "file_id": f.id},
+                {"type": "input_file", "file_id": id},
+            ]));
+            let before = body.clone();
+            let e = inline(&mut body, &store).await.unwrap_err();
+            assert_eq!((e.status(), e.param()), (400, Some("input")));
+            let msg = e.to_string();
+            assert!(msg.contains(&format!("`{id}`")), "{msg}");
+            assert!(msg.contains("POST /v1/files"), "{msg}");
+            assert_eq!(body, before, "nothing is rewritten when an id is unknown");
+        }
+    }
+
+    #[tokio::test]
+    async fn parts_without_file_id_are_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let original = json!({
+            "model": "gpt-5",
+            "instructions": "be brief",
+            "input": [
+                {"type": "message", "role": "developer", "content": "plain string content"},
+                {"role": "user", "content": [
+                    {"type": "input_text", "text": "hi"},
+                    {"type": "input_image", "image_url": "data:image/png;base64,AAAA", "detail": "low"},
+                    {"type": "input_image", "image_url": "https://example.com/x.png"},
+                    {"type": "input_file", "filename": "a.pdf", "file_data": "data:application/pdf;base64,AAAA"},
+                    {"type": "input_file", "file_id": null, "file_url": "https://example.com/a.pdf"},
+                ]},
+                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "ok"}]},
+                {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{\"file_id\":\"file-x\"}"},
+                {"type": "function_call_output", "call_id": "c1", "output": "a string"},
+                {"type": "reasoning", "summary": [], "encrypted_content": "…"},
+                "not an object",
+            ],
+            "tools": [{"type": "function", "name": "f", "parameters": {"file_id": {"type": "string"}}}],
+        });
+        let mut body = original.as_object().unwrap().clone();
+        assert_eq!(inline(&mut body, &store).await.unwrap(), 0);
+        assert_eq!(Value::Object(body), original);
+
+        for input in [json!("just a string"), json!(null)] {
+            let mut body = json!({"input": input}).as_object().unwrap().clone();
+            assert_eq!(inline(&mut body, &store).await.unwrap(), 0);
+        }
+        let mut body = Map::new();
+        assert_eq!(inline(&mut body, &store).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn untyped_messages_and_tool_outputs_are_inlined() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let text = put(&store, "notes.md", "text/markdown", b"# Notes").await;
+        let png = put(&store, "chart.png", "image/png", PNG).await;
+        let mut body = json!({
+            "input": [
+                {"role": "user", "content": [
+                    {"type": "input_text", "text": "look"},
+                    {"type": "input_file", "file_id": text.id},
+                ]},
+                {"type": "function_call_output", "call_id": "c1", "output": [
+                    {"type": "input_text", "text": "tool result"},
+                    {"type": "input_image", "file_id": png.id, "detail": "low"},
+                ]},
+                {"type": "custom_tool_call_output", "call_id": "c2", "output": [
+                    {"type": "input_file", "file_id": text.id},
+                ]},
+            ]
+        })
+        .as_object()
+        .unwrap()
+        .clone();
+        assert_eq!(inline(&mut body, &store).await.unwrap(), 3);
+        let input = &body["input"];
+        assert_eq!(input[0]["role"], "user");
+        assert_eq!(input[0]["content"][0]["text"], "look");
+        assert_eq!(
+            input[0]["content"][1]["text"],
+            "Uploaded file `notes.md` (text/markdown):\n\n# Notes"
+        );
+        assert_eq!(input[1]["call_id"], "c1");
+        assert_eq!(input[1]["output"][0]["text"], "tool result");
+        assert_eq!(
+            input[1]["output"][1],
+            json!({"type": "input_image", "image_url": format!("data:image/png;base64,{}", b64(PNG)), "detail": "low"})
+        );
+        assert_eq!(input[2]["output"][0]["type"], "input_text");
+    }
+}

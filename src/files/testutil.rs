@@ -98,7 +98,7 @@ pub fn limits(max_upload_bytes: u64, max_total_upload_bytes: u64) -> UploadLimit
     }
 }
 
-/// Uploads `data` the Python way in 7-byte chunks.
+/// Uploads `data` the Python way in small chunks.
 pub async fn put(store: &FileStore, filename: &str, content_type: &str, data: &[u8]) -> FileObject {
     put_with(
         store,
@@ -108,8 +108,9 @@ pub async fn put(store: &FileStore, filename: &str, content_type: &str, data: &[
 }
 
 pub async fn put_with(store: &FileStore, body: Vec<u8>) -> FileObject {
+    let chunk = if body.len() > 4096 { 8192 } else { 7 };
     store
-        .upload(MULTIPART, chunked(&body, 7))
+        .upload(MULTIPART, chunked(&body, chunk))
         .await
         .expect("upload")
 }
