@@ -215,10 +215,6 @@ impl FileStore {
         })
     }
 
-    pub fn limits(&self) -> UploadLimits {
-        self.inner.limits
-    }
-
     /// The metadata of a stored file.
     pub fn get(&self, id: &str) -> Result<FileObject, FileError> {
         if !is_valid_id(id) {
@@ -465,11 +461,19 @@ fn meta_file_id(path: &Path) -> Option<String> {
     is_valid_id(id).then(|| id.to_string())
 }
 
-/// The committed file `id`, or `None` when its metadata is unreadable or its object is
-/// missing, not a regular file, or of another size. Reads metadata, never contents;
-/// other I/O errors (permissions…) are returned rather than treated as garbage.
+/// The committed file `id`, or `None` when its metadata is not a regular file or does
+/// not parse, or its object is missing, not a regular file, or of another size. Reads
+/// metadata, never contents; other I/O errors (permissions…) are returned rather than
+/// treated as garbage.
 fn load_committed(dirs: &Dirs, id: &str) -> io::Result<Option<FileObject>> {
-    let Some(raw) = fsio::read_private(&dirs.meta_file(id))? else {
+    let meta_file = dirs.meta_file(id);
+    match fs::symlink_metadata(&meta_file) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let Some(raw) = fsio::read_private(&meta_file)? else {
         return Ok(None);
     };
     let Ok(meta) = serde_json::from_slice::<StoredMeta>(&raw) else {
@@ -799,5 +803,27 @@ mod tests {
         assert_eq!(store.summary(), (0, 0));
         assert!(outside.exists());
         assert_settled(&store, dir.path());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn odd_entries_in_meta_are_cleaned_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let keep = put(&store, "keep.txt", "text/plain", b"keep").await;
+        let linked = put(&store, "linked.txt", "text/plain", b"linked").await;
+        drop(store);
+        let d = dir.path();
+        let elsewhere = d.join("elsewhere.json");
+        std::fs::rename(meta_path(d, &linked.id), &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, meta_path(d, &linked.id)).unwrap();
+        std::fs::create_dir(meta_path(d, "file-dir0000000000000000000")).unwrap();
+
+        assert_eq!(summary_on_disk(d), (1, 4));
+        let store = open(d);
+        assert_eq!(store.summary(), (1, 4));
+        assert!(store.get(&keep.id).is_ok() && store.get(&linked.id).is_err());
+        assert!(elsewhere.exists(), "the link is removed, not its target");
+        assert_settled(&store, d);
     }
 }
