@@ -215,6 +215,11 @@ impl FileStore {
         })
     }
 
+    /// The limits this store enforces.
+    pub fn upload_limits(&self) -> UploadLimits {
+        self.inner.limits
+    }
+
     /// The metadata of a stored file.
     pub fn get(&self, id: &str) -> Result<FileObject, FileError> {
         if !is_valid_id(id) {

@@ -19,6 +19,9 @@ use super::{DEFAULT_PURPOSE, FileError, FileObject, FileStore, PURPOSES, media};
 
 /// Longest `purpose` value read; every valid one is far shorter.
 const MAX_PURPOSE_BYTES: usize = 64;
+/// What a multipart body may carry besides the file's bytes: boundaries, part headers,
+/// `purpose`, fields the relay ignores.
+const MULTIPART_OVERHEAD_BYTES: u64 = 1024 * 1024;
 /// Longest stored file name, in bytes.
 const MAX_FILENAME_BYTES: usize = 255;
 
@@ -52,11 +55,21 @@ impl FileStore {
             )
         })?;
         let body = OneChunkPerPoll::new(body).map(|chunk| chunk.map_err(Into::into));
-        let mut multipart = multer::Multipart::new(body, boundary);
+        // The file is limited chunk by chunk below; this bounds what multer itself may
+        // buffer or skip (part headers, other fields).
+        let max_upload_bytes = self.upload_limits().max_upload_bytes;
+        let whole_body = max_upload_bytes.saturating_add(MULTIPART_OVERHEAD_BYTES);
+        let constraints = multer::Constraints::new()
+            .size_limit(multer::SizeLimit::new().whole_stream(whole_body));
+        let mut multipart = multer::Multipart::with_constraints(body, boundary, constraints);
 
         let mut received: Option<ReceivedFile> = None;
         let mut purpose: Option<String> = None;
-        while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        while let Some(mut field) = multipart
+            .next_field()
+            .await
+            .map_err(|e| multipart_error(e, max_upload_bytes))?
+        {
             match field.name() {
                 Some("file") => {
                     if received.is_some() {
@@ -65,9 +78,9 @@ impl FileStore {
                             Some("file"),
                         ));
                     }
-                    received = Some(self.receive_file(&mut field).await?);
+                    received = Some(self.receive_file(&mut field, max_upload_bytes).await?);
                 }
-                Some("purpose") => purpose = read_purpose(&mut field).await?,
+                Some("purpose") => purpose = read_purpose(&mut field, max_upload_bytes).await?,
                 // Other form fields are ignored (multer skips their content).
                 _ => {}
             }
@@ -94,14 +107,22 @@ impl FileStore {
     }
 
     /// Writes the `file` part to a temp file, accounting for every chunk first.
-    async fn receive_file(&self, field: &mut multer::Field<'_>) -> Result<ReceivedFile, FileError> {
+    async fn receive_file(
+        &self,
+        field: &mut multer::Field<'_>,
+        max_upload_bytes: u64,
+    ) -> Result<ReceivedFile, FileError> {
         let filename = clean_filename(field.file_name());
         let declared = field.content_type().map(|m| m.as_ref().to_string());
         let content_type = media::upload_content_type(declared.as_deref(), &filename);
 
         let (file, mut pending) = self.begin_upload()?;
         let mut out = tokio::fs::File::from_std(file);
-        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        while let Some(chunk) = field
+            .chunk()
+            .await
+            .map_err(|e| multipart_error(e, max_upload_bytes))?
+        {
             pending.grow(chunk.len() as u64)?;
             out.write_all(&chunk).await?;
         }
@@ -153,9 +174,16 @@ impl<S: Stream + Unpin> Stream for OneChunkPerPoll<S> {
 }
 
 /// The `purpose` part: one of [`PURPOSES`]; empty counts as absent.
-async fn read_purpose(field: &mut multer::Field<'_>) -> Result<Option<String>, FileError> {
+async fn read_purpose(
+    field: &mut multer::Field<'_>,
+    max_upload_bytes: u64,
+) -> Result<Option<String>, FileError> {
     let mut raw = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| multipart_error(e, max_upload_bytes))?
+    {
         raw.extend_from_slice(&chunk);
         if raw.len() > MAX_PURPOSE_BYTES {
             return Err(invalid_purpose(&String::from_utf8_lossy(&raw)));
@@ -182,8 +210,11 @@ fn invalid_purpose(value: &str) -> FileError {
     )
 }
 
-fn multipart_error(e: multer::Error) -> FileError {
+fn multipart_error(e: multer::Error, max_upload_bytes: u64) -> FileError {
     match e {
+        multer::Error::StreamSizeExceeded { .. } => FileError::TooLarge {
+            limit: max_upload_bytes,
+        },
         multer::Error::StreamReadFailed(cause) => FileError::bad_request(
             format!(
                 "The upload body could not be read to the end ({cause}); nothing was stored. Send the upload again."
@@ -432,6 +463,27 @@ mod tests {
             });
         let e = store.upload(MULTIPART, head.chain(tail)).await.unwrap_err();
         assert!(matches!(e, FileError::TooLarge { .. }), "{e:?}");
+        assert_settled(&store, dir.path());
+    }
+
+    #[tokio::test]
+    async fn huge_ignored_fields_are_bounded_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), 100, 1000);
+        let junk = "j".repeat(MULTIPART_OVERHEAD_BYTES as usize + 200);
+        let body = multipart_body(&[
+            Part::Field("junk", &junk),
+            Part::File {
+                filename: "a.txt",
+                content_type: None,
+                data: b"abc",
+            },
+        ]);
+        let e = store
+            .upload(MULTIPART, chunked(&body, 64 * 1024))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, FileError::TooLarge { limit: 100 }), "{e:?}");
         assert_settled(&store, dir.path());
     }
 
