@@ -18,6 +18,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod files;
 pub mod fsio;
 pub mod server;
 pub mod status;
