@@ -119,12 +119,20 @@ async fn serve_async(
     let _watcher = verifier.spawn_watcher(Duration::from_millis(500));
     let http = crate::upstream::client::http_client(&config.upstream);
     let credentials = super::login::credential_provider(&ctx, http.clone());
+    let files = crate::files::FileStore::open(&ctx.paths.uploads_dir(), (&config.uploads).into())
+        .map_err(|e| {
+        CliError::new(format!(
+            "cannot open the upload store {}: {e}",
+            ctx.paths.uploads_dir().display()
+        ))
+    })?;
     let state = AppState::new(
         config.clone(),
         ctx.paths.clone(),
         verifier,
         credentials,
         http,
+        files,
     );
     *state.base_url.lock().unwrap_or_else(|e| e.into_inner()) = url.clone();
 

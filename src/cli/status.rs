@@ -17,7 +17,7 @@ pub struct StatusArgs {
 pub fn gather(ctx: &Context) -> StatusDocument {
     let inputs = StatusInputs {
         upstream: crate::status::UpstreamStatus::missing(),
-        uploads: (0, 0),
+        uploads: crate::files::summary_on_disk(&ctx.paths.uploads_dir()),
         live_server: None,
     };
     status::collect(&ctx.paths, &ctx.config, &ctx.env, inputs)

@@ -80,7 +80,10 @@ impl Guard {
             .or_else(|| req.uri().authority().map(|a| a.as_str().to_string()))
             .unwrap_or_default();
         if !self.host_allowed(&authority) {
-            return Err(Stop::Error(Box::new(ApiError::host_not_allowed(&authority)), None));
+            return Err(Stop::Error(
+                Box::new(ApiError::host_not_allowed(&authority)),
+                None,
+            ));
         }
         // 2. Origin and CORS.
         let cors_origin = match headers.get(http::header::ORIGIN) {
@@ -88,7 +91,10 @@ impl Guard {
             Some(v) => {
                 let origin = v.to_str().unwrap_or("");
                 if !self.origin_allowed(origin) {
-                    return Err(Stop::Error(Box::new(ApiError::origin_not_allowed(origin)), None));
+                    return Err(Stop::Error(
+                        Box::new(ApiError::origin_not_allowed(origin)),
+                        None,
+                    ));
                 }
                 Some(v.clone())
             }
@@ -106,7 +112,10 @@ impl Guard {
         }
         // 3. Ban, bearer, bucket, concurrency.
         if let Err(secs) = self.limits.check_ban(ip) {
-            return Err(Stop::Error(Box::new(ApiError::ip_blocked(secs)), cors_origin));
+            return Err(Stop::Error(
+                Box::new(ApiError::ip_blocked(secs)),
+                cors_origin,
+            ));
         }
         if self.require_auth {
             let presented = headers

@@ -72,6 +72,7 @@ pub struct AppState {
     pub upstream: UpstreamClient,
     pub credentials: Arc<dyn CredentialProvider>,
     pub models: ModelCatalog,
+    pub files: crate::files::FileStore,
     pub counters: Counters,
     pub usage: Mutex<Option<UsageSnapshot>>,
     pub usage_changed: tokio::sync::Notify,
@@ -87,6 +88,7 @@ impl AppState {
         verifier: TokenVerifier,
         credentials: Arc<dyn CredentialProvider>,
         http: reqwest::Client,
+        files: crate::files::FileStore,
     ) -> Arc<AppState> {
         let s = &config.security;
         let guard = Guard {
@@ -116,6 +118,7 @@ impl AppState {
             base_url: Mutex::new(String::new()),
             guard,
             credentials,
+            files,
             traffic,
             config,
             paths,

@@ -252,7 +252,10 @@ mod tests {
             Resolution::Known("codex-auto-review".into())
         );
         match c.resolve("gpt-5.6", ok).await {
-            Resolution::Unknown { suggestions } => assert!(suggestions.contains(&"gpt-5.5".to_string()), "{suggestions:?}"),
+            Resolution::Unknown { suggestions } => assert!(
+                suggestions.contains(&"gpt-5.5".to_string()),
+                "{suggestions:?}"
+            ),
             other => panic!("{other:?}"),
         }
     }

@@ -1,6 +1,7 @@
 //! Routing (spec §5.2): the guard first, then one handler per route family.
 
 mod chat;
+mod files;
 mod models;
 mod public;
 mod relay_status;
@@ -86,6 +87,11 @@ async fn dispatch(
         }
         ("POST", ["v1", "responses"]) => responses::create(state, req, pass).await,
         ("POST", ["v1", "chat", "completions"]) => chat::create(state, req, pass).await,
+        ("POST", ["v1", "files"]) => files::upload(state, req).await,
+        ("GET", ["v1", "files"]) => files::list(state, req.uri().query().unwrap_or("")),
+        ("GET", ["v1", "files", id]) => files::get(state, id),
+        ("DELETE", ["v1", "files", id]) => files::delete(state, id).await,
+        ("GET", ["v1", "files", id, "content"]) => files::content(state, id).await,
         ("GET", ["v1", "relay", "status"]) => {
             // Release this request's own slot so the counters describe everything else.
             drop(pass);
@@ -113,6 +119,9 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
         ["healthz"] | [""] | [] => Some("GET"),
         ["v1", "models"] | ["v1", "models", _] | ["v1", "relay", "status"] => Some("GET"),
         ["v1", "responses"] | ["v1", "chat", "completions"] => Some("POST"),
+        ["v1", "files"] => Some("GET, POST"),
+        ["v1", "files", _] => Some("GET, DELETE"),
+        ["v1", "files", _, "content"] => Some("GET"),
         _ => None,
     }
 }
@@ -191,6 +200,12 @@ pub async fn finish_request(
     mut prepared: crate::translate::UpstreamRequest,
 ) -> Result<(Bytes, String, Option<HeaderValue>), ApiError> {
     let model = resolve_model(state, &prepared.model).await?;
+    crate::files::inline_files(
+        &mut prepared.body,
+        &state.files,
+        state.config.uploads.max_inline_text_bytes,
+    )
+    .await?;
     prepared
         .body
         .insert("model".into(), serde_json::Value::String(model.clone()));

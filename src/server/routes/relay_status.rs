@@ -26,7 +26,7 @@ pub fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
         &env,
         StatusInputs {
             upstream: state.credentials.status(),
-            uploads: (0, 0),
+            uploads: state.files.summary(),
             live_server,
         },
     );
