@@ -2,8 +2,10 @@
 //! from any OpenAI-compatible tool on their own machine.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod fsio;
+pub mod http;
 pub mod status;
 pub mod token;

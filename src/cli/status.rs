@@ -16,7 +16,7 @@ pub struct StatusArgs {
 /// Gathers the status document for this machine (no network).
 pub fn gather(ctx: &Context) -> StatusDocument {
     let inputs = StatusInputs {
-        upstream: crate::status::UpstreamStatus::missing(),
+        upstream: crate::auth::local_status(&ctx.paths, &ctx.config),
         uploads: (0, 0),
         live_server: None,
     };
