@@ -57,7 +57,7 @@ complete -c airelays -n "__fish_airelays_using_subcommand login" -s q -l quiet -
 complete -c airelays -n "__fish_airelays_using_subcommand login" -s h -l help -d 'Print help'
 complete -c airelays -n "__fish_airelays_using_subcommand logout" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
 complete -c airelays -n "__fish_airelays_using_subcommand logout" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
-complete -c airelays -n "__fish_airelays_using_subcommand logout" -l json -d 'Print one JSON object'
+complete -c airelays -n "__fish_airelays_using_subcommand logout" -l json -d 'Print one JSON object: {"revoked", "deleted", "store"}'
 complete -c airelays -n "__fish_airelays_using_subcommand logout" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
 complete -c airelays -n "__fish_airelays_using_subcommand logout" -s q -l quiet -d 'Only errors'
 complete -c airelays -n "__fish_airelays_using_subcommand logout" -s h -l help -d 'Print help'

@@ -16,10 +16,12 @@
 //!   the backend's streamed Responses API (no I/O).
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod files;
 pub mod fsio;
+pub mod http;
 pub mod server;
 pub mod status;
 pub mod token;

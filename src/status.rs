@@ -190,8 +190,10 @@ pub fn collect(
     if required && !present {
         next_steps.push("airelays init".to_string());
     }
+    // `refresh_needed` heals itself on the relay's next request; only a missing or
+    // permanently failed sign-in needs the user.
     match upstream.state.as_str() {
-        "ready" => {}
+        "ready" | "refresh_needed" => {}
         _ => next_steps.push("airelays login".to_string()),
     }
     if !server.running {

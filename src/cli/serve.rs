@@ -117,8 +117,13 @@ async fn serve_async(
 
     let verifier = TokenVerifier::new(token.clone());
     let _watcher = verifier.spawn_watcher(Duration::from_millis(500));
-    let http = crate::upstream::client::http_client(&config.upstream);
-    let credentials = super::login::credential_provider(&ctx, http.clone());
+    let http = crate::http::client(&config.upstream).map_err(|e| CliError::new(e.to_string()))?;
+    let credentials = crate::auth::session::CredentialSession::new(
+        ctx.paths.clone(),
+        config.clone(),
+        http.clone(),
+    );
+    let _credentials_watcher = credentials.spawn_watcher();
     let files = crate::files::FileStore::open(&ctx.paths.uploads_dir(), (&config.uploads).into())
         .map_err(|e| {
         CliError::new(format!(

@@ -16,7 +16,7 @@ pub struct StatusArgs {
 /// Gathers the status document for this machine (no network).
 pub fn gather(ctx: &Context) -> StatusDocument {
     let inputs = StatusInputs {
-        upstream: crate::status::UpstreamStatus::missing(),
+        upstream: crate::auth::local_status(&ctx.paths, &ctx.config),
         uploads: crate::files::summary_on_disk(&ctx.paths.uploads_dir()),
         live_server: None,
     };

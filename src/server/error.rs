@@ -361,6 +361,15 @@ impl ApiError {
         )
     }
 
+    /// A credential-session failure (spec §3): always 503.
+    pub fn from_session(e: &crate::auth::session::SessionError) -> ApiError {
+        use crate::auth::session::SessionError;
+        match e {
+            SessionError::Missing => ApiError::auth_missing(),
+            other => ApiError::auth_refresh_failed(&other.to_string(), other.retry_after_secs()),
+        }
+    }
+
     // ---- rendering -------------------------------------------------------------
 
     pub fn envelope(&self) -> serde_json::Value {
@@ -391,6 +400,12 @@ impl ApiError {
             );
         }
         resp
+    }
+}
+
+impl From<crate::auth::session::SessionError> for ApiError {
+    fn from(e: crate::auth::session::SessionError) -> ApiError {
+        ApiError::from_session(&e)
     }
 }
 

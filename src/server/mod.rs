@@ -7,7 +7,6 @@
 //! per request.
 
 pub mod body;
-pub mod credentials;
 pub mod error;
 pub mod guard;
 pub mod limits;
@@ -27,13 +26,13 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
+use crate::auth::session::CredentialSession;
 use crate::config::{Config, Paths};
 use crate::status::{RelayStateFile, UsageSnapshot};
 use crate::token::TokenVerifier;
 use crate::upstream::UpstreamClient;
 use crate::upstream::models::ModelCatalog;
 use body::Body;
-use credentials::CredentialProvider;
 use guard::Guard;
 use limits::{IpLimits, LimitSettings};
 
@@ -70,7 +69,7 @@ pub struct AppState {
     pub paths: Paths,
     pub guard: Guard,
     pub upstream: UpstreamClient,
-    pub credentials: Arc<dyn CredentialProvider>,
+    pub credentials: CredentialSession,
     pub models: ModelCatalog,
     pub files: crate::files::FileStore,
     pub counters: Counters,
@@ -86,7 +85,7 @@ impl AppState {
         config: Config,
         paths: Paths,
         verifier: TokenVerifier,
-        credentials: Arc<dyn CredentialProvider>,
+        credentials: CredentialSession,
         http: reqwest::Client,
         files: crate::files::FileStore,
     ) -> Arc<AppState> {

@@ -50,7 +50,7 @@ pub async fn open(
     body: Bytes,
     client_headers: &HeaderMap,
 ) -> Result<OpenStream, ApiError> {
-    let mut access = state.credentials.access().await?;
+    let mut access = state.credentials.access().await.map_err(ApiError::from)?;
     let mut refreshed = false;
     let mut attempt = 0u32;
     loop {
@@ -59,7 +59,7 @@ pub async fn open(
             .upstream
             .post_responses(
                 body.clone(),
-                &access.token,
+                &access.access_token,
                 &access.account_id,
                 client_headers,
             )
@@ -80,7 +80,11 @@ pub async fn open(
         match &failure {
             UpstreamError::Status { status: 401, .. } if !refreshed => {
                 tracing::info!("ChatGPT backend answered 401; reloading and refreshing the login");
-                access = state.credentials.after_unauthorized(&access).await?;
+                access = state
+                    .credentials
+                    .after_unauthorized(&access)
+                    .await
+                    .map_err(ApiError::from)?;
                 refreshed = true;
                 continue;
             }

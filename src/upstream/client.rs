@@ -3,7 +3,6 @@
 //! Codex identification headers, a connect timeout and an idle timeout between
 //! stream chunks (never a total timeout on streams).
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,7 +12,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use super::sse::{SseEvent, SseReader};
 use crate::config::UpstreamConfig;
 
-pub const ORIGINATOR: &str = "codex_cli_rs";
+use crate::http::ORIGINATOR;
 
 /// Client request headers forwarded upstream: Codex conversation and routing
 /// headers only (never credentials, cookies or SDK telemetry).
@@ -71,36 +70,6 @@ impl std::fmt::Display for UpstreamError {
             UpstreamError::Body(m) => write!(f, "stream failed: {m}"),
         }
     }
-}
-
-fn install_crypto() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
-/// The user agent the backend sees: Codex-like, naming airelays too.
-pub fn user_agent(client_version: &str) -> String {
-    format!(
-        "{ORIGINATOR}/{client_version} ({} {}; {}) airelays/{}",
-        std::env::consts::OS,
-        std::env::consts::FAMILY,
-        std::env::consts::ARCH,
-        env!("CARGO_PKG_VERSION")
-    )
-}
-
-/// One pooled HTTPS client for every upstream call (issuer and backend).
-pub fn http_client(config: &UpstreamConfig) -> reqwest::Client {
-    install_crypto();
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(config.connect_timeout_seconds))
-        .pool_idle_timeout(Duration::from_secs(90))
-        .tcp_nodelay(true)
-        .user_agent(user_agent(&config.client_version))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
 }
 
 /// The Codex backend.
@@ -194,7 +163,9 @@ impl UpstreamClient {
             v.set_sensitive(true);
             h.insert(http::header::AUTHORIZATION, v);
         }
-        if let Ok(v) = HeaderValue::from_str(account_id) {
+        if !account_id.is_empty()
+            && let Ok(v) = HeaderValue::from_str(account_id)
+        {
             h.insert("chatgpt-account-id", v);
         }
         h.insert("originator", HeaderValue::from_static(ORIGINATOR));

@@ -174,7 +174,7 @@ pub async fn fetch_catalogue(state: &AppState) -> Result<Vec<serde_json::Value>,
     let access = state.credentials.access().await?;
     state
         .upstream
-        .fetch_models(&access.token, &access.account_id)
+        .fetch_models(&access.access_token, &access.account_id)
         .await
         .map_err(super::relay::map_upstream_error)
 }

@@ -1,0 +1,77 @@
+//! The one outbound HTTP client: pooled, rustls with the ring provider, the configured
+//! connect timeout, the system proxy settings (reqwest's default), and Codex-like
+//! identification (`originator` and `User-Agent`, upstream-protocol §5.2) so the issuer
+//! and the backend see the same client the Codex CLI is.
+//!
+//! Sign-in uses it for the issuer; the relay's upstream client reuses it.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::config::UpstreamConfig;
+
+/// The `originator` header value of the Codex CLI.
+pub const ORIGINATOR: &str = "codex_cli_rs";
+
+/// The HTTPS client could not be set up (the TLS backend failed to initialise).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the HTTPS client: {0}")]
+pub struct ClientError(String);
+
+/// `codex_cli_rs/<client_version> (<os>; <arch>) airelays/<version>`.
+pub fn user_agent(config: &UpstreamConfig) -> String {
+    format!(
+        "{ORIGINATOR}/{} ({}; {}) airelays/{}",
+        config.client_version,
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Installs the ring crypto provider for rustls, once per process.
+fn install_crypto_provider() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        // Err means another provider is already the process default, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// Builds the shared client. Clone it freely: clones share one connection pool.
+pub fn client(config: &UpstreamConfig) -> Result<reqwest::Client, ClientError> {
+    install_crypto_provider();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "originator",
+        reqwest::header::HeaderValue::from_static(ORIGINATOR),
+    );
+    reqwest::Client::builder()
+        .user_agent(user_agent(config))
+        .default_headers(headers)
+        .connect_timeout(Duration::from_secs(config.connect_timeout_seconds))
+        .build()
+        .map_err(|e| ClientError(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Paths};
+
+    #[test]
+    fn user_agent_names_codex_and_airelays() {
+        let paths = Paths {
+            config_file: "/tmp/x/config.toml".into(),
+            data_dir: "/tmp/x/data".into(),
+        };
+        let config = Config::defaults(&paths);
+        let ua = user_agent(&config.upstream);
+        assert!(ua.starts_with("codex_cli_rs/0.169.0 ("), "{ua}");
+        assert!(
+            ua.ends_with(&format!("airelays/{}", env!("CARGO_PKG_VERSION"))),
+            "{ua}"
+        );
+        assert!(client(&config.upstream).is_ok());
+    }
+}
