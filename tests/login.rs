@@ -76,12 +76,7 @@ async fn browser_login_stores_private_credentials_and_status_is_ready() {
     let human = env.run(env.cmd(&["status"])).await;
     assert_no_tokens(
         &env,
-        &[
-            &status.to_string(),
-            &text(&human.stdout),
-            &stdout,
-            &stderr,
-        ],
+        &[&status.to_string(), &text(&human.stdout), &stdout, &stderr],
     );
 
     // The authorize request carried the Codex parameters.
@@ -108,7 +103,13 @@ async fn state_mismatch_gets_400_and_the_login_keeps_waiting() {
     let pairs: Vec<(String, String)> = callback
         .query_pairs()
         .into_owned()
-        .map(|(k, v)| if k == "state" { (k, "forged".into()) } else { (k, v) })
+        .map(|(k, v)| {
+            if k == "state" {
+                (k, "forged".into())
+            } else {
+                (k, v)
+            }
+        })
         .collect();
     forged.query_pairs_mut().clear().extend_pairs(pairs);
     let (status, _, page) = get(&browser, forged.as_str()).await;
@@ -154,7 +155,10 @@ async fn denied_consent_fails_with_the_reason() {
     assert!(page.contains("refused (server_error)"), "{page}");
     let (code, _, stderr) = login.finish().await;
     assert_eq!(code, 1);
-    assert!(stderr.contains("error: the sign-in was refused (server_error"), "{stderr}");
+    assert!(
+        stderr.contains("error: the sign-in was refused (server_error"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -168,7 +172,9 @@ async fn busy_callback_port_names_the_port_and_the_device_flow() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr).trim(),
-        format!("error: port {port} is busy — close the other login or use `airelays login --device`")
+        format!(
+            "error: port {port} is busy — close the other login or use `airelays login --device`"
+        )
     );
 }
 
@@ -190,7 +196,9 @@ async fn browser_login_times_out_clearly() {
 async fn device_login_polls_until_approved() {
     let env = TestEnv::new().await;
     env.mock.state().set_device_pending_polls(3);
-    let out = env.run(env.cmd(&["login", "--device", "--timeout", "60"])).await;
+    let out = env
+        .run(env.cmd(&["login", "--device", "--timeout", "60"]))
+        .await;
     let stdout = text(&out.stdout);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
@@ -199,7 +207,10 @@ async fn device_login_polls_until_approved() {
         "{stdout}"
     );
     assert!(stdout.contains("Never share this code"), "{stdout}");
-    assert!(stdout.contains(&format!("Signed in to ChatGPT as {EMAIL}")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("Signed in to ChatGPT as {EMAIL}")),
+        "{stdout}"
+    );
     assert!(env.mock.state().device_token_polls() >= 4);
     assert_eq!(env.mock.state().code_exchange_calls(), 1);
     let status = env.status_json().await;
@@ -223,7 +234,9 @@ async fn headless_machines_use_the_device_flow_automatically() {
 async fn device_code_never_approved_times_out() {
     let env = TestEnv::new().await;
     env.mock.state().set_device_never_approve(true);
-    let out = env.run(env.cmd(&["login", "--device", "--timeout", "1"])).await;
+    let out = env
+        .run(env.cmd(&["login", "--device", "--timeout", "1"]))
+        .await;
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert_eq!(
@@ -241,7 +254,9 @@ async fn device_flow_not_enabled_points_to_the_browser() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("error: device-code login is not enabled on this server — use the browser login"),
+        stderr.contains(
+            "error: device-code login is not enabled on this server — use the browser login"
+        ),
         "{stderr}"
     );
 }
@@ -260,13 +275,12 @@ async fn logout_revokes_and_deletes_and_is_idempotent() {
     let out = env.run(env.cmd(&["logout", "--json"])).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc, serde_json::json!({"revoked": true, "deleted": true, "store": "file"}));
+    assert_eq!(
+        doc,
+        serde_json::json!({"revoked": true, "deleted": true, "store": "file"})
+    );
     assert_eq!(env.mock.state().revoke_calls(), 1);
-    let revoke = env
-        .mock
-        .state()
-        .last_request_to("/oauth/revoke")
-        .unwrap();
+    let revoke = env.mock.state().last_request_to("/oauth/revoke").unwrap();
     assert_eq!(revoke.body["token"], refresh_token.as_str());
     assert_eq!(revoke.body["token_type_hint"], "refresh_token");
     assert_eq!(revoke.body["client_id"], "app_EMoamEEZ73f0CkXaXp7hrann");
@@ -276,7 +290,10 @@ async fn logout_revokes_and_deletes_and_is_idempotent() {
     let out = env.run(env.cmd(&["logout", "--json"])).await;
     assert!(out.status.success());
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc, serde_json::json!({"revoked": false, "deleted": false, "store": null}));
+    assert_eq!(
+        doc,
+        serde_json::json!({"revoked": false, "deleted": false, "store": null})
+    );
     let out = env.run(env.cmd(&["logout"])).await;
     assert!(out.status.success());
     assert!(text(&out.stdout).contains("nothing to do"));
@@ -297,8 +314,14 @@ async fn auto_store_without_a_keychain_falls_back_to_the_file_with_one_warning()
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let warnings: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(warnings.len(), 1, "{stderr}");
-    assert!(warnings[0].starts_with("warning: no usable OS keychain"), "{stderr}");
-    assert!(warnings[0].contains(&env.paths.auth_file().display().to_string()), "{stderr}");
+    assert!(
+        warnings[0].starts_with("warning: no usable OS keychain"),
+        "{stderr}"
+    );
+    assert!(
+        warnings[0].contains(&env.paths.auth_file().display().to_string()),
+        "{stderr}"
+    );
     assert!(env.paths.auth_file().exists());
     let mut status_cmd = env.cmd(&["status", "--json"]);
     status_cmd.env("AIRELAYS_CREDENTIAL_STORE", "auto");
@@ -315,8 +338,14 @@ async fn auto_store_without_a_keychain_falls_back_to_the_file_with_one_warning()
     let out = env.run(cmd).await;
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.starts_with("error: the OS keychain is not usable"), "{stderr}");
-    assert!(stderr.contains("auth.credential_store = \"file\""), "{stderr}");
+    assert!(
+        stderr.starts_with("error: the OS keychain is not usable"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("auth.credential_store = \"file\""),
+        "{stderr}"
+    );
     assert_eq!(env.mock.state().device_usercode_calls(), usercode_calls);
 }
 
@@ -337,7 +366,9 @@ async fn keychain_store_for_real_when_enabled() {
             .env("HOME", &real_home);
         cmd
     };
-    let out = env.run(keychain_cmd(&["login", "--device"], "keychain")).await;
+    let out = env
+        .run(keychain_cmd(&["login", "--device"], "keychain"))
+        .await;
     let stderr = text(&out.stderr);
     assert_eq!(
         out.status.code(),
@@ -354,11 +385,17 @@ async fn keychain_store_for_real_when_enabled() {
     let generation = index["generation"].as_str().unwrap().to_string();
     let chunks = index["chunks"].as_u64().unwrap();
     for i in 0..chunks {
-        let entry = keyring::Entry::new("airelays", &format!("credentials.{generation}.{i}")).unwrap();
-        assert!(entry.get_password().is_ok(), "chunk {i} missing from the keychain");
+        let entry =
+            keyring::Entry::new("airelays", &format!("credentials.{generation}.{i}")).unwrap();
+        assert!(
+            entry.get_password().is_ok(),
+            "chunk {i} missing from the keychain"
+        );
     }
     let status: Value = serde_json::from_slice(
-        &env.run(keychain_cmd(&["status", "--json"], "keychain")).await.stdout,
+        &env.run(keychain_cmd(&["status", "--json"], "keychain"))
+            .await
+            .stdout,
     )
     .unwrap();
     assert_ready(&status, "keychain");
@@ -377,7 +414,10 @@ async fn keychain_store_for_real_when_enabled() {
     let out = env.run(keychain_cmd(&["logout", "--json"], "auto")).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc, serde_json::json!({"revoked": true, "deleted": true, "store": "keychain"}));
+    assert_eq!(
+        doc,
+        serde_json::json!({"revoked": true, "deleted": true, "store": "keychain"})
+    );
     let generation2 = index2["generation"].as_str().unwrap();
     let entry = keyring::Entry::new("airelays", &format!("credentials.{generation2}.0")).unwrap();
     assert!(matches!(entry.get_password(), Err(keyring::Error::NoEntry)));

@@ -121,7 +121,12 @@ impl TestEnv {
             .into_iter()
             .filter(|r| r.path.starts_with("/oauth/token"))
             .filter(|r| r.body.get("grant_type").and_then(Value::as_str) == Some("refresh_token"))
-            .filter_map(|r| r.body.get("refresh_token").and_then(Value::as_str).map(String::from))
+            .filter_map(|r| {
+                r.body
+                    .get("refresh_token")
+                    .and_then(Value::as_str)
+                    .map(String::from)
+            })
             .collect()
     }
 
