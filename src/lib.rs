@@ -12,6 +12,10 @@
 //!   that follows rotations.
 //! - [`status`] — the status document shared by `airelays status --json` and
 //!   `GET /v1/relay/status`.
+//! - [`http`] — the one outbound HTTP client (rustls, Codex-like identification).
+//! - [`auth`] — ChatGPT sign-in (browser and device flows), the credential store
+//!   (OS keychain or a 0600 file) and the credential session that refreshes tokens
+//!   single-flight for the relay.
 //! - [`translate`] — pure translation between the OpenAI APIs clients speak and
 //!   the backend's streamed Responses API (no I/O).
 #![forbid(unsafe_code)]

@@ -161,3 +161,4 @@ fn check(schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
     }
 }
 pub mod relay;
+pub mod signin;

@@ -5,7 +5,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use airelays::auth::{Credentials, Secret, StoreKind, Tokens};
+use airelays::auth::StoreKind;
+use super::signin::credentials_of;
 use airelays::config::{CredentialStoreKind, Paths};
 use airelays_mock::{IssuedTokens, MockConfig, MockUpstream};
 
@@ -44,17 +45,6 @@ pub fn paths_of(sb: &Sandbox) -> Paths {
     }
 }
 
-pub fn credentials_of(issued: &IssuedTokens) -> Credentials {
-    Credentials::from_tokens(
-        Tokens {
-            id_token: Secret::new(issued.id_token.clone()),
-            access_token: Secret::new(issued.access_token.clone()),
-            refresh_token: Secret::new(issued.refresh_token.clone()),
-        },
-        jiff::Timestamp::now(),
-    )
-}
-
 /// Stores credentials minted by the mock, as `airelays login` would.
 pub async fn seed_login(sb: &Sandbox, mock: &MockUpstream) -> IssuedTokens {
     let issued = mock.state().issue_tokens();
@@ -89,7 +79,7 @@ impl Relay {
             child: None,
             port: 0,
             token,
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            http: test_client(),
             stdout_lines: Vec::new(),
         };
         relay.spawn();
@@ -118,6 +108,14 @@ impl Relay {
                 break port.parse::<u16>().expect("port in banner");
             }
         };
+        for line in lines.by_ref() {
+            let line = line.expect("read banner");
+            let last = line.contains("Stop with Ctrl-C");
+            seen.push(line);
+            if last {
+                break;
+            }
+        }
         // Keep draining stdout so the relay never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         let stderr = child.stderr.take().unwrap();
@@ -204,4 +202,10 @@ pub fn sse_events(body: &str) -> Vec<(Option<String>, serde_json::Value)> {
         out.push((event, value));
     }
     out
+}
+
+/// A plain HTTP client for tests (rustls needs its provider installed once).
+pub fn test_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().no_proxy().build().expect("test client")
 }
