@@ -160,5 +160,6 @@ fn check(schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
         }
     }
 }
+pub mod clients;
 pub mod relay;
 pub mod signin;

@@ -1,0 +1,368 @@
+//! The official SDKs drive the relay (issues 4, 5 and 6): the OpenAI Python SDK, the
+//! OpenAI Node SDK and the Vercel AI SDK, each pinned and installed by
+//! `scripts/setup-clients`. Every test starts the real relay against the mock upstream,
+//! runs one client script from `tests/clients/`, and checks both what the client saw
+//! (the script's JSON) and what reached the mock upstream.
+
+mod common;
+
+use common::clients::Client;
+use common::relay::{Relay, RelayOptions};
+use serde_json::{Value, json};
+
+const RESPONSES: &str = "/backend-api/codex/responses";
+
+fn python(r: &Relay, script: &str) -> Client {
+    Client::python(script, &r.url("/v1"), &r.token)
+}
+
+fn node(r: &Relay, script: &str) -> Client {
+    Client::node(script, &r.url("/v1"), &r.token)
+}
+
+/// The upstream Responses requests the mock received, oldest first.
+fn upstream_bodies(r: &Relay) -> Vec<Value> {
+    r.mock
+        .state()
+        .requests()
+        .into_iter()
+        .filter(|q| q.path.starts_with(RESPONSES))
+        .map(|q| q.body)
+        .collect()
+}
+
+/// The text of the last user message of an upstream request.
+fn last_user_text(body: &Value) -> String {
+    let item = body["input"]
+        .as_array()
+        .and_then(|items| items.iter().rev().find(|i| i["role"] == "user"))
+        .unwrap_or_else(|| panic!("no user item in {body}"));
+    match &item["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
+        other => panic!("odd content {other}"),
+    }
+}
+
+/// Every upstream request is what the backend takes: streamed, not stored.
+fn assert_upstream_shape(r: &Relay) {
+    for body in upstream_bodies(r) {
+        assert_eq!(body["stream"], true, "{body}");
+        assert_eq!(body["store"], false, "{body}");
+        assert!(body["instructions"].is_string(), "{body}");
+        assert!(body["input"].is_array(), "{body}");
+    }
+}
+
+/// Checks a chat stream as the Python or Node SDK parsed it: role first, then content
+/// deltas, exactly one finish reason, and (with `include_usage`) a last usage chunk with
+/// no choices. Returns the streamed text.
+fn check_chat_stream(chunks: &Value, include_usage: bool) -> String {
+    let chunks = chunks.as_array().expect("chunks");
+    assert!(chunks.len() >= 3, "{chunks:?}");
+    let (body, usage_chunk) = if include_usage {
+        let (last, body) = chunks.split_last().unwrap();
+        (body, Some(last))
+    } else {
+        (&chunks[..], None)
+    };
+    assert_eq!(body[0]["choices"][0]["role"], "assistant", "{:?}", body[0]);
+    let mut text = String::new();
+    let mut finishes = Vec::new();
+    for c in body {
+        assert_eq!(c["object"], "chat.completion.chunk");
+        assert_eq!(c["id"], body[0]["id"], "one id for the whole stream");
+        assert_eq!(c["choices"].as_array().unwrap().len(), 1, "{c}");
+        assert!(c["usage"].is_null(), "usage only in the last chunk: {c}");
+        let choice = &c["choices"][0];
+        assert!(finishes.is_empty(), "a chunk after the finish reason: {c}");
+        text.push_str(choice["content"].as_str().unwrap_or(""));
+        if let Some(f) = choice["finish_reason"].as_str() {
+            finishes.push(f.to_string());
+        }
+    }
+    assert_eq!(finishes, ["stop"]);
+    if let Some(last) = usage_chunk {
+        assert_eq!(last["choices"], json!([]), "{last}");
+        let usage = &last["usage"];
+        let (p, c, t) = (
+            usage["prompt_tokens"].as_u64().unwrap(),
+            usage["completion_tokens"].as_u64().unwrap(),
+            usage["total_tokens"].as_u64().unwrap(),
+        );
+        assert!(p > 0 && c > 0 && t == p + c, "{usage}");
+    }
+    text
+}
+
+#[tokio::test]
+async fn python_sdk_models_and_responses_with_and_without_streaming() {
+    let r = Relay::start(RelayOptions::default()).await;
+    let out = python(&r, "responses.py").run().await.json();
+
+    let models: Vec<&str> = out["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    assert!(models.contains(&"gpt-5.5"), "{models:?}");
+
+    assert_eq!(out["create"]["output_text"], "pong");
+    assert_eq!(out["create"]["status"], "completed");
+    assert!(out["create"]["id"].as_str().unwrap().starts_with("resp_"));
+
+    let events: Vec<&str> = out["create_stream"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert_eq!(events.first(), Some(&"response.created"));
+    assert_eq!(events.last(), Some(&"response.completed"));
+    assert!(events.contains(&"response.output_text.delta"), "{events:?}");
+    assert_eq!(out["create_stream"]["text"], "pong");
+
+    let helper = &out["stream_helper"];
+    assert_eq!(helper["text"].as_str().unwrap().len(), 250);
+    assert_eq!(helper["final_text"], helper["text"]);
+    assert_eq!(helper["deltas"], 3, "LONG:250 streams 100-byte deltas");
+
+    let tool = &out["tool_loop"];
+    assert_eq!(tool["calls"].as_array().unwrap().len(), 1, "{tool}");
+    assert_eq!(tool["calls"][0]["name"], "lookup");
+    assert_eq!(tool["calls"][0]["arguments"], json!({}));
+    assert_eq!(tool["final_text"], "tool said: tool-ok-42");
+
+    // Upstream: a string input became one user message; the tool round trip carried
+    // the call and its output back, matched by call id.
+    let bodies = upstream_bodies(&r);
+    assert_eq!(bodies.len(), 5, "one upstream call per SDK call");
+    assert_eq!(last_user_text(&bodies[0]), "say pong");
+    assert_eq!(bodies[0]["model"], "gpt-5.5");
+    let last = bodies.last().unwrap();
+    let items = last["input"].as_array().unwrap();
+    let call_id = tool["calls"][0]["call_id"].as_str().unwrap();
+    assert!(
+        items
+            .iter()
+            .any(|i| i["type"] == "function_call" && i["call_id"] == call_id),
+        "{last}"
+    );
+    assert!(
+        items.iter().any(|i| i["type"] == "function_call_output"
+            && i["call_id"] == call_id
+            && i["output"] == "tool-ok-42"),
+        "{last}"
+    );
+    assert_eq!(last["tools"][0]["name"], "lookup");
+    assert_upstream_shape(&r);
+}
+
+#[tokio::test]
+async fn python_sdk_chat_completions_stream_usage_and_tool_loop() {
+    let r = Relay::start(RelayOptions::default()).await;
+    let out = python(&r, "chat.py").run().await.json();
+
+    let plain = &out["create"];
+    assert_eq!(plain["object"], "chat.completion");
+    assert_eq!(
+        (plain["role"].as_str(), plain["content"].as_str()),
+        (Some("assistant"), Some("pong"))
+    );
+    assert_eq!(plain["finish_reason"], "stop");
+    assert!(
+        plain["usage"]["total_tokens"].as_u64().unwrap() > 0,
+        "{plain}"
+    );
+
+    assert_eq!(check_chat_stream(&out["stream"], true).len(), 250);
+
+    let tool = &out["tool_loop"];
+    assert_eq!(tool["finish_reason"], "tool_calls");
+    assert!(tool["content"].is_null(), "{tool}");
+    assert_eq!(tool["calls"].as_array().unwrap().len(), 1, "{tool}");
+    assert_eq!(tool["calls"][0]["name"], "lookup");
+    assert_eq!(tool["calls"][0]["arguments"], "{}");
+    assert_eq!(tool["final_text"], "tool said: tool-ok-42");
+    assert_eq!(tool["final_finish_reason"], "stop");
+
+    let streamed = &out["tool_stream"];
+    assert_eq!(streamed["finish_reasons"], json!(["tool_calls"]));
+    assert_eq!(streamed["calls"].as_array().unwrap().len(), 1, "{streamed}");
+    assert_eq!(streamed["calls"][0]["name"], "lookup");
+    assert_eq!(streamed["calls"][0]["arguments"], "{}");
+    assert!(
+        streamed["calls"][0]["id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+
+    // Upstream: the system message became instructions; the second tool-loop request
+    // carried the assistant's call and the tool's answer as Responses items, and the
+    // function tool was flattened.
+    let bodies = upstream_bodies(&r);
+    assert_eq!(bodies.len(), 5);
+    assert_eq!(bodies[0]["instructions"], "Be brief.");
+    assert_eq!(last_user_text(&bodies[0]), "say pong");
+    let loop_second = &bodies[3];
+    let items = loop_second["input"].as_array().unwrap();
+    let call_id = tool["calls"][0]["id"].as_str().unwrap();
+    let call = items
+        .iter()
+        .find(|i| i["type"] == "function_call")
+        .expect("function_call item");
+    assert_eq!(
+        (call["call_id"].as_str(), call["name"].as_str()),
+        (Some(call_id), Some("lookup"))
+    );
+    let output = items
+        .iter()
+        .find(|i| i["type"] == "function_call_output")
+        .expect("output item");
+    assert_eq!(
+        (output["call_id"].as_str(), output["output"].as_str()),
+        (Some(call_id), Some("tool-ok-42"))
+    );
+    assert_eq!(loop_second["tools"][0]["type"], "function");
+    assert_eq!(loop_second["tools"][0]["name"], "lookup");
+    assert_upstream_shape(&r);
+}
+
+#[tokio::test]
+async fn python_sdk_raises_typed_errors() {
+    let r = Relay::start(RelayOptions::default()).await;
+    let out = python(&r, "errors.py").run().await.json();
+    let wrong = &out["wrong_key"];
+    assert_eq!(wrong["class"], "AuthenticationError", "{out}");
+    assert_eq!(
+        (wrong["status"].as_u64(), wrong["code"].as_str()),
+        (Some(401), Some("invalid_api_key"))
+    );
+    for name in ["unknown_model_chat", "unknown_model_responses"] {
+        let e = &out[name];
+        assert_eq!(e["class"], "NotFoundError", "{name}: {out}");
+        assert_eq!(
+            (e["status"].as_u64(), e["code"].as_str()),
+            (Some(404), Some("model_not_found")),
+            "{name}"
+        );
+        assert!(e["message"].as_str().unwrap().contains("gpt-nope-9"), "{e}");
+    }
+    assert_eq!(
+        r.mock.state().responses_calls(),
+        0,
+        "nothing reached the upstream"
+    );
+}
+
+#[tokio::test]
+async fn node_sdk_chat_responses_models_tool_loops_and_errors() {
+    let r = Relay::start(RelayOptions::default()).await;
+    let out = node(&r, "openai_sdk.mjs").run().await.json();
+
+    assert!(
+        out["models"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("gpt-5.5")),
+        "{}",
+        out["models"]
+    );
+
+    let chat = &out["chat"];
+    assert_eq!(chat["object"], "chat.completion");
+    assert_eq!(
+        (chat["role"].as_str(), chat["content"].as_str()),
+        (Some("assistant"), Some("pong"))
+    );
+    assert_eq!(chat["finish_reason"], "stop");
+    assert!(
+        chat["usage"]["total_tokens"].as_u64().unwrap() > 0,
+        "{chat}"
+    );
+    assert_eq!(check_chat_stream(&out["chat_stream"], true).len(), 250);
+
+    let tool = &out["chat_tool_loop"];
+    assert_eq!(tool["finish_reason"], "tool_calls");
+    assert!(tool["content"].is_null(), "{tool}");
+    assert_eq!(tool["calls"].as_array().unwrap().len(), 1, "{tool}");
+    assert_eq!(
+        (
+            tool["calls"][0]["name"].as_str(),
+            tool["calls"][0]["arguments"].as_str()
+        ),
+        (Some("lookup"), Some("{}"))
+    );
+    assert_eq!(tool["final_text"], "tool said: tool-ok-42");
+    let streamed = &out["chat_tool_stream"];
+    assert_eq!(streamed["finish_reason"], "tool_calls", "{streamed}");
+    assert_eq!(streamed["calls"].as_array().unwrap().len(), 1, "{streamed}");
+    assert_eq!(streamed["calls"][0]["name"], "lookup");
+
+    assert_eq!(out["responses"]["output_text"], "pong");
+    assert_eq!(out["responses"]["status"], "completed");
+    let events = out["responses_stream"]["events"].as_array().unwrap();
+    assert_eq!(
+        (events.first(), events.last()),
+        (
+            Some(&json!("response.created")),
+            Some(&json!("response.completed"))
+        )
+    );
+    assert_eq!(out["responses_stream"]["text"], "pong");
+    assert_eq!(out["responses_helper"]["text"].as_str().unwrap().len(), 250);
+    assert_eq!(
+        out["responses_helper"]["final_text"],
+        out["responses_helper"]["text"]
+    );
+    let rtool = &out["responses_tool_loop"];
+    assert_eq!(rtool["calls"].as_array().unwrap().len(), 1, "{rtool}");
+    assert_eq!(rtool["calls"][0]["name"], "lookup");
+    assert_eq!(rtool["final_text"], "tool said: tool-ok-42");
+
+    let wrong = &out["wrong_key"];
+    assert_eq!(wrong["class"], "AuthenticationError", "{out}");
+    assert_eq!(
+        (wrong["status"].as_u64(), wrong["code"].as_str()),
+        (Some(401), Some("invalid_api_key"))
+    );
+    let unknown = &out["unknown_model"];
+    assert_eq!(unknown["class"], "NotFoundError", "{out}");
+    assert_eq!(
+        (unknown["status"].as_u64(), unknown["code"].as_str()),
+        (Some(404), Some("model_not_found"))
+    );
+
+    // Upstream: the chat tool loop's second request carries the call and its output.
+    let bodies = upstream_bodies(&r);
+    assert_eq!(bodies.len(), 10, "one upstream call per SDK call");
+    assert_eq!(bodies[0]["instructions"], "Be brief.");
+    let call_id = tool["calls"][0]["id"].as_str().unwrap();
+    let items = bodies[3]["input"].as_array().unwrap();
+    assert!(
+        items
+            .iter()
+            .any(|i| i["type"] == "function_call" && i["call_id"] == call_id),
+        "{}",
+        bodies[3]
+    );
+    assert!(
+        items.iter().any(|i| i["type"] == "function_call_output"
+            && i["call_id"] == call_id
+            && i["output"] == "tool-ok-42"),
+        "{}",
+        bodies[3]
+    );
+    let rcall = rtool["calls"][0]["call_id"].as_str().unwrap();
+    let last = bodies.last().unwrap();
+    assert!(
+        last["input"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["type"] == "function_call_output" && i["call_id"] == rcall),
+        "{last}"
+    );
+    assert_upstream_shape(&r);
+}
