@@ -366,3 +366,71 @@ async fn node_sdk_chat_responses_models_tool_loops_and_errors() {
     );
     assert_upstream_shape(&r);
 }
+
+#[tokio::test]
+async fn vercel_ai_sdk_generate_and_stream_text_with_tool_loops_on_both_apis() {
+    let r = Relay::start(RelayOptions::default()).await;
+    let out = node(&r, "ai_sdk.mjs").run().await.json();
+
+    for api in ["chat", "responses"] {
+        let o = &out[api];
+        assert_eq!(o["generate"]["text"], "pong", "{api}: {o}");
+        assert_eq!(o["generate"]["finish_reason"], "stop", "{api}");
+        assert_eq!(o["stream"]["text"], "pong", "{api}: {o}");
+        assert_eq!(o["stream"]["finish_reason"], "stop", "{api}");
+        for run in ["generate_tool_loop", "stream_tool_loop"] {
+            let l = &o[run];
+            assert_eq!(l["text"], "tool said: tool-ok-42", "{api} {run}: {l}");
+            assert_eq!(l["steps"], 2, "{api} {run}: {l}");
+            assert_eq!(l["finish_reason"], "stop", "{api} {run}");
+            assert_eq!(
+                l["tool_calls"].as_array().unwrap().len(),
+                1,
+                "{api} {run}: {l}"
+            );
+            assert_eq!(l["tool_calls"][0]["name"], "bash");
+            assert_eq!(l["tool_calls"][0]["input"]["command"], "echo tool-ok-42");
+            assert_eq!(l["tool_results"], json!(["tool-ok-42"]), "{api} {run}");
+            assert!(
+                l["total_tokens"].as_u64().is_some_and(|t| t > 0),
+                "{api} {run}: {l}"
+            );
+        }
+    }
+    assert_eq!(out["executed"].as_array().unwrap().len(), 4);
+
+    // Upstream: 2 plain + 2×2 tool-loop calls per API; each loop's second call carries
+    // the call and the tool's output with the same call id.
+    let bodies = upstream_bodies(&r);
+    assert_eq!(bodies.len(), 12);
+    let seconds: Vec<&Value> = bodies
+        .iter()
+        .filter(|b| {
+            b["input"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["type"] == "function_call_output")
+        })
+        .collect();
+    assert_eq!(seconds.len(), 4);
+    for b in seconds {
+        let items = b["input"].as_array().unwrap();
+        let call = items
+            .iter()
+            .find(|i| i["type"] == "function_call")
+            .expect("call");
+        let output = items
+            .iter()
+            .find(|i| i["type"] == "function_call_output")
+            .unwrap();
+        assert_eq!(call["name"], "bash");
+        assert_eq!(call["call_id"], output["call_id"], "{b}");
+        assert!(
+            output["output"].as_str().unwrap().contains("tool-ok-42"),
+            "{b}"
+        );
+        assert_eq!(b["tools"][0]["name"], "bash");
+    }
+    assert_upstream_shape(&r);
+}
