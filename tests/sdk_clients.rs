@@ -434,3 +434,183 @@ async fn vercel_ai_sdk_generate_and_stream_text_with_tool_loops_on_both_apis() {
     }
     assert_upstream_shape(&r);
 }
+
+/// The user message parts of the upstream request whose prompt starts with `marker`.
+fn upstream_parts_for(r: &Relay, marker: &str) -> Vec<Value> {
+    let body = upstream_bodies(r)
+        .into_iter()
+        .find(|b| last_user_text(b).starts_with(marker))
+        .unwrap_or_else(|| panic!("no upstream request for {marker}"));
+    let item = body["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|i| i["role"] == "user")
+        .unwrap()
+        .clone();
+    item["content"].as_array().unwrap().clone()
+}
+
+fn b64(s: &Value) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(s.as_str().expect("base64 string"))
+        .expect("base64")
+}
+
+/// Checks a files script's report (Python or Node: the same shape) and what the mock
+/// upstream received for the two requests that referenced the uploads.
+async fn check_files_run(r: &Relay, out: &Value) {
+    let ids = out["ids"].as_object().unwrap();
+    assert_eq!(ids.len(), 3);
+    for (name, id) in ids {
+        let created = &out["created"][name];
+        let data = b64(&out["uploaded"][name]);
+        assert_eq!(created["id"], *id);
+        assert!(id.as_str().unwrap().starts_with("file-"), "{id}");
+        assert_eq!(created["object"], "file");
+        assert_eq!(created["bytes"].as_u64(), Some(data.len() as u64), "{name}");
+        assert_eq!(
+            (created["filename"].as_str(), created["purpose"].as_str()),
+            (Some(name.as_str()), Some("user_data"))
+        );
+        assert_eq!(created["status"], "processed");
+        assert_eq!(
+            out["retrieved"][name], *created,
+            "retrieve gives the created object"
+        );
+        assert_eq!(
+            b64(&out["content"][name]),
+            data,
+            "{name}: content round-trips byte for byte"
+        );
+    }
+
+    let mut all: Vec<&Value> = ids.values().collect();
+    all.sort_by_key(|v| v.as_str().unwrap().to_string());
+    let mut auto: Vec<&Value> = out["auto_pages"].as_array().unwrap().iter().collect();
+    assert_eq!(
+        auto.len(),
+        3,
+        "auto-pagination saw every file once: {auto:?}"
+    );
+    auto.sort_by_key(|v| v.as_str().unwrap().to_string());
+    assert_eq!(auto, all);
+
+    let walk = out["after_walk"].as_array().unwrap();
+    assert_eq!(walk.len(), 2, "{walk:?}");
+    assert_eq!(
+        (
+            walk[0]["ids"].as_array().unwrap().len(),
+            &walk[0]["has_more"]
+        ),
+        (2, &json!(true))
+    );
+    assert_eq!(
+        (
+            walk[1]["ids"].as_array().unwrap().len(),
+            &walk[1]["has_more"]
+        ),
+        (1, &json!(false))
+    );
+    for page in walk {
+        assert_eq!(page["first_id"], page["ids"][0]);
+        assert_eq!(
+            page["last_id"],
+            *page["ids"].as_array().unwrap().last().unwrap()
+        );
+    }
+    let mut walked: Vec<&Value> = walk
+        .iter()
+        .flat_map(|p| p["ids"].as_array().unwrap())
+        .collect();
+    let created_at = |id: &Value| {
+        let name = ids.iter().find(|(_, v)| *v == id).unwrap().0;
+        out["created"][name]["created_at"].as_i64().unwrap()
+    };
+    assert!(
+        walked
+            .windows(2)
+            .all(|w| created_at(w[0]) <= created_at(w[1])),
+        "order=asc: oldest first"
+    );
+    walked.sort_by_key(|v| v.as_str().unwrap().to_string());
+    assert_eq!(walked, all);
+
+    assert_eq!(out["chat_text"], "chat with files");
+    assert_eq!(out["responses_text"], "responses with files");
+    let png_url = format!(
+        "data:image/png;base64,{}",
+        out["uploaded"]["pixel.png"].as_str().unwrap()
+    );
+
+    let hello = String::from_utf8(b64(&out["uploaded"]["hello.txt"])).unwrap();
+    let chat = upstream_parts_for(r, "ECHO:chat with files");
+    assert_eq!(chat.len(), 3, "{chat:?}");
+    assert_eq!(
+        chat[1],
+        json!({"type": "input_text", "text": format!("Uploaded file `hello.txt` (text/plain):\n\n{hello}")})
+    );
+    assert_eq!(chat[2]["type"], "input_image");
+    assert_eq!(chat[2]["image_url"], png_url.as_str());
+    assert_eq!(chat[2]["detail"], "low");
+
+    let notes = String::from_utf8(b64(&out["uploaded"]["notes.md"])).unwrap();
+    let resp = upstream_parts_for(r, "ECHO:responses with files");
+    assert_eq!(resp.len(), 3, "{resp:?}");
+    assert_eq!(
+        resp[1],
+        json!({"type": "input_text", "text": format!("Uploaded file `notes.md` (text/markdown):\n\n{notes}")})
+    );
+    assert_eq!(resp[2]["type"], "input_image");
+    assert_eq!(resp[2]["image_url"], png_url.as_str());
+    for parts in [&chat, &resp] {
+        assert!(
+            !serde_json::to_string(parts).unwrap().contains("file_id"),
+            "no file_id reaches the upstream: {parts:?}"
+        );
+    }
+
+    for (deleted, id) in out["deleted"].as_array().unwrap().iter().zip(ids.values()) {
+        assert_eq!(
+            *deleted,
+            json!({"id": id, "object": "file", "deleted": true})
+        );
+    }
+    assert_eq!(out["after_delete"], json!([]));
+    let listed: Value = r
+        .get("/v1/files")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"], json!([]), "{listed}");
+    assert_eq!(listed["has_more"], false);
+    let status = r.relay_status().await;
+    assert_eq!(
+        (
+            status["uploads"]["files"].as_u64(),
+            status["uploads"]["bytes"].as_u64()
+        ),
+        (Some(0), Some(0)),
+        "{status}"
+    );
+    assert_upstream_shape(r);
+}
+
+#[tokio::test]
+async fn python_sdk_files_round_trip_and_inlining() {
+    let r = Relay::start(RelayOptions::default()).await;
+    let out = python(&r, "files.py").run().await.json();
+    check_files_run(&r, &out).await;
+}
+
+#[tokio::test]
+async fn node_sdk_files_round_trip_and_inlining() {
+    let r = Relay::start(RelayOptions::default()).await;
+    let out = node(&r, "files.mjs").run().await.json();
+    check_files_run(&r, &out).await;
+}
