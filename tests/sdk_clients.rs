@@ -959,3 +959,107 @@ async fn a_relay_killed_mid_upload_restarts_with_no_partial_file_and_an_exact_qu
 fn json_of_status(r: &Relay) -> Value {
     common::json_of(&r.sandbox.run(&["status", "--json"]))
 }
+
+/// Checks a two-call `PARALLEL_TOOLS` answer assembled by an SDK's streaming helper.
+fn check_parallel_stream(p: &Value) {
+    assert_eq!(p["finish_reason"], "tool_calls", "{p}");
+    let calls = p["calls"].as_array().unwrap();
+    let names: Vec<&str> = calls.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["lookup", "fetch"], "{p}");
+    assert!(
+        calls.iter().all(|c| c["arguments"] == "{}"
+            && c["id"].as_str().is_some_and(|id| id.starts_with("call_"))),
+        "{p}"
+    );
+    assert_ne!(calls[0]["id"], calls[1]["id"]);
+    assert_eq!(p["arguments_done"], json!(["lookup", "fetch"]), "{p}");
+}
+
+#[tokio::test]
+async fn python_sdk_helpers_structured_outputs_parallel_tools_raw_and_async() {
+    let r = Relay::start(RelayOptions::default()).await;
+    let out = python(&r, "helpers.py").run().await.json();
+    assert_eq!(out["model"], json!({"id": "gpt-5.5", "object": "model"}));
+    assert_eq!(
+        out["unknown_model"],
+        json!({"class": "NotFoundError", "status": 404})
+    );
+    assert_eq!(out["chat_parse"], json!({"answer": 42}));
+    assert_eq!(out["responses_parse"], json!({"answer": 42}));
+    check_parallel_stream(&out["parallel_stream"]);
+    assert_eq!(out["raw"]["content"], "pong");
+    let mut ignored: Vec<&str> = out["raw"]["ignored"].as_str().unwrap().split(',').collect();
+    ignored.sort_unstable();
+    assert_eq!(ignored, ["max_tokens", "temperature"], "{}", out["raw"]);
+    assert!(
+        out["raw"]["request_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("req_")
+    );
+    assert_eq!(
+        out["async"],
+        json!({"responses_stream": "pong", "chat": "pong"})
+    );
+
+    // Upstream: the Pydantic schema arrived as a strict json_schema text format, and
+    // the sampling parameters the backend refuses were removed.
+    let bodies = upstream_bodies(&r);
+    let format = &bodies[0]["text"]["format"];
+    assert_eq!(
+        (format["type"].as_str(), format["strict"].as_bool()),
+        (Some("json_schema"), Some(true)),
+        "{}",
+        bodies[0]
+    );
+    assert_eq!(format["schema"]["required"], json!(["answer"]));
+    assert_eq!(
+        bodies[1]["text"]["format"]["type"], "json_schema",
+        "{}",
+        bodies[1]
+    );
+    let raw = &bodies[3];
+    assert!(
+        raw.get("temperature").is_none() && raw.get("max_tokens").is_none(),
+        "{raw}"
+    );
+    assert_upstream_shape(&r);
+}
+
+#[tokio::test]
+async fn node_sdk_helpers_run_tools_parallel_stream_parse_and_raw() {
+    let r = Relay::start(RelayOptions::default()).await;
+    let out = node(&r, "helpers.mjs").run().await.json();
+    assert_eq!(out["model"], json!({"id": "gpt-5.5", "object": "model"}));
+    assert_eq!(
+        out["run_tools"]["final_content"], "tool said: tool-ok-42",
+        "{out}"
+    );
+    assert_eq!(out["run_tools"]["called_with"], json!([{}]));
+    check_parallel_stream(&out["parallel_stream"]);
+    assert!(
+        out["parallel_stream"]["total_tokens"]
+            .as_u64()
+            .is_some_and(|t| t > 0)
+    );
+    assert_eq!(out["chat_parse"], json!({"answer": 42}));
+    assert_eq!(out["raw"]["output_text"], "pong");
+    assert_eq!(
+        out["raw"]["ignored"], "temperature,max_output_tokens",
+        "{}",
+        out["raw"]
+    );
+    assert_eq!(out["raw"]["request_id"], out["raw"]["request_id_prop"]);
+    assert!(
+        out["raw"]["request_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("req_")
+    );
+    let last = upstream_bodies(&r).pop().unwrap();
+    assert!(
+        last.get("temperature").is_none() && last.get("max_output_tokens").is_none(),
+        "{last}"
+    );
+    assert_upstream_shape(&r);
+}
