@@ -979,3 +979,56 @@ async fn refuses_no_auth_on_a_non_loopback_address() {
         stderr(&out)
     );
 }
+
+#[tokio::test]
+async fn traffic_log_is_private_json_lines_without_secrets() {
+    let r = Relay::start(RelayOptions {
+        env: vec![("AIRELAYS_TRAFFIC_LOG", "on".into())],
+        ..Default::default()
+    })
+    .await;
+    let resp = r
+        .post(
+            "/v1/chat/completions",
+            &json!({"model": "gpt-5.5", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
+    let path = r.sandbox.data_dir().join("logs/traffic.jsonl");
+    let mut line = None;
+    for _ in 0..200 {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        if let Some(l) = text.lines().find(|l| l.contains(&id)) {
+            line = Some(l.to_string());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let line = line.expect("request logged");
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (
+            v["method"].as_str(),
+            v["path"].as_str(),
+            v["status"].as_u64()
+        ),
+        (Some("POST"), Some("/v1/chat/completions"), Some(200))
+    );
+    assert_eq!(v["model"], "gpt-5.5");
+    #[cfg(unix)]
+    assert_eq!(mode(&path), 0o600);
+    let issued_access = r
+        .mock
+        .state()
+        .requests()
+        .into_iter()
+        .find_map(|q| q.header("authorization").map(str::to_string))
+        .unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains(&r.token) && !text.contains(issued_access.trim_start_matches("Bearer "))
+    );
+}
