@@ -1032,3 +1032,25 @@ async fn traffic_log_is_private_json_lines_without_secrets() {
         !text.contains(&r.token) && !text.contains(issued_access.trim_start_matches("Bearer "))
     );
 }
+
+#[tokio::test]
+async fn h2c_prior_knowledge_is_served() {
+    let r = Relay::start(RelayOptions::default()).await;
+    let h2 = reqwest::Client::builder()
+        .no_proxy()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let resp = h2
+        .post(r.url("/v1/responses"))
+        .header("authorization", r.bearer())
+        .json(&text_request("hi", true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().contains_key("x-request-id"));
+    let events = sse_events(&resp.text().await.unwrap());
+    assert_eq!(events.last().unwrap().1["type"], "response.completed");
+}
