@@ -8,30 +8,13 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::translate::DEFAULT_UNSUPPORTED_PARAMETERS;
+
 /// The config file `init` writes and the repository ships, with every key.
 pub const EXAMPLE_CONFIG: &str = include_str!("../config.example.toml");
 
 pub const DEFAULT_INSTRUCTIONS: &str =
     "You are a helpful assistant. Follow the user's instructions carefully and answer accurately.";
-
-/// Parameters the subscription backend rejects (spec §6.4).
-pub const DEFAULT_UNSUPPORTED_PARAMETERS: &[&str] = &[
-    "temperature",
-    "top_p",
-    "presence_penalty",
-    "frequency_penalty",
-    "seed",
-    "user",
-    "safety_identifier",
-    "metadata",
-    "max_output_tokens",
-    "max_tokens",
-    "max_completion_tokens",
-    "truncation",
-    "background",
-    "top_logprobs",
-    "prompt_cache_retention",
-];
 
 /// Where configuration and state live.
 #[derive(Debug, Clone, PartialEq, Eq)]

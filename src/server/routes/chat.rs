@@ -9,13 +9,11 @@ use hyper::body::Incoming;
 use super::streaming::{self, Mode};
 use super::{Answer, finish_request, json_response, read_body, relayed_headers, translate_options};
 use crate::server::AppState;
-use crate::server::error::ApiError;
 use crate::server::guard::Pass;
-use crate::server::relay::{self, map_failure};
+use crate::server::relay;
 use crate::translate::chat_request;
 use crate::translate::chat_response::{ChatContext, completion_from_response};
 use crate::translate::chat_stream::ChatStreamTranslator;
-use crate::translate::responses_response::{AssemblerStep, ResponseAssembler};
 
 fn completion_id() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -51,26 +49,9 @@ pub async fn create(state: &Arc<AppState>, req: Request<Incoming>, pass: Pass) -
             pass,
         )
     } else {
-        let mut assembler = ResponseAssembler::new();
-        let mut failure = None;
-        let result = streaming::drain(open, |event| match assembler.on_event(event) {
-            AssemblerStep::Continue => None,
-            AssemblerStep::Completed | AssemblerStep::Incomplete { .. } => Some(Ok(())),
-            AssemblerStep::Failed { code, message } => {
-                failure = Some(map_failure(code.as_deref(), &message));
-                Some(Err(ApiError::upstream_error(String::new())))
-            }
-        })
-        .await;
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        result?;
+        let response = streaming::assemble(open).await?;
         drop(pass);
-        json_response(
-            StatusCode::OK,
-            &completion_from_response(&assembler.into_response(), &ctx),
-        )
+        json_response(StatusCode::OK, &completion_from_response(&response, &ctx))
     };
     relayed_headers(&mut resp, &upstream_headers, ignored, &model);
     Ok(resp)

@@ -9,11 +9,9 @@ use super::streaming::{self, Mode};
 use super::{Answer, finish_request, json_response, read_body, relayed_headers, translate_options};
 use crate::server::AppState;
 use crate::server::body::{Body, full};
-use crate::server::error::ApiError;
 use crate::server::guard::Pass;
-use crate::server::relay::{self, map_failure};
+use crate::server::relay;
 use crate::translate::responses_request;
-use crate::translate::responses_response::{AssemblerStep, ResponseAssembler};
 
 pub async fn create(state: &Arc<AppState>, req: Request<Incoming>, pass: Pass) -> Answer {
     let (parts, body) = req.into_parts();
@@ -28,23 +26,9 @@ pub async fn create(state: &Arc<AppState>, req: Request<Incoming>, pass: Pass) -
     let mut resp = if client_stream {
         streaming::respond(state, open, Mode::Raw, pass)
     } else {
-        let mut assembler = ResponseAssembler::new();
-        let mut outcome = None;
-        let result = streaming::drain(open, |event| match assembler.on_event(event) {
-            AssemblerStep::Continue => None,
-            AssemblerStep::Completed | AssemblerStep::Incomplete { .. } => Some(Ok(())),
-            AssemblerStep::Failed { code, message } => {
-                outcome = Some(map_failure(code.as_deref(), &message));
-                Some(Err(ApiError::upstream_error(String::new())))
-            }
-        })
-        .await;
-        if let Some(e) = outcome {
-            return Err(e);
-        }
-        result?;
+        let response = streaming::assemble(open).await?;
         drop(pass);
-        json_response(StatusCode::OK, &assembler.into_response())
+        json_response(StatusCode::OK, &response)
     };
     relayed_headers(&mut resp, &upstream_headers, ignored, &model);
     Ok(resp)

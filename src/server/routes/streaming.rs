@@ -13,10 +13,13 @@ use serde_json::{Value, json};
 use crate::server::body::{self, Body};
 use crate::server::error::ApiError;
 use crate::server::guard::Pass;
-use crate::server::relay::{OpenStream, in_band_kind, map_upstream_error, parse_event};
+use crate::server::relay::{
+    OpenStream, in_band_kind, map_failure, map_upstream_error, parse_event,
+};
 use crate::server::{AppState, CountGuard};
 use crate::translate::chat_stream::{ChatStreamTranslator, StreamStep, error_chunk};
 use crate::translate::is_terminal;
+use crate::translate::responses_response::{AssemblerStep, ResponseAssembler};
 use crate::upstream::UpstreamError;
 
 pub enum Mode {
@@ -147,7 +150,7 @@ pub fn respond(state: &Arc<AppState>, open: OpenStream, mode: Mode, pass: Pass) 
 
 /// Reads the rest of an open stream for a non-streaming answer, feeding each
 /// event to `on_event` until it returns `Some` (the outcome).
-pub async fn drain<T>(
+async fn drain<T>(
     mut open: OpenStream,
     mut on_event: impl FnMut(&Value) -> Option<Result<T, ApiError>>,
 ) -> Result<T, ApiError> {
@@ -171,4 +174,20 @@ pub async fn drain<T>(
             Err(e) => return Err(map_upstream_error(e)),
         }
     }
+}
+
+/// Reads a whole upstream answer into the final Response object (for clients
+/// that did not ask for a stream). An incomplete response is still an answer;
+/// a failed one is an error.
+pub async fn assemble(open: OpenStream) -> Result<Value, ApiError> {
+    let mut assembler = ResponseAssembler::new();
+    drain(open, |event| match assembler.on_event(event) {
+        AssemblerStep::Continue => None,
+        AssemblerStep::Completed | AssemblerStep::Incomplete { .. } => Some(Ok(())),
+        AssemblerStep::Failed { code, message } => {
+            Some(Err(map_failure(code.as_deref(), &message)))
+        }
+    })
+    .await?;
+    Ok(assembler.into_response())
 }
