@@ -1063,3 +1063,81 @@ async fn node_sdk_helpers_run_tools_parallel_stream_parse_and_raw() {
     );
     assert_upstream_shape(&r);
 }
+
+#[tokio::test]
+async fn vercel_ai_sdk_item_references_are_resolved_from_the_relays_recent_items() {
+    let r = Relay::start(RelayOptions::default()).await;
+    let out = node(&r, "ai_sdk_reasoning.mjs").run().await.json();
+    for run in ["generate_tool_loop", "stream_tool_loop"] {
+        assert_eq!(out[run]["text"], "tool said: tool-ok-42", "{run}: {out}");
+        assert_eq!(out[run]["steps"], 2, "{run}");
+    }
+    assert!(
+        out["generate_tool_loop"]["reasoning"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty()),
+        "{out}"
+    );
+    assert_eq!(
+        out["two_turns"],
+        json!({"first": "pong", "second": "second turn"})
+    );
+
+    // The SDK sent `item_reference`s (store unset counts as true for it); the backend
+    // stores nothing, so the relay put the items themselves in their place.
+    let bodies = upstream_bodies(&r);
+    assert_eq!(bodies.len(), 6);
+    for b in &bodies {
+        assert!(
+            !b.to_string().contains("item_reference"),
+            "a reference reached the upstream: {b}"
+        );
+    }
+    for b in [&bodies[1], &bodies[3]] {
+        let items = b["input"].as_array().unwrap();
+        let reasoning = items
+            .iter()
+            .find(|i| i["type"] == "reasoning")
+            .unwrap_or_else(|| panic!("no reasoning item: {b}"));
+        assert!(
+            reasoning["encrypted_content"]
+                .as_str()
+                .is_some_and(|c| !c.is_empty()),
+            "{reasoning}"
+        );
+        assert!(reasoning.get("id").is_none(), "{reasoning}");
+        assert!(
+            items.iter().any(|i| i["type"] == "function_call_output"),
+            "{b}"
+        );
+    }
+    let turn = bodies[5]["input"].as_array().unwrap();
+    let answer = turn
+        .iter()
+        .find(|i| i["type"] == "message" && i["role"] == "assistant")
+        .unwrap_or_else(|| panic!("{turn:?}"));
+    assert_eq!(answer["content"][0]["text"], "pong");
+    assert!(turn.iter().any(|i| i["type"] == "reasoning"), "{turn:?}");
+
+    // A reference the relay never saw (or forgot in a restart) is refused, not sent.
+    let calls = r.mock.state().responses_calls();
+    let resp = r
+        .post("/v1/responses", &json!({"model": "gpt-5.5", "input": [{"role": "user", "content": "hi"}, {"type": "item_reference", "id": "rs_unknown"}]}))
+        .send()
+        .await
+        .unwrap();
+    let (s, b) = (resp.status().as_u16(), resp.json::<Value>().await.unwrap());
+    assert_eq!(
+        (s, b["error"]["code"].as_str(), b["error"]["param"].as_str()),
+        (400, Some("item_not_found"), Some("input[1]")),
+        "{b}"
+    );
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("store: false"),
+        "{b}"
+    );
+    assert_eq!(r.mock.state().responses_calls(), calls);
+}

@@ -10,6 +10,7 @@ pub mod body;
 pub mod error;
 pub mod guard;
 pub mod limits;
+pub mod recent_items;
 pub mod relay;
 pub mod routes;
 pub mod traffic;
@@ -72,6 +73,8 @@ pub struct AppState {
     pub credentials: CredentialSession,
     pub models: ModelCatalog,
     pub files: crate::files::FileStore,
+    /// Output items of recent responses, for clients that send `item_reference`s.
+    pub recent_items: recent_items::RecentItems,
     pub counters: Counters,
     pub usage: Mutex<Option<UsageSnapshot>>,
     pub usage_changed: tokio::sync::Notify,
@@ -118,6 +121,9 @@ impl AppState {
             guard,
             credentials,
             files,
+            recent_items: recent_items::RecentItems::new(
+                recent_items::RecentItems::DEFAULT_CAPACITY_BYTES,
+            ),
             traffic,
             config,
             paths,

@@ -13,6 +13,7 @@ use http::HeaderMap;
 use serde_json::Value;
 
 use super::error::ApiError;
+use super::recent_items::RecentItems;
 use super::{AppState, CountGuard};
 use crate::upstream::client::EventStream;
 use crate::upstream::sse::SseEvent;
@@ -25,6 +26,8 @@ pub struct OpenStream {
     /// Events read so far, including the first meaningful one, in order.
     pub head: VecDeque<(SseEvent, Option<Value>)>,
     pub rest: EventStream,
+    /// Where the output items of this answer are remembered as they pass.
+    pub recent_items: RecentItems,
     /// Held while the upstream request is open.
     pub _in_flight: CountGuard,
 }
@@ -144,6 +147,7 @@ async fn first_meaningful(
                 headers: stream.headers.clone(),
                 head,
                 rest: stream,
+                recent_items: state.recent_items.clone(),
                 _in_flight: in_flight,
             });
         }

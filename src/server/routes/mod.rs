@@ -200,6 +200,7 @@ pub async fn finish_request(
     mut prepared: crate::translate::UpstreamRequest,
 ) -> Result<(Bytes, String, Option<HeaderValue>), ApiError> {
     let model = resolve_model(state, &prepared.model).await?;
+    state.recent_items.resolve_references(&mut prepared.body)?;
     crate::files::inline_files(
         &mut prepared.body,
         &state.files,

@@ -21,6 +21,7 @@ use crate::translate::chat_stream::{ChatStreamTranslator, StreamStep, error_chun
 use crate::translate::is_terminal;
 use crate::translate::responses_response::{AssemblerStep, ResponseAssembler};
 use crate::upstream::UpstreamError;
+use crate::upstream::sse::SseEvent;
 
 pub enum Mode {
     /// Re-emit upstream events unchanged (Responses API).
@@ -78,6 +79,14 @@ impl Relayed {
                 },
             };
             self.forwarded += 1;
+            let parsed = parsed.or_else(|| {
+                worth_parsing(&ev, &self.mode)
+                    .then(|| parse_event(&ev))
+                    .flatten()
+            });
+            if let Some(v) = &parsed {
+                self.open.recent_items.observe_event(v);
+            }
             match &mut self.mode {
                 Mode::Raw => {
                     let kind = match &ev.event {
@@ -119,6 +128,16 @@ impl Relayed {
     }
 }
 
+/// Whether an event must be parsed: always for the chat translator; for raw
+/// forwarding only when it may be an `output_item.done` (whose item is remembered).
+fn worth_parsing(ev: &SseEvent, mode: &Mode) -> bool {
+    matches!(mode, Mode::Chat(_))
+        || ev
+            .event
+            .as_deref()
+            .is_none_or(|k| k == "response.output_item.done")
+}
+
 /// A `200 text/event-stream` answer that relays `open` in `mode`.
 pub fn respond(state: &Arc<AppState>, open: OpenStream, mode: Mode, pass: Pass) -> Response<Body> {
     let relayed = Relayed {
@@ -155,19 +174,21 @@ async fn drain<T>(
     mut on_event: impl FnMut(&Value) -> Option<Result<T, ApiError>>,
 ) -> Result<T, ApiError> {
     while let Some((ev, parsed)) = open.head.pop_front() {
-        if let Some(v) = parsed.or_else(|| parse_event(&ev))
-            && let Some(done) = on_event(&v)
-        {
-            return done;
+        if let Some(v) = parsed.or_else(|| parse_event(&ev)) {
+            open.recent_items.observe_event(&v);
+            if let Some(done) = on_event(&v) {
+                return done;
+            }
         }
     }
     loop {
         match open.rest.next_event().await {
             Ok(Some(ev)) => {
-                if let Some(v) = parse_event(&ev)
-                    && let Some(done) = on_event(&v)
-                {
-                    return done;
+                if let Some(v) = parse_event(&ev) {
+                    open.recent_items.observe_event(&v);
+                    if let Some(done) = on_event(&v) {
+                        return done;
+                    }
                 }
             }
             Ok(None) | Err(UpstreamError::Body(_)) => return Err(ApiError::incomplete_stream()),

@@ -1,0 +1,234 @@
+//! The output items of recent responses, remembered by id, so that a later
+//! request's `{"type":"item_reference","id":…}` can be sent upstream as the item
+//! itself.
+//!
+//! The ChatGPT backend stores nothing (`store` is always false), so it cannot
+//! resolve a reference. Clients send them anyway: the Vercel AI SDK's Responses
+//! model treats an unset `store` as true and replays earlier reasoning (and, after
+//! reasoning, assistant text) as bare references to the items of the previous
+//! response. The relay saw those items stream past, so it keeps the most recent
+//! ones (up to [`RecentItems::DEFAULT_CAPACITY_BYTES`] of JSON) and puts them back in
+//! place of the references. A reference to an item it never saw, or has
+//! forgotten, is a 400 that says how to send the item instead.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+
+/// Remembered items, shared by every request of the running relay.
+#[derive(Clone)]
+pub struct RecentItems {
+    inner: Arc<Mutex<Inner>>,
+}
+
+struct Inner {
+    /// id → (insertion number, item without its id, size in bytes).
+    by_id: HashMap<String, (u64, Value, usize)>,
+    /// Insertion order, oldest first; an entry whose number no longer matches
+    /// `by_id` was replaced and is skipped.
+    order: VecDeque<(u64, String)>,
+    next: u64,
+    bytes: usize,
+    capacity: usize,
+}
+
+impl RecentItems {
+    /// 16 MiB of item JSON: many turns of reasoning (a few KiB each with its
+    /// encrypted content) and text.
+    pub const DEFAULT_CAPACITY_BYTES: usize = 16 * 1024 * 1024;
+
+    pub fn new(capacity_bytes: usize) -> RecentItems {
+        RecentItems {
+            inner: Arc::new(Mutex::new(Inner {
+                by_id: HashMap::new(),
+                order: VecDeque::new(),
+                next: 0,
+                bytes: 0,
+                capacity: capacity_bytes,
+            })),
+        }
+    }
+
+    /// Remembers the item of a `response.output_item.done` event; other events and
+    /// items without an id are ignored.
+    pub fn observe_event(&self, event: &Value) {
+        if event.get("type").and_then(Value::as_str) == Some("response.output_item.done")
+            && let Some(item) = event.get("item")
+        {
+            self.remember(item);
+        }
+    }
+
+    /// Remembers one output item under its `id`, evicting the oldest items beyond
+    /// the capacity. The stored copy has no `id`: the backend keeps no items, and
+    /// Codex, its own client, never sends ids back.
+    pub fn remember(&self, item: &Value) {
+        let Some(mut fields) = item.as_object().cloned() else {
+            return;
+        };
+        let Some(Value::String(id)) = fields.remove("id") else {
+            return;
+        };
+        let item = Value::Object(fields);
+        let size = id.len() + serde_json::to_string(&item).map_or(0, |s| s.len());
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if size > inner.capacity {
+            return;
+        }
+        let n = inner.next;
+        inner.next += 1;
+        if let Some((_, _, old)) = inner.by_id.insert(id.clone(), (n, item, size)) {
+            inner.bytes -= old;
+        }
+        inner.bytes += size;
+        inner.order.push_back((n, id));
+        while inner.bytes > inner.capacity {
+            let Some((n, id)) = inner.order.pop_front() else {
+                break;
+            };
+            if inner.by_id.get(&id).is_some_and(|(m, _, _)| *m == n)
+                && let Some((_, _, size)) = inner.by_id.remove(&id)
+            {
+                inner.bytes -= size;
+            }
+        }
+    }
+
+    fn get(&self, id: &str) -> Option<Value> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.by_id.get(id).map(|(_, item, _)| item.clone())
+    }
+
+    /// Replaces every `item_reference` in `body["input"]` by the remembered item and
+    /// returns how many it replaced; a reference to an unknown item is a 400.
+    pub fn resolve_references(&self, body: &mut Map<String, Value>) -> Result<usize, ApiError> {
+        let Some(Value::Array(input)) = body.get_mut("input") else {
+            return Ok(0);
+        };
+        let mut replaced = 0;
+        for (index, item) in input.iter_mut().enumerate() {
+            if item.get("type").and_then(Value::as_str) != Some("item_reference") {
+                continue;
+            }
+            let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
+            *item = self.get(id).ok_or_else(|| unknown_reference(id, index))?;
+            replaced += 1;
+        }
+        Ok(replaced)
+    }
+}
+
+fn unknown_reference(id: &str, index: usize) -> ApiError {
+    ApiError::invalid_request(
+        format!(
+            "input[{index}] is an item_reference to {:?}, an item this relay does not remember. The ChatGPT backend stores nothing between requests (store is always false), so the relay can only fill in items from its own recent responses, and not after a restart. Send the item itself instead of a reference (with the Vercel AI SDK: providerOptions: {{ openai: {{ store: false }} }}).",
+            id.chars().take(100).collect::<String>()
+        ),
+        Some(format!("input[{index}]")),
+        Some("item_not_found".to_string()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn done(item: Value) -> Value {
+        json!({"type": "response.output_item.done", "output_index": 0, "item": item})
+    }
+
+    fn body(input: Value) -> Map<String, Value> {
+        json!({"model": "gpt-5.5", "input": input})
+            .as_object()
+            .unwrap()
+            .clone()
+    }
+
+    #[test]
+    fn references_become_the_remembered_items_without_their_ids() {
+        let items = RecentItems::new(RecentItems::DEFAULT_CAPACITY_BYTES);
+        let reasoning = json!({"id": "rs_1", "type": "reasoning", "summary": [{"type": "summary_text", "text": "Plan"}], "encrypted_content": "gAAA"});
+        let text = json!({"id": "msg_1", "type": "message", "role": "assistant", "status": "completed", "content": [{"type": "output_text", "text": "hi", "annotations": []}]});
+        items.observe_event(&done(reasoning));
+        items.observe_event(&done(text));
+        items.observe_event(
+            &json!({"type": "response.output_text.delta", "item_id": "msg_1", "delta": "x"}),
+        );
+
+        // As the AI SDK sends a tool loop's second step with store left unset.
+        let mut b = body(json!([
+            {"role": "user", "content": [{"type": "input_text", "text": "REASON RUN_TOOL"}]},
+            {"type": "item_reference", "id": "rs_1"},
+            {"type": "item_reference", "id": "msg_1"},
+            {"type": "function_call", "call_id": "call_1", "name": "bash", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "call_1", "output": "ok"},
+        ]));
+        assert_eq!(items.resolve_references(&mut b).unwrap(), 2);
+        assert_eq!(
+            b["input"][1],
+            json!({"type": "reasoning", "summary": [{"type": "summary_text", "text": "Plan"}], "encrypted_content": "gAAA"})
+        );
+        assert_eq!(b["input"][2]["type"], "message");
+        assert_eq!(b["input"][2]["content"][0]["text"], "hi");
+        assert!(b["input"][2].get("id").is_none());
+        assert_eq!(
+            b["input"][3]["call_id"], "call_1",
+            "other items are untouched"
+        );
+    }
+
+    #[test]
+    fn an_unknown_reference_is_a_400_that_says_what_to_send() {
+        let items = RecentItems::new(1024);
+        let mut b = body(
+            json!([{"role": "user", "content": "hi"}, {"type": "item_reference", "id": "rs_gone"}]),
+        );
+        let e = items.resolve_references(&mut b).unwrap_err();
+        assert_eq!(e.status.as_u16(), 400);
+        assert_eq!(
+            (e.param.as_deref(), e.code.as_deref()),
+            (Some("input[1]"), Some("item_not_found"))
+        );
+        assert!(
+            e.message.contains("rs_gone") && e.message.contains("store: false"),
+            "{}",
+            e.message
+        );
+        let mut plain = body(json!("a string input"));
+        assert_eq!(items.resolve_references(&mut plain).unwrap(), 0);
+    }
+
+    #[test]
+    fn the_oldest_items_are_forgotten_beyond_the_capacity() {
+        let items = RecentItems::new(200);
+        for i in 0..10 {
+            items.remember(
+                &json!({"id": format!("msg_{i}"), "type": "message", "content": "x".repeat(40)}),
+            );
+        }
+        assert!(items.get("msg_9").is_some() && items.get("msg_8").is_some());
+        assert!(items.get("msg_0").is_none());
+        let inner = items.inner.lock().unwrap();
+        assert!(
+            inner.bytes <= 200
+                && inner.bytes == inner.by_id.values().map(|(_, _, s)| s).sum::<usize>()
+        );
+        drop(inner);
+
+        // Seeing an id again replaces it; its older slot does not evict the new one.
+        items.remember(&json!({"id": "msg_8", "type": "message", "content": "new"}));
+        for i in 10..12 {
+            items.remember(
+                &json!({"id": format!("msg_{i}"), "type": "message", "content": "y".repeat(40)}),
+            );
+        }
+        assert_eq!(items.get("msg_8").unwrap()["content"], "new");
+        // An item larger than everything is not kept (and evicts nothing).
+        items.remember(&json!({"id": "msg_big", "content": "z".repeat(500)}));
+        assert!(items.get("msg_big").is_none() && items.get("msg_11").is_some());
+    }
+}
