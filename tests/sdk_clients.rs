@@ -2,7 +2,8 @@
 //! OpenAI Node SDK and the Vercel AI SDK, each pinned and installed by
 //! `scripts/setup-clients`. Every test starts the real relay against the mock upstream,
 //! runs one client script from `tests/clients/`, and checks both what the client saw
-//! (the script's JSON) and what reached the mock upstream.
+//! (the script's JSON) and what reached the mock upstream. The upload-limit and
+//! crash tests speak plain HTTP, so they can cut a body short or kill the relay mid-way.
 
 mod common;
 
