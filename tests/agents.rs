@@ -185,18 +185,19 @@ async fn run(mut cmd: Command) -> Ran {
             .status();
         let [stdout, stderr] = readers.map(|r| r.join().unwrap());
         let Ok(status) = status else {
-            panic!(
-                "{cmd:?} did not finish within {CLIENT_TIMEOUT:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-            );
+            return Err(format!(
+                "{cmd:?} did not finish within {CLIENT_TIMEOUT:?} and was killed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+            ));
         };
-        Ran {
+        Ok(Ran {
             code: status.expect("wait").code(),
             stdout,
             stderr,
-        }
+        })
     })
     .await
     .unwrap()
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn reader(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
