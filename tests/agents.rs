@@ -466,6 +466,36 @@ async fn codex_reports_a_cut_stream_as_an_error() {
     );
 }
 
+/// The built-in `openai` provider pointed at the relay (`docs/clients/codex-config-builtin.toml`
+/// with the key from `docs/clients/codex-builtin-env.sh`): Codex first tries a WebSocket
+/// on `/v1/responses`, the relay answers 426 at once, and Codex falls back to HTTP.
+#[tokio::test(flavor = "multi_thread")]
+async fn codex_builtin_provider_falls_back_from_websocket() {
+    let r = Relay::start(RelayOptions::default()).await;
+    let home = ClientHome::new();
+    home.write(
+        ".codex/config.toml",
+        &configured("codex-config-builtin.toml", &r),
+    );
+    let mut cmd = home.command(Path::new("/bin/sh"));
+    cmd.arg("-c")
+        .arg(format!(
+            "{}exec \"$0\" \"$@\"",
+            snippet("codex-builtin-env.sh")
+        ))
+        .arg(codex())
+        .args(["exec", "--skip-git-repo-check", "--ephemeral", "say pong"])
+        .env("CODEX_HOME", home.path().join(".codex"))
+        .env("AIRELAYS_TOKEN", &r.token);
+    let ran = run(cmd).await;
+    ran.assert_ok();
+    assert_eq!(ran.stdout.trim(), "pong", "{ran:#?}");
+    let log = r.stderr_log();
+    assert!(log.contains("GET /v1/responses 426"), "{log}");
+    assert_eq!(relay_posts(&r, "/v1/responses"), 1, "{log}");
+    assert_eq!(upstream_bodies(&r).len(), 1);
+}
+
 // ---------------------------------------------------------------------------------------
 // opencode
 
