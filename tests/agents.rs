@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::relay::{Relay, RelayOptions};
-use common::signin::{RunningLogin, TestEnv};
+use common::signin::{RunningLogin, TestEnv, eventually};
 use serde_json::Value;
 
 /// The base URL every snippet in `docs/clients/` is written for (the relay's default).
@@ -283,14 +283,29 @@ fn assert_round_trip_upstream(relay: &Relay, tool: &str, marker: &str) {
     assert!(bodies.len() >= 2, "{} upstream requests", bodies.len());
 }
 
-/// Relay access-log lines `POST <path> 200`, to see which API a client used.
-fn relay_posts(relay: &Relay, path: &str) -> usize {
+/// Relay access-log lines `POST <path> 200` in `log`, to see which API a client used.
+fn posts_in(log: &str, path: &str) -> usize {
     let needle = format!("POST {path} 200");
-    relay
-        .stderr_log()
-        .lines()
-        .filter(|l| l.contains(&needle))
-        .count()
+    log.lines().filter(|l| l.contains(&needle)).count()
+}
+
+/// The relay's log once it satisfies `check`. The relay writes a line as it answers, and
+/// a client may exit before that line reaches the log file, so this waits (bounded).
+async fn relay_log_where(relay: &Relay, what: &str, check: impl Fn(&str) -> bool) -> String {
+    let ok = eventually(Duration::from_secs(10), async || check(&relay.stderr_log())).await;
+    let log = relay.stderr_log();
+    assert!(ok, "the relay log never showed {what}:\n{log}");
+    log
+}
+
+/// Asserts the client made exactly `n` successful POSTs to `path` and none to `other`.
+async fn assert_posts(relay: &Relay, path: &str, n: usize, other: &str) {
+    let log = relay_log_where(relay, &format!("{n} POSTs to {path}"), |log| {
+        posts_in(log, path) >= n
+    })
+    .await;
+    assert_eq!(posts_in(&log, path), n, "{log}");
+    assert_eq!(posts_in(&log, other), 0, "{log}");
 }
 
 fn jsonl(text: &str) -> Vec<Value> {
@@ -363,13 +378,10 @@ async fn codex_answers_through_the_relay() {
         tools.iter().any(|t| t["type"] == "web_search"),
         "{tools:#?}"
     );
-    assert_eq!(relay_posts(&r, "/v1/responses"), 1);
+    assert_posts(&r, "/v1/responses", 1, "/v1/chat/completions").await;
     // A custom provider never lists models (the relay reads the catalogue itself).
-    assert!(
-        !r.stderr_log().contains("GET /v1/models"),
-        "{}",
-        r.stderr_log()
-    );
+    let log = r.stderr_log();
+    assert!(!log.contains("GET /v1/models"), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -459,11 +471,10 @@ async fn codex_reports_a_cut_stream_as_an_error() {
     let bodies = upstream_bodies(&r);
     assert_eq!(bodies.len(), 1);
     assert!(bodies[0].to_string().contains("FAULT:cut now"));
-    assert!(
-        r.stderr_log().contains("incomplete_stream"),
-        "{}",
-        r.stderr_log()
-    );
+    relay_log_where(&r, "the incomplete stream", |log| {
+        log.contains("incomplete_stream")
+    })
+    .await;
 }
 
 /// The built-in `openai` provider pointed at the relay (`docs/clients/codex-config-builtin.toml`
@@ -490,9 +501,11 @@ async fn codex_builtin_provider_falls_back_from_websocket() {
     let ran = run(cmd).await;
     ran.assert_ok();
     assert_eq!(ran.stdout.trim(), "pong", "{ran:#?}");
-    let log = r.stderr_log();
-    assert!(log.contains("GET /v1/responses 426"), "{log}");
-    assert_eq!(relay_posts(&r, "/v1/responses"), 1, "{log}");
+    relay_log_where(&r, "the refused WebSocket", |log| {
+        log.contains("GET /v1/responses 426")
+    })
+    .await;
+    assert_posts(&r, "/v1/responses", 1, "/v1/chat/completions").await;
     assert_eq!(upstream_bodies(&r).len(), 1);
 }
 
@@ -538,9 +551,8 @@ async fn opencode_tool_round_trip(config: &str, api_path: &str, other_path: &str
     assert!(!events.iter().any(|e| e["type"] == "error"), "{ran:#?}");
 
     assert_round_trip_upstream(&r, "bash", "tool-ok-42");
-    // The tool turn and the follow-up (plus opencode's title request) used this API only.
-    assert!(relay_posts(&r, api_path) >= 2, "{}", r.stderr_log());
-    assert_eq!(relay_posts(&r, other_path), 0, "{}", r.stderr_log());
+    // The title request, the tool turn and the follow-up used this API only.
+    assert_posts(&r, api_path, 3, other_path).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -626,8 +638,7 @@ async fn llm_answers_and_runs_a_tool(model: &str, api_path: &str, other_path: &s
     assert_eq!(ran.stdout.trim(), "tool said: 0.36", "{ran:#?}");
     assert_round_trip_upstream(&r, "llm_version", "0.36");
 
-    assert_eq!(relay_posts(&r, api_path), 4, "{}", r.stderr_log());
-    assert_eq!(relay_posts(&r, other_path), 0, "{}", r.stderr_log());
+    assert_posts(&r, api_path, 4, other_path).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
