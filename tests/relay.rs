@@ -167,11 +167,11 @@ async fn failed_auth_ban_blocks_even_the_right_token() {
         ..Default::default()
     })
     .await;
-    for _ in 0..3 {
+    for n in 0..3 {
         let resp = r
             .http
             .get(r.url("/v1/models"))
-            .header("authorization", "Bearer wrong")
+            .header("authorization", format!("Bearer wrong-{n}"))
             .send()
             .await
             .unwrap();
@@ -188,6 +188,34 @@ async fn failed_auth_ban_blocks_even_the_right_token() {
     assert_eq!(
         r.http.get(r.url("/healthz")).send().await.unwrap().status(),
         200
+    );
+}
+
+/// Codex retries a 401 five times with the same stale token: those retries guess
+/// nothing and must not lock every local client out of a loopback relay.
+#[tokio::test]
+async fn retrying_one_wrong_token_does_not_ban_the_ip() {
+    let r = Relay::start(RelayOptions {
+        env: vec![("AIRELAYS_FAILED_AUTH_MAX_ATTEMPTS", "3".into())],
+        ..Default::default()
+    })
+    .await;
+    for _ in 0..12 {
+        let resp = r
+            .http
+            .post(r.url("/v1/responses"))
+            .header("authorization", "Bearer stale-token")
+            .json(&text_request("hi", true))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401);
+    }
+    let ok = r.get("/v1/models").send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(
+        r.relay_status().await["live"]["caller"]["recent_auth_failures"],
+        1
     );
 }
 

@@ -122,7 +122,7 @@ impl Guard {
                 .get(http::header::AUTHORIZATION)
                 .map(|v| v.as_bytes());
             if let Err(failure) = self.verifier.check(presented) {
-                self.limits.record_auth_failure(ip);
+                self.limits.record_auth_failure(ip, presented);
                 let err = match failure {
                     AuthFailure::WrongScheme => ApiError::wrong_auth_scheme(),
                     AuthFailure::Missing | AuthFailure::Invalid => {

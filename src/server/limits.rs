@@ -1,5 +1,9 @@
 //! Per-client-IP state: token bucket, in-flight slots and the failed-auth ban.
 //!
+//! The ban counts *distinct* wrong credentials: a client that retries the same
+//! stale token (Codex retries a 401 five times) guesses nothing, and counting
+//! its retries would lock every local client out of a loopback relay.
+//!
 //! One bounded map holds everything known about an IP. Entries expire when idle
 //! (full bucket, nothing in flight, no failures, no ban) and the map never holds
 //! more than [`MAX_TRACKED_IPS`] entries: at capacity an idle entry is evicted,
@@ -46,7 +50,9 @@ struct IpState {
     tokens: f64,
     refilled: Instant,
     in_flight: u32,
-    failures: VecDeque<Instant>,
+    /// When each distinct wrong credential was first seen in the window, with
+    /// its fingerprint.
+    failures: VecDeque<(Instant, u64)>,
     banned_until: Option<Instant>,
     last_seen: Instant,
 }
@@ -84,7 +90,7 @@ impl IpState {
         while self
             .failures
             .front()
-            .is_some_and(|t| now.saturating_duration_since(*t) > s.failure_window)
+            .is_some_and(|(t, _)| now.saturating_duration_since(*t) > s.failure_window)
         {
             self.failures.pop_front();
         }
@@ -110,6 +116,21 @@ impl Drop for SlotGuard {
             st.in_flight = st.in_flight.saturating_sub(1);
         }
     }
+}
+
+/// A short digest of a presented credential, so the map never holds the value.
+fn credential_fingerprint(presented: Option<&[u8]>) -> u64 {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    match presented {
+        None => h.update([0u8]),
+        Some(v) => {
+            h.update([1u8]);
+            h.update(v);
+        }
+    }
+    let d = h.finalize();
+    u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
 }
 
 fn ceil_secs(d: Duration) -> u64 {
@@ -164,11 +185,18 @@ impl IpLimits {
         })
     }
 
-    /// Counts a failed authentication; the N-th within the window starts a ban.
-    pub fn record_auth_failure(&self, ip: IpAddr) {
+    /// Counts a failed authentication with the `Authorization` value presented
+    /// (`None` when there was none). A value already counted within the window is
+    /// a retry, not a guess, and is not counted again; the N-th distinct value
+    /// within the window starts a ban.
+    pub fn record_auth_failure(&self, ip: IpAddr, presented: Option<&[u8]>) {
+        let fingerprint = credential_fingerprint(presented);
         self.with_state(ip, |st, now, s| {
             st.prune_failures(now, s);
-            st.failures.push_back(now);
+            if st.failures.iter().any(|(_, f)| *f == fingerprint) {
+                return;
+            }
+            st.failures.push_back((now, fingerprint));
             while st.failures.len() > s.max_failures as usize {
                 st.failures.pop_front();
             }
@@ -296,10 +324,10 @@ mod tests {
     #[test]
     fn failures_start_a_ban() {
         let l = IpLimits::new(settings());
-        l.record_auth_failure(ip(1));
-        l.record_auth_failure(ip(1));
+        l.record_auth_failure(ip(1), Some(b"Bearer a"));
+        l.record_auth_failure(ip(1), None);
         assert!(l.check_ban(ip(1)).is_ok());
-        l.record_auth_failure(ip(1));
+        l.record_auth_failure(ip(1), Some(b"Bearer c"));
         let secs = l.check_ban(ip(1)).unwrap_err();
         assert!(secs > 890 && secs <= 900, "{secs}");
         assert!(l.check_ban(ip(2)).is_ok());
@@ -309,8 +337,8 @@ mod tests {
     #[test]
     fn the_map_stays_bounded_and_keeps_bans() {
         let l = IpLimits::new(settings());
-        for _ in 0..3 {
-            l.record_auth_failure(ip(0));
+        for n in 0..3 {
+            l.record_auth_failure(ip(0), Some(format!("Bearer {n}").as_bytes()));
         }
         let _held = l.acquire_slot(ip(5)).unwrap();
         for n in 10..(MAX_TRACKED_IPS as u32 + 500) {
@@ -322,6 +350,19 @@ mod tests {
             "a ban survives a flood of new IPs"
         );
         assert_eq!(l.held_slots(), 1, "an in-flight slot is never evicted");
+    }
+
+    #[test]
+    fn retrying_the_same_wrong_token_is_not_a_guess() {
+        let l = IpLimits::new(settings());
+        for _ in 0..10 {
+            l.record_auth_failure(ip(1), Some(b"Bearer stale"));
+            l.record_auth_failure(ip(1), None);
+        }
+        assert!(l.check_ban(ip(1)).is_ok());
+        assert_eq!(l.describe(ip(1))["recent_auth_failures"], 2);
+        l.record_auth_failure(ip(1), Some(b"Bearer other"));
+        assert!(l.check_ban(ip(1)).is_err());
     }
 
     #[test]

@@ -1,0 +1,1 @@
+export CODEX_API_KEY="$AIRELAYS_TOKEN"

@@ -1,0 +1,1 @@
+llm keys set airelays --value "$AIRELAYS_TOKEN"

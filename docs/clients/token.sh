@@ -1,0 +1,1 @@
+export AIRELAYS_TOKEN="$(airelays token show | head -n 1)"
