@@ -22,14 +22,15 @@ use procs::{Launcher, Proc, Scratch};
 use run::{Measure, Target, interleaved};
 
 const USAGE: &str = "usage: airelays-bench [--quick] [--no-python] [--relay PATH] [--mock PATH]
-                      [--python PATH] [--out DIR]
+                      [--python PATH] [--out DIR] [--only latency|throughput|large]
 
   --quick        a smoke run: fewer rounds and requests (figures are rough)
   --no-python    skip AIRelays 0.22
   --relay PATH   the airelays binary (default: next to this one)
   --mock PATH    the airelays-mock binary (default: next to this one)
   --python PATH  AIRelays 0.22's `airelays` script (default: bench/.venv/bin/airelays)
-  --out DIR      where to write the report (default: bench/out)";
+  --out DIR      where to write the report (default: bench/out)
+  --only NAME    run one workload only (for profiling): latency, throughput or large";
 
 pub struct Args {
     pub quick: bool,
@@ -37,6 +38,7 @@ pub struct Args {
     pub relay: PathBuf,
     pub mock: PathBuf,
     pub out: PathBuf,
+    pub only: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -50,6 +52,7 @@ fn parse_args() -> Result<Args, String> {
         relay: here.join("airelays"),
         mock: here.join("airelays-mock"),
         out: PathBuf::from("bench/out"),
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -61,6 +64,13 @@ fn parse_args() -> Result<Args, String> {
             "--mock" => args.mock = value()?.into(),
             "--python" => args.python = Some(value()?.into()),
             "--out" => args.out = value()?.into(),
+            "--only" => {
+                let v = value()?;
+                if !["latency", "throughput", "large"].contains(&v.as_str()) {
+                    return Err(format!("--only: unknown workload {v:?}"));
+                }
+                args.only = Some(v);
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -149,6 +159,7 @@ fn phase(name: &str) {
 
 async fn bench(args: Args) -> Result<(), String> {
     let plan = Plan::new(args.quick);
+    let wants = |name: &str| args.only.as_deref().is_none_or(|o| o == name);
     let scratch = Scratch::new();
     let run_started = Instant::now();
     for bin in [&args.relay, &args.mock] {
@@ -211,7 +222,7 @@ async fn bench(args: Args) -> Result<(), String> {
     phase("warm-up");
     interleaved(&mut targets, &pong, 4, 25, 2, Duration::from_secs(60)).await?;
     let mut latency = Vec::new();
-    for &(c, rounds, per) in &plan.latency {
+    for &(c, rounds, per) in plan.latency.iter().filter(|_| wants("latency")) {
         phase(&format!("added latency, concurrency {c}"));
         let m = interleaved(
             &mut targets,
@@ -234,7 +245,10 @@ async fn bench(args: Args) -> Result<(), String> {
     for (route, work) in [
         ("/v1/responses", payload::responses(&long)),
         ("/v1/chat/completions", payload::chat_stream(&long)),
-    ] {
+    ]
+    .into_iter()
+    .filter(|_| wants("throughput"))
+    {
         phase(&format!("streaming throughput, {route}"));
         run::check(&mut targets, &work, "The quick brown fox").await?;
         let m = interleaved(
@@ -250,18 +264,22 @@ async fn bench(args: Args) -> Result<(), String> {
     }
 
     // 3. Large requests.
-    phase("large requests: 2 MB chat history, 24 tools, non-streaming");
     let large = payload::large_chat(2_000_000);
-    run::check(&mut targets, &large, "pong").await?;
-    let large_m = interleaved(
-        &mut targets,
-        &large,
-        1,
-        plan.large_per_round,
-        plan.large_rounds,
-        Duration::from_secs(300),
-    )
-    .await?;
+    let mut large_m = Vec::new();
+    if wants("large") {
+        phase("large requests: 2 MB chat history, 24 tools, non-streaming");
+        run::check(&mut targets, &large, "pong").await?;
+        large_m = interleaved(
+            &mut targets,
+            &large,
+            1,
+            plan.large_per_round,
+            plan.large_rounds,
+            Duration::from_secs(300),
+        )
+        .await?;
+    }
+    let full = args.only.is_none();
 
     // 4. Memory under 256 concurrent slow streams, then over a soak.
     let mut streams = Vec::new();
@@ -275,7 +293,7 @@ async fn bench(args: Args) -> Result<(), String> {
         t.trim_pool(16);
     }
     let mut soaks = Vec::new();
-    for t in targets.iter_mut().filter(|t| !t.direct) {
+    for t in targets.iter_mut().filter(|t| full && !t.direct) {
         let n = if t.label == "airelays" {
             plan.soak
         } else {
@@ -292,9 +310,14 @@ async fn bench(args: Args) -> Result<(), String> {
 
     // 5. Start-up and status.
     phase("status --json");
-    let status_relay = time_runs(&relay_launcher, &["status", "--json"], plan.status_runs).await?;
+    let (status_runs, py_status_runs) = if full {
+        (plan.status_runs, plan.python_starts.max(3))
+    } else {
+        (0, 0)
+    };
+    let status_relay = time_runs(&relay_launcher, &["status", "--json"], status_runs).await?;
     let status_py = match &py_launcher {
-        Some(l) => Some(time_runs(l, &["status", "--json"], plan.python_starts.max(3)).await?),
+        Some(l) => Some(time_runs(l, &["status", "--json"], py_status_runs).await?),
         None => None,
     };
     drop(targets);
@@ -303,16 +326,17 @@ async fn bench(args: Args) -> Result<(), String> {
         p.stop(Duration::from_secs(10)).await;
     }
     phase("start-up: serve → first /healthz");
-    let start_relay = time_starts(&relay_launcher, plan.starts).await?;
+    let start_relay = time_starts(&relay_launcher, if full { plan.starts } else { 0 }).await?;
     let start_py = match &py_launcher {
-        Some(l) => Some(time_starts(l, plan.python_starts).await?),
-        None => None,
+        Some(l) if full => Some(time_starts(l, plan.python_starts).await?),
+        _ => None,
     };
     let binary_bytes = std::fs::metadata(&args.relay).map(|m| m.len()).unwrap_or(0);
     mock.proc.stop(Duration::from_secs(5)).await;
 
     let report = report::Report {
         quick: args.quick,
+        full,
         python: python.is_some(),
         latency,
         throughput,
