@@ -6,10 +6,10 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::sse::{SseEvent, SseReader};
+use super::sse::{MAX_EVENT_BYTES, SseEvent, SseReader};
 use crate::config::UpstreamConfig;
 
 use crate::http::ORIGINATOR;
@@ -90,6 +90,9 @@ pub struct EventStream {
     reader: SseReader,
     idle_timeout: Duration,
     done: bool,
+    /// A body error met by [`EventStream::next_ready`], reported by the next
+    /// [`EventStream::next_event`].
+    failed: Option<String>,
 }
 
 impl EventStream {
@@ -101,6 +104,9 @@ impl EventStream {
                 Ok(Some(ev)) => return Ok(Some(ev)),
                 Ok(None) => {}
                 Err(e) => return Err(UpstreamError::Malformed(e.to_string())),
+            }
+            if let Some(e) = self.failed.take() {
+                return Err(UpstreamError::Body(e));
             }
             if self.done {
                 return Ok(None);
@@ -122,6 +128,75 @@ impl EventStream {
                 Ok(Some(Err(e))) => return Err(UpstreamError::Body(error_chain(&e))),
             }
         }
+    }
+}
+
+impl EventStream {
+    /// The next event if it is already here — buffered, or readable from the connection
+    /// without waiting; `None` otherwise (the end of the stream and errors are left for
+    /// [`EventStream::next_event`] to report).
+    pub fn next_ready(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Ok(Some(ev)) = self.reader.next_event() {
+                return Some(ev);
+            }
+            if self.done || self.failed.is_some() || self.reader.pending() > MAX_EVENT_BYTES {
+                return None;
+            }
+            match self.body.next().now_or_never()? {
+                Some(Ok(chunk)) => self.reader.push(&chunk),
+                Some(Err(e)) => {
+                    self.failed = Some(error_chain(&e));
+                    return None;
+                }
+                None => {
+                    self.done = true;
+                    if self.reader.pending() > 0 {
+                        self.reader.push(b"\n\n");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How long, and how many bytes, a finished stream may take to reach its end in the
+/// background (see [`EventStream::release`]).
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
+const RELEASE_LIMIT: usize = 1 << 20;
+
+impl EventStream {
+    /// Called once the terminal event was relayed: reads what is left of the body (the
+    /// chunked terminator, usually already here) so that the connection goes back to the
+    /// pool. Dropping an unfinished body makes hyper close the connection, which costs a
+    /// new TCP connection per request. Whatever does not arrive at once is read by a
+    /// background task, bounded by [`RELEASE_TIMEOUT`] and [`RELEASE_LIMIT`].
+    pub fn release(&mut self) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let mut body = std::mem::replace(&mut self.body, futures_util::stream::empty().boxed());
+        let mut left = RELEASE_LIMIT;
+        loop {
+            match body.next().now_or_never() {
+                Some(Some(Ok(chunk))) if chunk.len() <= left => left -= chunk.len(),
+                Some(None) => return,
+                Some(_) => return,
+                None => break,
+            }
+        }
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(RELEASE_TIMEOUT, async move {
+                while let Some(Ok(chunk)) = body.next().await {
+                    if chunk.len() > left {
+                        return;
+                    }
+                    left -= chunk.len();
+                }
+            })
+            .await;
+        });
     }
 }
 
@@ -239,6 +314,7 @@ impl UpstreamClient {
             reader: SseReader::new(),
             idle_timeout: self.idle_timeout,
             done: false,
+            failed: None,
         })
     }
 
