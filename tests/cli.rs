@@ -270,3 +270,22 @@ fn completions_command_prints_the_committed_scripts() {
         );
     }
 }
+
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let sb = Sandbox::new();
+    assert!(sb.run(&["init"]).status.success());
+    for args in [&["status", "--json"][..], &["status"], &["token", "show"]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = sb
+            .cmd()
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    }
+}

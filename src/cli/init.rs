@@ -96,12 +96,12 @@ pub fn run(ctx: &Context, args: &InitArgs) -> CliResult {
             "exists".into()
         }
     };
-    println!(
+    outln!(
         "Config       {} ({})",
         paths.config_file.display(),
         state(write_config)
     );
-    println!(
+    outln!(
         "Data dir     {} ({})",
         paths.data_dir.display(),
         state(data_dir_created)
@@ -109,32 +109,32 @@ pub fn run(ctx: &Context, args: &InitArgs) -> CliResult {
     match &token {
         Some((t, created, "env")) => {
             let _ = created;
-            println!(
+            outln!(
                 "Relay token  from AIRELAYS_BEARER_TOKEN (fingerprint {})",
                 t.fingerprint()
             );
         }
         Some((t, created, _)) => {
-            println!(
+            outln!(
                 "Relay token  {} ({}, fingerprint {})",
                 token_file.display(),
                 state(*created),
                 t.fingerprint()
             );
             if reveal {
-                println!();
-                println!("  {}", style.bold(t.expose()));
-                println!(
+                outln!();
+                outln!("  {}", style.bold(t.expose()));
+                outln!(
                     "  Clients send it as: Authorization: Bearer <token> (e.g. OPENAI_API_KEY)."
                 );
                 if *created {
-                    println!("  It is shown once; `airelays token show` prints it again.");
+                    outln!("  It is shown once; `airelays token show` prints it again.");
                 }
             }
         }
-        None => println!("Relay token  none (bearer auth disabled; loopback only)"),
+        None => outln!("Relay token  none (bearer auth disabled; loopback only)"),
     }
-    println!();
-    println!("Next: `airelays login`, then `airelays serve`.");
+    outln!();
+    outln!("Next: `airelays login`, then `airelays serve`.");
     Ok(())
 }

@@ -2,6 +2,22 @@
 //! subcommand; each prints a short human form or, with `--json`, one documented
 //! JSON object.
 
+/// Like `print!`/`println!`, but a closed stdout (`airelays status | head -1`,
+/// a closed terminal under `serve`) is not a panic: output is best effort.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod completions;
 mod init;
 mod login;
@@ -185,6 +201,6 @@ fn init_logging(cli: &Cli) {
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> CliResult {
     let text = serde_json::to_string_pretty(value).map_err(|e| CliError::new(e.to_string()))?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }

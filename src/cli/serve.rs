@@ -203,24 +203,24 @@ fn print_banner(
             upstream.state
         ))
     };
-    println!(
+    outln!(
         "{} {} — relaying to ChatGPT",
         style.bold("airelays"),
         env!("CARGO_PKG_VERSION")
     );
-    println!("  Base URL:  {url}");
-    println!("  Auth:      {auth}");
-    println!("  Sign-in:   {signed_in}");
+    outln!("  Base URL:  {url}");
+    outln!("  Auth:      {auth}");
+    outln!("  Sign-in:   {signed_in}");
     for n in notes {
-        println!("  Note:      {n}");
+        outln!("  Note:      {n}");
     }
-    println!("  Next:      export OPENAI_BASE_URL={url}");
+    outln!("  Next:      export OPENAI_BASE_URL={url}");
     if token.is_some() {
-        println!(
+        outln!(
             "             export OPENAI_API_KEY=\"$(airelays token show --json | jq -r .token)\""
         );
     }
-    println!("  Stop with Ctrl-C.");
+    outln!("  Stop with Ctrl-C.");
 }
 
 async fn shutdown_signal() {

@@ -28,7 +28,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult {
     if args.json {
         return print_json(&doc);
     }
-    print!("{}", render(&doc, &Style::stdout()));
+    out!("{}", render(&doc, &Style::stdout()));
     Ok(())
 }
 

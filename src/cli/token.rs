@@ -65,13 +65,13 @@ fn print_token(t: &RelayToken, source: &TokenSource, rotated: bool, json: bool) 
     }
     let style = Style::stdout();
     if rotated {
-        println!(
+        outln!(
             "{}",
             style.green("New relay token (the old one stops working within a second):")
         );
     }
-    println!("{}", t.expose());
-    println!(
+    outln!("{}", t.expose());
+    outln!(
         "{}",
         style.dim(&format!(
             "fingerprint {}  ·  send it as: {header}",
