@@ -184,6 +184,28 @@ impl ChatStreamTranslator {
         }
     }
 
+    /// The fast path for the most frequent event, `response.output_text.delta`,
+    /// already picked apart by the caller (no `Value` built): the same as feeding
+    /// the whole event to [`ChatStreamTranslator::on_event`].
+    pub fn on_text_delta(
+        &mut self,
+        item_id: Option<&str>,
+        output_index: Option<u64>,
+        delta: &str,
+        out: &mut Vec<u8>,
+    ) -> StreamStep {
+        if self.done {
+            return StreamStep::Finished;
+        }
+        let item = ItemRef {
+            id: item_id.map(str::to_owned),
+            index: output_index,
+        };
+        self.mark_streamed(&item);
+        self.text(out, item, delta);
+        StreamStep::Continue
+    }
+
     /// Feeds one upstream event (the parsed `data:` JSON) and appends the chat SSE
     /// events it produces to `out`.
     pub fn on_event(&mut self, event: &Value, out: &mut Vec<u8>) -> StreamStep {
@@ -763,6 +785,29 @@ mod tests {
         assert!(done);
         assert!(chunks.iter().all(|c| c["usage"].is_null()));
         assert_eq!(finish_reasons(&chunks), ["stop"]);
+    }
+
+    #[test]
+    fn the_text_delta_fast_path_matches_on_event() {
+        let events: Vec<Value> = fixtures::events(fixtures::SSE_TEXT_REASONING);
+        let mut slow = ChatStreamTranslator::new(ctx(true, false));
+        let mut fast = ChatStreamTranslator::new(ctx(true, false));
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for e in &events {
+            slow.on_event(e, &mut a);
+            if e["type"] == "response.output_text.delta" {
+                fast.on_text_delta(
+                    e["item_id"].as_str(),
+                    e["output_index"].as_u64(),
+                    e["delta"].as_str().unwrap_or_default(),
+                    &mut b,
+                );
+            } else {
+                fast.on_event(e, &mut b);
+            }
+        }
+        assert!(!a.is_empty());
+        assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
     }
 
     #[test]

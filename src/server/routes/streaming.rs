@@ -127,11 +127,17 @@ impl Relayed {
                     batch.push(ev.raw);
                 }
                 Mode::Chat(t) => {
-                    let Some(value) = parsed.or_else(|| parse_event(&ev)) else {
-                        continue;
-                    };
                     let out = batch.vec();
-                    match t.on_event(&value, out) {
+                    let step = match (parsed, text_delta(&ev)) {
+                        (None, Some(d)) => {
+                            t.on_text_delta(d.item_id.as_deref(), d.output_index, &d.delta, out)
+                        }
+                        (parsed, _) => match parsed.or_else(|| parse_event(&ev)) {
+                            Some(value) => t.on_event(&value, out),
+                            None => continue,
+                        },
+                    };
+                    match step {
                         StreamStep::Continue => {}
                         StreamStep::Finished => {
                             self.finished = true;
@@ -153,11 +159,33 @@ impl Relayed {
 /// Whether an event must be parsed: always for the chat translator; for raw
 /// forwarding only when it may be an `output_item.done` (whose item is remembered).
 fn worth_parsing(ev: &SseEvent, mode: &Mode) -> bool {
-    matches!(mode, Mode::Chat(_))
-        || ev
-            .event
-            .as_deref()
-            .is_none_or(|k| k == "response.output_item.done")
+    match ev.event.as_deref() {
+        None => true,
+        Some(TEXT_DELTA) => false,
+        Some(kind) => matches!(mode, Mode::Chat(_)) || kind == "response.output_item.done",
+    }
+}
+
+const TEXT_DELTA: &str = "response.output_text.delta";
+
+/// The fields of a `response.output_text.delta` event, borrowed from its bytes.
+#[derive(serde::Deserialize)]
+struct TextDelta<'a> {
+    #[serde(borrow)]
+    delta: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    item_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    output_index: Option<u64>,
+}
+
+/// Text deltas are most of a chat stream: read the three fields they need
+/// without building a JSON tree (the chat translator's fast path).
+fn text_delta(ev: &SseEvent) -> Option<TextDelta<'_>> {
+    if ev.event.as_deref() != Some(TEXT_DELTA) {
+        return None;
+    }
+    serde_json::from_slice(&ev.data).ok()
 }
 
 /// Largest body chunk built from events that were already here.
