@@ -39,8 +39,18 @@ pub enum Stop {
 
 fn host_of(authority: &str) -> &str {
     if let Some(rest) = authority.strip_prefix('[') {
-        // [v6]:port
-        return rest.split(']').next().unwrap_or(rest);
+        // `[v6]` or `[v6]:port`; anything else after the bracket is not a host.
+        return match rest.split_once(']') {
+            Some((h, "")) => h,
+            Some((h, port))
+                if port
+                    .strip_prefix(':')
+                    .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit())) =>
+            {
+                h
+            }
+            _ => "",
+        };
     }
     match authority.rsplit_once(':') {
         Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
@@ -73,6 +83,13 @@ impl Guard {
     pub fn check<B>(&self, req: &Request<B>, ip: IpAddr, protected: bool) -> Result<Pass, Stop> {
         let headers = req.headers();
         // 1. Host (HTTP/2 carries it as the :authority of the URI).
+        // Two Host headers are a malformed request (RFC 9112 §3.2): never pick one.
+        if headers.get_all(http::header::HOST).iter().nth(1).is_some() {
+            return Err(Stop::Error(
+                Box::new(ApiError::host_not_allowed("(several Host headers)")),
+                None,
+            ));
+        }
         let authority = headers
             .get(http::header::HOST)
             .and_then(|v| v.to_str().ok())
@@ -254,6 +271,10 @@ mod tests {
             "127.0.0.1.evil.example",
             "",
             "localhost.attacker",
+            "[::1]evil.example",
+            "[::1].evil.example:80",
+            "[::1]:80x",
+            "[::1",
         ] {
             assert_eq!(
                 code(g.check(&req(h, None, Some(&good)), ip, true)).as_deref(),
@@ -261,6 +282,21 @@ mod tests {
                 "{h}"
             );
         }
+    }
+
+    #[test]
+    fn several_host_headers_are_refused() {
+        let t = RelayToken::generate();
+        let g = guard(&t);
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let good = format!("Bearer {}", t.expose());
+        let mut r = req("localhost", None, Some(&good));
+        r.headers_mut()
+            .append("host", HeaderValue::from_static("evil.example"));
+        assert_eq!(
+            code(g.check(&r, ip, true)).as_deref(),
+            Some("host_not_allowed")
+        );
     }
 
     #[test]

@@ -5,8 +5,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use airelays::auth::StoreKind;
 use super::signin::credentials_of;
+use airelays::auth::StoreKind;
 use airelays::config::{CredentialStoreKind, Paths};
 use airelays_mock::{IssuedTokens, MockConfig, MockUpstream};
 
@@ -50,7 +50,10 @@ pub async fn seed_login(sb: &Sandbox, mock: &MockUpstream) -> IssuedTokens {
     let issued = mock.state().issue_tokens();
     let store = airelays::auth::CredentialStore::new(paths_of(sb), CredentialStoreKind::File);
     std::fs::create_dir_all(sb.data_dir()).unwrap();
-    store.save(&credentials_of(&issued), StoreKind::File).await.expect("seed credentials");
+    store
+        .save(&credentials_of(&issued), StoreKind::File)
+        .await
+        .expect("seed credentials");
     issued
 }
 
@@ -69,7 +72,10 @@ impl Relay {
         }
         let init = sandbox.run(&["init", "--json"]);
         assert!(init.status.success(), "{}", super::stderr(&init));
-        let token = super::json_of(&init)["relay_token"]["token"].as_str().unwrap_or_default().to_string();
+        let token = super::json_of(&init)["relay_token"]["token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         if opts.signed_in {
             seed_login(&sandbox, &mock).await;
         }
@@ -100,7 +106,10 @@ impl Relay {
         let mut lines = BufReader::new(stdout).lines();
         let mut seen = Vec::new();
         let port = loop {
-            let line = lines.next().expect("relay exited before its banner").expect("read banner");
+            let line = lines
+                .next()
+                .expect("relay exited before its banner")
+                .expect("read banner");
             seen.push(line.clone());
             if let Some(url) = line.trim().strip_prefix("Base URL:") {
                 let url = url.trim();
@@ -142,19 +151,34 @@ impl Relay {
     }
 
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.get(self.url(path)).header("authorization", self.bearer())
+        self.http
+            .get(self.url(path))
+            .header("authorization", self.bearer())
     }
 
     pub fn post(&self, path: &str, body: &serde_json::Value) -> reqwest::RequestBuilder {
-        self.http.post(self.url(path)).header("authorization", self.bearer()).json(body)
+        self.http
+            .post(self.url(path))
+            .header("authorization", self.bearer())
+            .json(body)
     }
 
     pub async fn relay_status(&self) -> serde_json::Value {
-        self.get("/v1/relay/status").send().await.unwrap().json().await.unwrap()
+        self.get("/v1/relay/status")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     /// Polls `check` on the relay status until it holds (bounded).
-    pub async fn wait_for_status(&self, what: &str, check: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    pub async fn wait_for_status(
+        &self,
+        what: &str,
+        check: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         for _ in 0..200 {
             let s = self.relay_status().await;
             if check(&s) {
@@ -162,13 +186,19 @@ impl Relay {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("relay status never satisfied: {what}: {}", self.relay_status().await);
+        panic!(
+            "relay status never satisfied: {what}: {}",
+            self.relay_status().await
+        );
     }
 
     /// Sends SIGTERM and waits for the exit code.
     pub fn terminate(&mut self) -> Option<i32> {
         let mut child = self.child.take()?;
-        let _ = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
         child.wait().ok().and_then(|s| s.code())
     }
 }
@@ -207,5 +237,8 @@ pub fn sse_events(body: &str) -> Vec<(Option<String>, serde_json::Value)> {
 /// A plain HTTP client for tests (rustls needs its provider installed once).
 pub fn test_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().no_proxy().build().expect("test client")
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("test client")
 }
