@@ -273,7 +273,7 @@ async fn ban_evasion_attempts_fail() {
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.headers().get("retry-after").is_some(), true);
+        assert!(resp.headers().get("retry-after").is_some());
         assert_eq!(
             code_of(resp).await,
             (429, "ip_temporarily_blocked".into()),
@@ -295,7 +295,7 @@ async fn ban_evasion_attempts_fail() {
         assert_eq!(code_of(resp).await.0, 429, "{path}");
     }
     // Raw: a pipelined burst on one keep-alive connection is banned too.
-    let mut s = TcpSocket::new_v4().unwrap();
+    let s = TcpSocket::new_v4().unwrap();
     s.bind(SocketAddr::from(([127, 0, 0, 2], 0))).unwrap();
     let mut conn = s
         .connect(SocketAddr::from(([127, 0, 0, 1], r.port)))
@@ -916,9 +916,8 @@ async fn request_smuggling_shapes_are_refused_or_framed_safely() {
         (
             "bad chunk size",
             format!(
-                "{}{}",
+                "{}5;\r\nhello\r\nfffffffffffffffff\r\n\r\n{smuggled}",
                 head("Transfer-Encoding: chunked\r\n"),
-                format!("5;\r\nhello\r\nfffffffffffffffff\r\n\r\n{smuggled}")
             ),
         ),
     ];

@@ -133,7 +133,11 @@ impl Relay {
             // Appended across restarts; the sandbox may be gone when a killed relay's
             // pipe closes at the end of a test.
             let mut reader = BufReader::new(stderr);
-            match std::fs::OpenOptions::new().create(true).append(true).open(log) {
+            match std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+            {
                 Ok(mut f) => drop(std::io::copy(&mut reader, &mut f)),
                 Err(_) => drop(std::io::copy(&mut reader, &mut std::io::sink())),
             }
