@@ -22,7 +22,9 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(req.body.get("store"), Some(&serde_json::Value::Bool(false)));
                 assert!(req.body.get("input").is_some_and(|v| v.is_array()));
                 serde_json::to_vec(&req.body).expect("the upstream body serialises");
-                if let Some(h) = airelays::translate::ignored_parameters_header(&req.ignored_parameters) {
+                if let Some(h) =
+                    airelays::translate::ignored_parameters_header(&req.ignored_parameters)
+                {
                     assert!(h.len() <= 2048);
                     http::HeaderValue::from_str(&h).expect("a valid header value");
                 }

@@ -14,10 +14,15 @@ fn check_chat_output(out: &[u8], finished: bool) {
     let events: Vec<&str> = text.split_terminator("\n\n").collect();
     assert!(text.is_empty() || text.ends_with("\n\n"), "{text:?}");
     for (i, ev) in events.iter().enumerate() {
-        let data = ev.strip_prefix("data: ").unwrap_or_else(|| panic!("not a data event: {ev:?}"));
+        let data = ev
+            .strip_prefix("data: ")
+            .unwrap_or_else(|| panic!("not a data event: {ev:?}"));
         assert!(!data.contains('\n'), "multi-line event: {ev:?}");
         if data == "[DONE]" {
-            assert!(finished && i == events.len() - 1, "[DONE] not last: {text:?}");
+            assert!(
+                finished && i == events.len() - 1,
+                "[DONE] not last: {text:?}"
+            );
         } else {
             serde_json::from_str::<serde_json::Value>(data).expect("chunk is JSON");
         }
@@ -51,7 +56,11 @@ fuzz_target!(|data: &[u8]| {
             StreamStep::Finished => finished = true,
             StreamStep::Failed { code, message } => {
                 if !finished {
-                    out.extend_from_slice(&error_chunk(&message, "upstream_error", code.as_deref()));
+                    out.extend_from_slice(&error_chunk(
+                        &message,
+                        "upstream_error",
+                        code.as_deref(),
+                    ));
                     check_chat_output(&out, false);
                     return;
                 }
@@ -59,5 +68,11 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     check_chat_output(&out, finished);
+    if finished {
+        // Exactly one chunk carries a finish_reason (spec §6.3).
+        let text = String::from_utf8_lossy(&out);
+        let reasons = text.matches("\"finish_reason\":\"").count();
+        assert_eq!(reasons, 1, "{text}");
+    }
     let _ = serde_json::to_vec(&assembler.into_response());
 });

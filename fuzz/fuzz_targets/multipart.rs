@@ -19,7 +19,8 @@ struct World {
 fn world() -> &'static World {
     static W: OnceLock<World> = OnceLock::new();
     W.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("airelays-fuzz-multipart-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("airelays-fuzz-multipart-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store = FileStore::open(
             &dir,
@@ -32,7 +33,11 @@ fn world() -> &'static World {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
-        World { _dir: dir, store, rt }
+        World {
+            _dir: dir,
+            store,
+            rt,
+        }
     })
 }
 
@@ -42,16 +47,22 @@ fuzz_target!(|data: &[u8]| {
     };
     let size = usize::from(size % 32) + 1;
     let w = world();
-    let chunks: Vec<Result<Bytes, std::io::Error>> =
-        body.chunks(size).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    let chunks: Vec<Result<Bytes, std::io::Error>> = body
+        .chunks(size)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
     let stream = futures_util::stream::iter(chunks);
     let before = w.store.summary();
     let result = w.rt.block_on(w.store.upload(CONTENT_TYPE, stream));
     match result {
         Ok(obj) => {
             assert!(airelays::files::is_valid_id(&obj.id));
-            assert!(!obj.filename.contains(['/', '\\']) && !obj.filename.chars().any(char::is_control));
-            let (_, bytes) = w.rt.block_on(w.store.read(&obj.id)).expect("stored file is readable");
+            assert!(
+                !obj.filename.contains(['/', '\\']) && !obj.filename.chars().any(char::is_control)
+            );
+            let (_, bytes) =
+                w.rt.block_on(w.store.read(&obj.id))
+                    .expect("stored file is readable");
             assert_eq!(bytes.len() as u64, obj.bytes);
             w.rt.block_on(w.store.delete(&obj.id)).expect("delete");
         }

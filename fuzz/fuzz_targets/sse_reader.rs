@@ -10,7 +10,10 @@ fn read_all(chunks: &[&[u8]]) -> Vec<SseEvent> {
     let mut out = Vec::new();
     for chunk in chunks {
         reader.push(chunk);
-        while let Some(ev) = reader.next_event().expect("inputs here are far below the cap") {
+        while let Some(ev) = reader
+            .next_event()
+            .expect("inputs here are far below the cap")
+        {
             out.push(ev);
         }
     }
