@@ -57,6 +57,7 @@ pub fn ensure_private_dir(path: &Path) -> io::Result<()> {
 pub fn write_private_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     let dir = parent_dir(path);
     refuse_symlink(path)?;
+    remove_stale_temps(path);
     let tmp = temp_path_for(path);
     let result = (|| {
         let mut file = create_private(&tmp)?;
@@ -70,6 +71,36 @@ pub fn write_private_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// A temp file older than this was left by a writer that died (kill -9, power loss)
+/// between creating it and renaming it; no live writer takes anywhere near as long.
+pub const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Removes temp files of `path` left behind by writers that died mid-write, so that
+/// crashes do not accumulate copies of secrets. Best effort.
+fn remove_stale_temps(path: &Path) {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let prefix = format!(".{name}.tmp-");
+    let Ok(entries) = fs::read_dir(parent_dir(path)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(&prefix) {
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_TEMP_AGE);
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Creates a new private (0600) file, failing if it exists.
@@ -248,6 +279,27 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
             .collect();
         assert!(leftovers.is_empty(), "temp files left behind");
+    }
+
+    #[test]
+    fn stale_temp_files_of_dead_writers_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("secret");
+        let stale = dir.path().join(".secret.tmp-00000000deadbeef");
+        let fresh = dir.path().join(".secret.tmp-00000000cafebabe");
+        let other = dir.path().join(".other.tmp-00000000deadbeef");
+        for p in [&stale, &fresh, &other] {
+            fs::write(p, b"half a secret").unwrap();
+        }
+        let old = std::time::SystemTime::now() - STALE_TEMP_AGE * 2;
+        for p in [&stale, &other] {
+            let f = OpenOptions::new().write(true).open(p).unwrap();
+            f.set_modified(old).unwrap();
+        }
+        write_private_atomic(&target, b"new").unwrap();
+        assert!(!stale.exists(), "a dead writer's temp file is cleaned up");
+        assert!(fresh.exists(), "a live writer's temp file is left alone");
+        assert!(other.exists(), "only this file's temps are touched");
     }
 
     #[cfg(unix)]

@@ -39,8 +39,18 @@ pub enum Stop {
 
 fn host_of(authority: &str) -> &str {
     if let Some(rest) = authority.strip_prefix('[') {
-        // [v6]:port
-        return rest.split(']').next().unwrap_or(rest);
+        // `[v6]` or `[v6]:port`; anything else after the bracket is not a host.
+        return match rest.split_once(']') {
+            Some((h, "")) => h,
+            Some((h, port))
+                if port
+                    .strip_prefix(':')
+                    .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit())) =>
+            {
+                h
+            }
+            _ => "",
+        };
     }
     match authority.rsplit_once(':') {
         Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
@@ -73,6 +83,13 @@ impl Guard {
     pub fn check<B>(&self, req: &Request<B>, ip: IpAddr, protected: bool) -> Result<Pass, Stop> {
         let headers = req.headers();
         // 1. Host (HTTP/2 carries it as the :authority of the URI).
+        // Two Host headers are a malformed request (RFC 9112 §3.2): never pick one.
+        if headers.get_all(http::header::HOST).iter().nth(1).is_some() {
+            return Err(Stop::Error(
+                Box::new(ApiError::host_not_allowed("(several Host headers)")),
+                None,
+            ));
+        }
         let authority = headers
             .get(http::header::HOST)
             .and_then(|v| v.to_str().ok())
@@ -104,6 +121,15 @@ impl Guard {
         {
             return Err(Stop::Preflight(o));
         }
+        // A browser's no-cors request (`<img src>`, a form, a link) from another site
+        // carries no Origin but says where it comes from; it never has the token, so
+        // it is refused like a foreign Origin before it can touch the ban counter.
+        if protected && cors_origin.is_none() && is_cross_site_fetch(headers) {
+            return Err(Stop::Error(
+                Box::new(ApiError::origin_not_allowed("(a cross-site page)")),
+                None,
+            ));
+        }
         if !protected {
             return Ok(Pass {
                 slot: None,
@@ -122,7 +148,14 @@ impl Guard {
                 .get(http::header::AUTHORIZATION)
                 .map(|v| v.as_bytes());
             if let Err(failure) = self.verifier.check(presented) {
-                self.limits.record_auth_failure(ip, presented);
+                // Only a presented credential is a guess. A request without one is
+                // what any web page can make the browser send (a page cannot add an
+                // Authorization header cross-origin without a preflight, which the
+                // Origin check refuses), so counting it would let a page lock the
+                // user's own tools out.
+                if failure != AuthFailure::Missing {
+                    self.limits.record_auth_failure(ip, presented);
+                }
                 let err = match failure {
                     AuthFailure::WrongScheme => ApiError::wrong_auth_scheme(),
                     AuthFailure::Missing | AuthFailure::Invalid => {
@@ -149,6 +182,18 @@ impl Guard {
             )),
         }
     }
+}
+
+/// `Sec-Fetch-Site: cross-site` or `same-site` (browsers send it on every request):
+/// a page on another origin made this request.
+fn is_cross_site_fetch(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let v = v.trim();
+            v.eq_ignore_ascii_case("cross-site") || v.eq_ignore_ascii_case("same-site")
+        })
 }
 
 /// Adds the CORS headers for an allowed origin.
@@ -254,6 +299,10 @@ mod tests {
             "127.0.0.1.evil.example",
             "",
             "localhost.attacker",
+            "[::1]evil.example",
+            "[::1].evil.example:80",
+            "[::1]:80x",
+            "[::1",
         ] {
             assert_eq!(
                 code(g.check(&req(h, None, Some(&good)), ip, true)).as_deref(),
@@ -261,6 +310,21 @@ mod tests {
                 "{h}"
             );
         }
+    }
+
+    #[test]
+    fn several_host_headers_are_refused() {
+        let t = RelayToken::generate();
+        let g = guard(&t);
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let good = format!("Bearer {}", t.expose());
+        let mut r = req("localhost", None, Some(&good));
+        r.headers_mut()
+            .append("host", HeaderValue::from_static("evil.example"));
+        assert_eq!(
+            code(g.check(&r, ip, true)).as_deref(),
+            Some("host_not_allowed")
+        );
     }
 
     #[test]
@@ -329,6 +393,51 @@ mod tests {
             code(g.check(&req("localhost", None, Some(&good)), ip, true)).as_deref(),
             Some("ip_temporarily_blocked")
         );
+    }
+
+    #[test]
+    fn requests_without_a_token_never_start_a_ban() {
+        let t = RelayToken::generate();
+        let g = guard(&t);
+        let ip: IpAddr = "127.0.0.4".parse().unwrap();
+        for _ in 0..10 {
+            assert_eq!(
+                code(g.check(&req("localhost", None, None), ip, true)).as_deref(),
+                Some("invalid_api_key")
+            );
+        }
+        let good = format!("Bearer {}", t.expose());
+        assert_eq!(
+            code(g.check(&req("localhost", None, Some(&good)), ip, true)),
+            None
+        );
+    }
+
+    #[test]
+    fn cross_site_no_cors_requests_are_refused_before_auth() {
+        let t = RelayToken::generate();
+        let g = guard(&t);
+        let ip: IpAddr = "127.0.0.5".parse().unwrap();
+        for site in ["cross-site", "same-site"] {
+            let mut r = req("127.0.0.1:8080", None, Some("Basic dTpw"));
+            r.headers_mut()
+                .insert("sec-fetch-site", HeaderValue::from_static(site));
+            for _ in 0..3 {
+                assert_eq!(
+                    code(g.check(&r, ip, true)).as_deref(),
+                    Some("origin_not_allowed")
+                );
+            }
+        }
+        assert!(g.limits.check_ban(ip).is_ok());
+        // Typed into the address bar (`none`) or same-origin: not a foreign page.
+        let good = format!("Bearer {}", t.expose());
+        for site in ["none", "same-origin"] {
+            let mut r = req("localhost", None, Some(&good));
+            r.headers_mut()
+                .insert("sec-fetch-site", HeaderValue::from_static(site));
+            assert_eq!(code(g.check(&r, ip, true)), None);
+        }
     }
 
     #[test]

@@ -133,6 +133,19 @@ fn credential_fingerprint(presented: Option<&[u8]>) -> u64 {
     u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
 }
 
+/// The address limits and bans apply to: an IPv4 address, or the /64 of an IPv6
+/// address (one host usually owns a whole /64 and can pick any address in it, so a
+/// per-address ban would be lifted by changing address).
+pub fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) if !v6.is_loopback() => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(bits))
+        }
+        other => other,
+    }
+}
+
 fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
@@ -150,6 +163,7 @@ impl IpLimits {
         ip: IpAddr,
         f: impl FnOnce(&mut IpState, Instant, &LimitSettings) -> R,
     ) -> R {
+        let ip = limit_key(ip);
         let now = Instant::now();
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         if !map.contains_key(&ip) && map.len() >= MAX_TRACKED_IPS {
@@ -234,7 +248,7 @@ impl IpLimits {
         });
         ok.then(|| SlotGuard {
             limits: Arc::clone(self),
-            ip,
+            ip: limit_key(ip),
         })
     }
 
@@ -259,7 +273,7 @@ impl IpLimits {
     pub fn describe(&self, ip: IpAddr) -> Value {
         let now = Instant::now();
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        match map.get_mut(&ip) {
+        match map.get_mut(&limit_key(ip)) {
             None => {
                 json!({"ip": ip.to_string(), "tokens_available": self.settings.burst, "in_flight": 0, "recent_auth_failures": 0, "blocked_for_seconds": 0})
             }
@@ -363,6 +377,24 @@ mod tests {
         assert_eq!(l.describe(ip(1))["recent_auth_failures"], 2);
         l.record_auth_failure(ip(1), Some(b"Bearer other"));
         assert!(l.check_ban(ip(1)).is_err());
+    }
+
+    #[test]
+    fn an_ipv6_ban_covers_the_whole_64() {
+        let l = IpLimits::new(settings());
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        for n in 0..3 {
+            l.record_auth_failure(a, Some(format!("Bearer guess-{n}").as_bytes()));
+        }
+        for other in ["2001:db8:1:2::2", "2001:db8:1:2:ffff:ffff:ffff:ffff"] {
+            assert!(l.check_ban(other.parse().unwrap()).is_err(), "{other}");
+        }
+        assert!(l.check_ban("2001:db8:1:3::1".parse().unwrap()).is_ok());
+        assert!(l.check_ban("::1".parse().unwrap()).is_ok());
+        let slot = l.acquire_slot("2001:db8:1:2::7".parse().unwrap()).unwrap();
+        assert_eq!(l.describe(a)["in_flight"], 1);
+        drop(slot);
+        assert_eq!(l.held_slots(), 0);
     }
 
     #[test]

@@ -203,11 +203,18 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let st = Arc::clone(&state);
-                let svc = service_fn(move |req| handle(Arc::clone(&st), peer, req));
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
-                let conn = graceful.watch(conn);
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    // hyper's header timeout starts with the first byte of a request:
+                    // a client that connects and sends nothing would keep its socket
+                    // (and a file descriptor) forever.
+                    if !first_byte_within(&stream, HEADER_READ_TIMEOUT).await {
+                        return;
+                    }
+                    let svc = service_fn(move |req| handle(Arc::clone(&st), peer, req));
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                    let _ = watcher.watch(conn.into_owned()).await;
                 });
             }
             _ = &mut shutdown => break,
@@ -227,6 +234,15 @@ pub async fn serve(
     persister.abort();
     write_usage(&state);
     Ok(())
+}
+
+/// Waits until the client has sent something (or closed); false after `limit`.
+async fn first_byte_within(stream: &tokio::net::TcpStream, limit: Duration) -> bool {
+    let mut probe = [0u8; 1];
+    matches!(
+        tokio::time::timeout(limit, stream.peek(&mut probe)).await,
+        Ok(Ok(n)) if n > 0
+    )
 }
 
 async fn persist_usage(state: Arc<AppState>) {

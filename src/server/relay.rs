@@ -241,10 +241,10 @@ pub fn usage_limit_message(body: &Value) -> (String, Option<u64>) {
         .get("resets_in_seconds")
         .and_then(Value::as_f64)
         .map(|s| s.ceil().max(0.0) as u64);
-    let resets_at = e
-        .get("resets_at")
-        .and_then(Value::as_i64)
-        .or_else(|| resets_in.map(|s| jiff::Timestamp::now().as_second() + s as i64));
+    let resets_at = e.get("resets_at").and_then(Value::as_i64).or_else(|| {
+        let s = i64::try_from(resets_in?).ok()?;
+        jiff::Timestamp::now().as_second().checked_add(s)
+    });
     let when = resets_at
         .and_then(|t| jiff::Timestamp::from_second(t).ok())
         .map(|t| {
@@ -389,5 +389,13 @@ mod tests {
             usage_limit_message(&json!({"error":{"plan_type":"pro","resets_in_seconds":3700}}));
         assert!(m.contains("pro plan") && m.contains("(in 1h 01m)"), "{m}");
         assert_eq!(r, Some(3700));
+    }
+
+    #[test]
+    fn absurd_reset_times_do_not_overflow() {
+        for secs in [9.223372036e18, 9.2e18, 1.8e19, 1e300, -5.0] {
+            let (m, _) = usage_limit_message(&json!({"error":{"resets_in_seconds": secs}}));
+            assert!(m.contains("usage limit"), "{m}");
+        }
     }
 }

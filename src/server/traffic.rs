@@ -39,7 +39,11 @@ impl TrafficLog {
             let mut options = std::fs::OpenOptions::new();
             options.create(true).append(true);
             #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                // Never append through a link planted in the data dir.
+                options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+            }
             let mut file = match options.open(&path) {
                 Ok(f) => f,
                 Err(e) => {
@@ -47,6 +51,18 @@ impl TrafficLog {
                     return;
                 }
             };
+            // A log left readable by an older version or by hand is made private.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                if let Err(e) = file.set_permissions(std::fs::Permissions::from_mode(0o600)) {
+                    tracing::warn!(
+                        "traffic log disabled: cannot make {} private: {e}",
+                        path.display()
+                    );
+                    return;
+                }
+            }
             while let Some(line) = rx.blocking_recv() {
                 if file.write_all(line.as_bytes()).is_err() {
                     break;

@@ -130,8 +130,17 @@ impl Relay {
         let stderr = child.stderr.take().unwrap();
         let log = self.sandbox.dir.path().join("relay.stderr");
         std::thread::spawn(move || {
-            let mut f = std::fs::File::create(log).unwrap();
-            let _ = std::io::copy(&mut BufReader::new(stderr), &mut f);
+            // Appended across restarts; the sandbox may be gone when a killed relay's
+            // pipe closes at the end of a test.
+            let mut reader = BufReader::new(stderr);
+            match std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+            {
+                Ok(mut f) => drop(std::io::copy(&mut reader, &mut f)),
+                Err(_) => drop(std::io::copy(&mut reader, &mut std::io::sink())),
+            }
         });
         self.stdout_lines = seen;
         self.port = port;
