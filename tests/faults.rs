@@ -11,7 +11,7 @@ mod common;
 use std::time::Duration;
 
 use airelays_mock::{Fault, RefreshFailure};
-use common::relay::{Relay, RelayOptions, seed_login, sse_events};
+use common::relay::{Relay, RelayOptions, error_of, seed_login, sse_events};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -22,22 +22,6 @@ fn responses(stream: bool) -> Value {
 
 fn chat(stream: bool) -> Value {
     json!({"model": "gpt-5.5", "stream": stream, "messages": [{"role": "user", "content": "hi"}]})
-}
-
-async fn error_of(resp: reqwest::Response) -> (u16, Option<String>, Value) {
-    let status = resp.status().as_u16();
-    let retry = resp
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_string());
-    let body: Value = resp.json().await.expect("error body is JSON");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-    (status, retry, body)
 }
 
 fn code(body: &Value) -> Option<&str> {

@@ -5,34 +5,12 @@ mod common;
 use std::time::Duration;
 
 use airelays_mock::Fault;
-use common::relay::{Relay, RelayOptions, sse_events};
+use common::relay::{Relay, RelayOptions, error_of, sse_events};
 use common::*;
 use serde_json::{Value, json};
 
 fn text_request(prompt: &str, stream: bool) -> Value {
     json!({"model": "gpt-5.5", "input": prompt, "stream": stream})
-}
-
-async fn error_of(resp: reqwest::Response) -> (u16, Option<String>, Value) {
-    let status = resp.status().as_u16();
-    let retry = resp
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_string());
-    let body: Value = resp.json().await.expect("error body is JSON");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-    assert!(
-        body["error"].get("type").is_some()
-            && body["error"].get("param").is_some()
-            && body["error"].get("code").is_some(),
-        "{body}"
-    );
-    (status, retry, body)
 }
 
 #[tokio::test]

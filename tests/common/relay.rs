@@ -260,3 +260,27 @@ pub fn test_client() -> reqwest::Client {
         .build()
         .expect("test client")
 }
+
+/// Reads an error answer: status, `Retry-After`, and the OpenAI error envelope
+/// (checked to have a message, type, param and code).
+pub async fn error_of(resp: reqwest::Response) -> (u16, Option<String>, serde_json::Value) {
+    let status = resp.status().as_u16();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body: serde_json::Value = resp.json().await.expect("error body is JSON");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["error"].get("type").is_some()
+            && body["error"].get("param").is_some()
+            && body["error"].get("code").is_some(),
+        "{body}"
+    );
+    (status, retry, body)
+}
