@@ -2,7 +2,7 @@
 //!
 //! Layout under the store directory (all directories 0700, all files 0600):
 //! - `objects/<id>` — the bytes of a stored file;
-//! - `meta/<id>.json` — its metadata ([`StoredMeta`]);
+//! - `meta/<id>.json` — its metadata (`StoredMeta`);
 //! - `tmp/<random>.part` — uploads in progress.
 //!
 //! The metadata file is the commit point: a file exists iff `meta/<id>.json` parses and

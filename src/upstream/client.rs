@@ -170,7 +170,7 @@ impl EventStream {
     /// chunked terminator, usually already here) so that the connection goes back to the
     /// pool. Dropping an unfinished body makes hyper close the connection, which costs a
     /// new TCP connection per request. Whatever does not arrive at once is read by a
-    /// background task, bounded by [`RELEASE_TIMEOUT`] and [`RELEASE_LIMIT`].
+    /// background task, bounded by `RELEASE_TIMEOUT` and `RELEASE_LIMIT`.
     pub fn release(&mut self) {
         if self.done {
             return;
