@@ -144,7 +144,7 @@ async fn first_meaningful(
         head.push_back((ev, parsed));
         if !preamble {
             return Ok(OpenStream {
-                headers: stream.headers.clone(),
+                headers: std::mem::take(&mut stream.headers),
                 head,
                 rest: stream,
                 recent_items: state.recent_items.clone(),

@@ -38,8 +38,8 @@ pub async fn create(state: &Arc<AppState>, req: Request<Incoming>, pass: Pass) -
         reasoning_output: state.config.chat.reasoning_output
             == crate::config::ReasoningOutput::ReasoningContent,
     };
-    let open = relay::open(state, upstream_body, &parts.headers).await?;
-    let upstream_headers = open.headers.clone();
+    let mut open = relay::open(state, upstream_body, &parts.headers).await?;
+    let upstream_headers = std::mem::take(&mut open.headers);
 
     let mut resp = if client_stream {
         streaming::respond(

@@ -20,8 +20,8 @@ pub async fn create(state: &Arc<AppState>, req: Request<Incoming>, pass: Pass) -
     drop(bytes);
     let client_stream = prepared.client_stream;
     let (upstream_body, model, ignored) = finish_request(state, prepared).await?;
-    let open = relay::open(state, upstream_body, &parts.headers).await?;
-    let upstream_headers = open.headers.clone();
+    let mut open = relay::open(state, upstream_body, &parts.headers).await?;
+    let upstream_headers = std::mem::take(&mut open.headers);
 
     let mut resp = if client_stream {
         streaming::respond(state, open, Mode::Raw, pass)
