@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use airelays_mock::Fault;
-use common::relay::{Relay, RelayOptions, error_of, sse_events};
+use common::relay::{Relay, RelayOptions, error_of, expect_error, sse_events};
 use common::*;
 use serde_json::{Value, json};
 
@@ -72,11 +72,7 @@ async fn bearer_messages_and_live_rotation() {
     let r = Relay::start(RelayOptions::default()).await;
     assert_eq!(r.get("/v1/models").send().await.unwrap().status(), 200);
 
-    let (s, _, b) = error_of(r.http.get(r.url("/v1/models")).send().await.unwrap()).await;
-    assert_eq!(
-        (s, b["error"]["code"].as_str()),
-        (401, Some("invalid_api_key"))
-    );
+    let (_, b) = expect_error(r.http.get(r.url("/v1/models")), 401, "invalid_api_key").await;
     assert!(
         b["error"]["message"]
             .as_str()
@@ -155,11 +151,7 @@ async fn failed_auth_ban_blocks_even_the_right_token() {
             .unwrap();
         assert_eq!(resp.status(), 401);
     }
-    let (s, retry, b) = error_of(r.get("/v1/models").send().await.unwrap()).await;
-    assert_eq!(
-        (s, b["error"]["code"].as_str()),
-        (429, Some("ip_temporarily_blocked"))
-    );
+    let (retry, _) = expect_error(r.get("/v1/models"), 429, "ip_temporarily_blocked").await;
     let secs: u64 = retry.expect("Retry-After").parse().unwrap();
     assert!(secs > 0 && secs <= 900, "{secs}");
     // Public routes stay open.
@@ -219,11 +211,7 @@ async fn rate_limit_and_concurrency_caps_answer_429_with_retry_after() {
             200
         );
     }
-    let (s, retry, b) = error_of(r.get("/v1/models").send().await.unwrap()).await;
-    assert_eq!(
-        (s, b["error"]["code"].as_str()),
-        (429, Some("rate_limit_exceeded"))
-    );
+    let (retry, _) = expect_error(r.get("/v1/models"), 429, "rate_limit_exceeded").await;
     assert!(retry.unwrap().parse::<u64>().unwrap() >= 1);
 
     let r = Relay::start(RelayOptions {
@@ -243,11 +231,7 @@ async fn rate_limit_and_concurrency_caps_answer_429_with_retry_after() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let (s, retry, b) = error_of(r.get("/v1/models").send().await.unwrap()).await;
-    assert_eq!(
-        (s, b["error"]["code"].as_str()),
-        (429, Some("too_many_concurrent_requests"))
-    );
+    let (retry, _) = expect_error(r.get("/v1/models"), 429, "too_many_concurrent_requests").await;
     assert!(retry.is_some());
     stalled.abort();
 }
@@ -259,43 +243,26 @@ async fn host_and_origin_checks() {
         ..Default::default()
     })
     .await;
-    let (s, _, b) = error_of(
-        r.get("/v1/models")
-            .header("host", "attacker.example:8080")
-            .send()
-            .await
-            .unwrap(),
+    expect_error(
+        r.get("/v1/models").header("host", "attacker.example:8080"),
+        403,
+        "host_not_allowed",
     )
     .await;
-    assert_eq!(
-        (s, b["error"]["code"].as_str()),
-        (403, Some("host_not_allowed"))
-    );
-    let (s, _, b) = error_of(
+    expect_error(
         r.http
             .get(r.url("/healthz"))
-            .header("host", "rebind.example")
-            .send()
-            .await
-            .unwrap(),
+            .header("host", "rebind.example"),
+        403,
+        "host_not_allowed",
     )
     .await;
-    assert_eq!(
-        (s, b["error"]["code"].as_str()),
-        (403, Some("host_not_allowed"))
-    );
-    let (s, _, b) = error_of(
-        r.get("/v1/models")
-            .header("origin", "https://evil.example")
-            .send()
-            .await
-            .unwrap(),
+    expect_error(
+        r.get("/v1/models").header("origin", "https://evil.example"),
+        403,
+        "origin_not_allowed",
     )
     .await;
-    assert_eq!(
-        (s, b["error"]["code"].as_str()),
-        (403, Some("origin_not_allowed"))
-    );
     // A simple text/plain POST from a page is refused too.
     let simple = r
         .http
@@ -353,11 +320,7 @@ async fn oversized_body_is_413() {
     })
     .await;
     let big = json!({"model": "gpt-5.5", "input": "x".repeat(4096)});
-    let (s, _, b) = error_of(r.post("/v1/responses", &big).send().await.unwrap()).await;
-    assert_eq!(
-        (s, b["error"]["code"].as_str()),
-        (413, Some("request_too_large"))
-    );
+    expect_error(r.post("/v1/responses", &big), 413, "request_too_large").await;
     // Chunked (no Content-Length) is limited while reading, too.
     let chunks =
         futures_util::stream::iter((0..8).map(|_| Ok::<_, std::io::Error>(vec![b'x'; 1024])));
@@ -515,17 +478,12 @@ async fn upstream_faults_before_the_first_byte_are_real_statuses() {
     state.push_fault(Fault::Overloaded503);
     state.push_fault(Fault::Overloaded503);
     state.push_fault(Fault::Overloaded503);
-    let (s, retry, b) = error_of(
-        r.post("/v1/responses", &text_request("hi", false))
-            .send()
-            .await
-            .unwrap(),
+    let (retry, _) = expect_error(
+        r.post("/v1/responses", &text_request("hi", false)),
+        503,
+        "upstream_overloaded",
     )
     .await;
-    assert_eq!(
-        (s, b["error"]["code"].as_str()),
-        (503, Some("upstream_overloaded"))
-    );
     assert!(retry.is_some());
 
     // 500 is retried (2 retries by default): one transient failure is invisible.
@@ -541,33 +499,23 @@ async fn upstream_faults_before_the_first_byte_are_real_statuses() {
     for _ in 0..3 {
         state.push_fault(Fault::Status500);
     }
-    let (s, _, b) = error_of(
-        r.post("/v1/responses", &text_request("hi", false))
-            .send()
-            .await
-            .unwrap(),
+    expect_error(
+        r.post("/v1/responses", &text_request("hi", false)),
+        502,
+        "upstream_error",
     )
     .await;
-    assert_eq!(
-        (s, b["error"]["code"].as_str()),
-        (502, Some("upstream_error"))
-    );
 
     state.push_fault(Fault::Failed {
         code: "context_length_exceeded".into(),
         message: "Your input exceeds the context window of this model.".into(),
     });
-    let (s, _, b) = error_of(
-        r.post("/v1/responses", &text_request("hi", true))
-            .send()
-            .await
-            .unwrap(),
+    expect_error(
+        r.post("/v1/responses", &text_request("hi", true)),
+        400,
+        "context_length_exceeded",
     )
     .await;
-    assert_eq!(
-        (s, b["error"]["code"].as_str()),
-        (400, Some("context_length_exceeded"))
-    );
 
     state.push_fault(Fault::BadRequest("Unsupported parameter: foo".into()));
     let (s, _, b) = error_of(
@@ -586,45 +534,30 @@ async fn upstream_faults_before_the_first_byte_are_real_statuses() {
     );
 
     state.push_fault(Fault::StallBeforeHeaders(Duration::from_secs(30)));
-    let (s, _, b) = error_of(
-        r.post("/v1/responses", &text_request("hi", true))
-            .send()
-            .await
-            .unwrap(),
+    expect_error(
+        r.post("/v1/responses", &text_request("hi", true)),
+        504,
+        "upstream_timeout",
     )
     .await;
-    assert_eq!(
-        (s, b["error"]["code"].as_str()),
-        (504, Some("upstream_timeout"))
-    );
 
     state.push_fault(Fault::StallAfterFirstEvent(Duration::from_secs(30)));
-    let (s, _, b) = error_of(
-        r.post("/v1/responses", &text_request("hi", true))
-            .send()
-            .await
-            .unwrap(),
+    expect_error(
+        r.post("/v1/responses", &text_request("hi", true)),
+        504,
+        "upstream_timeout",
     )
     .await;
-    assert_eq!(
-        (s, b["error"]["code"].as_str()),
-        (504, Some("upstream_timeout"))
-    );
 
     for _ in 0..3 {
         state.push_fault(Fault::ResetBeforeHeaders);
     }
-    let (s, _, b) = error_of(
-        r.post("/v1/responses", &text_request("hi", false))
-            .send()
-            .await
-            .unwrap(),
+    expect_error(
+        r.post("/v1/responses", &text_request("hi", false)),
+        502,
+        "upstream_error",
     )
     .await;
-    assert_eq!(
-        (s, b["error"]["code"].as_str()),
-        (502, Some("upstream_error"))
-    );
 
     // Malformed data lines are skipped; the answer still completes.
     state.push_fault(Fault::MalformedSse);
@@ -673,17 +606,12 @@ async fn faults_after_the_first_byte_are_in_band() {
 
     // Non-streaming: never an empty 200.
     state.push_fault(Fault::CutMidStream);
-    let (s, _, b) = error_of(
-        r.post("/v1/responses", &text_request("hi", false))
-            .send()
-            .await
-            .unwrap(),
+    expect_error(
+        r.post("/v1/responses", &text_request("hi", false)),
+        502,
+        "incomplete_stream",
     )
     .await;
-    assert_eq!(
-        (s, b["error"]["code"].as_str()),
-        (502, Some("incomplete_stream"))
-    );
 
     // response.failed mid-stream is forwarded as the upstream sent it.
     state.push_fault(Fault::Incomplete {
@@ -841,11 +769,7 @@ async fn models_catalogue() {
         .await
         .unwrap();
     assert_eq!(one["id"], "gpt-5.4");
-    let (s, _, b) = error_of(r.get("/v1/models/gpt-5.44").send().await.unwrap()).await;
-    assert_eq!(
-        (s, b["error"]["code"].as_str()),
-        (404, Some("model_not_found"))
-    );
+    let (_, b) = expect_error(r.get("/v1/models/gpt-5.44"), 404, "model_not_found").await;
     assert!(
         b["error"]["message"].as_str().unwrap().contains("gpt-5.4"),
         "{b}"

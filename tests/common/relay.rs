@@ -284,3 +284,19 @@ pub async fn error_of(resp: reqwest::Response) -> (u16, Option<String>, serde_js
     );
     (status, retry, body)
 }
+
+/// Sends a request that must fail with `status` and error `code`; returns its
+/// `Retry-After` and the error envelope.
+pub async fn expect_error(
+    req: reqwest::RequestBuilder,
+    status: u16,
+    code: &str,
+) -> (Option<String>, serde_json::Value) {
+    let (s, retry, body) = error_of(req.send().await.expect("request sent")).await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (status, Some(code)),
+        "{body}"
+    );
+    (retry, body)
+}
