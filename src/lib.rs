@@ -50,6 +50,7 @@ pub mod files;
 pub mod fsio;
 pub mod http;
 pub mod server;
+pub mod shutdown;
 pub mod status;
 pub mod token;
 pub mod translate;

@@ -316,13 +316,20 @@ impl TokenVerifier {
     }
 
     /// Watches the token file for rotations until the returned task is dropped.
-    pub fn spawn_watcher(&self, period: Duration) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_watcher(
+        &self,
+        period: Duration,
+        mut shutdown: crate::shutdown::Shutdown,
+    ) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = shutdown.fired() => return,
+                }
                 let verifier = me.clone();
                 let _ = tokio::task::spawn_blocking(move || verifier.refresh_from_file()).await;
             }

@@ -343,7 +343,8 @@ async fn watcher_picks_up_logout_and_login_from_another_terminal() {
     env.seed(&issued).await;
     let session = Arc::new(session(&env));
     session.access().await.unwrap();
-    let watcher = session.spawn_watcher();
+    let (_stop, shutdown) = airelays::shutdown::channel();
+    let watcher = session.spawn_watcher(shutdown);
 
     let out = env.run(env.cmd(&["logout"])).await;
     assert!(out.status.success(), "{}", text(&out.stderr));

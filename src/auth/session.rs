@@ -17,7 +17,7 @@
 //!   the stored credentials change. Anything else is transient.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use super::credentials::Credentials;
@@ -561,16 +561,20 @@ impl CredentialSession {
     /// Watches the credential files' metadata (no reads) and reloads the store when
     /// they change, so a `login` or `logout` from another terminal is picked up within
     /// about two seconds. The task ends when the session is dropped.
-    pub fn spawn_watcher(&self) -> tokio::task::JoinHandle<()> {
-        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+    pub fn spawn_watcher(
+        &self,
+        mut shutdown: crate::shutdown::Shutdown,
+    ) -> tokio::task::JoinHandle<()> {
+        let session = self.clone();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(WATCH_INTERVAL);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut last: Option<FilesSignature> = None;
             loop {
-                ticker.tick().await;
-                let Some(inner) = weak.upgrade() else { break };
-                let session = CredentialSession { inner };
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    _ = shutdown.fired() => return,
+                }
                 let now = FilesSignature::of(&session.inner.paths);
                 let changed = last.as_ref().is_some_and(|l| *l != now);
                 last = Some(now);

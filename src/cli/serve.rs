@@ -8,7 +8,7 @@ use clap::Args;
 use super::{CliError, CliResult, Context, Style};
 use crate::config::is_loopback_host;
 use crate::fsio::{self, FileLock};
-use crate::server::{self, AppState};
+use crate::server::{self, AppParts, AppState};
 use crate::status::{RelayStateFile, base_url, running_relay};
 use crate::token::{self, TokenVerifier};
 
@@ -115,15 +115,16 @@ async fn serve_async(
     let local = listener.local_addr()?;
     let url = base_url(&config.server.host, local.port());
 
+    let (trigger, shutdown) = crate::shutdown::channel();
     let verifier = TokenVerifier::new(token.clone());
-    let _watcher = verifier.spawn_watcher(Duration::from_millis(500));
+    let token_watcher = verifier.spawn_watcher(Duration::from_millis(500), shutdown.clone());
     let http = crate::http::client(&config.upstream).map_err(|e| CliError::new(e.to_string()))?;
     let credentials = crate::auth::session::CredentialSession::new(
         ctx.paths.clone(),
         config.clone(),
         http.clone(),
     );
-    let _credentials_watcher = credentials.spawn_watcher();
+    let credentials_watcher = credentials.spawn_watcher(shutdown.clone());
     let files = crate::files::FileStore::open(&ctx.paths.uploads_dir(), (&config.uploads).into())
         .map_err(|e| {
         CliError::new(format!(
@@ -131,16 +132,6 @@ async fn serve_async(
             ctx.paths.uploads_dir().display()
         ))
     })?;
-    let state = AppState::new(
-        config.clone(),
-        ctx.paths.clone(),
-        verifier,
-        credentials,
-        http,
-        files,
-    );
-    *state.base_url.lock().unwrap_or_else(|e| e.into_inner()) = url.clone();
-
     let relay = RelayStateFile {
         pid: std::process::id(),
         host: config.server.host.clone(),
@@ -148,16 +139,29 @@ async fn serve_async(
         base_url: url.clone(),
         started_at: crate::upstream::usage::now_rfc3339(),
     };
-    *state.relay.lock().unwrap_or_else(|e| e.into_inner()) = Some(relay.clone());
     let state_file = ctx.paths.state_file();
     fsio::write_private_atomic(
         &state_file,
         &serde_json::to_vec_pretty(&relay).unwrap_or_default(),
     )?;
+    let state = AppState::new(AppParts {
+        config: config.clone(),
+        paths: ctx.paths.clone(),
+        verifier,
+        credentials,
+        http,
+        files,
+        relay,
+    });
 
     print_banner(&state, &url, token.as_ref(), &notes, &style);
 
-    server::serve(Arc::clone(&state), listener, shutdown_signal()).await?;
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        trigger.fire();
+    });
+    server::serve(Arc::clone(&state), listener, shutdown).await?;
+    let _ = tokio::join!(token_watcher, credentials_watcher);
     let _ = fsio::remove_if_exists(&state_file);
     tracing::info!("stopped");
     Ok(())

@@ -1,9 +1,14 @@
-//! Response bodies: whole buffers for JSON answers, streams for SSE.
+//! Bodies: reading a request body within its limits, and response bodies (whole
+//! buffers for JSON answers, streams for SSE).
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
-use hyper::body::Frame;
+use http::HeaderMap;
+use http_body_util::{BodyExt, Full, Limited, StreamBody, combinators::UnsyncBoxBody};
+use hyper::body::{Frame, Incoming};
+
+use super::AppState;
+use super::error::ApiError;
 
 pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
@@ -22,4 +27,32 @@ where
     S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
 {
     StreamBody::new(s.map(|r| r.map(Frame::data))).boxed_unsync()
+}
+
+/// Reads a request body, refusing more than `security.max_request_body_bytes`.
+pub async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Incoming,
+) -> Result<Bytes, ApiError> {
+    let limit = state.config.security.max_request_body_bytes;
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::request_too_large(limit));
+    }
+    let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
+    match limited.collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError::request_too_large(limit))
+        }
+        Err(e) => Err(ApiError::invalid_request(
+            format!("Could not read the request body: {e}"),
+            None,
+            None,
+        )),
+    }
 }

@@ -13,12 +13,16 @@ pub mod limits;
 pub mod recent_items;
 pub mod relay;
 pub mod routes;
+mod state;
 pub mod traffic;
+
+pub use state::{AppParts, AppState};
+pub(crate) use state::{CountGuard, Counter};
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use http::{HeaderValue, Request, Response};
@@ -27,130 +31,11 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-use crate::auth::session::CredentialSession;
-use crate::config::{Config, Paths};
-use crate::status::{RelayStateFile, UsageSnapshot};
-use crate::token::TokenVerifier;
-use crate::upstream::UpstreamClient;
-use crate::upstream::models::ModelCatalog;
+use crate::shutdown::Shutdown;
 use body::Body;
-use guard::Guard;
-use limits::{IpLimits, LimitSettings};
 
 /// How long a client may take to send its request headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Live counters shown by `/v1/relay/status`.
-#[derive(Default)]
-pub struct Counters {
-    pub requests: AtomicU64,
-    pub active_streams: AtomicU64,
-    pub upstream_in_flight: AtomicU64,
-}
-
-/// Decrements a counter when dropped (so a cancelled request still counts down).
-pub struct CountGuard(&'static str, Arc<AppState>);
-
-impl CountGuard {
-    pub fn new(state: &Arc<AppState>, which: &'static str) -> CountGuard {
-        state.counter(which).fetch_add(1, Ordering::Relaxed);
-        CountGuard(which, Arc::clone(state))
-    }
-}
-
-impl Drop for CountGuard {
-    fn drop(&mut self) {
-        self.1.counter(self.0).fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Everything the request handlers share.
-pub struct AppState {
-    pub config: Config,
-    pub paths: Paths,
-    pub guard: Guard,
-    pub upstream: UpstreamClient,
-    pub credentials: CredentialSession,
-    pub models: ModelCatalog,
-    pub files: crate::files::FileStore,
-    /// Output items of recent responses, for clients that send `item_reference`s.
-    pub recent_items: recent_items::RecentItems,
-    pub counters: Counters,
-    pub usage: Mutex<Option<UsageSnapshot>>,
-    pub usage_changed: tokio::sync::Notify,
-    pub traffic: Option<traffic::TrafficLog>,
-    pub relay: Mutex<Option<RelayStateFile>>,
-    pub base_url: Mutex<String>,
-}
-
-impl AppState {
-    pub fn new(
-        config: Config,
-        paths: Paths,
-        verifier: TokenVerifier,
-        credentials: CredentialSession,
-        http: reqwest::Client,
-        files: crate::files::FileStore,
-    ) -> Arc<AppState> {
-        let s = &config.security;
-        let guard = Guard {
-            allowed_hosts: s.allowed_hosts.clone(),
-            allowed_origins: s.allowed_origins.clone(),
-            listen_host: config.server.host.clone(),
-            require_auth: s.require_bearer_auth,
-            verifier,
-            limits: IpLimits::new(LimitSettings::from(s)),
-            per_minute: s.rate_limit_per_minute,
-            concurrent: s.concurrent_requests_per_ip,
-        };
-        let traffic = config
-            .logging
-            .traffic_log
-            .then(|| traffic::TrafficLog::start(paths.logs_dir()));
-        Arc::new(AppState {
-            upstream: UpstreamClient::new(&config.upstream, http),
-            models: ModelCatalog::new(
-                Duration::from_secs(config.models.cache_ttl_seconds),
-                config.models.extra_models.clone(),
-            ),
-            usage: Mutex::new(crate::status::read_usage(&paths.usage_file())),
-            usage_changed: tokio::sync::Notify::new(),
-            counters: Counters::default(),
-            relay: Mutex::new(None),
-            base_url: Mutex::new(String::new()),
-            guard,
-            credentials,
-            files,
-            recent_items: recent_items::RecentItems::new(
-                recent_items::RecentItems::DEFAULT_CAPACITY_BYTES,
-            ),
-            traffic,
-            config,
-            paths,
-        })
-    }
-
-    fn counter(&self, which: &str) -> &AtomicU64 {
-        match which {
-            "active_streams" => &self.counters.active_streams,
-            "upstream_in_flight" => &self.counters.upstream_in_flight,
-            _ => &self.counters.requests,
-        }
-    }
-
-    pub fn base_url(&self) -> String {
-        self.base_url
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// Records the latest upstream usage snapshot (persisted in the background).
-    pub fn record_usage(&self, snapshot: UsageSnapshot) {
-        *self.usage.lock().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
-        self.usage_changed.notify_one();
-    }
-}
 
 /// The model id chosen for a request, for the log line.
 #[derive(Clone)]
@@ -161,12 +46,13 @@ fn request_id() -> String {
     format!("req_{:032x}", n)
 }
 
-/// Serves connections until `shutdown` resolves, then lets open requests finish
-/// for `server.shutdown_grace_seconds`.
+/// Serves connections until `shutdown` fires, then lets open requests finish
+/// for `server.shutdown_grace_seconds`. The background tasks it starts stop on
+/// the same signal.
 pub async fn serve(
     state: Arc<AppState>,
     listener: TcpListener,
-    shutdown: impl std::future::Future<Output = ()>,
+    shutdown: Shutdown,
 ) -> std::io::Result<()> {
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
@@ -176,19 +62,9 @@ pub async fn serve(
         .keep_alive(true);
     builder.http2().timer(TokioTimer::new());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    tokio::pin!(shutdown);
-
-    let sweeper = {
-        let limits = Arc::clone(&state.guard.limits);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(30));
-            loop {
-                tick.tick().await;
-                limits.sweep();
-            }
-        })
-    };
-    let persister = tokio::spawn(persist_usage(Arc::clone(&state)));
+    let sweeper = tokio::spawn(sweep_limits(Arc::clone(&state), shutdown.clone()));
+    let persister = tokio::spawn(persist_usage(Arc::clone(&state), shutdown.clone()));
+    let mut stop = shutdown;
 
     loop {
         tokio::select! {
@@ -217,7 +93,7 @@ pub async fn serve(
                     let _ = watcher.watch(conn.into_owned()).await;
                 });
             }
-            _ = &mut shutdown => break,
+            _ = stop.fired() => break,
         }
     }
     drop(listener);
@@ -230,8 +106,7 @@ pub async fn serve(
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(grace) => tracing::warn!("grace period over; closing open connections"),
     }
-    sweeper.abort();
-    persister.abort();
+    let _ = tokio::join!(sweeper, persister);
     write_usage(&state);
     Ok(())
 }
@@ -245,13 +120,32 @@ async fn first_byte_within(stream: &tokio::net::TcpStream, limit: Duration) -> b
     )
 }
 
-async fn persist_usage(state: Arc<AppState>) {
+/// Forgets idle per-IP state every 30 s.
+async fn sweep_limits(state: Arc<AppState>, mut shutdown: Shutdown) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
     loop {
-        state.usage_changed.notified().await;
+        tokio::select! {
+            _ = tick.tick() => state.guard.limits.sweep(),
+            _ = shutdown.fired() => return,
+        }
+    }
+}
+
+/// Saves the usage snapshot when it changes, at most every two seconds, off the
+/// request path. The last snapshot is saved once more after shutdown.
+async fn persist_usage(state: Arc<AppState>, mut shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            _ = state.usage_changed.notified() => {}
+            _ = shutdown.fired() => return,
+        }
         let st = Arc::clone(&state);
         let _ = tokio::task::spawn_blocking(move || write_usage(&st)).await;
         // At most one write every two seconds, whatever the request rate.
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = shutdown.fired() => return,
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::recent_items::RecentItems;
-use super::{AppState, CountGuard};
+use super::{AppState, CountGuard, Counter};
 use crate::upstream::client::EventStream;
 use crate::upstream::sse::SseEvent;
 use crate::upstream::{UpstreamError, usage};
@@ -29,7 +29,7 @@ pub struct OpenStream {
     /// Where the output items of this answer are remembered as they pass.
     pub recent_items: RecentItems,
     /// Held while the upstream request is open.
-    pub _in_flight: CountGuard,
+    pub(crate) _in_flight: CountGuard,
 }
 
 /// Events that come before anything worth committing a 200 for.
@@ -57,7 +57,7 @@ pub async fn open(
     let mut refreshed = false;
     let mut attempt = 0u32;
     loop {
-        let in_flight = CountGuard::new(state, "upstream_in_flight");
+        let in_flight = CountGuard::new(state, Counter::UpstreamInFlight);
         let result = state
             .upstream
             .post_responses(

@@ -13,10 +13,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
-use super::body::Body;
+use super::body::{Body, read_body};
 use super::error::ApiError;
 use super::guard::{self, Pass, Stop};
 use super::{AppState, LoggedModel};
@@ -79,7 +78,7 @@ async fn dispatch(
     match (m, segments.as_slice()) {
         ("GET" | "HEAD", ["healthz"]) => Ok(public::healthz()),
         ("GET" | "HEAD", [""]) | ("GET" | "HEAD", []) => Ok(public::index(state)),
-        (_, ["v1", "v1", ..]) => Err(ApiError::doubled_v1(path, &state.base_url())),
+        (_, ["v1", "v1", ..]) => Err(ApiError::doubled_v1(path, state.base_url())),
         ("GET", ["v1", "models"]) => models::list(state).await,
         ("GET", ["v1", "models", id]) => models::get(state, id).await,
         ("GET", ["v1", "responses"]) if is_websocket_upgrade(req.headers()) => {
@@ -130,34 +129,6 @@ fn is_websocket_upgrade(h: &HeaderMap) -> bool {
     h.get(http::header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
-}
-
-/// Reads a request body, refusing more than `security.max_request_body_bytes`.
-pub async fn read_body(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Incoming,
-) -> Result<Bytes, ApiError> {
-    let limit = state.config.security.max_request_body_bytes;
-    let declared = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(ApiError::request_too_large(limit));
-    }
-    let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
-    match limited.collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(ApiError::request_too_large(limit))
-        }
-        Err(e) => Err(ApiError::invalid_request(
-            format!("Could not read the request body: {e}"),
-            None,
-            None,
-        )),
-    }
 }
 
 pub fn translate_options(state: &AppState) -> TranslateOptions<'_> {

@@ -28,7 +28,7 @@ fn escape(s: &str) -> String {
 pub fn index(state: &Arc<AppState>) -> Response<Body> {
     let upstream = state.credentials.status();
     let ready = upstream.state == "ready";
-    let base = escape(&state.base_url());
+    let base = escape(state.base_url());
     let (badge, note) = if ready {
         (
             "ready",

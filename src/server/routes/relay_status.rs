@@ -14,11 +14,7 @@ use crate::server::body::Body;
 use crate::status::{self, StatusInputs};
 
 pub fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
-    let live_server = state
-        .relay
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let live_server = Some(state.relay.clone());
     let env = crate::cli::process_env;
     let mut doc = status::collect(
         &state.paths,

@@ -22,7 +22,7 @@ use crate::server::guard::Pass;
 use crate::server::relay::{
     OpenStream, in_band_kind, map_failure, map_upstream_error, parse_event,
 };
-use crate::server::{AppState, CountGuard};
+use crate::server::{AppState, CountGuard, Counter};
 use crate::translate::chat_stream::{ChatStreamTranslator, StreamStep, error_chunk};
 use crate::translate::is_terminal;
 use crate::translate::responses_response::{AssemblerStep, ResponseAssembler};
@@ -319,7 +319,7 @@ pub fn respond(state: &Arc<AppState>, open: OpenStream, mode: Mode, pass: Pass) 
     let forward = Forward {
         rx,
         _pass: pass,
-        _active: CountGuard::new(state, "active_streams"),
+        _active: CountGuard::new(state, Counter::ActiveStreams),
     };
     let mut resp = Response::new(forward.boxed_unsync());
     let h = resp.headers_mut();
