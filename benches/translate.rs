@@ -157,7 +157,7 @@ fn main() {
             let mut translator = ChatStreamTranslator::new(ctx.clone());
             let mut out = Vec::with_capacity(4 << 20);
             for event in &events {
-                translator.on_event(event, &mut out);
+                translator.on_json(event, &mut out);
             }
             produced = out.len();
             black_box(out);
@@ -170,7 +170,7 @@ fn main() {
             let mut out = Vec::with_capacity(4 << 20);
             for line in &lines {
                 if let Ok(event) = serde_json::from_str::<Value>(line) {
-                    translator.on_event(&event, &mut out);
+                    translator.on_json(&event, &mut out);
                 }
             }
             black_box(out);

@@ -51,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         let _ = assembler.on_event(&value);
-        match chat.on_event(&value, &mut out) {
+        match chat.on_json(&value, &mut out) {
             StreamStep::Continue => {}
             StreamStep::Finished => finished = true,
             StreamStep::Failed { code, message } => {

@@ -56,3 +56,14 @@ pub async fn read_body(
         )),
     }
 }
+
+/// A JSON answer with `status`.
+pub fn json_response(status: http::StatusCode, value: &serde_json::Value) -> http::Response<Body> {
+    let mut resp = http::Response::new(full(serde_json::to_vec(value).unwrap_or_default()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}

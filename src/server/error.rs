@@ -76,6 +76,17 @@ impl ApiError {
         )
     }
 
+    /// Codex's built-in provider tries a WebSocket first and falls back to HTTP
+    /// cleanly only on 426, as the real backend answers.
+    pub fn upgrade_required() -> ApiError {
+        ApiError::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "invalid_request_error",
+            Some("upgrade_required"),
+            "airelays serves the Responses API over HTTP only; WebSocket upgrades are not supported.",
+        )
+    }
+
     // ---- 401 / 403 -----------------------------------------------------------
 
     pub fn missing_or_invalid_token() -> ApiError {
@@ -381,6 +392,14 @@ impl ApiError {
         }})
     }
 
+    /// The answer in `envelope`'s wire format.
+    pub(crate) fn into_response_in(self, envelope: Envelope) -> Response<Body> {
+        match envelope {
+            Envelope::OpenAi => self.into_response(),
+        }
+    }
+
+    /// The answer in the OpenAI envelope.
     pub fn into_response(self) -> Response<Body> {
         let body = serde_json::to_vec(&self.envelope()).unwrap_or_default();
         let mut resp = Response::new(full(Bytes::from(body)));
@@ -400,6 +419,24 @@ impl ApiError {
             );
         }
         resp
+    }
+}
+
+/// The error envelope of a request, chosen from its path (and, on shared paths,
+/// its headers) before the guard runs, so every answer to it — the guard's
+/// 401/403/413/429 included — is written in its client's dialect. An enum, not
+/// part of the `Dialect` trait: errors must be written before any body is parsed
+/// and for routes that relay nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Envelope {
+    /// `{"error":{"message","type","param","code"}}`.
+    OpenAi,
+}
+
+impl Envelope {
+    /// The envelope for a request to `path`.
+    pub(crate) fn of(_path: &str, _headers: &http::HeaderMap) -> Envelope {
+        Envelope::OpenAi
     }
 }
 

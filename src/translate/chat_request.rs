@@ -30,7 +30,14 @@ pub fn prepare(
     body: &[u8],
     opts: &TranslateOptions,
 ) -> Result<(UpstreamRequest, ChatRequestInfo), TranslateError> {
-    let mut body = parse_body(body)?;
+    prepare_map(parse_body(body)?, opts)
+}
+
+/// [`prepare`] for a body that is already parsed.
+pub(crate) fn prepare_map(
+    mut body: Map<String, Value>,
+    opts: &TranslateOptions,
+) -> Result<(UpstreamRequest, ChatRequestInfo), TranslateError> {
     let info = ChatRequestInfo {
         include_usage: include_usage(body.get("stream_options"))?,
     };

@@ -12,23 +12,10 @@ use super::chat_response::{
     ChatContext, MESSAGE_SEPARATOR, chat_usage, incomplete_finish_reason, message_text,
     reasoning_summary,
 };
+pub use super::stream::StreamStep;
+use super::stream::{StreamFailure, StreamOut, StreamTranslator};
 use super::{event_type, failure_of, write_json_str};
-
-/// What one upstream event meant for the chat stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StreamStep {
-    /// Keep going.
-    Continue,
-    /// The stream is complete: the finish chunk, the usage chunk (if asked for) and
-    /// `data: [DONE]` were written. Later events are ignored and also return this.
-    Finished,
-    /// The upstream failed. Nothing was written for this event: before the first
-    /// byte the caller answers with an HTTP error, after it with [`error_chunk`].
-    Failed {
-        code: Option<String>,
-        message: String,
-    },
-}
+use crate::upstream::events::UpstreamEvent;
 
 /// The in-band error event sent when a chat stream fails after its first byte. It
 /// is never followed by `[DONE]`.
@@ -185,8 +172,8 @@ impl ChatStreamTranslator {
     }
 
     /// The fast path for the most frequent event, `response.output_text.delta`,
-    /// already picked apart by the caller (no `Value` built): the same as feeding
-    /// the whole event to [`ChatStreamTranslator::on_event`].
+    /// read without building a JSON tree: the same as feeding the whole event to
+    /// [`ChatStreamTranslator::on_json`].
     pub fn on_text_delta(
         &mut self,
         item_id: Option<&str>,
@@ -208,7 +195,7 @@ impl ChatStreamTranslator {
 
     /// Feeds one upstream event (the parsed `data:` JSON) and appends the chat SSE
     /// events it produces to `out`.
-    pub fn on_event(&mut self, event: &Value, out: &mut Vec<u8>) -> StreamStep {
+    pub fn on_json(&mut self, event: &Value, out: &mut Vec<u8>) -> StreamStep {
         if self.done {
             return StreamStep::Finished;
         }
@@ -268,9 +255,12 @@ impl ChatStreamTranslator {
                 return StreamStep::Finished;
             }
             _ => {
-                if let Some((code, message)) = failure_of(event) {
+                if let Some(failure) = failure_of(event) {
                     self.done = true;
-                    return StreamStep::Failed { code, message };
+                    return StreamStep::Failed {
+                        code: failure.code,
+                        message: failure.message,
+                    };
                 }
             }
         }
@@ -556,6 +546,24 @@ impl ChatStreamTranslator {
     }
 }
 
+impl StreamTranslator for ChatStreamTranslator {
+    fn on_event(&mut self, event: &UpstreamEvent, out: &mut StreamOut) -> StreamStep {
+        if let Some(d) = event.text_delta() {
+            return self.on_text_delta(d.item_id.as_deref(), d.output_index, &d.delta, out.vec());
+        }
+        match event.json() {
+            Some(value) => self.on_json(value, out.vec()),
+            None => StreamStep::Continue,
+        }
+    }
+
+    fn on_failure(&mut self, failure: &StreamFailure<'_>, out: &mut StreamOut) {
+        self.done = true;
+        out.vec()
+            .extend_from_slice(&error_chunk(failure.message, failure.kind, failure.code));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -578,7 +586,7 @@ mod tests {
         let mut out = Vec::new();
         let steps = events
             .iter()
-            .map(|e| translator.on_event(e, &mut out))
+            .map(|e| translator.on_json(e, &mut out))
             .collect();
         let (chunks, done) = fixtures::chat_chunks(&out);
         (steps, chunks, done)
@@ -794,7 +802,7 @@ mod tests {
         let mut fast = ChatStreamTranslator::new(ctx(true, false));
         let (mut a, mut b) = (Vec::new(), Vec::new());
         for e in &events {
-            slow.on_event(e, &mut a);
+            slow.on_json(e, &mut a);
             if e["type"] == "response.output_text.delta" {
                 fast.on_text_delta(
                     e["item_id"].as_str(),
@@ -803,7 +811,7 @@ mod tests {
                     &mut b,
                 );
             } else {
-                fast.on_event(e, &mut b);
+                fast.on_json(e, &mut b);
             }
         }
         assert!(!a.is_empty());
@@ -843,7 +851,7 @@ mod tests {
         let mut out = Vec::new();
         let steps: Vec<StreamStep> = fixtures::events(fixtures::SSE_FAILED)
             .iter()
-            .map(|e| translator.on_event(e, &mut out))
+            .map(|e| translator.on_json(e, &mut out))
             .collect();
         assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
         assert_eq!(
@@ -949,11 +957,11 @@ mod tests {
         let mut translator = ChatStreamTranslator::new(ctx(false, false));
         let mut out = Vec::new();
         let done = json!({"type":"response.completed","response":{"id":"r"}});
-        assert_eq!(translator.on_event(&done, &mut out), StreamStep::Finished);
+        assert_eq!(translator.on_json(&done, &mut out), StreamStep::Finished);
         let len = out.len();
         let late = json!({"type":"response.output_text.delta","delta":"late"});
-        assert_eq!(translator.on_event(&late, &mut out), StreamStep::Finished);
-        assert_eq!(translator.on_event(&done, &mut out), StreamStep::Finished);
+        assert_eq!(translator.on_json(&late, &mut out), StreamStep::Finished);
+        assert_eq!(translator.on_json(&done, &mut out), StreamStep::Finished);
         assert_eq!(out.len(), len);
     }
 
@@ -968,7 +976,7 @@ mod tests {
             json!({"no_type":true}),
             json!("string"),
         ] {
-            assert_eq!(translator.on_event(&event, &mut out), StreamStep::Continue);
+            assert_eq!(translator.on_json(&event, &mut out), StreamStep::Continue);
         }
         assert!(out.is_empty());
     }

@@ -17,12 +17,17 @@
 //! Request bodies are parsed once into a [`serde_json::Value`] and transformed by
 //! moving values out of it, so large histories are never copied.
 
+pub mod chat;
 pub mod chat_request;
 pub mod chat_response;
 pub mod chat_stream;
+pub mod completions;
+pub mod dialect;
+pub mod responses;
 pub mod responses_request;
 pub mod responses_response;
 mod schema;
+pub mod stream;
 
 #[cfg(test)]
 mod fixtures;
@@ -30,6 +35,8 @@ mod fixtures;
 mod proptests;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+pub(crate) use crate::upstream::events::{event_type, failure_of};
 use serde_json::{Map, Value};
 
 /// A client request the relay cannot translate. Always answered with HTTP 400
@@ -159,40 +166,6 @@ pub fn ignored_parameters_header(names: &[String]) -> Option<String> {
         header.push_str(&encoded);
     }
     (!header.is_empty()).then_some(header)
-}
-
-/// The `type` of an upstream SSE event (its `data:` JSON).
-pub fn event_type(event: &Value) -> Option<&str> {
-    event.get("type").and_then(Value::as_str)
-}
-
-/// Whether an upstream event of this type ends the response.
-pub fn is_terminal(event_type: &str) -> bool {
-    matches!(
-        event_type,
-        "response.completed" | "response.incomplete" | "response.failed" | "error"
-    )
-}
-
-/// The error code and message of a `response.failed` or `error` event, `None` for
-/// any other event.
-pub fn failure_of(event: &Value) -> Option<(Option<String>, String)> {
-    let error = match event_type(event)? {
-        "response.failed" => event.get("response").and_then(|r| r.get("error")),
-        "error" => Some(event.get("error").unwrap_or(event)),
-        _ => return None,
-    };
-    let text = |key: &str| {
-        error
-            .and_then(|e| e.get(key))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    let code = text("code").or_else(|| text("type"));
-    let message = text("message")
-        .unwrap_or_else(|| "The upstream model failed to produce a response.".to_owned());
-    Some((code, message))
 }
 
 /// Parses a request body into its top-level object, with a message a user can act on.
@@ -339,7 +312,6 @@ fn write_json_str(out: &mut Vec<u8>, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn header_is_none_when_nothing_was_ignored() {
@@ -381,61 +353,6 @@ mod tests {
         let names = vec!["a".to_owned(), "b".repeat(3000), "c".to_owned()];
         assert_eq!(ignored_parameters_header(&names).as_deref(), Some("a"));
         assert_eq!(ignored_parameters_header(&names[1..2]), None);
-    }
-
-    #[test]
-    fn terminal_events() {
-        for t in [
-            "response.completed",
-            "response.incomplete",
-            "response.failed",
-            "error",
-        ] {
-            assert!(is_terminal(t), "{t}");
-        }
-        for t in ["response.created", "response.output_text.delta", ""] {
-            assert!(!is_terminal(t), "{t}");
-        }
-    }
-
-    #[test]
-    fn event_type_reads_the_type_field() {
-        assert_eq!(
-            event_type(&json!({"type":"response.created"})),
-            Some("response.created")
-        );
-        assert_eq!(event_type(&json!({"type":1})), None);
-        assert_eq!(event_type(&json!([])), None);
-    }
-
-    #[test]
-    fn failure_of_reads_failed_and_error_events() {
-        let failed = json!({"type":"response.failed","response":{"error":{"code":"context_length_exceeded","message":"too long"}}});
-        assert_eq!(
-            failure_of(&failed),
-            Some((
-                Some("context_length_exceeded".to_owned()),
-                "too long".to_owned()
-            ))
-        );
-        let flat = json!({"type":"error","code":"rate_limit_exceeded","message":"slow down"});
-        assert_eq!(
-            failure_of(&flat),
-            Some((
-                Some("rate_limit_exceeded".to_owned()),
-                "slow down".to_owned()
-            ))
-        );
-        let nested = json!({"type":"error","error":{"type":"server_error","message":"boom"}});
-        assert_eq!(
-            failure_of(&nested),
-            Some((Some("server_error".to_owned()), "boom".to_owned()))
-        );
-        let bare = json!({"type":"response.failed"});
-        let (code, message) = failure_of(&bare).unwrap_or_default();
-        assert_eq!(code, None);
-        assert!(!message.is_empty());
-        assert_eq!(failure_of(&json!({"type":"response.completed"})), None);
     }
 
     #[test]

@@ -314,7 +314,7 @@ fn translate_events(events: &[Value]) {
         let mut finished = false;
         for event in events {
             let before = out.len();
-            match translator.on_event(event, &mut out) {
+            match translator.on_json(event, &mut out) {
                 StreamStep::Failed { message, .. } => {
                     assert!(!message.is_empty());
                     assert_eq!(out.len(), before, "a failure writes nothing");

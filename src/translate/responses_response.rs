@@ -85,9 +85,12 @@ impl ResponseAssembler {
                 AssemblerStep::Incomplete { reason }
             }
             _ => match failure_of(event) {
-                Some((code, message)) => {
+                Some(failure) => {
                     self.finished = true;
-                    AssemblerStep::Failed { code, message }
+                    AssemblerStep::Failed {
+                        code: failure.code,
+                        message: failure.message,
+                    }
                 }
                 None => AssemblerStep::Continue,
             },

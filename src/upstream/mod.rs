@@ -4,6 +4,7 @@
 //! the usage headers ([`usage`]).
 
 pub mod client;
+pub mod events;
 pub mod models;
 pub mod sse;
 pub mod usage;

@@ -1,161 +1,17 @@
-//! One upstream exchange for a client request: credentials, the call, the retry
-//! of transient failures and the single reactive refresh on 401 (all before the
-//! first byte reaches the client), then waiting for the first meaningful event so
-//! that early failures are real HTTP statuses. Upstream failures are mapped to the
-//! error catalogue here, and only here.
+//! How upstream failures become the error catalogue's answers: a failure event
+//! or a transport/status failure before the first byte, and the classification of
+//! a failure after it (docs/architecture.md, "Errors before and after the first
+//! byte"). This is the one place upstream failures are mapped.
 
-use std::collections::VecDeque;
-use std::sync::Arc;
-use std::time::Duration;
-
-use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::Value;
 
-use super::error::ApiError;
-use super::recent_items::RecentItems;
-use super::{AppState, CountGuard, Counter};
-use crate::upstream::client::EventStream;
-use crate::upstream::sse::SseEvent;
-use crate::upstream::{UpstreamError, usage};
-
-/// An upstream stream that produced its first meaningful event.
-pub struct OpenStream {
-    /// Upstream response headers (the `x-codex-*` ones are forwarded).
-    pub headers: HeaderMap,
-    /// Events read so far, including the first meaningful one, in order.
-    pub head: VecDeque<(SseEvent, Option<Value>)>,
-    pub rest: EventStream,
-    /// Where the output items of this answer are remembered as they pass.
-    pub recent_items: RecentItems,
-    /// Held while the upstream request is open.
-    pub(crate) _in_flight: CountGuard,
-}
-
-/// Events that come before anything worth committing a 200 for.
-fn is_preamble(kind: Option<&str>) -> bool {
-    matches!(
-        kind,
-        None | Some("response.created" | "response.in_progress" | "codex.rate_limits")
-    )
-}
-
-pub fn parse_event(ev: &SseEvent) -> Option<Value> {
-    if ev.data.is_empty() {
-        return None;
-    }
-    serde_json::from_slice(&ev.data).ok()
-}
-
-/// Sends a prepared body upstream and waits for the first meaningful event.
-pub async fn open(
-    state: &Arc<AppState>,
-    body: Bytes,
-    client_headers: &HeaderMap,
-) -> Result<OpenStream, ApiError> {
-    let mut access = state.credentials.access().await.map_err(ApiError::from)?;
-    let mut refreshed = false;
-    let mut attempt = 0u32;
-    loop {
-        let in_flight = CountGuard::new(state, Counter::UpstreamInFlight);
-        let result = state
-            .upstream
-            .post_responses(
-                body.clone(),
-                &access.access_token,
-                &access.account_id,
-                client_headers,
-            )
-            .await;
-        let failure = match result {
-            Ok(stream) => match first_meaningful(state, stream, in_flight).await {
-                Ok(open) => return Ok(open),
-                Err(Early::Api(e)) => return Err(e),
-                Err(Early::Upstream(e)) => e,
-            },
-            Err(e) => e,
-        };
-        if let UpstreamError::Status { headers, .. } = &failure
-            && let Some(s) = usage::snapshot_from_headers(headers)
-        {
-            state.record_usage(s);
-        }
-        match &failure {
-            UpstreamError::Status { status: 401, .. } if !refreshed => {
-                tracing::info!("ChatGPT backend answered 401; reloading and refreshing the login");
-                access = state
-                    .credentials
-                    .after_unauthorized(&access)
-                    .await
-                    .map_err(ApiError::from)?;
-                refreshed = true;
-                continue;
-            }
-            UpstreamError::Status { status: 401, .. } => return Err(ApiError::auth_rejected()),
-            e if e.is_retryable() && attempt < state.upstream.retry_attempts() => {
-                attempt += 1;
-                let backoff = Duration::from_millis(200u64 << (attempt - 1).min(4));
-                let jitter = Duration::from_millis(rand::random::<u64>() % 50);
-                tracing::warn!(
-                    "upstream {e}; retry {attempt} in {} ms",
-                    (backoff + jitter).as_millis()
-                );
-                tokio::time::sleep(backoff + jitter).await;
-                continue;
-            }
-            _ => return Err(map_upstream_error(failure)),
-        }
-    }
-}
-
-enum Early {
-    Api(ApiError),
-    Upstream(UpstreamError),
-}
-
-async fn first_meaningful(
-    state: &Arc<AppState>,
-    mut stream: EventStream,
-    in_flight: CountGuard,
-) -> Result<OpenStream, Early> {
-    if let Some(s) = usage::snapshot_from_headers(&stream.headers) {
-        state.record_usage(s);
-    }
-    let mut head = VecDeque::new();
-    loop {
-        let ev = match stream.next_event().await {
-            Ok(Some(ev)) => ev,
-            Ok(None) => return Err(Early::Api(ApiError::incomplete_stream())),
-            // A reset before anything meaningful may be retried like a connect failure.
-            Err(UpstreamError::Body(m)) => return Err(Early::Upstream(UpstreamError::Connect(m))),
-            Err(e) => return Err(Early::Api(map_upstream_error(e))),
-        };
-        let parsed = parse_event(&ev);
-        let kind = parsed
-            .as_ref()
-            .and_then(|v| v.get("type"))
-            .and_then(Value::as_str);
-        if let Some(v) = &parsed
-            && let Some((code, message)) = crate::translate::failure_of(v)
-        {
-            return Err(Early::Api(map_failure(code.as_deref(), &message)));
-        }
-        let preamble = is_preamble(kind);
-        head.push_back((ev, parsed));
-        if !preamble {
-            return Ok(OpenStream {
-                headers: std::mem::take(&mut stream.headers),
-                head,
-                rest: stream,
-                recent_items: state.recent_items.clone(),
-                _in_flight: in_flight,
-            });
-        }
-    }
-}
+use crate::server::error::ApiError;
+use crate::translate::stream::StreamFailure;
+use crate::upstream::UpstreamError;
 
 /// Maps a `response.failed` / `error` event (before the first byte) to a status.
-pub fn map_failure(code: Option<&str>, message: &str) -> ApiError {
+pub(crate) fn map_failure(code: Option<&str>, message: &str) -> ApiError {
     match code.unwrap_or("") {
         "context_length_exceeded" | "invalid_prompt" | "cyber_policy" | "invalid_request_error" => {
             ApiError::invalid_request(message.to_string(), None, code.map(str::to_string))
@@ -174,15 +30,23 @@ pub fn map_failure(code: Option<&str>, message: &str) -> ApiError {
     }
 }
 
-/// The type and code of an in-band error for a failure seen mid-stream.
-pub fn in_band_kind(code: Option<&str>) -> (&'static str, String) {
-    let e = map_failure(code, "");
-    (
-        e.kind,
-        code.map(str::to_string)
-            .or(e.code)
-            .unwrap_or_else(|| "upstream_error".into()),
-    )
+/// A failure after the first byte, classified like the same failure before it.
+pub(crate) fn in_band(e: &ApiError) -> StreamFailure<'_> {
+    StreamFailure {
+        status: e.status.as_u16(),
+        kind: e.kind,
+        code: Some(e.code.as_deref().unwrap_or("upstream_error")),
+        message: &e.message,
+    }
+}
+
+/// The error for a `response.failed` / `error` event seen mid-stream: classified
+/// by [`map_failure`], keeping the backend's own code.
+pub(crate) fn late_failure(code: Option<String>, message: String) -> ApiError {
+    let mut e = map_failure(code.as_deref(), "");
+    e.code = code.or(e.code);
+    e.message = message;
+    e
 }
 
 /// "…try again in 1.2s" → 2 (seconds, rounded up).
@@ -231,7 +95,7 @@ fn header_secs(h: &HeaderMap, name: &str) -> Option<u64> {
 }
 
 /// The user-facing usage-limit message: plan and local reset time.
-pub fn usage_limit_message(body: &Value) -> (String, Option<u64>) {
+pub(crate) fn usage_limit_message(body: &Value) -> (String, Option<u64>) {
     let e = body.get("error").unwrap_or(body);
     let plan = e
         .get("plan_type")
@@ -267,7 +131,7 @@ pub fn usage_limit_message(body: &Value) -> (String, Option<u64>) {
 }
 
 /// Maps a transport or status failure (before the first byte) to the catalogue.
-pub fn map_upstream_error(e: UpstreamError) -> ApiError {
+pub(crate) fn map_upstream_error(e: UpstreamError) -> ApiError {
     match e {
         UpstreamError::Connect(m) => ApiError::upstream_error(format!(
             "Cannot reach the ChatGPT backend: {m}. Check your network, proxy settings (HTTPS_PROXY) and upstream.base_url."
@@ -322,6 +186,7 @@ pub fn map_upstream_error(e: UpstreamError) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use serde_json::json;
 
     #[test]

@@ -1,0 +1,76 @@
+//! The one relay pipeline every client API goes through (docs/architecture.md,
+//! "The request flow"): read the body, let the dialect translate it, resolve the
+//! model, expand references and inline files, open the upstream stream (retry
+//! before the first byte, one refresh on 401, past the preamble so early
+//! failures are real statuses), then stream through the dialect's translator or
+//! assemble a non-streamed answer. Route handlers are one call of [`relay`].
+
+mod assemble;
+mod failure;
+mod open;
+mod request;
+mod stream;
+
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::body::{Body, json_response, read_body};
+use super::error::ApiError;
+use super::guard::Pass;
+use super::{AppState, LoggedModel};
+use crate::translate::dialect::{AnswerContext, Dialect, Prepared};
+
+pub(crate) use request::fetch_catalogue;
+
+/// Relays one client request in dialect `D` and produces the client's answer.
+pub(crate) async fn relay<D: Dialect>(
+    state: &Arc<AppState>,
+    req: Request<Incoming>,
+    pass: Pass,
+) -> Result<Response<Body>, ApiError> {
+    let (parts, body) = req.into_parts();
+    let bytes = read_body(state, &parts.headers, body).await?;
+    let Prepared { upstream, dialect } = D::prepare(&bytes, &request::translate_options(state))?;
+    drop(bytes);
+    let client_stream = upstream.client_stream;
+    let request = request::upstream_body(state, upstream).await?;
+    let answer = AnswerContext {
+        requested_model: request.requested_model,
+        model: request.model,
+        created: jiff::Timestamp::now().as_second(),
+        nonce: rand::random(),
+    };
+    let mut open = open::open(state, request.body, &parts.headers).await?;
+    let upstream_headers = std::mem::take(&mut open.headers);
+    let mut resp = if client_stream {
+        stream::respond(state, open, dialect.stream(&answer), pass)
+    } else {
+        let response = assemble::assemble(open).await?;
+        drop(pass);
+        json_response(StatusCode::OK, &dialect.finish(response, &answer))
+    };
+    relayed_headers(&mut resp, &upstream_headers, request.ignored, &answer.model);
+    Ok(resp)
+}
+
+/// Response headers common to relayed answers: the backend's usage headers, the
+/// disclosure of removed parameters, and the model for the log line.
+fn relayed_headers(
+    resp: &mut Response<Body>,
+    upstream: &HeaderMap,
+    ignored: Option<HeaderValue>,
+    model: &str,
+) {
+    let h = resp.headers_mut();
+    for (name, value) in upstream {
+        if crate::upstream::usage::is_forwarded_header(name.as_str()) {
+            h.append(name.clone(), value.clone());
+        }
+    }
+    if let Some(v) = ignored {
+        h.insert("x-airelays-ignored-parameters", v);
+    }
+    resp.extensions_mut().insert(LoggedModel(model.to_string()));
+}

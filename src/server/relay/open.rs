@@ -1,0 +1,163 @@
+//! One upstream exchange up to its first meaningful event: credentials, the
+//! call, the retry of transient failures and the single reactive refresh on 401
+//! (all before the first byte reaches the client), then reading past the
+//! preamble so that early failures are real HTTP statuses.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::HeaderMap;
+
+use super::failure::{map_failure, map_upstream_error};
+use crate::server::error::ApiError;
+use crate::server::recent_items::RecentItems;
+use crate::server::{AppState, CountGuard, Counter};
+use crate::upstream::client::EventStream;
+use crate::upstream::events::UpstreamEvent;
+use crate::upstream::{UpstreamError, usage};
+
+/// An upstream stream that produced its first meaningful event.
+pub(crate) struct OpenStream {
+    /// Upstream response headers (the `x-codex-*` ones are forwarded).
+    pub(crate) headers: HeaderMap,
+    /// Events read so far, including the first meaningful one, in order.
+    pub(crate) head: VecDeque<UpstreamEvent>,
+    /// The rest of the stream.
+    pub(crate) rest: EventStream,
+    /// Where the output items of this answer are remembered as they pass.
+    pub(crate) recent_items: RecentItems,
+    /// Held while the upstream request is open.
+    pub(crate) _in_flight: CountGuard,
+}
+
+impl OpenStream {
+    /// The next event: the ones already read first, then the stream's.
+    pub(crate) async fn next_event(&mut self) -> Result<Option<UpstreamEvent>, UpstreamError> {
+        if let Some(event) = self.head.pop_front() {
+            return Ok(Some(event));
+        }
+        Ok(self.rest.next_event().await?.map(UpstreamEvent::new))
+    }
+
+    /// The next event if it is already here, without waiting.
+    pub(crate) fn next_ready(&mut self) -> Option<UpstreamEvent> {
+        self.head
+            .pop_front()
+            .or_else(|| self.rest.next_ready().map(UpstreamEvent::new))
+    }
+
+    /// Remembers the output item of an `output_item.done` event for later
+    /// `item_reference`s.
+    pub(crate) fn observe(&self, event: &UpstreamEvent) {
+        if event.kind() == Some(crate::upstream::events::OUTPUT_ITEM_DONE)
+            && let Some(value) = event.json()
+        {
+            self.recent_items.observe_event(value);
+        }
+    }
+}
+
+/// Sends a prepared body upstream and waits for the first meaningful event.
+pub(crate) async fn open(
+    state: &Arc<AppState>,
+    body: Bytes,
+    client_headers: &HeaderMap,
+) -> Result<OpenStream, ApiError> {
+    let mut access = state.credentials.access().await.map_err(ApiError::from)?;
+    let mut refreshed = false;
+    let mut attempt = 0u32;
+    loop {
+        let in_flight = CountGuard::new(state, Counter::UpstreamInFlight);
+        let result = state
+            .upstream
+            .post_responses(
+                body.clone(),
+                &access.access_token,
+                &access.account_id,
+                client_headers,
+            )
+            .await;
+        let failure = match result {
+            Ok(stream) => match first_meaningful(state, stream, in_flight).await {
+                Ok(open) => return Ok(open),
+                Err(Early::Api(e)) => return Err(e),
+                Err(Early::Upstream(e)) => e,
+            },
+            Err(e) => e,
+        };
+        if let UpstreamError::Status { headers, .. } = &failure
+            && let Some(s) = usage::snapshot_from_headers(headers)
+        {
+            state.record_usage(s);
+        }
+        match &failure {
+            UpstreamError::Status { status: 401, .. } if !refreshed => {
+                tracing::info!("ChatGPT backend answered 401; reloading and refreshing the login");
+                access = state
+                    .credentials
+                    .after_unauthorized(&access)
+                    .await
+                    .map_err(ApiError::from)?;
+                refreshed = true;
+            }
+            UpstreamError::Status { status: 401, .. } => return Err(ApiError::auth_rejected()),
+            e if e.is_retryable() && attempt < state.upstream.retry_attempts() => {
+                attempt += 1;
+                backoff(attempt, e).await;
+            }
+            _ => return Err(map_upstream_error(failure)),
+        }
+    }
+}
+
+/// Waits before retry `attempt`: 200 ms doubling, plus up to 50 ms of jitter.
+async fn backoff(attempt: u32, e: &UpstreamError) {
+    let wait = Duration::from_millis(200u64 << (attempt - 1).min(4))
+        + Duration::from_millis(rand::random::<u64>() % 50);
+    tracing::warn!("upstream {e}; retry {attempt} in {} ms", wait.as_millis());
+    tokio::time::sleep(wait).await;
+}
+
+enum Early {
+    Api(ApiError),
+    Upstream(UpstreamError),
+}
+
+async fn first_meaningful(
+    state: &Arc<AppState>,
+    mut stream: EventStream,
+    in_flight: CountGuard,
+) -> Result<OpenStream, Early> {
+    if let Some(s) = usage::snapshot_from_headers(&stream.headers) {
+        state.record_usage(s);
+    }
+    let mut head = VecDeque::new();
+    loop {
+        let event = match stream.next_event().await {
+            Ok(Some(ev)) => UpstreamEvent::new(ev),
+            Ok(None) => return Err(Early::Api(ApiError::incomplete_stream())),
+            // A reset before anything meaningful may be retried like a connect failure.
+            Err(UpstreamError::Body(m)) => return Err(Early::Upstream(UpstreamError::Connect(m))),
+            Err(e) => return Err(Early::Api(map_upstream_error(e))),
+        };
+        if let Some(failure) = event.failure() {
+            return Err(Early::Api(map_failure(
+                failure.code.as_deref(),
+                &failure.message,
+            )));
+        }
+        let preamble = event.is_preamble();
+        head.push_back(event);
+        if !preamble {
+            return Ok(OpenStream {
+                headers: std::mem::take(&mut stream.headers),
+                head,
+                rest: stream,
+                recent_items: state.recent_items.clone(),
+                _in_flight: in_flight,
+            });
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! The backend's SSE events, decoded once for every dialect (docs/upstream.md,
+//! "SSE events and their order"): which events are preamble, which end a
+//! response, what a failure event says, and a borrowed fast path for text
+//! deltas. The JSON of an event is parsed lazily, at most once, and only when
+//! someone asks for it: the Responses dialect forwards most events unparsed.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::sse::SseEvent;
+
+/// The event type of a text delta, the most frequent event of a stream.
+pub(crate) const TEXT_DELTA: &str = "response.output_text.delta";
+/// The event that carries a finished output item.
+pub(crate) const OUTPUT_ITEM_DONE: &str = "response.output_item.done";
+
+/// One upstream event: its bytes, and its JSON once parsed.
+#[derive(Debug)]
+pub struct UpstreamEvent {
+    sse: SseEvent,
+    json: OnceLock<Option<Value>>,
+}
+
+impl UpstreamEvent {
+    /// Wraps an event read from the stream.
+    pub fn new(sse: SseEvent) -> UpstreamEvent {
+        UpstreamEvent {
+            sse,
+            json: OnceLock::new(),
+        }
+    }
+
+    /// The `event:` name, if the event had one.
+    pub fn name(&self) -> Option<&str> {
+        self.sse.event.as_deref()
+    }
+
+    /// The event type: the `event:` name, else the `type` of the JSON.
+    pub fn kind(&self) -> Option<&str> {
+        match self.name() {
+            Some(name) => Some(name),
+            None => self.json().and_then(event_type),
+        }
+    }
+
+    /// The parsed `data:` JSON (`None` when empty or not JSON).
+    pub fn json(&self) -> Option<&Value> {
+        self.json
+            .get_or_init(|| {
+                (!self.sse.data.is_empty())
+                    .then(|| serde_json::from_slice(&self.sse.data).ok())
+                    .flatten()
+            })
+            .as_ref()
+    }
+
+    /// The exact bytes of the event, as the backend sent them.
+    pub fn raw(&self) -> &Bytes {
+        &self.sse.raw
+    }
+
+    /// The fields of a `response.output_text.delta`, borrowed from the event's
+    /// bytes without building a JSON tree; `None` for any other event.
+    pub fn text_delta(&self) -> Option<TextDelta<'_>> {
+        if self.name() != Some(TEXT_DELTA) {
+            return None;
+        }
+        if let Some(Some(value)) = self.json.get() {
+            return TextDelta::of_value(value);
+        }
+        serde_json::from_slice(&self.sse.data).ok()
+    }
+
+    /// Whether this event ends the response.
+    pub fn is_terminal(&self) -> bool {
+        self.kind().is_some_and(is_terminal)
+    }
+
+    /// Whether this event comes before anything worth committing a 200 for.
+    pub fn is_preamble(&self) -> bool {
+        matches!(
+            self.kind(),
+            None | Some("response.created" | "response.in_progress" | "codex.rate_limits")
+        )
+    }
+
+    /// The code and message of a `response.failed` / `error` event.
+    pub fn failure(&self) -> Option<Failure> {
+        match self.kind()? {
+            "response.failed" | "error" => self.json().and_then(failure_of),
+            _ => None,
+        }
+    }
+}
+
+/// The fields of a `response.output_text.delta` event, borrowed where possible.
+#[derive(Debug, serde::Deserialize)]
+pub struct TextDelta<'a> {
+    /// The text.
+    #[serde(borrow)]
+    pub delta: Cow<'a, str>,
+    /// The message item the text belongs to.
+    #[serde(borrow, default)]
+    pub item_id: Option<Cow<'a, str>>,
+    /// The position of that item in the output.
+    #[serde(default)]
+    pub output_index: Option<u64>,
+}
+
+impl<'a> TextDelta<'a> {
+    fn of_value(value: &'a Value) -> Option<TextDelta<'a>> {
+        Some(TextDelta {
+            delta: Cow::Borrowed(value.get("delta")?.as_str()?),
+            item_id: value
+                .get("item_id")
+                .and_then(Value::as_str)
+                .map(Cow::Borrowed),
+            output_index: value.get("output_index").and_then(Value::as_u64),
+        })
+    }
+}
+
+/// What a failure event says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The backend's error code (or type), e.g. `context_length_exceeded`.
+    pub code: Option<String>,
+    /// The backend's message.
+    pub message: String,
+}
+
+/// The `type` of an upstream SSE event (its `data:` JSON).
+pub fn event_type(event: &Value) -> Option<&str> {
+    event.get("type").and_then(Value::as_str)
+}
+
+/// Whether an upstream event of this type ends the response.
+pub fn is_terminal(event_type: &str) -> bool {
+    matches!(
+        event_type,
+        "response.completed" | "response.incomplete" | "response.failed" | "error"
+    )
+}
+
+/// The code and message of a `response.failed` or `error` event, `None` for any
+/// other event.
+pub fn failure_of(event: &Value) -> Option<Failure> {
+    let error = match event_type(event)? {
+        "response.failed" => event.get("response").and_then(|r| r.get("error")),
+        "error" => Some(event.get("error").unwrap_or(event)),
+        _ => return None,
+    };
+    let text = |key: &str| {
+        error
+            .and_then(|e| e.get(key))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let code = text("code").or_else(|| text("type"));
+    let message = text("message")
+        .unwrap_or_else(|| "The upstream model failed to produce a response.".to_owned());
+    Some(Failure { code, message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(name: Option<&str>, data: &str) -> UpstreamEvent {
+        let mut raw = String::new();
+        if let Some(n) = name {
+            raw.push_str(&format!("event: {n}\n"));
+        }
+        raw.push_str(&format!("data: {data}\n\n"));
+        UpstreamEvent::new(SseEvent {
+            event: name.map(str::to_owned),
+            data: Bytes::from(data.to_owned()),
+            raw: Bytes::from(raw),
+        })
+    }
+
+    #[test]
+    fn kinds_come_from_the_name_or_the_json() {
+        let named = event(Some("response.created"), "{}");
+        assert_eq!(named.kind(), Some("response.created"));
+        assert!(named.is_preamble() && !named.is_terminal());
+        let anonymous = event(None, r#"{"type":"response.completed","response":{}}"#);
+        assert_eq!(anonymous.kind(), Some("response.completed"));
+        assert!(anonymous.is_terminal());
+        assert!(event(None, "not json").is_preamble());
+    }
+
+    #[test]
+    fn text_deltas_are_read_borrowed_or_from_the_parsed_json() {
+        let data =
+            r#"{"type":"response.output_text.delta","item_id":"m1","output_index":0,"delta":"hi"}"#;
+        let e = event(Some(TEXT_DELTA), data);
+        let d = e.text_delta().unwrap();
+        assert_eq!(
+            (d.delta.as_ref(), d.item_id.as_deref(), d.output_index),
+            ("hi", Some("m1"), Some(0))
+        );
+        assert!(matches!(d.delta, Cow::Borrowed(_)));
+        assert!(e.json().is_some());
+        assert_eq!(e.text_delta().unwrap().delta, "hi");
+        assert!(event(Some("response.created"), data).text_delta().is_none());
+    }
+
+    #[test]
+    fn failures_name_code_and_message() {
+        let failed = json!({"type":"response.failed","response":{"error":{"code":"server_is_overloaded","message":"busy"}}});
+        assert_eq!(
+            failure_of(&failed),
+            Some(Failure {
+                code: Some("server_is_overloaded".into()),
+                message: "busy".into()
+            })
+        );
+        let bare = json!({"type":"error","code":"x"});
+        assert_eq!(failure_of(&bare).unwrap().code.as_deref(), Some("x"));
+        assert!(failure_of(&json!({"type":"response.completed"})).is_none());
+        let e = event(Some("error"), r#"{"type":"error","message":"m"}"#);
+        assert_eq!(e.failure().unwrap().message, "m");
+    }
+
+    #[test]
+    fn terminal_events() {
+        for t in [
+            "response.completed",
+            "response.incomplete",
+            "response.failed",
+            "error",
+        ] {
+            assert!(is_terminal(t), "{t}");
+        }
+        for t in ["response.created", "response.output_text.delta", ""] {
+            assert!(!is_terminal(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn event_type_reads_the_type_field() {
+        assert_eq!(
+            event_type(&json!({"type":"response.created"})),
+            Some("response.created")
+        );
+        assert_eq!(event_type(&json!({"type":1})), None);
+        assert_eq!(event_type(&json!([])), None);
+    }
+
+    #[test]
+    fn failure_of_reads_failed_and_error_events() {
+        let failed = json!({"type":"response.failed","response":{"error":{"code":"context_length_exceeded","message":"too long"}}});
+        assert_eq!(
+            failure_of(&failed),
+            Some(Failure {
+                code: Some("context_length_exceeded".to_owned()),
+                message: "too long".to_owned()
+            })
+        );
+        let flat = json!({"type":"error","code":"rate_limit_exceeded","message":"slow down"});
+        assert_eq!(
+            failure_of(&flat),
+            Some(Failure {
+                code: Some("rate_limit_exceeded".to_owned()),
+                message: "slow down".to_owned()
+            })
+        );
+        let nested = json!({"type":"error","error":{"type":"server_error","message":"boom"}});
+        assert_eq!(
+            failure_of(&nested),
+            Some(Failure {
+                code: Some("server_error".to_owned()),
+                message: "boom".to_owned()
+            })
+        );
+        let bare = json!({"type":"response.failed"});
+        let failure = failure_of(&bare).unwrap();
+        assert_eq!(failure.code, None);
+        assert!(!failure.message.is_empty());
+        assert_eq!(failure_of(&json!({"type":"response.completed"})), None);
+    }
+}
