@@ -16,31 +16,46 @@
 //! - [`auth`] — ChatGPT sign-in (browser and device flows), the credential store
 //!   (OS keychain or a 0600 file) and the credential session that refreshes tokens
 //!   single-flight for the relay.
-//! - [`translate`] — pure translation between the OpenAI APIs clients speak and
-//!   the backend's streamed Responses API (no I/O).
+//! - [`translate`] — pure translation between the APIs clients speak and the
+//!   backend's streamed Responses API (no I/O): the dialect seam and one
+//!   implementation per API (Responses, Chat Completions, legacy Completions).
 //! - [`upstream`] — the Codex backend: the pooled client with its headers and
-//!   timeouts, the incremental SSE reader, the model catalogue, usage headers.
+//!   timeouts, the incremental SSE reader, the decoding of its events, the model
+//!   catalogue, usage headers.
 //! - [`files`] — the crash-safe local upload store and the inlining of stored
 //!   files into requests.
-//! - [`server`] — the hyper server: listener and lifecycle, the request guard
-//!   and per-IP limits, one module per route family, the error catalogue.
+//! - [`server`] — the hyper server: listener and lifecycle, shared state, the
+//!   request guard and per-IP limits, routing, the relay pipeline, the error
+//!   catalogue and its envelopes.
+//! - [`shutdown`] — the one shutdown signal every background task stops on.
 //!
 //! # How a request flows
 //!
-//! `server::serve` accepts a connection; for each request `server::guard` checks
-//! Host, Origin/CORS and, on `/v1/*`, the ban, the relay token
-//! (`token::TokenVerifier`), the token bucket and the concurrency slot
-//! (`server::limits`). `server::routes` picks the handler: for
-//! `/v1/chat/completions` and `/v1/responses` the body is translated once
-//! (`translate::*::prepare`), the model resolved (`upstream::models`), stored
-//! files inlined (`files::inline_files`), then `server::relay` takes an access
-//! token from `auth::CredentialSession`, calls `upstream::UpstreamClient` (retry
-//! before the first byte, one refresh on 401) and waits for the first meaningful
-//! event, so early failures are real statuses. The answer streams back through
-//! `server::routes::streaming` — byte for byte for Responses, through
-//! `translate::chat_stream` for chat — or is assembled for non-streaming clients.
-//! Every error on the way becomes the OpenAI envelope in `server::error`. Data
-//! flows one way: route → translate → upstream → translate → route.
+//! `server::serve` accepts a connection; for each request `server::routes` first
+//! picks the error envelope from the path (so the guard's own errors are in the
+//! client's dialect), then `server::guard` checks Host, Origin/CORS and, on
+//! `/v1/*`, the ban, the relay token (`token::TokenVerifier`), the token bucket and
+//! the concurrency slot (`server::limits`). A relayed API is one route line calling
+//! the one pipeline, `server::relay::relay::<D>` for its [`translate::dialect::Dialect`]:
+//! the dialect translates the body (pure), the pipeline resolves the model
+//! (`upstream::models`), expands references and inlines stored files
+//! (`files::inline_files`), takes an access token from `auth::CredentialSession`,
+//! calls `upstream::UpstreamClient` (retry before the first byte, one refresh on
+//! 401) and waits for the first meaningful event, so early failures are real
+//! statuses. The answer streams back through the dialect's
+//! [`translate::stream::StreamTranslator`] (events decoded once by
+//! [`upstream::events`]) or is assembled for non-streaming clients. Every error on
+//! the way becomes an `ApiError`, written in the request's envelope in one place.
+//! Data flows one way: route → translate → upstream → translate → route.
+//!
+//! # The dialect seam
+//!
+//! Translation is a trait ([`translate::dialect::Dialect`], one implementation per
+//! client API) so the pipeline is generic over it: each API's hot path is
+//! monomorphised, and adding an API is one implementation plus one route line,
+//! with no closed list to extend. Error envelopes are an enum instead, because
+//! they must be chosen from the path before any body is parsed, for routes that
+//! relay nothing too. `docs/architecture.md` walks through adding a dialect.
 #![forbid(unsafe_code)]
 
 pub mod auth;

@@ -3,7 +3,7 @@
 //! model, expand references and inline files, open the upstream stream (retry
 //! before the first byte, one refresh on 401, past the preamble so early
 //! failures are real statuses), then stream through the dialect's translator or
-//! assemble a non-streamed answer. Route handlers are one call of [`relay`].
+//! assemble a non-streamed answer. Route handlers are one call of `relay`.
 
 mod assemble;
 mod failure;

@@ -1,6 +1,6 @@
 //! Routing (docs/architecture.md, "Route table"): the error envelope is chosen
 //! from the path first, then the guard runs, then one handler per route family.
-//! The relayed APIs are one line each: [`relay`] with their dialect.
+//! The relayed APIs are one line each: `relay` with their dialect.
 
 mod files;
 mod models;
