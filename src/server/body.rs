@@ -2,10 +2,9 @@
 //! buffers for JSON answers, streams for SSE).
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
 use http::HeaderMap;
-use http_body_util::{BodyExt, Full, Limited, StreamBody, combinators::UnsyncBoxBody};
-use hyper::body::{Frame, Incoming};
+use http_body_util::{BodyExt, Full, Limited, combinators::UnsyncBoxBody};
+use hyper::body::Incoming;
 
 use super::AppState;
 use super::error::ApiError;
@@ -20,13 +19,6 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
 
 pub fn empty() -> Body {
     full(Bytes::new())
-}
-
-pub fn stream<S>(s: S) -> Body
-where
-    S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
-{
-    StreamBody::new(s.map(|r| r.map(Frame::data))).boxed_unsync()
 }
 
 /// Reads a request body, refusing more than `security.max_request_body_bytes`.

@@ -10,14 +10,14 @@ use super::body::{Body, full};
 
 /// An error answer. `retry_after` becomes the `Retry-After` header.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub kind: &'static str,
-    pub code: Option<String>,
-    pub message: String,
-    pub param: Option<String>,
-    pub retry_after: Option<u64>,
-    pub should_retry: Option<bool>,
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) kind: &'static str,
+    pub(crate) code: Option<String>,
+    pub(crate) message: String,
+    pub(crate) param: Option<String>,
+    pub(crate) retry_after: Option<u64>,
+    pub(crate) should_retry: Option<bool>,
 }
 
 impl ApiError {
@@ -38,19 +38,19 @@ impl ApiError {
         }
     }
 
-    pub fn with_param(mut self, param: Option<String>) -> ApiError {
+    pub(crate) fn with_param(mut self, param: Option<String>) -> ApiError {
         self.param = param;
         self
     }
 
-    pub fn with_retry_after(mut self, secs: u64) -> ApiError {
+    pub(crate) fn with_retry_after(mut self, secs: u64) -> ApiError {
         self.retry_after = Some(secs.max(1));
         self
     }
 
     // ---- 400 ---------------------------------------------------------------
 
-    pub fn invalid_request(
+    pub(crate) fn invalid_request(
         message: impl Into<String>,
         param: Option<String>,
         code: Option<String>,
@@ -67,7 +67,7 @@ impl ApiError {
     }
 
     /// An upstream 400 `{"detail": …}`, carrying the upstream text.
-    pub fn upstream_rejected_request(detail: &str) -> ApiError {
+    pub(crate) fn upstream_rejected_request(detail: &str) -> ApiError {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request_error",
@@ -78,7 +78,7 @@ impl ApiError {
 
     /// Codex's built-in provider tries a WebSocket first and falls back to HTTP
     /// cleanly only on 426, as the real backend answers.
-    pub fn upgrade_required() -> ApiError {
+    pub(crate) fn upgrade_required() -> ApiError {
         ApiError::new(
             StatusCode::UPGRADE_REQUIRED,
             "invalid_request_error",
@@ -89,7 +89,7 @@ impl ApiError {
 
     // ---- 401 / 403 -----------------------------------------------------------
 
-    pub fn missing_or_invalid_token() -> ApiError {
+    pub(crate) fn missing_or_invalid_token() -> ApiError {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "authentication_error",
@@ -98,7 +98,7 @@ impl ApiError {
         )
     }
 
-    pub fn wrong_auth_scheme() -> ApiError {
+    pub(crate) fn wrong_auth_scheme() -> ApiError {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "authentication_error",
@@ -107,7 +107,7 @@ impl ApiError {
         )
     }
 
-    pub fn host_not_allowed(host: &str) -> ApiError {
+    pub(crate) fn host_not_allowed(host: &str) -> ApiError {
         ApiError::new(
             StatusCode::FORBIDDEN,
             "permission_error",
@@ -119,7 +119,7 @@ impl ApiError {
         )
     }
 
-    pub fn origin_not_allowed(origin: &str) -> ApiError {
+    pub(crate) fn origin_not_allowed(origin: &str) -> ApiError {
         ApiError::new(
             StatusCode::FORBIDDEN,
             "permission_error",
@@ -133,7 +133,7 @@ impl ApiError {
 
     // ---- 404 / 405 -----------------------------------------------------------
 
-    pub fn model_not_found(model: &str, suggestions: &[String]) -> ApiError {
+    pub(crate) fn model_not_found(model: &str, suggestions: &[String]) -> ApiError {
         let hint = if suggestions.is_empty() {
             "GET /v1/models lists the models your plan offers.".to_string()
         } else {
@@ -158,7 +158,7 @@ impl ApiError {
         .with_param(Some("model".into()))
     }
 
-    pub fn not_found(method: &str, path: &str) -> ApiError {
+    pub(crate) fn not_found(method: &str, path: &str) -> ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
@@ -170,7 +170,7 @@ impl ApiError {
         )
     }
 
-    pub fn doubled_v1(path: &str, base_url: &str) -> ApiError {
+    pub(crate) fn doubled_v1(path: &str, base_url: &str) -> ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
@@ -182,7 +182,7 @@ impl ApiError {
         )
     }
 
-    pub fn method_not_allowed(method: &str, path: &str, allowed: &str) -> ApiError {
+    pub(crate) fn method_not_allowed(method: &str, path: &str, allowed: &str) -> ApiError {
         ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "invalid_request_error",
@@ -196,7 +196,7 @@ impl ApiError {
 
     // ---- 413 / 422 -----------------------------------------------------------
 
-    pub fn request_too_large(limit: u64) -> ApiError {
+    pub(crate) fn request_too_large(limit: u64) -> ApiError {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "invalid_request_error",
@@ -207,7 +207,7 @@ impl ApiError {
         )
     }
 
-    pub fn file_error(
+    pub(crate) fn file_error(
         status: u16,
         kind: &'static str,
         code: Option<&'static str>,
@@ -220,7 +220,7 @@ impl ApiError {
 
     // ---- 429 -------------------------------------------------------------------
 
-    pub fn rate_limited(retry_after: u64, per_minute: u32) -> ApiError {
+    pub(crate) fn rate_limited(retry_after: u64, per_minute: u32) -> ApiError {
         ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limit_error",
@@ -232,7 +232,7 @@ impl ApiError {
         .with_retry_after(retry_after)
     }
 
-    pub fn too_many_concurrent(limit: u32) -> ApiError {
+    pub(crate) fn too_many_concurrent(limit: u32) -> ApiError {
         ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limit_error",
@@ -244,7 +244,7 @@ impl ApiError {
         .with_retry_after(1)
     }
 
-    pub fn ip_blocked(retry_after: u64) -> ApiError {
+    pub(crate) fn ip_blocked(retry_after: u64) -> ApiError {
         ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limit_error",
@@ -256,7 +256,7 @@ impl ApiError {
         .with_retry_after(retry_after)
     }
 
-    pub fn usage_limit(message: String, retry_after: Option<u64>) -> ApiError {
+    pub(crate) fn usage_limit(message: String, retry_after: Option<u64>) -> ApiError {
         let e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limit_error",
@@ -269,7 +269,7 @@ impl ApiError {
         }
     }
 
-    pub fn upstream_rate_limited(detail: &str, retry_after: Option<u64>) -> ApiError {
+    pub(crate) fn upstream_rate_limited(detail: &str, retry_after: Option<u64>) -> ApiError {
         let e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limit_error",
@@ -287,7 +287,7 @@ impl ApiError {
 
     // ---- 501 -------------------------------------------------------------------
 
-    pub fn unsupported_route(what: &str) -> ApiError {
+    pub(crate) fn unsupported_route(what: &str) -> ApiError {
         let mut e = ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
             "unsupported_error",
@@ -302,7 +302,7 @@ impl ApiError {
 
     // ---- 502 / 503 / 504 -----------------------------------------------------
 
-    pub fn upstream_error(message: impl Into<String>) -> ApiError {
+    pub(crate) fn upstream_error(message: impl Into<String>) -> ApiError {
         ApiError::new(
             StatusCode::BAD_GATEWAY,
             "upstream_error",
@@ -311,7 +311,7 @@ impl ApiError {
         )
     }
 
-    pub fn incomplete_stream() -> ApiError {
+    pub(crate) fn incomplete_stream() -> ApiError {
         ApiError::new(
             StatusCode::BAD_GATEWAY,
             "upstream_error",
@@ -320,7 +320,7 @@ impl ApiError {
         )
     }
 
-    pub fn upstream_overloaded(retry_after: u64) -> ApiError {
+    pub(crate) fn upstream_overloaded(retry_after: u64) -> ApiError {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "upstream_error",
@@ -330,7 +330,7 @@ impl ApiError {
         .with_retry_after(retry_after)
     }
 
-    pub fn upstream_timeout(what: &str) -> ApiError {
+    pub(crate) fn upstream_timeout(what: &str) -> ApiError {
         ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
             "upstream_error",
@@ -341,7 +341,7 @@ impl ApiError {
         )
     }
 
-    pub fn auth_missing() -> ApiError {
+    pub(crate) fn auth_missing() -> ApiError {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "authentication_error",
@@ -350,7 +350,7 @@ impl ApiError {
         )
     }
 
-    pub fn auth_refresh_failed(message: &str, retry_after: Option<u64>) -> ApiError {
+    pub(crate) fn auth_refresh_failed(message: &str, retry_after: Option<u64>) -> ApiError {
         let e = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "authentication_error",
@@ -363,7 +363,7 @@ impl ApiError {
         }
     }
 
-    pub fn auth_rejected() -> ApiError {
+    pub(crate) fn auth_rejected() -> ApiError {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "authentication_error",
@@ -373,7 +373,7 @@ impl ApiError {
     }
 
     /// A credential-session failure (spec §3): always 503.
-    pub fn from_session(e: &crate::auth::session::SessionError) -> ApiError {
+    pub(crate) fn from_session(e: &crate::auth::session::SessionError) -> ApiError {
         use crate::auth::session::SessionError;
         match e {
             SessionError::Missing => ApiError::auth_missing(),
@@ -383,7 +383,7 @@ impl ApiError {
 
     // ---- rendering -------------------------------------------------------------
 
-    pub fn envelope(&self) -> serde_json::Value {
+    pub(crate) fn envelope(&self) -> serde_json::Value {
         json!({"error": {
             "message": self.message,
             "type": self.kind,
@@ -400,7 +400,7 @@ impl ApiError {
     }
 
     /// The answer in the OpenAI envelope.
-    pub fn into_response(self) -> Response<Body> {
+    pub(crate) fn into_response(self) -> Response<Body> {
         let body = serde_json::to_vec(&self.envelope()).unwrap_or_default();
         let mut resp = Response::new(full(Bytes::from(body)));
         *resp.status_mut() = self.status;
@@ -448,7 +448,7 @@ impl From<crate::auth::session::SessionError> for ApiError {
 
 /// Client-controlled text echoed in a message: printable, bounded, no control
 /// characters (so it can't forge log lines or headers).
-pub fn sanitize(s: &str) -> String {
+pub(crate) fn sanitize(s: &str) -> String {
     let mut out: String = s.chars().filter(|c| !c.is_control()).take(200).collect();
     if s.chars().count() > 200 {
         out.push('…');

@@ -16,7 +16,7 @@ pub mod routes;
 mod state;
 pub mod traffic;
 
-pub use state::{AppParts, AppState};
+pub(crate) use state::{AppParts, AppState};
 pub(crate) use state::{CountGuard, Counter};
 
 use std::convert::Infallible;

@@ -74,25 +74,25 @@ impl Drop for CountGuard {
 }
 
 /// The parts `serve` builds before the relay starts.
-pub struct AppParts {
+pub(crate) struct AppParts {
     /// The effective configuration.
-    pub config: Config,
+    pub(crate) config: Config,
     /// Where state lives.
-    pub paths: Paths,
+    pub(crate) paths: Paths,
     /// Checks the relay token, following rotations.
-    pub verifier: TokenVerifier,
+    pub(crate) verifier: TokenVerifier,
     /// The ChatGPT credentials, refreshed single-flight.
-    pub credentials: CredentialSession,
+    pub(crate) credentials: CredentialSession,
     /// The one outbound HTTP client.
-    pub http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     /// The upload store.
-    pub files: FileStore,
+    pub(crate) files: FileStore,
     /// What `relay.json` says about this relay (its address and pid).
-    pub relay: RelayStateFile,
+    pub(crate) relay: RelayStateFile,
 }
 
 /// Everything the request handlers share.
-pub struct AppState {
+pub(crate) struct AppState {
     pub(crate) config: Config,
     pub(crate) paths: Paths,
     pub(crate) guard: Guard,
@@ -112,7 +112,7 @@ pub struct AppState {
 
 impl AppState {
     /// Builds the shared state; the traffic log (if on) starts writing now.
-    pub fn new(parts: AppParts) -> Arc<AppState> {
+    pub(crate) fn new(parts: AppParts) -> Arc<AppState> {
         let AppParts {
             config,
             paths,

@@ -12,7 +12,7 @@ use super::{TranslateError, TranslateOptions};
 
 /// The Chat Completions API.
 #[derive(Debug)]
-pub struct Chat {
+pub(crate) struct Chat {
     info: ChatRequestInfo,
     reasoning_output: bool,
 }

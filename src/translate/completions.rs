@@ -18,7 +18,7 @@ use crate::upstream::events::UpstreamEvent;
 
 /// The legacy Completions API.
 #[derive(Debug)]
-pub struct Completions {
+pub(crate) struct Completions {
     info: ChatRequestInfo,
 }
 
@@ -217,7 +217,7 @@ fn completion_from_response(response: &Value, answer: &AnswerContext) -> Value {
 
 /// Upstream events → `text_completion` chunks, ending in `data: [DONE]`.
 #[derive(Debug)]
-pub struct CompletionStream {
+pub(crate) struct CompletionStream {
     /// `{"id":…,"object":"text_completion","created":…,"model":…,"choices":[`
     head: Vec<u8>,
     include_usage: bool,

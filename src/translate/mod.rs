@@ -17,17 +17,17 @@
 //! Request bodies are parsed once into a [`serde_json::Value`] and transformed by
 //! moving values out of it, so large histories are never copied.
 
-pub mod chat;
+pub(crate) mod chat;
 pub mod chat_request;
 pub mod chat_response;
 pub mod chat_stream;
-pub mod completions;
-pub mod dialect;
-pub mod responses;
+pub(crate) mod completions;
+pub(crate) mod dialect;
+pub(crate) mod responses;
 pub mod responses_request;
 pub mod responses_response;
 mod schema;
-pub mod stream;
+pub(crate) mod stream;
 
 #[cfg(test)]
 mod fixtures;

@@ -13,7 +13,7 @@ use crate::upstream::events::UpstreamEvent;
 
 /// The Responses API.
 #[derive(Debug)]
-pub struct Responses;
+pub(crate) struct Responses;
 
 impl Dialect for Responses {
     type Stream = ResponsesStream;
@@ -36,7 +36,7 @@ impl Dialect for Responses {
 
 /// Forwards the backend's events unchanged.
 #[derive(Debug, Default)]
-pub struct ResponsesStream {
+pub(crate) struct ResponsesStream {
     forwarded: u64,
 }
 

@@ -27,19 +27,19 @@ pub enum StreamStep {
 
 /// A failure after the first byte, as the relay's error catalogue classified it.
 #[derive(Debug, Clone, Copy)]
-pub struct StreamFailure<'a> {
+pub(crate) struct StreamFailure<'a> {
     /// The HTTP status the failure would have had before the first byte.
-    pub status: u16,
+    pub(crate) status: u16,
     /// The OpenAI error type (`api_error`, `rate_limit_error`, …).
-    pub kind: &'a str,
+    pub(crate) kind: &'a str,
     /// The machine-readable code (`upstream_error`, `context_length_exceeded`, …).
-    pub code: Option<&'a str>,
+    pub(crate) code: Option<&'a str>,
     /// What happened, for the user.
-    pub message: &'a str,
+    pub(crate) message: &'a str,
 }
 
 /// Translates the backend's events of one response into client stream bytes.
-pub trait StreamTranslator: Send {
+pub(crate) trait StreamTranslator: Send {
     /// Feeds one upstream event, appending what it means for the client to `out`.
     fn on_event(&mut self, event: &UpstreamEvent, out: &mut StreamOut) -> StreamStep;
 
@@ -56,7 +56,7 @@ pub trait StreamTranslator: Send {
 /// Bytes collected for one body chunk: one forwarded event's bytes are kept as
 /// they are (no copy), anything more is joined into one buffer.
 #[derive(Debug, Default)]
-pub enum StreamOut {
+pub(crate) enum StreamOut {
     /// Nothing yet.
     #[default]
     Empty,
@@ -68,7 +68,7 @@ pub enum StreamOut {
 
 impl StreamOut {
     /// Bytes collected so far.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             StreamOut::Empty => 0,
             StreamOut::One(b) => b.len(),
@@ -77,12 +77,12 @@ impl StreamOut {
     }
 
     /// Whether nothing was collected.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Appends bytes that are already whole (a forwarded event).
-    pub fn push(&mut self, bytes: Bytes) {
+    pub(crate) fn push(&mut self, bytes: Bytes) {
         match self {
             StreamOut::Empty => *self = StreamOut::One(bytes),
             StreamOut::One(first) => {
@@ -96,7 +96,7 @@ impl StreamOut {
     }
 
     /// The buffer to write translated bytes into.
-    pub fn vec(&mut self) -> &mut Vec<u8> {
+    pub(crate) fn vec(&mut self) -> &mut Vec<u8> {
         if let StreamOut::Many(v) = self {
             return v;
         }
@@ -109,7 +109,7 @@ impl StreamOut {
     }
 
     /// The collected bytes, `None` when there are none.
-    pub fn into_bytes(self) -> Option<Bytes> {
+    pub(crate) fn into_bytes(self) -> Option<Bytes> {
         match self {
             StreamOut::Empty => None,
             StreamOut::One(b) => Some(b),

@@ -32,7 +32,7 @@ const FORWARDED_REQUEST_HEADERS: &[&str] = &[
 
 /// What went wrong talking to the backend, before mapping to the API catalogue.
 #[derive(Debug)]
-pub enum UpstreamError {
+pub(crate) enum UpstreamError {
     /// Could not connect or the connection failed before a response.
     Connect(String),
     /// Connect, header or idle timeout.
@@ -51,7 +51,7 @@ pub enum UpstreamError {
 
 impl UpstreamError {
     /// Transient failures worth retrying before anything reached the client.
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         match self {
             UpstreamError::Connect(_) => true,
             UpstreamError::Status { status, .. } => matches!(status, 500 | 502 | 503 | 504),
@@ -74,7 +74,7 @@ impl std::fmt::Display for UpstreamError {
 
 /// The Codex backend.
 #[derive(Clone)]
-pub struct UpstreamClient {
+pub(crate) struct UpstreamClient {
     http: reqwest::Client,
     responses_url: String,
     models_url: String,
@@ -84,8 +84,8 @@ pub struct UpstreamClient {
 }
 
 /// An open event stream from the backend.
-pub struct EventStream {
-    pub headers: HeaderMap,
+pub(crate) struct EventStream {
+    pub(crate) headers: HeaderMap,
     body: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
     reader: SseReader,
     idle_timeout: Duration,
@@ -98,7 +98,7 @@ pub struct EventStream {
 impl EventStream {
     /// The next event; `Ok(None)` at the end of the stream. Fails with a timeout
     /// when the backend stays silent longer than the idle timeout.
-    pub async fn next_event(&mut self) -> Result<Option<SseEvent>, UpstreamError> {
+    pub(crate) async fn next_event(&mut self) -> Result<Option<SseEvent>, UpstreamError> {
         loop {
             match self.reader.next_event() {
                 Ok(Some(ev)) => return Ok(Some(ev)),
@@ -135,7 +135,7 @@ impl EventStream {
     /// The next event if it is already here — buffered, or readable from the connection
     /// without waiting; `None` otherwise (the end of the stream and errors are left for
     /// [`EventStream::next_event`] to report).
-    pub fn next_ready(&mut self) -> Option<SseEvent> {
+    pub(crate) fn next_ready(&mut self) -> Option<SseEvent> {
         loop {
             if let Ok(Some(ev)) = self.reader.next_event() {
                 return Some(ev);
@@ -171,7 +171,7 @@ impl EventStream {
     /// pool. Dropping an unfinished body makes hyper close the connection, which costs a
     /// new TCP connection per request. Whatever does not arrive at once is read by a
     /// background task, bounded by `RELEASE_TIMEOUT` and `RELEASE_LIMIT`.
-    pub fn release(&mut self) {
+    pub(crate) fn release(&mut self) {
         if self.done {
             return;
         }
@@ -215,7 +215,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 impl UpstreamClient {
-    pub fn new(config: &UpstreamConfig, http: reqwest::Client) -> UpstreamClient {
+    pub(crate) fn new(config: &UpstreamConfig, http: reqwest::Client) -> UpstreamClient {
         let base = config.base_url.trim_end_matches('/');
         UpstreamClient {
             http,
@@ -227,7 +227,7 @@ impl UpstreamClient {
         }
     }
 
-    pub fn retry_attempts(&self) -> u32 {
+    pub(crate) fn retry_attempts(&self) -> u32 {
         self.retry_attempts
     }
 
@@ -251,7 +251,7 @@ impl UpstreamClient {
     }
 
     /// One attempt of `POST /responses`. Returns the open event stream on 2xx.
-    pub async fn post_responses(
+    pub(crate) async fn post_responses(
         &self,
         body: Bytes,
         token: &str,
@@ -319,7 +319,7 @@ impl UpstreamClient {
     }
 
     /// `GET /models?client_version=…` → the raw catalogue entries.
-    pub async fn fetch_models(
+    pub(crate) async fn fetch_models(
         &self,
         token: &str,
         account_id: &str,

@@ -3,10 +3,10 @@
 //! incremental SSE reader ([`sse`]), the model catalogue cache ([`models`]) and
 //! the usage headers ([`usage`]).
 
-pub mod client;
-pub mod events;
-pub mod models;
+pub(crate) mod client;
+pub(crate) mod events;
+pub(crate) mod models;
 pub mod sse;
-pub mod usage;
+pub(crate) mod usage;
 
-pub use client::{UpstreamClient, UpstreamError};
+pub(crate) use client::{UpstreamClient, UpstreamError};

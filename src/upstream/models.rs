@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModelEntry {
-    pub id: String,
+pub(crate) struct ModelEntry {
+    pub(crate) id: String,
     /// `visibility: "list"` in the catalogue (hidden models are usable, not listed).
-    pub listed: bool,
+    pub(crate) listed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -24,7 +24,7 @@ struct Cached {
 
 /// How a requested model id resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resolution {
+pub(crate) enum Resolution {
     /// In the catalogue or `extra_models`: send this spelling upstream.
     Known(String),
     /// Not known; the closest ids.
@@ -33,7 +33,7 @@ pub enum Resolution {
     Unverified(String),
 }
 
-pub struct ModelCatalog {
+pub(crate) struct ModelCatalog {
     ttl: Duration,
     extra: Vec<String>,
     cache: RwLock<Option<Cached>>,
@@ -41,7 +41,7 @@ pub struct ModelCatalog {
 }
 
 impl ModelCatalog {
-    pub fn new(ttl: Duration, extra: Vec<String>) -> ModelCatalog {
+    pub(crate) fn new(ttl: Duration, extra: Vec<String>) -> ModelCatalog {
         ModelCatalog {
             ttl,
             extra,
@@ -107,7 +107,7 @@ impl ModelCatalog {
     }
 
     /// The listed models in OpenAI list form.
-    pub async fn list<F, Fut, E>(&self, fetch: F) -> Result<Value, E>
+    pub(crate) async fn list<F, Fut, E>(&self, fetch: F) -> Result<Value, E>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Vec<Value>, E>>,
@@ -128,7 +128,7 @@ impl ModelCatalog {
     }
 
     /// Resolves a requested id; never fails (an unreachable catalogue fails open).
-    pub async fn resolve<F, Fut, E>(&self, requested: &str, fetch: F) -> Resolution
+    pub(crate) async fn resolve<F, Fut, E>(&self, requested: &str, fetch: F) -> Resolution
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Vec<Value>, E>>,
@@ -160,19 +160,19 @@ impl ModelCatalog {
     }
 
     /// The created time to show for models (time of the last catalogue fetch).
-    pub fn created(&self) -> i64 {
+    pub(crate) fn created(&self) -> i64 {
         self.stale()
             .map(|c| c.created)
             .unwrap_or_else(|| jiff::Timestamp::now().as_second())
     }
 }
 
-pub fn model_object(id: &str, created: i64) -> Value {
+pub(crate) fn model_object(id: &str, created: i64) -> Value {
     serde_json::json!({"id": id, "object": "model", "created": created, "owned_by": "openai"})
 }
 
 /// Up to three ids closest to `wanted` (edit distance, then shared prefix).
-pub fn closest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<String> {
+pub(crate) fn closest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<String> {
     let w = wanted.to_ascii_lowercase();
     let mut scored: Vec<(usize, &str)> = candidates
         .map(|c| (levenshtein(&w, &c.to_ascii_lowercase()), c))

@@ -11,13 +11,13 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
-pub fn rfc3339_from_epoch(secs: i64) -> Option<String> {
+pub(crate) fn rfc3339_from_epoch(secs: i64) -> Option<String> {
     jiff::Timestamp::from_second(secs)
         .ok()
         .map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string())
 }
 
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     jiff::Timestamp::now()
         .round(jiff::Unit::Second)
         .unwrap_or_else(|_| jiff::Timestamp::now())
@@ -50,7 +50,7 @@ fn window(h: &HeaderMap, prefix: &str, now: i64) -> Option<UsageWindow> {
 }
 
 /// Reads a snapshot from upstream response headers; `None` when there is none.
-pub fn snapshot_from_headers(h: &HeaderMap) -> Option<UsageSnapshot> {
+pub(crate) fn snapshot_from_headers(h: &HeaderMap) -> Option<UsageSnapshot> {
     let now = jiff::Timestamp::now().as_second();
     let windows: Vec<UsageWindow> = ["primary", "secondary"]
         .iter()
@@ -69,7 +69,7 @@ pub fn snapshot_from_headers(h: &HeaderMap) -> Option<UsageSnapshot> {
 
 /// Whether a response header should be forwarded to the client (the usage and
 /// model headers Codex-style clients read).
-pub fn is_forwarded_header(name: &str) -> bool {
+pub(crate) fn is_forwarded_header(name: &str) -> bool {
     name.starts_with("x-codex-")
         || name == "x-models-etag"
         || name == "openai-model"

@@ -33,7 +33,7 @@ fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or_default()
 }
 
-pub async fn upload(state: &Arc<AppState>, req: Request<Incoming>) -> Answer {
+pub(crate) async fn upload(state: &Arc<AppState>, req: Request<Incoming>) -> Answer {
     let content_type = req
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -51,19 +51,19 @@ pub async fn upload(state: &Arc<AppState>, req: Request<Incoming>) -> Answer {
     Ok(json_response(StatusCode::OK, &to_json(&object)))
 }
 
-pub fn list(state: &Arc<AppState>, query: &str) -> Answer {
+pub(crate) fn list(state: &Arc<AppState>, query: &str) -> Answer {
     let page = state.files.list(&ListQuery::from_query_string(query)?)?;
     Ok(json_response(StatusCode::OK, &to_json(&page)))
 }
 
-pub fn get(state: &Arc<AppState>, id: &str) -> Answer {
+pub(crate) fn get(state: &Arc<AppState>, id: &str) -> Answer {
     Ok(json_response(
         StatusCode::OK,
         &to_json(&state.files.get(id)?),
     ))
 }
 
-pub async fn content(state: &Arc<AppState>, id: &str) -> Answer {
+pub(crate) async fn content(state: &Arc<AppState>, id: &str) -> Answer {
     let (object, bytes) = state.files.read(id).await?;
     let mut resp = Response::new(full(bytes));
     let ct = HeaderValue::from_str(&object.content_type)
@@ -85,7 +85,7 @@ pub async fn content(state: &Arc<AppState>, id: &str) -> Answer {
     Ok(resp)
 }
 
-pub async fn delete(state: &Arc<AppState>, id: &str) -> Answer {
+pub(crate) async fn delete(state: &Arc<AppState>, id: &str) -> Answer {
     state.files.delete(id).await?;
     Ok(json_response(
         StatusCode::OK,

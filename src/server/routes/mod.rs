@@ -25,7 +25,7 @@ use crate::translate::completions::Completions;
 use crate::translate::responses::Responses;
 
 /// What a route handler returns: an answer, or an error in the request's envelope.
-pub type Answer = Result<Response<Body>, ApiError>;
+pub(crate) type Answer = Result<Response<Body>, ApiError>;
 
 impl From<TranslateError> for ApiError {
     fn from(e: TranslateError) -> ApiError {
@@ -39,7 +39,11 @@ fn is_protected(path: &str) -> bool {
 }
 
 /// Answers one request: envelope, guard, handler.
-pub async fn route(state: &Arc<AppState>, ip: IpAddr, req: Request<Incoming>) -> Response<Body> {
+pub(crate) async fn route(
+    state: &Arc<AppState>,
+    ip: IpAddr,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let path = req.uri().path().to_string();
     let envelope = Envelope::of(&path, req.headers());
     let protected = is_protected(&path);
