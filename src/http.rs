@@ -1,6 +1,6 @@
 //! The one outbound HTTP client: pooled, rustls with the ring provider, the configured
 //! connect timeout, the system proxy settings (reqwest's default), and Codex-like
-//! identification (`originator` and `User-Agent`, upstream-protocol §5.2) so the issuer
+//! identification (`originator` and `User-Agent`, docs/upstream.md#request-headers) so the issuer
 //! and the backend see the same client the Codex CLI is.
 //!
 //! Sign-in uses it for the issuer; the relay's upstream client reuses it.

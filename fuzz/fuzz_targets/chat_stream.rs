@@ -69,7 +69,7 @@ fuzz_target!(|data: &[u8]| {
     }
     check_chat_output(&out, finished);
     if finished {
-        // Exactly one chunk carries a finish_reason (spec §6.3).
+        // Exactly one chunk carries a finish_reason (docs/architecture.md#chat-completions-answers).
         let text = String::from_utf8_lossy(&out);
         let reasons = text.matches("\"finish_reason\":\"").count();
         assert_eq!(reasons, 1, "{text}");

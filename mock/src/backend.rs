@@ -66,7 +66,7 @@ fn auth_failure(state: &MockState, request: &MockRequest) -> Option<Response<Bod
     }
 }
 
-/// The §5.5 checks, in a fixed order; `Err` holds the `detail` text.
+/// The docs/upstream.md#request-body-rules checks, in a fixed order; `Err` holds the `detail` text.
 fn validate(body: &Value) -> Result<(), String> {
     let Some(fields) = body.as_object() else {
         return Err("Request body must be a JSON object".to_owned());
@@ -290,7 +290,7 @@ pub(crate) fn models(state: &MockState, request: &MockRequest) -> Response<Body>
     response
 }
 
-/// `GET /backend-api/wham/usage` → the rate-limit status payload (§9).
+/// `GET /backend-api/wham/usage` → the rate-limit status payload (docs/upstream.md#usage-endpoint).
 pub(crate) fn usage(state: &MockState, request: &MockRequest) -> Response<Body> {
     bump(&state.counters.usage);
     if let Some(response) = auth_failure(state, request) {

@@ -124,7 +124,7 @@
 //! - The default device `interval` is `"0"` so tests do not wait (the real server says `"5"`).
 //! - `/oauth/token` reads JSON or form bodies for every grant (Codex sends the code exchange
 //!   as a form and the refresh as JSON; what the live server refuses is unknown).
-//! - The §5.5 body checks run in a fixed order (stream, store, instructions, input, unsupported
+//! - The docs/upstream.md#request-body-rules body checks run in a fixed order (stream, store, instructions, input, unsupported
 //!   parameters, system messages) and an unsupported parameter set to `null` is let through.
 //! - Item ids, session headers, `originator` and `version` are recorded but never required.
 #![forbid(unsafe_code)]

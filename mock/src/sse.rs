@@ -330,7 +330,7 @@ fn halves(s: &str) -> (&str, &str) {
     s.split_at(middle)
 }
 
-/// Streams a function call (§6.4); returns its final item.
+/// Streams a function call (docs/upstream.md#sse-events-and-their-order); returns its final item.
 async fn function_call(
     sink: &mut EventSink,
     output_index: usize,

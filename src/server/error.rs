@@ -1,6 +1,6 @@
-//! The error catalogue of spec §5.3, in one place: every error the relay
-//! answers with is built here and rendered in the OpenAI envelope
-//! `{"error":{"message","type","param","code"}}`.
+//! The error catalogue (docs/architecture.md#error-envelope-and-catalogue), in
+//! one place: every error the relay answers with is built here and written in the
+//! request's envelope — today the OpenAI one, `{"error":{"message","type","param","code"}}`.
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
@@ -372,7 +372,7 @@ impl ApiError {
         )
     }
 
-    /// A credential-session failure (spec §3): always 503.
+    /// A credential-session failure (docs/auth.md#refresh): always 503.
     pub(crate) fn from_session(e: &crate::auth::session::SessionError) -> ApiError {
         use crate::auth::session::SessionError;
         match e {

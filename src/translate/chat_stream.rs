@@ -1,5 +1,5 @@
 //! Upstream events → `chat.completion.chunk` SSE events, one event at a time
-//! (spec §6.3).
+//! (docs/architecture.md#chat-completions-answers).
 //!
 //! The grammar is OpenAI's: a first chunk with `role: "assistant"`, content /
 //! refusal / tool-call / reasoning deltas, exactly one chunk with a `finish_reason`,

@@ -107,7 +107,7 @@ impl TranslateOptions<'_> {
     }
 }
 
-/// Parameters the upstream rejects (spec §6.4); the default of
+/// Parameters the upstream rejects (docs/architecture.md#removed-and-refused-parameters); the default of
 /// `upstream.unsupported_parameters`.
 pub const DEFAULT_UNSUPPORTED_PARAMETERS: &[&str] = &[
     "temperature",

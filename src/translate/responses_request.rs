@@ -1,4 +1,4 @@
-//! `POST /v1/responses` → upstream body (spec §6.1).
+//! `POST /v1/responses` → upstream body (docs/architecture.md#responses-translation).
 //!
 //! Near pass-through: the relay changes only what the upstream would reject and
 //! forwards every field, item and tool shape it does not know untouched (Codex

@@ -1,4 +1,4 @@
-//! `/v1/files`: the local upload store (spec §7).
+//! `/v1/files`: the local upload store (docs/architecture.md#files-and-inlining).
 
 use std::sync::Arc;
 
