@@ -2,6 +2,7 @@
 //! `GET /v1/relay/status`. Schema: `docs/status-json.md`. It never holds a secret:
 //! only fingerprints, paths, states and non-secret account facts.
 
+use std::fmt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -53,10 +54,69 @@ pub struct RelayTokenStatus {
     pub fingerprint: Option<String>,
 }
 
-/// Upstream sign-in state: `ready`, `missing`, `refresh_needed`, `refresh_failed`.
+/// The upstream sign-in state, serialised as the status JSON spells it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamState {
+    /// Signed in with a usable access token.
+    Ready,
+    /// No stored ChatGPT login.
+    #[default]
+    Missing,
+    /// The access token has expired; the relay refreshes it on the next request.
+    RefreshNeeded,
+    /// The refresh token was refused; only a new login helps.
+    RefreshFailed,
+}
+
+impl UpstreamState {
+    /// The JSON spelling (`ready`, `missing`, `refresh_needed`, `refresh_failed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpstreamState::Ready => "ready",
+            UpstreamState::Missing => "missing",
+            UpstreamState::RefreshNeeded => "refresh_needed",
+            UpstreamState::RefreshFailed => "refresh_failed",
+        }
+    }
+
+    /// Whether requests can be relayed without the user signing in again.
+    pub fn is_ready(self) -> bool {
+        self == UpstreamState::Ready
+    }
+
+    /// Whether the user must run `airelays login`: `refresh_needed` heals itself on
+    /// the relay's next request, so only a missing or permanently failed sign-in
+    /// needs the user.
+    pub fn needs_login(self) -> bool {
+        matches!(self, UpstreamState::Missing | UpstreamState::RefreshFailed)
+    }
+}
+
+impl fmt::Display for UpstreamState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compares with the JSON spelling, as callers that read the JSON do.
+impl PartialEq<&str> for UpstreamState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// The `ready` rule of the status document: the relay token is present (or not
+/// required) and the upstream sign-in is ready.
+pub fn is_ready(relay_token: &RelayTokenStatus, upstream: UpstreamState) -> bool {
+    (relay_token.present || !relay_token.required) && upstream.is_ready()
+}
+
+/// The upstream sign-in: its state and the non-secret account facts.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct UpstreamStatus {
-    pub state: String,
+    /// `ready`, `missing`, `refresh_needed` or `refresh_failed`.
+    pub state: UpstreamState,
     pub email: Option<String>,
     pub plan: Option<String>,
     pub account_id: Option<String>,
@@ -72,7 +132,7 @@ pub struct UpstreamStatus {
 impl UpstreamStatus {
     pub fn missing() -> UpstreamStatus {
         UpstreamStatus {
-            state: "missing".into(),
+            state: UpstreamState::Missing,
             ..Default::default()
         }
     }
@@ -159,47 +219,11 @@ pub fn collect(
     env: &dyn Fn(&str) -> Option<String>,
     inputs: StatusInputs,
 ) -> StatusDocument {
-    let token = token::load(&config.security.bearer_token_file, env);
-    let (present, source, fingerprint) = match &token {
-        Ok(Some((t, src))) => (true, src.label().to_string(), Some(t.fingerprint())),
-        _ => (false, "none".to_string(), None),
-    };
-    let server = match inputs.live_server.or_else(|| running_relay(paths)) {
-        Some(s) => ServerStatus {
-            running: true,
-            pid: Some(s.pid),
-            host: s.host,
-            port: s.port,
-            base_url: s.base_url,
-            started_at: Some(s.started_at),
-        },
-        None => ServerStatus {
-            running: false,
-            pid: None,
-            host: config.server.host.clone(),
-            port: config.server.port,
-            base_url: base_url(&config.server.host, config.server.port),
-            started_at: None,
-        },
-    };
-    let required = config.security.require_bearer_auth;
+    let relay_token = relay_token_status(config, env);
+    let server = server_status(paths, config, inputs.live_server);
     let upstream = inputs.upstream;
-    let ready = (present || !required) && upstream.state == "ready";
-
-    let mut next_steps = Vec::new();
-    if required && !present {
-        next_steps.push("airelays init".to_string());
-    }
-    // `refresh_needed` heals itself on the relay's next request; only a missing or
-    // permanently failed sign-in needs the user.
-    match upstream.state.as_str() {
-        "ready" | "refresh_needed" => {}
-        _ => next_steps.push("airelays login".to_string()),
-    }
-    if !server.running {
-        next_steps.push("airelays serve".to_string());
-    }
-
+    let ready = is_ready(&relay_token, upstream.state);
+    let next_steps = next_steps(&relay_token, upstream.state, server.running);
     StatusDocument {
         version: VERSION.to_string(),
         ready,
@@ -209,16 +233,7 @@ pub fn collect(
         },
         data_dir: paths.data_dir.display().to_string(),
         server,
-        relay_token: RelayTokenStatus {
-            required,
-            present,
-            source,
-            file: match &token {
-                Ok(Some((_, TokenSource::Env))) => String::new(),
-                _ => config.security.bearer_token_file.display().to_string(),
-            },
-            fingerprint,
-        },
+        relay_token,
         upstream,
         usage: read_usage(&paths.usage_file()),
         limits: LimitsStatus {
@@ -239,6 +254,67 @@ pub fn collect(
     }
 }
 
+/// The relay token as this process's configuration and environment see it.
+fn relay_token_status(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> RelayTokenStatus {
+    let token = token::load(&config.security.bearer_token_file, env);
+    let (present, source, fingerprint) = match &token {
+        Ok(Some((t, src))) => (true, src.label().to_string(), Some(t.fingerprint())),
+        _ => (false, "none".to_string(), None),
+    };
+    RelayTokenStatus {
+        required: config.security.require_bearer_auth,
+        present,
+        source,
+        file: match &token {
+            Ok(Some((_, TokenSource::Env))) => String::new(),
+            _ => config.security.bearer_token_file.display().to_string(),
+        },
+        fingerprint,
+    }
+}
+
+/// The running relay (`live`, else `relay.json` under a held lock), or the
+/// configured address when none runs.
+fn server_status(paths: &Paths, config: &Config, live: Option<RelayStateFile>) -> ServerStatus {
+    match live.or_else(|| running_relay(paths)) {
+        Some(s) => ServerStatus {
+            running: true,
+            pid: Some(s.pid),
+            host: s.host,
+            port: s.port,
+            base_url: s.base_url,
+            started_at: Some(s.started_at),
+        },
+        None => ServerStatus {
+            running: false,
+            pid: None,
+            host: config.server.host.clone(),
+            port: config.server.port,
+            base_url: base_url(&config.server.host, config.server.port),
+            started_at: None,
+        },
+    }
+}
+
+/// The commands the user still has to run, in order.
+fn next_steps(
+    relay_token: &RelayTokenStatus,
+    upstream: UpstreamState,
+    running: bool,
+) -> Vec<String> {
+    let mut next_steps = Vec::new();
+    if relay_token.required && !relay_token.present {
+        next_steps.push("airelays init".to_string());
+    }
+    if upstream.needs_login() {
+        next_steps.push("airelays login".to_string());
+    }
+    if !running {
+        next_steps.push("airelays serve".to_string());
+    }
+    next_steps
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,5 +323,47 @@ mod tests {
     fn base_url_brackets_ipv6() {
         assert_eq!(base_url("127.0.0.1", 8080), "http://127.0.0.1:8080/v1");
         assert_eq!(base_url("::1", 9), "http://[::1]:9/v1");
+    }
+
+    #[test]
+    fn upstream_state_serialises_as_the_schema_spells_it() {
+        for (state, text) in [
+            (UpstreamState::Ready, "ready"),
+            (UpstreamState::Missing, "missing"),
+            (UpstreamState::RefreshNeeded, "refresh_needed"),
+            (UpstreamState::RefreshFailed, "refresh_failed"),
+        ] {
+            let json = serde_json::to_string(&state).expect("serialises");
+            assert_eq!(json, format!("\"{text}\""));
+            assert_eq!(state.to_string(), text);
+            assert_eq!(state, text);
+            let back: UpstreamState = serde_json::from_str(&json).expect("parses");
+            assert_eq!(back, state);
+        }
+        assert!(serde_json::from_str::<UpstreamState>("\"signed_in\"").is_err());
+    }
+
+    #[test]
+    fn ready_needs_the_token_when_required_and_a_ready_sign_in() {
+        let token = |required, present| RelayTokenStatus {
+            required,
+            present,
+            source: "none".into(),
+            file: String::new(),
+            fingerprint: None,
+        };
+        assert!(is_ready(&token(true, true), UpstreamState::Ready));
+        assert!(is_ready(&token(false, false), UpstreamState::Ready));
+        assert!(!is_ready(&token(true, false), UpstreamState::Ready));
+        assert!(!is_ready(&token(true, true), UpstreamState::RefreshNeeded));
+        assert_eq!(
+            next_steps(&token(true, false), UpstreamState::Missing, false),
+            ["airelays init", "airelays login", "airelays serve"]
+        );
+        assert!(next_steps(&token(true, true), UpstreamState::RefreshNeeded, true).is_empty());
+        assert_eq!(
+            next_steps(&token(false, false), UpstreamState::RefreshFailed, true),
+            ["airelays login"]
+        );
     }
 }

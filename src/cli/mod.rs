@@ -129,13 +129,9 @@ pub struct Context {
     pub env: fn(&str) -> Option<String>,
 }
 
-pub fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
 impl Context {
     fn load(cli: &Cli) -> Result<Context, CliError> {
-        let env: fn(&str) -> Option<String> = process_env;
+        let env: fn(&str) -> Option<String> = crate::config::process_env;
         let paths = Paths::resolve(cli.config.as_deref(), cli.data_dir.as_deref(), &env)?;
         let config = Config::load(&paths, &env)?;
         Ok(Context { paths, config, env })

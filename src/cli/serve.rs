@@ -191,7 +191,7 @@ fn print_banner(
         ),
         None => style.yellow("off — any local program may use the relay"),
     };
-    let signed_in = if upstream.state == "ready" {
+    let signed_in = if upstream.state.is_ready() {
         format!(
             "{} ({} plan)",
             upstream.email.as_deref().unwrap_or("signed in"),

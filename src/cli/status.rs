@@ -96,8 +96,8 @@ pub fn render(doc: &StatusDocument, style: &Style) -> String {
 
     let u = &doc.upstream;
     let mut sec = Section::new("Upstream session")
-        .row("Ready:", yes_no(style, u.state == "ready"))
-        .row("State:", u.state.clone());
+        .row("Ready:", yes_no(style, u.state.is_ready()))
+        .row("State:", u.state.to_string());
     if let Some(detail) = &u.detail {
         sec = sec.row("Detail:", detail.clone());
     }

@@ -27,7 +27,7 @@ fn escape(s: &str) -> String {
 /// or a file path.
 pub fn index(state: &Arc<AppState>) -> Response<Body> {
     let upstream = state.credentials.status();
-    let ready = upstream.state == "ready";
+    let ready = upstream.state.is_ready();
     let base = escape(&state.base_url());
     let (badge, note) = if ready {
         (

@@ -19,7 +19,7 @@ pub fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    let env = crate::cli::process_env;
+    let env = crate::config::process_env;
     let mut doc = status::collect(
         &state.paths,
         &state.config,
@@ -33,8 +33,7 @@ pub fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
     // The running relay knows its token better than the environment of this call.
     doc.relay_token.fingerprint = state.guard.verifier.fingerprint();
     doc.relay_token.present = doc.relay_token.fingerprint.is_some();
-    doc.ready =
-        (doc.relay_token.present || !doc.relay_token.required) && doc.upstream.state == "ready";
+    doc.ready = status::is_ready(&doc.relay_token, doc.upstream.state);
     doc.next_steps.retain(|s| s != "airelays serve");
     doc.usage = state
         .usage
