@@ -1,4 +1,4 @@
-//! The status document (spec §8), shared by `airelays status --json` and
+//! The status document, shared by `airelays status --json` and
 //! `GET /v1/relay/status`. Schema: `docs/status-json.md`. It never holds a secret:
 //! only fingerprints, paths, states and non-secret account facts.
 

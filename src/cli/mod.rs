@@ -1,4 +1,4 @@
-//! The command line (spec §1): clap definitions and dispatch. One file per
+//! The command line (README.md, "Commands"): clap definitions and dispatch. One file per
 //! subcommand; each prints a short human form or, with `--json`, one documented
 //! JSON object.
 

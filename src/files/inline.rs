@@ -1,4 +1,5 @@
-//! Inlining stored files into a Responses-shaped request (spec §7).
+//! Inlining stored files into a Responses-shaped request (docs/architecture.md,
+//! "Files").
 //!
 //! The upstream cannot fetch a `file_id`, so every content part that references a
 //! stored file is replaced by the file itself:

@@ -1,5 +1,5 @@
 //! The local file store behind `/v1/files`, and the inlining of stored files into
-//! requests (spec §7).
+//! requests (docs/architecture.md, "Files").
 //!
 //! The subscription backend stores no files, so the relay keeps uploads on disk and,
 //! when a request references one by `file_id`, replaces the reference with the
