@@ -11,47 +11,47 @@ use crate::config::{Config, Paths};
 use crate::fsio;
 use crate::token::{self, TokenSource};
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct StatusDocument {
-    pub version: String,
-    pub ready: bool,
-    pub config: ConfigStatus,
-    pub data_dir: String,
-    pub server: ServerStatus,
-    pub relay_token: RelayTokenStatus,
-    pub upstream: UpstreamStatus,
-    pub usage: Option<UsageSnapshot>,
-    pub limits: LimitsStatus,
-    pub uploads: UploadsStatus,
-    pub next_steps: Vec<String>,
+pub(crate) struct StatusDocument {
+    pub(crate) version: String,
+    pub(crate) ready: bool,
+    pub(crate) config: ConfigStatus,
+    pub(crate) data_dir: String,
+    pub(crate) server: ServerStatus,
+    pub(crate) relay_token: RelayTokenStatus,
+    pub(crate) upstream: UpstreamStatus,
+    pub(crate) usage: Option<UsageSnapshot>,
+    pub(crate) limits: LimitsStatus,
+    pub(crate) uploads: UploadsStatus,
+    pub(crate) next_steps: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ConfigStatus {
-    pub path: String,
-    pub exists: bool,
+pub(crate) struct ConfigStatus {
+    pub(crate) path: String,
+    pub(crate) exists: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ServerStatus {
-    pub running: bool,
-    pub pid: Option<u32>,
-    pub host: String,
-    pub port: u16,
-    pub base_url: String,
-    pub started_at: Option<String>,
+pub(crate) struct ServerStatus {
+    pub(crate) running: bool,
+    pub(crate) pid: Option<u32>,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) base_url: String,
+    pub(crate) started_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct RelayTokenStatus {
-    pub required: bool,
-    pub present: bool,
+pub(crate) struct RelayTokenStatus {
+    pub(crate) required: bool,
+    pub(crate) present: bool,
     /// `file`, `env` or `none`.
-    pub source: String,
-    pub file: String,
-    pub fingerprint: Option<String>,
+    pub(crate) source: String,
+    pub(crate) file: String,
+    pub(crate) fingerprint: Option<String>,
 }
 
 /// The upstream sign-in state, serialised as the status JSON spells it.
@@ -71,7 +71,7 @@ pub enum UpstreamState {
 
 impl UpstreamState {
     /// The JSON spelling (`ready`, `missing`, `refresh_needed`, `refresh_failed`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             UpstreamState::Ready => "ready",
             UpstreamState::Missing => "missing",
@@ -81,14 +81,14 @@ impl UpstreamState {
     }
 
     /// Whether requests can be relayed without the user signing in again.
-    pub fn is_ready(self) -> bool {
+    pub(crate) fn is_ready(self) -> bool {
         self == UpstreamState::Ready
     }
 
     /// Whether the user must run `airelays login`: `refresh_needed` heals itself on
     /// the relay's next request, so only a missing or permanently failed sign-in
     /// needs the user.
-    pub fn needs_login(self) -> bool {
+    pub(crate) fn needs_login(self) -> bool {
         matches!(self, UpstreamState::Missing | UpstreamState::RefreshFailed)
     }
 }
@@ -108,7 +108,7 @@ impl PartialEq<&str> for UpstreamState {
 
 /// The `ready` rule of the status document: the relay token is present (or not
 /// required) and the upstream sign-in is ready.
-pub fn is_ready(relay_token: &RelayTokenStatus, upstream: UpstreamState) -> bool {
+pub(crate) fn is_ready(relay_token: &RelayTokenStatus, upstream: UpstreamState) -> bool {
     (relay_token.present || !relay_token.required) && upstream.is_ready()
 }
 
@@ -130,7 +130,7 @@ pub struct UpstreamStatus {
 }
 
 impl UpstreamStatus {
-    pub fn missing() -> UpstreamStatus {
+    pub(crate) fn missing() -> UpstreamStatus {
         UpstreamStatus {
             state: UpstreamState::Missing,
             ..Default::default()
@@ -154,21 +154,21 @@ pub struct UsageWindow {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct LimitsStatus {
-    pub rate_limit_per_minute: u32,
-    pub rate_limit_burst: u32,
-    pub concurrent_requests_per_ip: u32,
-    pub failed_auth_max_attempts: u32,
-    pub failed_auth_window_seconds: u64,
-    pub failed_auth_block_seconds: u64,
+pub(crate) struct LimitsStatus {
+    pub(crate) rate_limit_per_minute: u32,
+    pub(crate) rate_limit_burst: u32,
+    pub(crate) concurrent_requests_per_ip: u32,
+    pub(crate) failed_auth_max_attempts: u32,
+    pub(crate) failed_auth_window_seconds: u64,
+    pub(crate) failed_auth_block_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct UploadsStatus {
-    pub files: u64,
-    pub bytes: u64,
-    pub max_upload_bytes: u64,
-    pub max_total_upload_bytes: u64,
+pub(crate) struct UploadsStatus {
+    pub(crate) files: u64,
+    pub(crate) bytes: u64,
+    pub(crate) max_upload_bytes: u64,
+    pub(crate) max_total_upload_bytes: u64,
 }
 
 /// What `serve` writes to `relay.json` for `status` to read.
@@ -182,14 +182,14 @@ pub struct RelayStateFile {
 }
 
 /// The parts of the document that come from other subsystems.
-pub struct StatusInputs {
-    pub upstream: UpstreamStatus,
-    pub uploads: (u64, u64),
+pub(crate) struct StatusInputs {
+    pub(crate) upstream: UpstreamStatus,
+    pub(crate) uploads: (u64, u64),
     /// Overrides what `relay.json` says (used by the running relay itself).
-    pub live_server: Option<RelayStateFile>,
+    pub(crate) live_server: Option<RelayStateFile>,
 }
 
-pub fn base_url(host: &str, port: u16) -> String {
+pub(crate) fn base_url(host: &str, port: u16) -> String {
     let host = if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]")
     } else {
@@ -199,7 +199,7 @@ pub fn base_url(host: &str, port: u16) -> String {
 }
 
 /// Reads the state file of a running relay; `None` when no relay holds the lock.
-pub fn running_relay(paths: &Paths) -> Option<RelayStateFile> {
+pub(crate) fn running_relay(paths: &Paths) -> Option<RelayStateFile> {
     if !fsio::FileLock::is_held(&paths.lock_file()) {
         return None;
     }
@@ -207,13 +207,13 @@ pub fn running_relay(paths: &Paths) -> Option<RelayStateFile> {
     serde_json::from_slice(&bytes).ok()
 }
 
-pub fn read_usage(path: &Path) -> Option<UsageSnapshot> {
+pub(crate) fn read_usage(path: &Path) -> Option<UsageSnapshot> {
     let bytes = fsio::read_private(path).ok()??;
     serde_json::from_slice(&bytes).ok()
 }
 
 /// Builds the status document from local state only (no network).
-pub fn collect(
+pub(crate) fn collect(
     paths: &Paths,
     config: &Config,
     env: &dyn Fn(&str) -> Option<String>,

@@ -7,24 +7,24 @@ use super::{CliError, CliResult, Context, Style, print_json};
 use crate::{config, fsio, token};
 
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// Configure the relay without a bearer token (loopback only)
     #[arg(long)]
-    pub no_auth: bool,
+    pub(crate) no_auth: bool,
     /// Overwrite an existing config file
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     /// Print the relay token even if it already existed
     #[arg(long)]
-    pub show_token: bool,
+    pub(crate) show_token: bool,
     /// Print one JSON object
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// Creates the data directory, the config file (unless it exists) and the relay
 /// token (unless auth is off or the environment supplies one), then reports.
-pub fn run(ctx: &Context, args: &InitArgs) -> CliResult {
+pub(crate) fn run(ctx: &Context, args: &InitArgs) -> CliResult {
     let paths = &ctx.paths;
     let data_dir_created = !paths.data_dir.exists();
     fsio::ensure_private_dir(&paths.data_dir)?;

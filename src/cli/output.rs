@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 
 #[derive(Debug, Clone, Copy)]
-pub struct Style {
+pub(crate) struct Style {
     color: bool,
 }
 
@@ -15,13 +15,13 @@ impl Style {
             color: is_tty && !no_color,
         }
     }
-    pub fn stdout() -> Style {
+    pub(crate) fn stdout() -> Style {
         Style::detect(std::io::stdout().is_terminal())
     }
-    pub fn stderr() -> Style {
+    pub(crate) fn stderr() -> Style {
         Style::detect(std::io::stderr().is_terminal())
     }
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.color
     }
     fn paint(&self, code: &str, text: &str) -> String {
@@ -31,41 +31,41 @@ impl Style {
             text.to_string()
         }
     }
-    pub fn bold(&self, t: &str) -> String {
+    pub(crate) fn bold(&self, t: &str) -> String {
         self.paint("1", t)
     }
-    pub fn red(&self, t: &str) -> String {
+    pub(crate) fn red(&self, t: &str) -> String {
         self.paint("31", t)
     }
-    pub fn green(&self, t: &str) -> String {
+    pub(crate) fn green(&self, t: &str) -> String {
         self.paint("32", t)
     }
-    pub fn yellow(&self, t: &str) -> String {
+    pub(crate) fn yellow(&self, t: &str) -> String {
         self.paint("33", t)
     }
-    pub fn dim(&self, t: &str) -> String {
+    pub(crate) fn dim(&self, t: &str) -> String {
         self.paint("2", t)
     }
 }
 
 /// A block of aligned `label: value` lines under a heading.
-pub struct Section {
+pub(crate) struct Section {
     title: String,
     rows: Vec<(String, String)>,
 }
 
 impl Section {
-    pub fn new(title: &str) -> Section {
+    pub(crate) fn new(title: &str) -> Section {
         Section {
             title: title.to_string(),
             rows: Vec::new(),
         }
     }
-    pub fn row(mut self, label: &str, value: impl Into<String>) -> Section {
+    pub(crate) fn row(mut self, label: &str, value: impl Into<String>) -> Section {
         self.rows.push((label.to_string(), value.into()));
         self
     }
-    pub fn render(&self, style: &Style) -> String {
+    pub(crate) fn render(&self, style: &Style) -> String {
         let width = self.rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
         let mut out = format!("{}\n", style.bold(&self.title));
         for (label, value) in &self.rows {
@@ -75,7 +75,7 @@ impl Section {
     }
 }
 
-pub fn yes_no(style: &Style, v: bool) -> String {
+pub(crate) fn yes_no(style: &Style, v: bool) -> String {
     if v {
         style.green("yes")
     } else {

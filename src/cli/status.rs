@@ -10,14 +10,14 @@ use crate::status::{
 };
 
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// Print one JSON object (schema: docs/status-json.md)
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// Gathers the status document for this machine (no network).
-pub fn gather(ctx: &Context) -> StatusDocument {
+pub(crate) fn gather(ctx: &Context) -> StatusDocument {
     let inputs = StatusInputs {
         upstream: crate::auth::local_status(&ctx.paths, &ctx.config),
         uploads: crate::files::summary_on_disk(&ctx.paths.uploads_dir()),
@@ -26,7 +26,7 @@ pub fn gather(ctx: &Context) -> StatusDocument {
     status::collect(&ctx.paths, &ctx.config, &ctx.env, inputs)
 }
 
-pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult {
+pub(crate) fn run(ctx: &Context, args: &StatusArgs) -> CliResult {
     let doc = gather(ctx);
     if args.json {
         return print_json(&doc);
@@ -40,7 +40,7 @@ fn opt(v: &Option<String>) -> String {
 }
 
 /// The human status report: a headline, then one section per subsystem.
-pub fn render(doc: &StatusDocument, style: &Style) -> String {
+pub(crate) fn render(doc: &StatusDocument, style: &Style) -> String {
     let ready = if doc.ready {
         style.green("ready")
     } else {

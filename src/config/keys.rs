@@ -8,7 +8,7 @@ use super::{Config, ConfigError, CredentialStoreKind, EXAMPLE_CONFIG, ReasoningO
 
 /// What a key accepts.
 #[derive(Debug, Clone, Copy)]
-pub enum Kind {
+pub(crate) enum Kind {
     Bool,
     Int { min: u64, max: u64 },
     Text,
@@ -36,10 +36,10 @@ impl Kind {
 
 /// One configuration key: its dotted name, environment variable and kind.
 #[derive(Debug, Clone, Copy)]
-pub struct KeySpec {
-    pub key: &'static str,
-    pub env: Option<&'static str>,
-    pub kind: Kind,
+pub(crate) struct KeySpec {
+    pub(crate) key: &'static str,
+    pub(crate) env: Option<&'static str>,
+    pub(crate) kind: Kind,
 }
 
 const fn key(key: &'static str, env: &'static str, kind: Kind) -> KeySpec {
@@ -59,7 +59,7 @@ const BIG: u64 = 1 << 50;
 
 /// Every configuration key, in the order of `config.example.toml` and the README's
 /// configuration table.
-pub const KEYS: &[KeySpec] = &[
+pub(crate) const KEYS: &[KeySpec] = &[
     key("server.host", "AIRELAYS_HOST", Kind::Text),
     key("server.port", "AIRELAYS_PORT", int(0, 65535)),
     key(
@@ -216,7 +216,7 @@ enum Value {
 impl Config {
     /// Applies the keys of a TOML document; unknown keys and bad values are errors
     /// naming the key and the file.
-    pub fn apply_toml(&mut self, text: &str, file: &Path) -> Result<(), ConfigError> {
+    pub(crate) fn apply_toml(&mut self, text: &str, file: &Path) -> Result<(), ConfigError> {
         let table: toml::Table = toml::from_str(text).map_err(|e| {
             ConfigError(format!(
                 "the config file {} is not valid TOML: {}",
@@ -270,7 +270,10 @@ impl Config {
     }
 
     /// Applies environment variables (empty values count as unset).
-    pub fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    pub(crate) fn apply_env(
+        &mut self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
         for spec in KEYS {
             let Some(var) = spec.env else { continue };
             let Some(raw) = non_empty(env(var)) else {
@@ -436,7 +439,7 @@ fn display_toml(v: &toml::Value) -> String {
 
 /// The example config with every `key = value` line commented out, as written by
 /// `airelays init`: it documents every key without pinning today's defaults.
-pub fn commented_example() -> String {
+pub(crate) fn commented_example() -> String {
     let mut out = String::with_capacity(EXAMPLE_CONFIG.len() + 256);
     let mut in_multiline = false;
     for line in EXAMPLE_CONFIG.lines() {

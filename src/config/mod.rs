@@ -246,7 +246,7 @@ pub(crate) fn process_env(name: &str) -> Option<String> {
 }
 
 /// True for `localhost`, `127.0.0.0/8`, `::1` (with or without brackets).
-pub fn is_loopback_host(host: &str) -> bool {
+pub(crate) fn is_loopback_host(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
     if h.eq_ignore_ascii_case("localhost") {
         return true;

@@ -46,7 +46,7 @@ impl FileError {
         }
     }
 
-    pub fn code(&self) -> Option<&'static str> {
+    pub(crate) fn code(&self) -> Option<&'static str> {
         match self {
             FileError::TooLarge { .. } => Some("upload_too_large"),
             FileError::QuotaExceeded { .. } => Some("upload_quota_exceeded"),
@@ -55,14 +55,14 @@ impl FileError {
         }
     }
 
-    pub fn error_type(&self) -> &'static str {
+    pub(crate) fn error_type(&self) -> &'static str {
         match self {
             FileError::Io(_) => "server_error",
             _ => "invalid_request_error",
         }
     }
 
-    pub fn param(&self) -> Option<&str> {
+    pub(crate) fn param(&self) -> Option<&str> {
         match self {
             FileError::TooLarge { .. } | FileError::QuotaExceeded { .. } => Some("file"),
             FileError::BadRequest { param, .. } => param.as_deref(),

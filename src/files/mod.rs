@@ -9,7 +9,7 @@
 //!   the quota; `get`, `read`, `list`, `delete`.
 //! - [`upload`]: `FileStore::upload`, streaming a multipart body to disk under the
 //!   per-file and total limits.
-//! - [`list`]: OpenAI-style pagination ([`ListQuery`], [`ListPage`]).
+//! - [`list`]: OpenAI-style pagination (`ListQuery`, `ListPage`).
 //! - [`media`]: what a file is — content types from names, magic-byte sniffing.
 //! - [`inline`]: [`inline_files`], rewriting a Responses request body.
 //! - [`error`]: [`FileError`], with the HTTP status, code and a message that says what
@@ -22,20 +22,21 @@
 //! [`FileObject::content_type`]); `DELETE /v1/files/{id}` → [`FileStore::delete`] then
 //! [`DeletedFile::new`]. Every error is a [`FileError`].
 
-pub mod error;
-pub mod inline;
-pub mod list;
-pub mod media;
-pub mod store;
-pub mod upload;
+pub(crate) mod error;
+pub(crate) mod inline;
+pub(crate) mod list;
+pub(crate) mod media;
+pub(crate) mod store;
+pub(crate) mod upload;
 
 #[cfg(test)]
 mod testutil;
 
 pub use error::FileError;
-pub use inline::inline_files;
-pub use list::{ListPage, ListQuery};
-pub use store::{FileStore, summary_on_disk};
+pub(crate) use inline::inline_files;
+pub(crate) use list::ListQuery;
+pub use store::FileStore;
+pub(crate) use store::summary_on_disk;
 
 /// The configured upload limits (`uploads.max_upload_bytes`,
 /// `uploads.max_total_upload_bytes`).
@@ -71,19 +72,19 @@ pub struct FileObject {
     pub expires_at: Option<i64>,
     /// The content type recorded at upload (served by `GET /v1/files/{id}/content`).
     #[serde(skip)]
-    pub content_type: String,
+    pub(crate) content_type: String,
 }
 
 /// The body of a successful `DELETE /v1/files/{id}`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct DeletedFile {
-    pub id: String,
-    pub object: &'static str,
-    pub deleted: bool,
+pub(crate) struct DeletedFile {
+    pub(crate) id: String,
+    pub(crate) object: &'static str,
+    pub(crate) deleted: bool,
 }
 
 impl DeletedFile {
-    pub fn new(id: &str) -> DeletedFile {
+    pub(crate) fn new(id: &str) -> DeletedFile {
         DeletedFile {
             id: id.to_string(),
             object: "file",
@@ -93,7 +94,7 @@ impl DeletedFile {
 }
 
 /// The purposes OpenAI accepts for uploads; `assistants` when the client sends none.
-pub const PURPOSES: &[&str] = &[
+pub(crate) const PURPOSES: &[&str] = &[
     "assistants",
     "user_data",
     "vision",
@@ -102,7 +103,7 @@ pub const PURPOSES: &[&str] = &[
     "evals",
 ];
 
-pub const DEFAULT_PURPOSE: &str = "assistants";
+pub(crate) const DEFAULT_PURPOSE: &str = "assistants";
 
 /// Whether `id` has the shape of an id this store hands out: `file-` and 1 to 64 ASCII
 /// alphanumerics. Checked before an id touches the file system, so an id can never

@@ -20,7 +20,7 @@ pub struct ChatContext {
 
 /// Builds the `chat.completion` object for a finished (completed or incomplete)
 /// upstream response.
-pub fn completion_from_response(response: &Value, ctx: &ChatContext) -> Value {
+pub(crate) fn completion_from_response(response: &Value, ctx: &ChatContext) -> Value {
     let output = AssistantOutput::collect(response, ctx.reasoning_output);
     let has_tool_calls = !output.tool_calls.is_empty();
 

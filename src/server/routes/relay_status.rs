@@ -13,7 +13,7 @@ use crate::server::AppState;
 use crate::server::body::Body;
 use crate::status::{self, StatusInputs};
 
-pub fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
+pub(crate) fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
     let live_server = state
         .relay
         .lock()
