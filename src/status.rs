@@ -117,12 +117,17 @@ pub(crate) fn is_ready(relay_token: &RelayTokenStatus, upstream: UpstreamState) 
 pub struct UpstreamStatus {
     /// `ready`, `missing`, `refresh_needed` or `refresh_failed`.
     pub state: UpstreamState,
+    /// The account's email, from the ID token.
     pub email: Option<String>,
+    /// The ChatGPT plan (e.g. `plus`, `pro`).
     pub plan: Option<String>,
+    /// The ChatGPT account id.
     pub account_id: Option<String>,
     /// `keychain` or `file` when credentials exist; the configured preference otherwise.
     pub credential_store: Option<String>,
+    /// When the tokens were last refreshed (RFC 3339).
     pub last_refresh: Option<String>,
+    /// When the access token expires (RFC 3339).
     pub access_expires_at: Option<String>,
     /// A human sentence when the state needs attention (e.g. why a refresh failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -130,6 +135,7 @@ pub struct UpstreamStatus {
 }
 
 impl UpstreamStatus {
+    /// The status when no login is stored.
     pub(crate) fn missing() -> UpstreamStatus {
         UpstreamStatus {
             state: UpstreamState::Missing,
@@ -141,18 +147,26 @@ impl UpstreamStatus {
 /// The last snapshot of the upstream `x-codex-*` usage headers.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct UsageSnapshot {
+    /// When the headers were seen (RFC 3339).
     pub observed_at: String,
+    /// The plan the headers name.
     pub plan: Option<String>,
+    /// One entry per usage window the headers describe.
     pub windows: Vec<UsageWindow>,
 }
 
+/// One usage window of the subscription.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct UsageWindow {
+    /// The window's length.
     pub window_minutes: u64,
+    /// How much of it is used.
     pub used_percent: f64,
+    /// When it resets (RFC 3339).
     pub resets_at: Option<String>,
 }
 
+/// The per-IP limits in force.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct LimitsStatus {
     pub(crate) rate_limit_per_minute: u32,
@@ -163,6 +177,7 @@ pub(crate) struct LimitsStatus {
     pub(crate) failed_auth_block_seconds: u64,
 }
 
+/// The file store's use and limits.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct UploadsStatus {
     pub(crate) files: u64,
@@ -174,10 +189,15 @@ pub(crate) struct UploadsStatus {
 /// What `serve` writes to `relay.json` for `status` to read.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RelayStateFile {
+    /// The relay's process id.
     pub pid: u32,
+    /// The address it listens on.
     pub host: String,
+    /// The port it listens on.
     pub port: u16,
+    /// The OpenAI-compatible base URL (`http://host:port/v1`).
     pub base_url: String,
+    /// When it started (RFC 3339).
     pub started_at: String,
 }
 

@@ -21,14 +21,18 @@ pub(crate) use keys::commented_example;
 pub use paths::Paths;
 
 /// The config file `init` writes and the repository ships, with every key.
-pub const EXAMPLE_CONFIG: &str = include_str!("../../config.example.toml");
+pub(crate) const EXAMPLE_CONFIG: &str = include_str!("../../config.example.toml");
 
-pub const DEFAULT_INSTRUCTIONS: &str =
+/// `upstream.default_instructions`: sent when the client gives no system or developer text.
+pub(crate) const DEFAULT_INSTRUCTIONS: &str =
     "You are a helpful assistant. Follow the user's instructions carefully and answer accurately.";
 
 /// A configuration problem, phrased for the user: which key, where, what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
+pub struct ConfigError(
+    /// The message, ready to print.
+    pub String,
+);
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -38,15 +42,20 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// `auth.credential_store`: where ChatGPT credentials are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CredentialStoreKind {
+    /// The OS keychain when one answers, else a 0600 file.
     Auto,
+    /// The OS keychain only.
     Keychain,
+    /// A 0600 file in the data directory.
     File,
 }
 
 impl CredentialStoreKind {
+    /// The config spelling: `auto`, `keychain` or `file`.
     pub fn as_str(self) -> &'static str {
         match self {
             CredentialStoreKind::Auto => "auto",
@@ -56,89 +65,142 @@ impl CredentialStoreKind {
     }
 }
 
+/// `chat.reasoning_output`: whether Chat Completions answers carry reasoning summaries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReasoningOutput {
+    /// Leave reasoning out, as the OpenAI API does.
     None,
+    /// Stream reasoning summaries as `delta.reasoning_content`.
     ReasoningContent,
 }
 
+/// `[server]`: the listener.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
+    /// `server.host`: the listener address.
     pub host: String,
+    /// `server.port`: the listener port; 0 picks a free one.
     pub port: u16,
+    /// `server.shutdown_grace_seconds`: how long open streams may finish on shutdown.
     pub shutdown_grace_seconds: u64,
 }
 
+/// `[security]`: the relay token, the per-IP limits and the request guards.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SecurityConfig {
+    /// `security.require_bearer_auth`: require the relay token on `/v1/*`.
     pub require_bearer_auth: bool,
+    /// `security.bearer_token_file`: where the relay token lives.
     pub bearer_token_file: PathBuf,
+    /// `security.rate_limit_per_minute`: sustained requests per minute per IP.
     pub rate_limit_per_minute: u32,
+    /// `security.rate_limit_burst`: the token bucket's burst size.
     pub rate_limit_burst: u32,
+    /// `security.concurrent_requests_per_ip`: requests in flight per IP.
     pub concurrent_requests_per_ip: u32,
+    /// `security.failed_auth_max_attempts`: distinct bad tokens before a ban.
     pub failed_auth_max_attempts: u32,
+    /// `security.failed_auth_window_seconds`: the window those attempts count in.
     pub failed_auth_window_seconds: u64,
+    /// `security.failed_auth_block_seconds`: how long a ban lasts.
     pub failed_auth_block_seconds: u64,
+    /// `security.allowed_hosts`: extra accepted `Host` names besides loopback ones.
     pub allowed_hosts: Vec<String>,
+    /// `security.allowed_origins`: browser origins allowed by CORS.
     pub allowed_origins: Vec<String>,
+    /// `security.max_request_body_bytes`: the largest accepted request body.
     pub max_request_body_bytes: u64,
 }
 
+/// `[upstream]`: the ChatGPT backend, the OAuth issuer and how requests reach them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpstreamConfig {
+    /// `upstream.base_url`: the Codex backend.
     pub base_url: String,
+    /// `upstream.issuer_base_url`: the OAuth issuer.
     pub issuer_base_url: String,
+    /// `upstream.client_id`: the Codex CLI's OAuth client id.
     pub client_id: String,
+    /// `upstream.client_version`: the Codex CLI version announced to the backend.
     pub client_version: String,
+    /// `upstream.connect_timeout_seconds`: the connect timeout.
     pub connect_timeout_seconds: u64,
+    /// `upstream.stream_idle_timeout_seconds`: the longest silence between stream events.
     pub stream_idle_timeout_seconds: u64,
+    /// `upstream.retry_attempts`: retries of transient failures before the first byte.
     pub retry_attempts: u32,
+    /// `upstream.unsupported_parameters`: parameters removed and disclosed.
     pub unsupported_parameters: Vec<String>,
+    /// `upstream.default_instructions`: sent when the client gives no instructions.
     pub default_instructions: String,
 }
 
+/// `[models]`: the model catalogue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelsConfig {
+    /// `models.cache_ttl_seconds`: how long the upstream catalogue is cached.
     pub cache_ttl_seconds: u64,
+    /// `models.extra_models`: model ids always accepted and listed.
     pub extra_models: Vec<String>,
 }
 
+/// `[auth]`: the ChatGPT sign-in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuthConfig {
+    /// `auth.credential_store`: where credentials are kept.
     pub credential_store: CredentialStoreKind,
+    /// `auth.callback_port`: the local port of the browser-login callback.
     pub callback_port: u16,
+    /// `auth.login_timeout_seconds`: how long `airelays login` waits.
     pub login_timeout_seconds: u64,
+    /// `auth.open_browser`: open the browser for `airelays login`.
     pub open_browser: bool,
 }
 
+/// `[uploads]`: the local file store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UploadsConfig {
+    /// `uploads.max_upload_bytes`: the largest single upload.
     pub max_upload_bytes: u64,
+    /// `uploads.max_total_upload_bytes`: the total bytes kept.
     pub max_total_upload_bytes: u64,
+    /// `uploads.max_inline_text_bytes`: the largest text file inlined into a request.
     pub max_inline_text_bytes: u64,
 }
 
+/// `[logging]`: the traffic log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoggingConfig {
+    /// `logging.traffic_log`: write a redacted JSONL log of requests and responses.
     pub traffic_log: bool,
 }
 
+/// `[chat]`: Chat Completions options.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatConfig {
+    /// `chat.reasoning_output`: whether answers carry reasoning summaries.
     pub reasoning_output: ReasoningOutput,
 }
 
 /// The effective configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    /// `[server]`.
     pub server: ServerConfig,
+    /// `[security]`.
     pub security: SecurityConfig,
+    /// `[upstream]`.
     pub upstream: UpstreamConfig,
+    /// `[models]`.
     pub models: ModelsConfig,
+    /// `[auth]`.
     pub auth: AuthConfig,
+    /// `[uploads]`.
     pub uploads: UploadsConfig,
+    /// `[logging]`.
     pub logging: LoggingConfig,
+    /// `[chat]`.
     pub chat: ChatConfig,
 }
 
@@ -202,7 +264,7 @@ impl Config {
 
     /// Loads the effective configuration: defaults, then the file (if it exists),
     /// then the environment. Command-line flags are applied by the caller last.
-    pub fn load(
+    pub(crate) fn load(
         paths: &Paths,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {

@@ -7,13 +7,15 @@ use super::{ConfigError, non_empty};
 /// Where configuration and state live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Paths {
+    /// The config file (it need not exist).
     pub config_file: PathBuf,
+    /// The data directory: relay token, credentials index, uploads, logs.
     pub data_dir: PathBuf,
 }
 
 impl Paths {
     /// Resolves paths: flag > environment > platform default (`directories`).
-    pub fn resolve(
+    pub(crate) fn resolve(
         config_flag: Option<&Path>,
         data_dir_flag: Option<&Path>,
         env: &dyn Fn(&str) -> Option<String>,
@@ -45,31 +47,48 @@ impl Paths {
         })
     }
 
-    pub fn default_token_file(&self) -> PathBuf {
+    /// The default relay token file.
+    pub(crate) fn default_token_file(&self) -> PathBuf {
         self.data_dir.join("relay-token")
     }
-    pub fn lock_file(&self) -> PathBuf {
+
+    /// The lock a running relay holds.
+    pub(crate) fn lock_file(&self) -> PathBuf {
         self.data_dir.join("relay.lock")
     }
-    pub fn state_file(&self) -> PathBuf {
+
+    /// `relay.json`: what a running relay tells `status`.
+    pub(crate) fn state_file(&self) -> PathBuf {
         self.data_dir.join("relay.json")
     }
-    pub fn usage_file(&self) -> PathBuf {
+
+    /// The last usage snapshot.
+    pub(crate) fn usage_file(&self) -> PathBuf {
         self.data_dir.join("usage.json")
     }
+
+    /// The credentials file of the `file` store.
     pub fn auth_file(&self) -> PathBuf {
         self.data_dir.join("auth.json")
     }
+
+    /// The non-secret index of stored credentials.
     pub fn credentials_index_file(&self) -> PathBuf {
         self.data_dir.join("credentials.json")
     }
-    pub fn refresh_lock_file(&self) -> PathBuf {
+
+    /// The lock that serialises token refreshes across processes.
+    pub(crate) fn refresh_lock_file(&self) -> PathBuf {
         self.data_dir.join("refresh.lock")
     }
-    pub fn uploads_dir(&self) -> PathBuf {
+
+    /// The local file store.
+    pub(crate) fn uploads_dir(&self) -> PathBuf {
         self.data_dir.join("uploads")
     }
-    pub fn logs_dir(&self) -> PathBuf {
+
+    /// The traffic log directory.
+    pub(crate) fn logs_dir(&self) -> PathBuf {
         self.data_dir.join("logs")
     }
 }

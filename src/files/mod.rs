@@ -42,7 +42,9 @@ pub(crate) use store::summary_on_disk;
 /// `uploads.max_total_upload_bytes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UploadLimits {
+    /// The largest single upload, in bytes.
     pub max_upload_bytes: u64,
+    /// The total bytes the store keeps.
     pub max_total_upload_bytes: u64,
 }
 
@@ -60,15 +62,21 @@ impl From<&crate::config::UploadsConfig> for UploadLimits {
 pub struct FileObject {
     /// `file-` followed by 24 random alphanumerics.
     pub id: String,
+    /// Always `file`.
     pub object: &'static str,
+    /// The stored size.
     pub bytes: u64,
     /// Unix seconds.
     pub created_at: i64,
     /// The name the client gave; metadata only, never a path.
     pub filename: String,
+    /// The purpose the client gave (one of `PURPOSES`).
     pub purpose: String,
+    /// Always `processed`: a stored file is ready at once.
     pub status: &'static str,
+    /// Always `None`; kept for the OpenAI shape.
     pub status_details: Option<String>,
+    /// Always `None`: stored files do not expire.
     pub expires_at: Option<i64>,
     /// The content type recorded at upload (served by `GET /v1/files/{id}/content`).
     #[serde(skip)]
