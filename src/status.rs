@@ -11,8 +11,10 @@ use crate::config::{Config, Paths};
 use crate::fsio;
 use crate::token::{self, TokenSource};
 
+/// This build's version, as the status document reports it.
 pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The status document (docs/status-json.md).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct StatusDocument {
     pub(crate) version: String,
@@ -28,12 +30,14 @@ pub(crate) struct StatusDocument {
     pub(crate) next_steps: Vec<String>,
 }
 
+/// The config file and whether it exists.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct ConfigStatus {
     pub(crate) path: String,
     pub(crate) exists: bool,
 }
 
+/// Whether a relay runs, and where it listens (or would).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct ServerStatus {
     pub(crate) running: bool,
@@ -44,6 +48,7 @@ pub(crate) struct ServerStatus {
     pub(crate) started_at: Option<String>,
 }
 
+/// The relay token: required, present, where from, and its fingerprint.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct RelayTokenStatus {
     pub(crate) required: bool,
@@ -209,6 +214,7 @@ pub(crate) struct StatusInputs {
     pub(crate) live_server: Option<RelayStateFile>,
 }
 
+/// The OpenAI-compatible base URL for a listener, IPv6 hosts bracketed.
 pub(crate) fn base_url(host: &str, port: u16) -> String {
     let host = if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]")
@@ -227,6 +233,7 @@ pub(crate) fn running_relay(paths: &Paths) -> Option<RelayStateFile> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// Reads the last usage snapshot; `None` when absent or unreadable.
 pub(crate) fn read_usage(path: &Path) -> Option<UsageSnapshot> {
     let bytes = fsio::read_private(path).ok()??;
     serde_json::from_slice(&bytes).ok()

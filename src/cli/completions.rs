@@ -21,6 +21,7 @@ pub(crate) fn render(shell: Shell) -> Vec<u8> {
     out
 }
 
+/// Prints the completion script for the asked shell.
 pub(crate) fn run(args: &CompletionsArgs) -> CliResult {
     use std::io::Write;
     std::io::stdout().write_all(&render(args.shell))?;

@@ -57,6 +57,7 @@ fn headless(env: &dyn Fn(&str) -> Option<String>) -> bool {
     cfg!(target_os = "linux") && !set("DISPLAY") && !set("WAYLAND_DISPLAY")
 }
 
+/// `airelays login`: the browser (or device-code) sign-in, then storing the credentials.
 pub(crate) fn run_login(ctx: Context, args: &LoginArgs) -> CliResult {
     block_on(login(ctx, args))
 }
@@ -157,6 +158,7 @@ async fn login(ctx: Context, args: &LoginArgs) -> CliResult {
     Ok(())
 }
 
+/// `airelays logout`: forgets the stored ChatGPT credentials.
 pub(crate) fn run_logout(ctx: &Context, args: &LogoutArgs) -> CliResult {
     block_on(logout(ctx, args))
 }

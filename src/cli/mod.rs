@@ -99,12 +99,14 @@ pub(crate) struct CliError {
 }
 
 impl CliError {
+    /// An error that exits with code 1.
     pub(crate) fn new(message: impl Into<String>) -> CliError {
         CliError {
             message: message.into(),
             code: 1,
         }
     }
+    /// An error that exits with `code`.
     pub(crate) fn with_code(message: impl Into<String>, code: u8) -> CliError {
         CliError {
             message: message.into(),
@@ -119,6 +121,7 @@ impl<E: std::error::Error> From<E> for CliError {
     }
 }
 
+/// What a command returns.
 pub(crate) type CliResult = Result<(), CliError>;
 
 /// What every command that touches state needs.

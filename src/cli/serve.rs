@@ -28,6 +28,7 @@ pub(crate) struct ServeArgs {
     pub(crate) no_auth: bool,
 }
 
+/// `airelays serve`: starts the relay in the foreground until a signal stops it.
 pub(crate) fn run(mut ctx: Context, args: &ServeArgs) -> CliResult {
     if let Some(h) = &args.host {
         ctx.config.server.host = h.clone();

@@ -26,6 +26,7 @@ pub(crate) fn gather(ctx: &Context) -> StatusDocument {
     status::collect(&ctx.paths, &ctx.config, &ctx.env, inputs)
 }
 
+/// Prints the status document, human or `--json`.
 pub(crate) fn run(ctx: &Context, args: &StatusArgs) -> CliResult {
     let doc = gather(ctx);
     if args.json {

@@ -25,6 +25,7 @@ pub(crate) struct JsonFlag {
     pub(crate) json: bool,
 }
 
+/// `airelays token show` / `rotate`.
 pub(crate) fn run(ctx: &Context, cmd: &TokenCommand) -> CliResult {
     let file = &ctx.config.security.bearer_token_file;
     match cmd {

@@ -64,6 +64,7 @@ impl FileError {
         }
     }
 
+    /// The OpenAI error `code`, if the variant has one.
     pub(crate) fn code(&self) -> Option<&'static str> {
         match self {
             FileError::TooLarge { .. } => Some("upload_too_large"),
@@ -73,6 +74,7 @@ impl FileError {
         }
     }
 
+    /// The OpenAI error `type`.
     pub(crate) fn error_type(&self) -> &'static str {
         match self {
             FileError::Io(_) => "server_error",
@@ -80,6 +82,7 @@ impl FileError {
         }
     }
 
+    /// The OpenAI error `param`, if one.
     pub(crate) fn param(&self) -> Option<&str> {
         match self {
             FileError::TooLarge { .. } | FileError::QuotaExceeded { .. } => Some("file"),
@@ -88,6 +91,7 @@ impl FileError {
         }
     }
 
+    /// A 400 about `param`.
     pub(crate) fn bad_request(message: impl Into<String>, param: Option<&str>) -> FileError {
         FileError::BadRequest {
             message: message.into(),
@@ -95,6 +99,7 @@ impl FileError {
         }
     }
 
+    /// A 422 `unsupported_file`.
     pub(crate) fn unsupported(message: impl Into<String>) -> FileError {
         FileError::Unsupported {
             message: message.into(),

@@ -7,7 +7,9 @@ use std::ops::Bound;
 use super::store::Index;
 use super::{FileError, FileObject};
 
+/// How many files a list returns when the client gives no `limit`.
 pub(crate) const DEFAULT_LIST_LIMIT: u32 = 10_000;
+/// The largest `limit` a list accepts.
 pub(crate) const MAX_LIST_LIMIT: u32 = 10_000;
 
 /// The query of `GET /v1/files`.

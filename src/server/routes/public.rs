@@ -9,6 +9,7 @@ use super::json_response;
 use crate::server::AppState;
 use crate::server::body::{Body, full};
 
+/// `GET /healthz`: always 200 with the version, for liveness probes.
 pub(crate) fn healthz() -> Response<Body> {
     json_response(
         StatusCode::OK,

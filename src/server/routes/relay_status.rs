@@ -13,6 +13,7 @@ use crate::server::AppState;
 use crate::server::body::Body;
 use crate::status::{self, StatusInputs};
 
+/// The status document with the running relay's token, usage and live counters.
 pub(crate) fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
     let live_server = state
         .relay
