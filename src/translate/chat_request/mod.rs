@@ -6,7 +6,7 @@
 //! meaning are refused; parameters the upstream rejects, and chat parameters it has
 //! no equivalent for, are dropped and disclosed.
 //!
-//! The work is split by concern: [`params`] (the parameter policy), `messages` (the
+//! The work is split by concern: `params` (the parameter policy), `messages` (the
 //! conversation), `parts` (user content parts) and `tools` (tools, tool choice and
 //! response formats).
 
@@ -50,17 +50,20 @@ pub fn prepare(
         return Ok((responses_request::prepare_map(body, opts)?, info));
     }
     let model = take_model(&body)?;
-    let mut params = ChatParams::collect(body, opts)?;
-    let mut conversation = Conversation::translate(required_messages(params.messages.take())?)?;
+    let ChatParams {
+        messages,
+        client_stream,
+        ignored_parameters,
+        translated,
+    } = ChatParams::collect(body, opts)?;
+    let mut conversation = Conversation::translate(required_messages(messages)?)?;
 
     let mut upstream = Map::with_capacity(16);
     upstream.insert("model".to_owned(), Value::String(model.clone()));
     let instructions = conversation.instructions(opts.default_instructions);
     upstream.insert("instructions".to_owned(), Value::String(instructions));
     upstream.insert("input".to_owned(), Value::Array(conversation.input));
-    let client_stream = params.client_stream;
-    let ignored_parameters = std::mem::take(&mut params.ignored_parameters);
-    let reasoning_on = params.write_into(&mut upstream, opts);
+    let reasoning_on = translated.write_into(&mut upstream, opts);
     upstream.insert("store".to_owned(), Value::Bool(false));
     upstream.insert("stream".to_owned(), Value::Bool(true));
     if reasoning_on {

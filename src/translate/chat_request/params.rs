@@ -9,8 +9,7 @@ use super::tools::{
 };
 use crate::translate::{TranslateError, TranslateOptions, check_store, optional_bool};
 
-/// The parameters of a chat request, checked and translated, waiting to be written
-/// into the upstream body.
+/// The parameters of a chat request, checked and translated.
 #[derive(Default)]
 pub(super) struct ChatParams {
     /// `messages`, untranslated.
@@ -19,6 +18,13 @@ pub(super) struct ChatParams {
     pub(super) client_stream: bool,
     /// Parameters dropped and disclosed, in request order.
     pub(super) ignored_parameters: Vec<String>,
+    /// The parameters the upstream has an equivalent for.
+    pub(super) translated: TranslatedParams,
+}
+
+/// The translated parameters, waiting to be written into the upstream body.
+#[derive(Default)]
+pub(super) struct TranslatedParams {
     tools: Vec<Value>,
     tool_choice: Option<Value>,
     legacy_function_call: Option<Value>,
@@ -57,29 +63,32 @@ impl ChatParams {
 
     /// One parameter the upstream has an equivalent for; anything else is disclosed.
     fn translate(&mut self, key: String, value: Value) -> Result<(), TranslateError> {
+        let t = &mut self.translated;
         match key.as_str() {
-            "tools" => self.tools.extend(translate_tools(value, "tools")?),
-            "functions" => self.tools.extend(translate_tools(value, "functions")?),
-            "tool_choice" => self.tool_choice = Some(translate_tool_choice(value)?),
-            "function_call" => self.legacy_function_call = Some(translate_function_call(value)?),
+            "tools" => t.tools.extend(translate_tools(value, "tools")?),
+            "functions" => t.tools.extend(translate_tools(value, "functions")?),
+            "tool_choice" => t.tool_choice = Some(translate_tool_choice(value)?),
+            "function_call" => t.legacy_function_call = Some(translate_function_call(value)?),
             "parallel_tool_calls" => {
                 optional_bool(Some(&value), "parallel_tool_calls")?;
-                self.parallel_tool_calls = Some(value);
+                t.parallel_tool_calls = Some(value);
             }
-            "response_format" => self.text_format = translate_response_format(value)?,
+            "response_format" => t.text_format = translate_response_format(value)?,
             "reasoning_effort" => {
-                self.reasoning_effort = Some(expect_string(value, "reasoning_effort")?);
+                t.reasoning_effort = Some(expect_string(value, "reasoning_effort")?);
             }
-            "verbosity" => self.verbosity = Some(expect_string(value, "verbosity")?),
+            "verbosity" => t.verbosity = Some(expect_string(value, "verbosity")?),
             "prompt_cache_key" => {
-                self.prompt_cache_key = Some(expect_string(value, "prompt_cache_key")?);
+                t.prompt_cache_key = Some(expect_string(value, "prompt_cache_key")?);
             }
-            "service_tier" => self.service_tier = Some(expect_string(value, "service_tier")?),
+            "service_tier" => t.service_tier = Some(expect_string(value, "service_tier")?),
             _ => self.ignored_parameters.push(key),
         }
         Ok(())
     }
+}
 
+impl TranslatedParams {
     /// Writes the translated parameters into `upstream`, in the upstream's key order.
     /// Returns whether reasoning is on, so the caller asks for encrypted reasoning.
     pub(super) fn write_into(
