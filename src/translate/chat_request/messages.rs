@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::parts::{assistant_parts, refusal_part, text_content, user_content};
-use super::{take_object, take_string};
+use super::{take_object, take_present_string, take_string, take_string_allow_empty};
 use crate::translate::{TranslateError, message_item};
 
 /// Which kind of tool call an id belongs to, so its answer gets the matching item type.
@@ -56,18 +56,7 @@ impl Conversation {
     fn message(&mut self, i: usize, message: Value) -> Result<(), TranslateError> {
         let param = format!("messages[{i}]");
         let mut message = take_object(message, &param)?;
-        let role = match message.remove("role") {
-            Some(Value::String(role)) => role,
-            None | Some(Value::Null) => {
-                return Err(TranslateError::missing(format!("{param}.role"), "a string"));
-            }
-            Some(_) => {
-                return Err(TranslateError::invalid_type(
-                    format!("{param}.role"),
-                    "a string",
-                ));
-            }
-        };
+        let role = take_string_allow_empty(&mut message, "role", &param)?;
         let content = message.remove("content");
         match role.as_str() {
             "system" | "developer" => {
@@ -103,21 +92,12 @@ impl Conversation {
         content: Option<Value>,
         param: &str,
     ) -> Result<(), TranslateError> {
-        let call_id = match message.remove("tool_call_id") {
-            Some(Value::String(id)) => id,
-            None | Some(Value::Null) => {
-                return Err(TranslateError::missing(
-                    format!("{param}.tool_call_id"),
-                    "the id of the tool call this message answers",
-                ));
-            }
-            Some(_) => {
-                return Err(TranslateError::invalid_type(
-                    format!("{param}.tool_call_id"),
-                    "a string",
-                ));
-            }
-        };
+        let call_id = take_present_string(
+            &mut message,
+            "tool_call_id",
+            param,
+            "the id of the tool call this message answers",
+        )?;
         let Some(kind) = self.calls.get(&call_id).copied() else {
             return Err(TranslateError::param(
                 format!("{param}.tool_call_id"),

@@ -133,12 +133,20 @@ fn take_string_allow_empty(
     key: &str,
     param: &str,
 ) -> Result<String, TranslateError> {
+    take_present_string(map, key, param, "a string")
+}
+
+/// Takes a required string field out of `map` (empty allowed); `missing` says what
+/// the error for an absent field asks for.
+fn take_present_string(
+    map: &mut Map<String, Value>,
+    key: &str,
+    param: &str,
+    missing: &str,
+) -> Result<String, TranslateError> {
     match map.remove(key) {
         Some(Value::String(s)) => Ok(s),
-        None | Some(Value::Null) => Err(TranslateError::missing(
-            format!("{param}.{key}"),
-            "a string",
-        )),
+        None | Some(Value::Null) => Err(TranslateError::missing(format!("{param}.{key}"), missing)),
         Some(_) => Err(TranslateError::invalid_type(
             format!("{param}.{key}"),
             "a string",

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{take_object, take_string_allow_empty};
+use super::{take_object, take_present_string, take_string_allow_empty};
 use crate::translate::{TranslateError, message_item, user_text_item};
 
 /// The content of a user message → a Responses user message item.
@@ -32,21 +32,7 @@ pub(super) fn user_content(content: Option<Value>, param: &str) -> Result<Value,
 /// One part of a user message → a Responses input content part.
 fn user_part(part: Value, param: &str) -> Result<Value, TranslateError> {
     let mut part = take_object(part, param)?;
-    let part_type = match part.remove("type") {
-        Some(Value::String(t)) => t,
-        None | Some(Value::Null) => {
-            return Err(TranslateError::missing(
-                format!("{param}.type"),
-                "a content part type",
-            ));
-        }
-        Some(_) => {
-            return Err(TranslateError::invalid_type(
-                format!("{param}.type"),
-                "a string",
-            ));
-        }
-    };
+    let part_type = take_present_string(&mut part, "type", param, "a content part type")?;
     let mut out = Map::new();
     match part_type.as_str() {
         "text" | "input_text" => {
