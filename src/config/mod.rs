@@ -15,8 +15,6 @@ use crate::translate::DEFAULT_UNSUPPORTED_PARAMETERS;
 mod keys;
 mod paths;
 
-#[cfg(test)]
-use keys::KEYS;
 pub(crate) use keys::commented_example;
 pub use paths::Paths;
 
@@ -324,6 +322,7 @@ fn non_empty(v: Option<String>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::keys::KEYS;
     use super::*;
     use std::collections::HashMap;
 
