@@ -1,7 +1,8 @@
-//! The status document (spec §8), shared by `airelays status --json` and
+//! The status document, shared by `airelays status --json` and
 //! `GET /v1/relay/status`. Schema: `docs/status-json.md`. It never holds a secret:
 //! only fingerprints, paths, states and non-secret account facts.
 
+use std::fmt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -10,59 +11,128 @@ use crate::config::{Config, Paths};
 use crate::fsio;
 use crate::token::{self, TokenSource};
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// This build's version, as the status document reports it.
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The status document (docs/status-json.md).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct StatusDocument {
-    pub version: String,
-    pub ready: bool,
-    pub config: ConfigStatus,
-    pub data_dir: String,
-    pub server: ServerStatus,
-    pub relay_token: RelayTokenStatus,
-    pub upstream: UpstreamStatus,
-    pub usage: Option<UsageSnapshot>,
-    pub limits: LimitsStatus,
-    pub uploads: UploadsStatus,
-    pub next_steps: Vec<String>,
+pub(crate) struct StatusDocument {
+    pub(crate) version: String,
+    pub(crate) ready: bool,
+    pub(crate) config: ConfigStatus,
+    pub(crate) data_dir: String,
+    pub(crate) server: ServerStatus,
+    pub(crate) relay_token: RelayTokenStatus,
+    pub(crate) upstream: UpstreamStatus,
+    pub(crate) usage: Option<UsageSnapshot>,
+    pub(crate) limits: LimitsStatus,
+    pub(crate) uploads: UploadsStatus,
+    pub(crate) next_steps: Vec<String>,
 }
 
+/// The config file and whether it exists.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ConfigStatus {
-    pub path: String,
-    pub exists: bool,
+pub(crate) struct ConfigStatus {
+    pub(crate) path: String,
+    pub(crate) exists: bool,
 }
 
+/// Whether a relay runs, and where it listens (or would).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ServerStatus {
-    pub running: bool,
-    pub pid: Option<u32>,
-    pub host: String,
-    pub port: u16,
-    pub base_url: String,
-    pub started_at: Option<String>,
+pub(crate) struct ServerStatus {
+    pub(crate) running: bool,
+    pub(crate) pid: Option<u32>,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) base_url: String,
+    pub(crate) started_at: Option<String>,
 }
 
+/// The relay token: required, present, where from, and its fingerprint.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct RelayTokenStatus {
-    pub required: bool,
-    pub present: bool,
+pub(crate) struct RelayTokenStatus {
+    pub(crate) required: bool,
+    pub(crate) present: bool,
     /// `file`, `env` or `none`.
-    pub source: String,
-    pub file: String,
-    pub fingerprint: Option<String>,
+    pub(crate) source: String,
+    pub(crate) file: String,
+    pub(crate) fingerprint: Option<String>,
 }
 
-/// Upstream sign-in state: `ready`, `missing`, `refresh_needed`, `refresh_failed`.
+/// The upstream sign-in state, serialised as the status JSON spells it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamState {
+    /// Signed in with a usable access token.
+    Ready,
+    /// No stored ChatGPT login.
+    #[default]
+    Missing,
+    /// The access token has expired; the relay refreshes it on the next request.
+    RefreshNeeded,
+    /// The refresh token was refused; only a new login helps.
+    RefreshFailed,
+}
+
+impl UpstreamState {
+    /// The JSON spelling (`ready`, `missing`, `refresh_needed`, `refresh_failed`).
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            UpstreamState::Ready => "ready",
+            UpstreamState::Missing => "missing",
+            UpstreamState::RefreshNeeded => "refresh_needed",
+            UpstreamState::RefreshFailed => "refresh_failed",
+        }
+    }
+
+    /// Whether requests can be relayed without the user signing in again.
+    pub(crate) fn is_ready(self) -> bool {
+        self == UpstreamState::Ready
+    }
+
+    /// Whether the user must run `airelays login`: `refresh_needed` heals itself on
+    /// the relay's next request, so only a missing or permanently failed sign-in
+    /// needs the user.
+    pub(crate) fn needs_login(self) -> bool {
+        matches!(self, UpstreamState::Missing | UpstreamState::RefreshFailed)
+    }
+}
+
+impl fmt::Display for UpstreamState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compares with the JSON spelling, as callers that read the JSON do.
+impl PartialEq<&str> for UpstreamState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// The `ready` rule of the status document: the relay token is present (or not
+/// required) and the upstream sign-in is ready.
+pub(crate) fn is_ready(relay_token: &RelayTokenStatus, upstream: UpstreamState) -> bool {
+    (relay_token.present || !relay_token.required) && upstream.is_ready()
+}
+
+/// The upstream sign-in: its state and the non-secret account facts.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct UpstreamStatus {
-    pub state: String,
+    /// `ready`, `missing`, `refresh_needed` or `refresh_failed`.
+    pub state: UpstreamState,
+    /// The account's email, from the ID token.
     pub email: Option<String>,
+    /// The ChatGPT plan (e.g. `plus`, `pro`).
     pub plan: Option<String>,
+    /// The ChatGPT account id.
     pub account_id: Option<String>,
     /// `keychain` or `file` when credentials exist; the configured preference otherwise.
     pub credential_store: Option<String>,
+    /// When the tokens were last refreshed (RFC 3339).
     pub last_refresh: Option<String>,
+    /// When the access token expires (RFC 3339).
     pub access_expires_at: Option<String>,
     /// A human sentence when the state needs attention (e.g. why a refresh failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,9 +140,10 @@ pub struct UpstreamStatus {
 }
 
 impl UpstreamStatus {
-    pub fn missing() -> UpstreamStatus {
+    /// The status when no login is stored.
+    pub(crate) fn missing() -> UpstreamStatus {
         UpstreamStatus {
-            state: "missing".into(),
+            state: UpstreamState::Missing,
             ..Default::default()
         }
     }
@@ -81,55 +152,70 @@ impl UpstreamStatus {
 /// The last snapshot of the upstream `x-codex-*` usage headers.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct UsageSnapshot {
+    /// When the headers were seen (RFC 3339).
     pub observed_at: String,
+    /// The plan the headers name.
     pub plan: Option<String>,
+    /// One entry per usage window the headers describe.
     pub windows: Vec<UsageWindow>,
 }
 
+/// One usage window of the subscription.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct UsageWindow {
+    /// The window's length.
     pub window_minutes: u64,
+    /// How much of it is used.
     pub used_percent: f64,
+    /// When it resets (RFC 3339).
     pub resets_at: Option<String>,
 }
 
+/// The per-IP limits in force.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct LimitsStatus {
-    pub rate_limit_per_minute: u32,
-    pub rate_limit_burst: u32,
-    pub concurrent_requests_per_ip: u32,
-    pub failed_auth_max_attempts: u32,
-    pub failed_auth_window_seconds: u64,
-    pub failed_auth_block_seconds: u64,
+pub(crate) struct LimitsStatus {
+    pub(crate) rate_limit_per_minute: u32,
+    pub(crate) rate_limit_burst: u32,
+    pub(crate) concurrent_requests_per_ip: u32,
+    pub(crate) failed_auth_max_attempts: u32,
+    pub(crate) failed_auth_window_seconds: u64,
+    pub(crate) failed_auth_block_seconds: u64,
 }
 
+/// The file store's use and limits.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct UploadsStatus {
-    pub files: u64,
-    pub bytes: u64,
-    pub max_upload_bytes: u64,
-    pub max_total_upload_bytes: u64,
+pub(crate) struct UploadsStatus {
+    pub(crate) files: u64,
+    pub(crate) bytes: u64,
+    pub(crate) max_upload_bytes: u64,
+    pub(crate) max_total_upload_bytes: u64,
 }
 
 /// What `serve` writes to `relay.json` for `status` to read.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RelayStateFile {
+    /// The relay's process id.
     pub pid: u32,
+    /// The address it listens on.
     pub host: String,
+    /// The port it listens on.
     pub port: u16,
+    /// The OpenAI-compatible base URL (`http://host:port/v1`).
     pub base_url: String,
+    /// When it started (RFC 3339).
     pub started_at: String,
 }
 
 /// The parts of the document that come from other subsystems.
-pub struct StatusInputs {
-    pub upstream: UpstreamStatus,
-    pub uploads: (u64, u64),
+pub(crate) struct StatusInputs {
+    pub(crate) upstream: UpstreamStatus,
+    pub(crate) uploads: (u64, u64),
     /// Overrides what `relay.json` says (used by the running relay itself).
-    pub live_server: Option<RelayStateFile>,
+    pub(crate) live_server: Option<RelayStateFile>,
 }
 
-pub fn base_url(host: &str, port: u16) -> String {
+/// The OpenAI-compatible base URL for a listener, IPv6 hosts bracketed.
+pub(crate) fn base_url(host: &str, port: u16) -> String {
     let host = if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]")
     } else {
@@ -139,7 +225,7 @@ pub fn base_url(host: &str, port: u16) -> String {
 }
 
 /// Reads the state file of a running relay; `None` when no relay holds the lock.
-pub fn running_relay(paths: &Paths) -> Option<RelayStateFile> {
+pub(crate) fn running_relay(paths: &Paths) -> Option<RelayStateFile> {
     if !fsio::FileLock::is_held(&paths.lock_file()) {
         return None;
     }
@@ -147,59 +233,24 @@ pub fn running_relay(paths: &Paths) -> Option<RelayStateFile> {
     serde_json::from_slice(&bytes).ok()
 }
 
-pub fn read_usage(path: &Path) -> Option<UsageSnapshot> {
+/// Reads the last usage snapshot; `None` when absent or unreadable.
+pub(crate) fn read_usage(path: &Path) -> Option<UsageSnapshot> {
     let bytes = fsio::read_private(path).ok()??;
     serde_json::from_slice(&bytes).ok()
 }
 
 /// Builds the status document from local state only (no network).
-pub fn collect(
+pub(crate) fn collect(
     paths: &Paths,
     config: &Config,
     env: &dyn Fn(&str) -> Option<String>,
     inputs: StatusInputs,
 ) -> StatusDocument {
-    let token = token::load(&config.security.bearer_token_file, env);
-    let (present, source, fingerprint) = match &token {
-        Ok(Some((t, src))) => (true, src.label().to_string(), Some(t.fingerprint())),
-        _ => (false, "none".to_string(), None),
-    };
-    let server = match inputs.live_server.or_else(|| running_relay(paths)) {
-        Some(s) => ServerStatus {
-            running: true,
-            pid: Some(s.pid),
-            host: s.host,
-            port: s.port,
-            base_url: s.base_url,
-            started_at: Some(s.started_at),
-        },
-        None => ServerStatus {
-            running: false,
-            pid: None,
-            host: config.server.host.clone(),
-            port: config.server.port,
-            base_url: base_url(&config.server.host, config.server.port),
-            started_at: None,
-        },
-    };
-    let required = config.security.require_bearer_auth;
+    let relay_token = relay_token_status(config, env);
+    let server = server_status(paths, config, inputs.live_server);
     let upstream = inputs.upstream;
-    let ready = (present || !required) && upstream.state == "ready";
-
-    let mut next_steps = Vec::new();
-    if required && !present {
-        next_steps.push("airelays init".to_string());
-    }
-    // `refresh_needed` heals itself on the relay's next request; only a missing or
-    // permanently failed sign-in needs the user.
-    match upstream.state.as_str() {
-        "ready" | "refresh_needed" => {}
-        _ => next_steps.push("airelays login".to_string()),
-    }
-    if !server.running {
-        next_steps.push("airelays serve".to_string());
-    }
-
+    let ready = is_ready(&relay_token, upstream.state);
+    let next_steps = next_steps(&relay_token, upstream.state, server.running);
     StatusDocument {
         version: VERSION.to_string(),
         ready,
@@ -209,16 +260,7 @@ pub fn collect(
         },
         data_dir: paths.data_dir.display().to_string(),
         server,
-        relay_token: RelayTokenStatus {
-            required,
-            present,
-            source,
-            file: match &token {
-                Ok(Some((_, TokenSource::Env))) => String::new(),
-                _ => config.security.bearer_token_file.display().to_string(),
-            },
-            fingerprint,
-        },
+        relay_token,
         upstream,
         usage: read_usage(&paths.usage_file()),
         limits: LimitsStatus {
@@ -239,6 +281,67 @@ pub fn collect(
     }
 }
 
+/// The relay token as this process's configuration and environment see it.
+fn relay_token_status(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> RelayTokenStatus {
+    let token = token::load(&config.security.bearer_token_file, env);
+    let (present, source, fingerprint) = match &token {
+        Ok(Some((t, src))) => (true, src.label().to_string(), Some(t.fingerprint())),
+        _ => (false, "none".to_string(), None),
+    };
+    RelayTokenStatus {
+        required: config.security.require_bearer_auth,
+        present,
+        source,
+        file: match &token {
+            Ok(Some((_, TokenSource::Env))) => String::new(),
+            _ => config.security.bearer_token_file.display().to_string(),
+        },
+        fingerprint,
+    }
+}
+
+/// The running relay (`live`, else `relay.json` under a held lock), or the
+/// configured address when none runs.
+fn server_status(paths: &Paths, config: &Config, live: Option<RelayStateFile>) -> ServerStatus {
+    match live.or_else(|| running_relay(paths)) {
+        Some(s) => ServerStatus {
+            running: true,
+            pid: Some(s.pid),
+            host: s.host,
+            port: s.port,
+            base_url: s.base_url,
+            started_at: Some(s.started_at),
+        },
+        None => ServerStatus {
+            running: false,
+            pid: None,
+            host: config.server.host.clone(),
+            port: config.server.port,
+            base_url: base_url(&config.server.host, config.server.port),
+            started_at: None,
+        },
+    }
+}
+
+/// The commands the user still has to run, in order.
+fn next_steps(
+    relay_token: &RelayTokenStatus,
+    upstream: UpstreamState,
+    running: bool,
+) -> Vec<String> {
+    let mut next_steps = Vec::new();
+    if relay_token.required && !relay_token.present {
+        next_steps.push("airelays init".to_string());
+    }
+    if upstream.needs_login() {
+        next_steps.push("airelays login".to_string());
+    }
+    if !running {
+        next_steps.push("airelays serve".to_string());
+    }
+    next_steps
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,5 +350,47 @@ mod tests {
     fn base_url_brackets_ipv6() {
         assert_eq!(base_url("127.0.0.1", 8080), "http://127.0.0.1:8080/v1");
         assert_eq!(base_url("::1", 9), "http://[::1]:9/v1");
+    }
+
+    #[test]
+    fn upstream_state_serialises_as_the_schema_spells_it() {
+        for (state, text) in [
+            (UpstreamState::Ready, "ready"),
+            (UpstreamState::Missing, "missing"),
+            (UpstreamState::RefreshNeeded, "refresh_needed"),
+            (UpstreamState::RefreshFailed, "refresh_failed"),
+        ] {
+            let json = serde_json::to_string(&state).expect("serialises");
+            assert_eq!(json, format!("\"{text}\""));
+            assert_eq!(state.to_string(), text);
+            assert_eq!(state, text);
+            let back: UpstreamState = serde_json::from_str(&json).expect("parses");
+            assert_eq!(back, state);
+        }
+        assert!(serde_json::from_str::<UpstreamState>("\"signed_in\"").is_err());
+    }
+
+    #[test]
+    fn ready_needs_the_token_when_required_and_a_ready_sign_in() {
+        let token = |required, present| RelayTokenStatus {
+            required,
+            present,
+            source: "none".into(),
+            file: String::new(),
+            fingerprint: None,
+        };
+        assert!(is_ready(&token(true, true), UpstreamState::Ready));
+        assert!(is_ready(&token(false, false), UpstreamState::Ready));
+        assert!(!is_ready(&token(true, false), UpstreamState::Ready));
+        assert!(!is_ready(&token(true, true), UpstreamState::RefreshNeeded));
+        assert_eq!(
+            next_steps(&token(true, false), UpstreamState::Missing, false),
+            ["airelays init", "airelays login", "airelays serve"]
+        );
+        assert!(next_steps(&token(true, true), UpstreamState::RefreshNeeded, true).is_empty());
+        assert_eq!(
+            next_steps(&token(false, false), UpstreamState::RefreshFailed, true),
+            ["airelays login"]
+        );
     }
 }

@@ -22,7 +22,7 @@ pub mod session;
 pub mod store;
 
 use crate::config::{Config, Paths};
-use crate::status::UpstreamStatus;
+use crate::status::{UpstreamState, UpstreamStatus};
 
 pub use credentials::{Credentials, Secret, Tokens};
 pub use session::{Access, CredentialSession, SessionError};
@@ -39,7 +39,7 @@ pub fn local_status(paths: &Paths, config: &Config) -> UpstreamStatus {
     let last_refresh = parse(&meta.last_refresh);
     let now = jiff::Timestamp::now();
     let mut status = UpstreamStatus {
-        state: String::new(),
+        state: UpstreamState::default(),
         email: meta.email,
         plan: meta.plan,
         account_id: meta.account_id,
@@ -81,7 +81,7 @@ pub(crate) fn status_of(
     now: jiff::Timestamp,
 ) -> UpstreamStatus {
     let mut status = UpstreamStatus {
-        state: String::new(),
+        state: UpstreamState::default(),
         email: creds.email.clone(),
         plan: creds.plan.clone(),
         account_id: creds.account_id.clone(),
@@ -97,15 +97,15 @@ pub(crate) fn status_of(
 
 fn set_state(status: &mut UpstreamStatus, permanent_failure: Option<&str>, expired: bool) {
     if let Some(message) = permanent_failure {
-        status.state = "refresh_failed".into();
+        status.state = UpstreamState::RefreshFailed;
         status.detail = Some(message.to_string());
     } else if expired {
-        status.state = "refresh_needed".into();
+        status.state = UpstreamState::RefreshNeeded;
         status.detail = Some(
             "The access token has expired; the relay refreshes it on the next request.".into(),
         );
     } else {
-        status.state = "ready".into();
+        status.state = UpstreamState::Ready;
     }
 }
 
@@ -124,7 +124,7 @@ mod tests {
         };
         let config = Config::defaults(&paths);
         let status = local_status(&paths, &config);
-        assert_eq!(status.state, "missing");
+        assert_eq!(status.state, UpstreamState::Missing);
         assert_eq!(status.credential_store.as_deref(), Some("auto"));
 
         // A keychain index whose entries do not exist: status must not notice (it never
@@ -139,7 +139,7 @@ mod tests {
         s.save(&creds, StoreKind::Keychain).await.unwrap();
         backend.entries.lock().unwrap().clear();
         let status = local_status(&paths, &config);
-        assert_eq!(status.state, "ready");
+        assert_eq!(status.state, UpstreamState::Ready);
         assert_eq!(status.credential_store.as_deref(), Some("keychain"));
         assert_eq!(status.email.as_deref(), Some("user@example.com"));
         assert_eq!(status.plan.as_deref(), Some("plus"));

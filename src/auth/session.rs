@@ -549,7 +549,7 @@ impl CredentialSession {
                 );
                 if cur.permanent.is_none()
                     && let Some((_, message)) = &cur.transient
-                    && status.state != "ready"
+                    && !status.state.is_ready()
                 {
                     status.detail = Some(message.clone());
                 }

@@ -7,21 +7,22 @@ use clap_complete::Shell;
 use super::{Cli, CliResult};
 
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// Shell to generate for
     #[arg(value_enum)]
-    pub shell: Shell,
+    pub(crate) shell: Shell,
 }
 
 /// The completion script for a shell.
-pub fn render(shell: Shell) -> Vec<u8> {
+pub(crate) fn render(shell: Shell) -> Vec<u8> {
     let mut cmd = Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, "airelays", &mut out);
     out
 }
 
-pub fn run(args: &CompletionsArgs) -> CliResult {
+/// Prints the completion script for the asked shell.
+pub(crate) fn run(args: &CompletionsArgs) -> CliResult {
     use std::io::Write;
     std::io::stdout().write_all(&render(args.shell))?;
     Ok(())

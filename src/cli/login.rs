@@ -13,23 +13,23 @@ use crate::auth::{CredentialStore, Credentials, StoreKind, device};
 use crate::fsio::{self, FileLock};
 
 #[derive(Debug, Args)]
-pub struct LoginArgs {
+pub(crate) struct LoginArgs {
     /// Use the device-code flow (for remote or headless machines)
     #[arg(long)]
-    pub device: bool,
+    pub(crate) device: bool,
     /// Print the sign-in URL instead of opening a browser
     #[arg(long, conflicts_with = "device")]
-    pub no_browser: bool,
+    pub(crate) no_browser: bool,
     /// Give up after this many seconds [default: auth.login_timeout_seconds]
     #[arg(long, value_name = "SECS")]
-    pub timeout: Option<u64>,
+    pub(crate) timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]
-pub struct LogoutArgs {
+pub(crate) struct LogoutArgs {
     /// Print one JSON object: {"revoked", "deleted", "store"}
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -57,7 +57,8 @@ fn headless(env: &dyn Fn(&str) -> Option<String>) -> bool {
     cfg!(target_os = "linux") && !set("DISPLAY") && !set("WAYLAND_DISPLAY")
 }
 
-pub fn run_login(ctx: Context, args: &LoginArgs) -> CliResult {
+/// `airelays login`: the browser (or device-code) sign-in, then storing the credentials.
+pub(crate) fn run_login(ctx: Context, args: &LoginArgs) -> CliResult {
     block_on(login(ctx, args))
 }
 
@@ -157,7 +158,8 @@ async fn login(ctx: Context, args: &LoginArgs) -> CliResult {
     Ok(())
 }
 
-pub fn run_logout(ctx: &Context, args: &LogoutArgs) -> CliResult {
+/// `airelays logout`: forgets the stored ChatGPT credentials.
+pub(crate) fn run_logout(ctx: &Context, args: &LogoutArgs) -> CliResult {
     block_on(logout(ctx, args))
 }
 

@@ -1,4 +1,4 @@
-//! The command line (spec §1): clap definitions and dispatch. One file per
+//! The command line (README.md, "Commands"): clap definitions and dispatch. One file per
 //! subcommand; each prints a short human form or, with `--json`, one documented
 //! JSON object.
 
@@ -33,8 +33,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Config, Paths};
 
-pub use completions::render as render_completions;
-pub use output::Style;
+pub(crate) use output::Style;
 
 /// Use your ChatGPT subscription from any OpenAI-compatible tool on this machine.
 #[derive(Debug, Parser)]
@@ -44,25 +43,25 @@ pub use output::Style;
     about,
     after_help = "Quick start:\n  airelays init      # create the config and the relay token\n  airelays login     # sign in to ChatGPT\n  airelays serve     # serve http://127.0.0.1:8080/v1\n  airelays status    # what is ready, what to do next"
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]
     #[arg(long, global = true, value_name = "PATH")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]
     #[arg(long, global = true, value_name = "PATH")]
-    pub data_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
     /// More log output (-v debug, -vv trace); RUST_LOG also works
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
+    pub(crate) verbose: u8,
     /// Only errors
     #[arg(short, long, global = true, conflicts_with = "verbose")]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Write a config file and create the data directory and relay token if missing
     #[command(after_help = "Example:\n  airelays init\n  airelays init --show-token --json")]
     Init(init::InitArgs),
@@ -94,19 +93,21 @@ pub enum Command {
 
 /// A failure reported to the user as one line: what failed, then the next step.
 #[derive(Debug)]
-pub struct CliError {
-    pub message: String,
-    pub code: u8,
+pub(crate) struct CliError {
+    pub(crate) message: String,
+    pub(crate) code: u8,
 }
 
 impl CliError {
-    pub fn new(message: impl Into<String>) -> CliError {
+    /// An error that exits with code 1.
+    pub(crate) fn new(message: impl Into<String>) -> CliError {
         CliError {
             message: message.into(),
             code: 1,
         }
     }
-    pub fn with_code(message: impl Into<String>, code: u8) -> CliError {
+    /// An error that exits with `code`.
+    pub(crate) fn with_code(message: impl Into<String>, code: u8) -> CliError {
         CliError {
             message: message.into(),
             code,
@@ -120,22 +121,19 @@ impl<E: std::error::Error> From<E> for CliError {
     }
 }
 
-pub type CliResult = Result<(), CliError>;
+/// What a command returns.
+pub(crate) type CliResult = Result<(), CliError>;
 
 /// What every command that touches state needs.
-pub struct Context {
-    pub paths: Paths,
-    pub config: Config,
-    pub env: fn(&str) -> Option<String>,
-}
-
-pub fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+pub(crate) struct Context {
+    pub(crate) paths: Paths,
+    pub(crate) config: Config,
+    pub(crate) env: fn(&str) -> Option<String>,
 }
 
 impl Context {
     fn load(cli: &Cli) -> Result<Context, CliError> {
-        let env: fn(&str) -> Option<String> = process_env;
+        let env: fn(&str) -> Option<String> = crate::config::process_env;
         let paths = Paths::resolve(cli.config.as_deref(), cli.data_dir.as_deref(), &env)?;
         let config = Config::load(&paths, &env)?;
         Ok(Context { paths, config, env })
@@ -199,7 +197,7 @@ fn init_logging(cli: &Cli) {
 }
 
 /// Prints a value as pretty JSON on stdout.
-pub fn print_json<T: serde::Serialize>(value: &T) -> CliResult {
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> CliResult {
     let text = serde_json::to_string_pretty(value).map_err(|e| CliError::new(e.to_string()))?;
     outln!("{text}");
     Ok(())

@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 
 #[derive(Debug, Clone, Copy)]
-pub struct Style {
+pub(crate) struct Style {
     color: bool,
 }
 
@@ -15,13 +15,17 @@ impl Style {
             color: is_tty && !no_color,
         }
     }
-    pub fn stdout() -> Style {
+
+    /// Colours for stdout: on when it is a terminal and `NO_COLOR` is unset.
+    pub(crate) fn stdout() -> Style {
         Style::detect(std::io::stdout().is_terminal())
     }
-    pub fn stderr() -> Style {
+    /// Colours for stderr: on when it is a terminal and `NO_COLOR` is unset.
+    pub(crate) fn stderr() -> Style {
         Style::detect(std::io::stderr().is_terminal())
     }
-    pub fn enabled(&self) -> bool {
+    /// Whether colours are on.
+    pub(crate) fn enabled(&self) -> bool {
         self.color
     }
     fn paint(&self, code: &str, text: &str) -> String {
@@ -31,41 +35,49 @@ impl Style {
             text.to_string()
         }
     }
-    pub fn bold(&self, t: &str) -> String {
+    /// `t` in bold.
+    pub(crate) fn bold(&self, t: &str) -> String {
         self.paint("1", t)
     }
-    pub fn red(&self, t: &str) -> String {
+    /// `t` in red.
+    pub(crate) fn red(&self, t: &str) -> String {
         self.paint("31", t)
     }
-    pub fn green(&self, t: &str) -> String {
+    /// `t` in green.
+    pub(crate) fn green(&self, t: &str) -> String {
         self.paint("32", t)
     }
-    pub fn yellow(&self, t: &str) -> String {
+    /// `t` in yellow.
+    pub(crate) fn yellow(&self, t: &str) -> String {
         self.paint("33", t)
     }
-    pub fn dim(&self, t: &str) -> String {
+    /// `t` dimmed.
+    pub(crate) fn dim(&self, t: &str) -> String {
         self.paint("2", t)
     }
 }
 
 /// A block of aligned `label: value` lines under a heading.
-pub struct Section {
+pub(crate) struct Section {
     title: String,
     rows: Vec<(String, String)>,
 }
 
 impl Section {
-    pub fn new(title: &str) -> Section {
+    /// An empty section titled `title`.
+    pub(crate) fn new(title: &str) -> Section {
         Section {
             title: title.to_string(),
             rows: Vec::new(),
         }
     }
-    pub fn row(mut self, label: &str, value: impl Into<String>) -> Section {
+    /// Adds a `label: value` row.
+    pub(crate) fn row(mut self, label: &str, value: impl Into<String>) -> Section {
         self.rows.push((label.to_string(), value.into()));
         self
     }
-    pub fn render(&self, style: &Style) -> String {
+    /// The title and rows, labels aligned.
+    pub(crate) fn render(&self, style: &Style) -> String {
         let width = self.rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
         let mut out = format!("{}\n", style.bold(&self.title));
         for (label, value) in &self.rows {
@@ -75,7 +87,8 @@ impl Section {
     }
 }
 
-pub fn yes_no(style: &Style, v: bool) -> String {
+/// `yes` in green or `no` in yellow.
+pub(crate) fn yes_no(style: &Style, v: bool) -> String {
     if v {
         style.green("yes")
     } else {

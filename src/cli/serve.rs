@@ -13,22 +13,23 @@ use crate::status::{RelayStateFile, base_url, running_relay};
 use crate::token::{self, TokenVerifier};
 
 /// Exit code when another relay holds the data directory.
-pub const EXIT_ALREADY_RUNNING: u8 = 75;
+pub(crate) const EXIT_ALREADY_RUNNING: u8 = 75;
 
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Listen address [default: server.host]
     #[arg(long)]
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// Listen port; 0 picks a free one [default: server.port]
     #[arg(long)]
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
     /// Accept requests without the relay token (loopback listeners only)
     #[arg(long)]
-    pub no_auth: bool,
+    pub(crate) no_auth: bool,
 }
 
-pub fn run(mut ctx: Context, args: &ServeArgs) -> CliResult {
+/// `airelays serve`: starts the relay in the foreground until a signal stops it.
+pub(crate) fn run(mut ctx: Context, args: &ServeArgs) -> CliResult {
     if let Some(h) = &args.host {
         ctx.config.server.host = h.clone();
     }
@@ -195,7 +196,7 @@ fn print_banner(
         ),
         None => style.yellow("off — any local program may use the relay"),
     };
-    let signed_in = if upstream.state == "ready" {
+    let signed_in = if upstream.state.is_ready() {
         format!(
             "{} ({} plan)",
             upstream.email.as_deref().unwrap_or("signed in"),

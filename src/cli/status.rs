@@ -1,20 +1,23 @@
-//! `airelays status`: the local report of spec §8, human or JSON.
+//! `airelays status`: the local status report (docs/status-json.md), human or JSON.
 
 use clap::Args;
 
 use super::output::{Section, yes_no};
 use super::{CliResult, Context, Style, print_json};
-use crate::status::{self, StatusDocument, StatusInputs};
+use crate::status::{
+    self, LimitsStatus, RelayTokenStatus, StatusDocument, StatusInputs, UploadsStatus,
+    UpstreamStatus, UsageSnapshot,
+};
 
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// Print one JSON object (schema: docs/status-json.md)
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// Gathers the status document for this machine (no network).
-pub fn gather(ctx: &Context) -> StatusDocument {
+pub(crate) fn gather(ctx: &Context) -> StatusDocument {
     let inputs = StatusInputs {
         upstream: crate::auth::local_status(&ctx.paths, &ctx.config),
         uploads: crate::files::summary_on_disk(&ctx.paths.uploads_dir()),
@@ -23,7 +26,8 @@ pub fn gather(ctx: &Context) -> StatusDocument {
     status::collect(&ctx.paths, &ctx.config, &ctx.env, inputs)
 }
 
-pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult {
+/// Prints the status document, human or `--json`.
+pub(crate) fn run(ctx: &Context, args: &StatusArgs) -> CliResult {
     let doc = gather(ctx);
     if args.json {
         return print_json(&doc);
@@ -36,15 +40,43 @@ fn opt(v: &Option<String>) -> String {
     v.clone().unwrap_or_else(|| "—".into())
 }
 
-pub fn render(doc: &StatusDocument, style: &Style) -> String {
-    let mut out = String::new();
+/// The human status report: a headline, then one section per subsystem.
+pub(crate) fn render(doc: &StatusDocument, style: &Style) -> String {
     let ready = if doc.ready {
         style.green("ready")
     } else {
         style.yellow("not ready")
     };
-    out.push_str(&format!("airelays {} — {}\n\n", doc.version, ready));
+    let mut out = format!("airelays {} — {}\n\n", doc.version, ready);
+    out.push_str(&relay_section(doc).render(style));
+    out.push('\n');
+    out.push_str(&token_section(&doc.relay_token, style).render(style));
+    out.push('\n');
+    out.push_str(&upstream_section(&doc.upstream, style).render(style));
+    out.push('\n');
+    if let Some(usage) = &doc.usage {
+        out.push_str(&usage_section(usage).render(style));
+        out.push('\n');
+    }
+    out.push_str(&limits_section(&doc.limits).render(style));
+    out.push('\n');
+    out.push_str(&uploads_section(&doc.uploads).render(style));
+    if !doc.next_steps.is_empty() {
+        out.push('\n');
+        out.push_str(&format!(
+            "Next: {}\n",
+            doc.next_steps
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", then ")
+        ));
+    }
+    out
+}
 
+/// Whether the relay runs, where, and which config and data directory it uses.
+fn relay_section(doc: &StatusDocument) -> Section {
     let server = if doc.server.running {
         format!(
             "running (pid {}) since {}",
@@ -54,28 +86,26 @@ pub fn render(doc: &StatusDocument, style: &Style) -> String {
     } else {
         "not running".into()
     };
-    out.push_str(
-        &Section::new("Relay")
-            .row("State:", server)
-            .row("Base URL:", doc.server.base_url.clone())
-            .row(
-                "Config:",
-                format!(
-                    "{}{}",
-                    doc.config.path,
-                    if doc.config.exists {
-                        ""
-                    } else {
-                        " (not created; defaults in use)"
-                    }
-                ),
-            )
-            .row("Data dir:", doc.data_dir.clone())
-            .render(style),
-    );
-    out.push('\n');
+    Section::new("Relay")
+        .row("State:", server)
+        .row("Base URL:", doc.server.base_url.clone())
+        .row(
+            "Config:",
+            format!(
+                "{}{}",
+                doc.config.path,
+                if doc.config.exists {
+                    ""
+                } else {
+                    " (not created; defaults in use)"
+                }
+            ),
+        )
+        .row("Data dir:", doc.data_dir.clone())
+}
 
-    let t = &doc.relay_token;
+/// The relay token: required or not, present or missing, and its fingerprint.
+fn token_section(t: &RelayTokenStatus, style: &Style) -> Section {
     let token_line = if !t.required {
         "not required (bearer auth disabled)".to_string()
     } else if t.present {
@@ -91,13 +121,14 @@ pub fn render(doc: &StatusDocument, style: &Style) -> String {
     if !t.file.is_empty() {
         sec = sec.row("File:", t.file.clone());
     }
-    out.push_str(&sec.render(style));
-    out.push('\n');
+    sec
+}
 
-    let u = &doc.upstream;
+/// The upstream sign-in and its non-secret account facts.
+fn upstream_section(u: &UpstreamStatus, style: &Style) -> Section {
     let mut sec = Section::new("Upstream session")
-        .row("Ready:", yes_no(style, u.state == "ready"))
-        .row("State:", u.state.clone());
+        .row("Ready:", yes_no(style, u.state.is_ready()))
+        .row("State:", u.state.to_string());
     if let Some(detail) = &u.detail {
         sec = sec.row("Detail:", detail.clone());
     }
@@ -109,71 +140,55 @@ pub fn render(doc: &StatusDocument, style: &Style) -> String {
             .row("Last refresh:", opt(&u.last_refresh))
             .row("Access expires:", opt(&u.access_expires_at));
     }
-    sec = sec.row("Credential store:", opt(&u.credential_store));
-    out.push_str(&sec.render(style));
-    out.push('\n');
+    sec.row("Credential store:", opt(&u.credential_store))
+}
 
-    if let Some(usage) = &doc.usage {
-        let mut sec = Section::new("Usage").row("Observed:", usage.observed_at.clone());
-        for w in &usage.windows {
-            sec = sec.row(
-                &format!("{} min window:", w.window_minutes),
-                format!("{:.1}% used, resets {}", w.used_percent, opt(&w.resets_at)),
-            );
-        }
-        out.push_str(&sec.render(style));
-        out.push('\n');
+/// The last usage snapshot, one row per window.
+fn usage_section(usage: &UsageSnapshot) -> Section {
+    let mut sec = Section::new("Usage").row("Observed:", usage.observed_at.clone());
+    for w in &usage.windows {
+        sec = sec.row(
+            &format!("{} min window:", w.window_minutes),
+            format!("{:.1}% used, resets {}", w.used_percent, opt(&w.resets_at)),
+        );
     }
+    sec
+}
 
-    let l = &doc.limits;
-    out.push_str(
-        &Section::new("Limits")
-            .row(
-                "Rate:",
-                format!(
-                    "{}/min per IP, burst {}",
-                    l.rate_limit_per_minute, l.rate_limit_burst
-                ),
-            )
-            .row(
-                "Concurrency:",
-                format!("{} per IP", l.concurrent_requests_per_ip),
-            )
-            .row(
-                "Failed-auth ban:",
-                format!(
-                    "{} failures in {} s block for {} s",
-                    l.failed_auth_max_attempts,
-                    l.failed_auth_window_seconds,
-                    l.failed_auth_block_seconds
-                ),
-            )
-            .render(style),
-    );
-    out.push('\n');
-    let up = &doc.uploads;
-    out.push_str(
-        &Section::new("Uploads")
-            .row("Stored:", format!("{} files, {} bytes", up.files, up.bytes))
-            .row(
-                "Limits:",
-                format!(
-                    "{} bytes per file, {} bytes in all",
-                    up.max_upload_bytes, up.max_total_upload_bytes
-                ),
-            )
-            .render(style),
-    );
-    if !doc.next_steps.is_empty() {
-        out.push('\n');
-        out.push_str(&format!(
-            "Next: {}\n",
-            doc.next_steps
-                .iter()
-                .map(|s| format!("`{s}`"))
-                .collect::<Vec<_>>()
-                .join(", then ")
-        ));
-    }
-    out
+/// The per-IP rate, concurrency and failed-auth limits.
+fn limits_section(l: &LimitsStatus) -> Section {
+    Section::new("Limits")
+        .row(
+            "Rate:",
+            format!(
+                "{}/min per IP, burst {}",
+                l.rate_limit_per_minute, l.rate_limit_burst
+            ),
+        )
+        .row(
+            "Concurrency:",
+            format!("{} per IP", l.concurrent_requests_per_ip),
+        )
+        .row(
+            "Failed-auth ban:",
+            format!(
+                "{} failures in {} s block for {} s",
+                l.failed_auth_max_attempts,
+                l.failed_auth_window_seconds,
+                l.failed_auth_block_seconds
+            ),
+        )
+}
+
+/// Stored uploads and their limits.
+fn uploads_section(up: &UploadsStatus) -> Section {
+    Section::new("Uploads")
+        .row("Stored:", format!("{} files, {} bytes", up.files, up.bytes))
+        .row(
+            "Limits:",
+            format!(
+                "{} bytes per file, {} bytes in all",
+                up.max_upload_bytes, up.max_total_upload_bytes
+            ),
+        )
 }

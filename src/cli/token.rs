@@ -7,7 +7,7 @@ use super::{CliError, CliResult, Context, Style, print_json};
 use crate::token::{self, RelayToken, TokenSource};
 
 #[derive(Debug, Subcommand)]
-pub enum TokenCommand {
+pub(crate) enum TokenCommand {
     /// Print the relay token and the header clients send
     #[command(
         after_help = "Example:\n  airelays token show\n  export OPENAI_API_KEY=$(airelays token show --json | jq -r .token)"
@@ -19,13 +19,14 @@ pub enum TokenCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct JsonFlag {
+pub(crate) struct JsonFlag {
     /// Print one JSON object
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
-pub fn run(ctx: &Context, cmd: &TokenCommand) -> CliResult {
+/// `airelays token show` / `rotate`.
+pub(crate) fn run(ctx: &Context, cmd: &TokenCommand) -> CliResult {
     let file = &ctx.config.security.bearer_token_file;
     match cmd {
         TokenCommand::Show(flags) => {

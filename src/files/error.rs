@@ -3,31 +3,48 @@
 
 use std::io;
 
+/// Why a file operation failed, with its HTTP status and OpenAI error shape.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     /// The file is larger than `uploads.max_upload_bytes` (413 `upload_too_large`).
     #[error(
         "The upload exceeds the per-file limit of {limit} bytes (uploads.max_upload_bytes). Upload a smaller file or raise the limit."
     )]
-    TooLarge { limit: u64 },
+    TooLarge {
+        /// The per-file limit.
+        limit: u64,
+    },
     /// Storing the file would exceed `uploads.max_total_upload_bytes`
     /// (413 `upload_quota_exceeded`). `used` is what stored files take now.
     #[error(
         "Storing this upload would exceed the total upload quota of {limit} bytes (uploads.max_total_upload_bytes); {used} bytes are already stored. Delete files you no longer need with DELETE /v1/files/{{id}} or raise the limit."
     )]
-    QuotaExceeded { limit: u64, used: u64 },
+    QuotaExceeded {
+        /// The total limit.
+        limit: u64,
+        /// The bytes stored now.
+        used: u64,
+    },
     /// No stored file has this id (404 on the `/v1/files/{id}` routes).
     #[error(
         "No file with id `{id}` is stored in this relay. Upload it first with POST /v1/files (purpose \"user_data\") and reference the returned id."
     )]
-    NotFound { id: String },
+    NotFound {
+        /// The id asked for.
+        id: String,
+    },
     /// A referenced file cannot be inlined: its type or size (422 `unsupported_file`).
     #[error("{message}")]
-    Unsupported { message: String },
+    Unsupported {
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// A malformed request (400).
     #[error("{message}")]
     BadRequest {
+        /// What is wrong and what to do.
         message: String,
+        /// The offending parameter or multipart field, if one.
         param: Option<String>,
     },
     /// The store's directory could not be read or written (500).
@@ -36,6 +53,7 @@ pub enum FileError {
 }
 
 impl FileError {
+    /// The HTTP status this error is answered with.
     pub fn status(&self) -> u16 {
         match self {
             FileError::TooLarge { .. } | FileError::QuotaExceeded { .. } => 413,
@@ -46,7 +64,8 @@ impl FileError {
         }
     }
 
-    pub fn code(&self) -> Option<&'static str> {
+    /// The OpenAI error `code`, if the variant has one.
+    pub(crate) fn code(&self) -> Option<&'static str> {
         match self {
             FileError::TooLarge { .. } => Some("upload_too_large"),
             FileError::QuotaExceeded { .. } => Some("upload_quota_exceeded"),
@@ -55,14 +74,16 @@ impl FileError {
         }
     }
 
-    pub fn error_type(&self) -> &'static str {
+    /// The OpenAI error `type`.
+    pub(crate) fn error_type(&self) -> &'static str {
         match self {
             FileError::Io(_) => "server_error",
             _ => "invalid_request_error",
         }
     }
 
-    pub fn param(&self) -> Option<&str> {
+    /// The OpenAI error `param`, if one.
+    pub(crate) fn param(&self) -> Option<&str> {
         match self {
             FileError::TooLarge { .. } | FileError::QuotaExceeded { .. } => Some("file"),
             FileError::BadRequest { param, .. } => param.as_deref(),
@@ -70,6 +91,7 @@ impl FileError {
         }
     }
 
+    /// A 400 about `param`.
     pub(crate) fn bad_request(message: impl Into<String>, param: Option<&str>) -> FileError {
         FileError::BadRequest {
             message: message.into(),
@@ -77,6 +99,7 @@ impl FileError {
         }
     }
 
+    /// A 422 `unsupported_file`.
     pub(crate) fn unsupported(message: impl Into<String>) -> FileError {
         FileError::Unsupported {
             message: message.into(),

@@ -1,4 +1,5 @@
-//! Inlining stored files into a Responses-shaped request (spec §7).
+//! Inlining stored files into a Responses-shaped request (docs/architecture.md,
+//! "Files").
 //!
 //! The upstream cannot fetch a `file_id`, so every content part that references a
 //! stored file is replaced by the file itself:
@@ -27,7 +28,7 @@ use super::{FileError, FileObject, FileStore};
 /// list of parts. A part references a file when it has a string `file_id`, whatever its
 /// type; parts without one (inline `image_url`, `file_data`, text) are left untouched.
 /// On error the body may be partly rewritten; the request must then be refused.
-pub async fn inline_files(
+pub(crate) async fn inline_files(
     body: &mut Map<String, Value>,
     store: &FileStore,
     max_inline_text_bytes: u64,

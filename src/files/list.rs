@@ -7,22 +7,24 @@ use std::ops::Bound;
 use super::store::Index;
 use super::{FileError, FileObject};
 
-pub const DEFAULT_LIST_LIMIT: u32 = 10_000;
-pub const MAX_LIST_LIMIT: u32 = 10_000;
+/// How many files a list returns when the client gives no `limit`.
+pub(crate) const DEFAULT_LIST_LIMIT: u32 = 10_000;
+/// The largest `limit` a list accepts.
+pub(crate) const MAX_LIST_LIMIT: u32 = 10_000;
 
 /// The query of `GET /v1/files`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListQuery {
-    pub after: Option<String>,
-    pub limit: Option<u32>,
-    pub order: Option<String>,
-    pub purpose: Option<String>,
+pub(crate) struct ListQuery {
+    pub(crate) after: Option<String>,
+    pub(crate) limit: Option<u32>,
+    pub(crate) order: Option<String>,
+    pub(crate) purpose: Option<String>,
 }
 
 impl ListQuery {
     /// Parses a URL query string (with or without the leading `?`); unknown parameters
     /// are ignored, empty values count as absent.
-    pub fn from_query_string(q: &str) -> Result<ListQuery, FileError> {
+    pub(crate) fn from_query_string(q: &str) -> Result<ListQuery, FileError> {
         let q = q.strip_prefix('?').unwrap_or(q);
         let mut out = ListQuery::default();
         for (key, value) in url::form_urlencoded::parse(q.as_bytes()) {
@@ -69,12 +71,12 @@ impl ListQuery {
 
 /// One page of `GET /v1/files`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ListPage {
-    pub object: &'static str,
-    pub data: Vec<FileObject>,
-    pub first_id: Option<String>,
-    pub last_id: Option<String>,
-    pub has_more: bool,
+pub(crate) struct ListPage {
+    pub(crate) object: &'static str,
+    pub(crate) data: Vec<FileObject>,
+    pub(crate) first_id: Option<String>,
+    pub(crate) last_id: Option<String>,
+    pub(crate) has_more: bool,
 }
 
 /// The page `q` asks for, from the index.

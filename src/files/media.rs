@@ -2,7 +2,7 @@
 //! magic bytes, and which types count as text.
 
 /// Image formats the model accepts, recognised by their first bytes.
-pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
+pub(crate) fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         Some("image/png")
     } else if bytes.starts_with(b"\xff\xd8\xff") {
@@ -17,12 +17,12 @@ pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
 }
 
 /// PDF, recognised by its header (uploads often arrive as `application/octet-stream`).
-pub fn is_pdf(bytes: &[u8]) -> bool {
+pub(crate) fn is_pdf(bytes: &[u8]) -> bool {
     bytes.starts_with(b"%PDF-")
 }
 
 /// The content type a file name suggests, for the extensions the relay cares about.
-pub fn guess_from_name(filename: &str) -> Option<&'static str> {
+pub(crate) fn guess_from_name(filename: &str) -> Option<&'static str> {
     let lower = filename.to_ascii_lowercase();
     if TEXT_NAMES.contains(&lower.as_str()) {
         return Some("text/plain");
@@ -92,7 +92,7 @@ const TEXT_NAMES: &[&str] = &[
 
 /// Whether a content type is text the model can read inline: `text/*`, JSON, XML, YAML,
 /// TOML, CSV, scripts, SVG.
-pub fn is_text_type(mime: &str) -> bool {
+pub(crate) fn is_text_type(mime: &str) -> bool {
     let m = essence(mime);
     m.starts_with("text/")
         || m.ends_with("+json")
@@ -120,13 +120,13 @@ pub fn is_text_type(mime: &str) -> bool {
 }
 
 /// Whether a content type claims a raster image (SVG is text, not an image here).
-pub fn is_image_type(mime: &str) -> bool {
+pub(crate) fn is_image_type(mime: &str) -> bool {
     let m = essence(mime);
     m.starts_with("image/") && !m.ends_with("+xml")
 }
 
 /// `text/plain; charset=utf-8` → `text/plain`, lower-cased.
-pub fn essence(mime: &str) -> String {
+pub(crate) fn essence(mime: &str) -> String {
     mime.split(';')
         .next()
         .unwrap_or_default()
@@ -137,7 +137,7 @@ pub fn essence(mime: &str) -> String {
 /// The content type to record for an upload: the client's, unless it is missing or the
 /// generic `application/octet-stream` (the Node SDK sends that for everything), in
 /// which case the file name's type when known.
-pub fn upload_content_type(declared: Option<&str>, filename: &str) -> String {
+pub(crate) fn upload_content_type(declared: Option<&str>, filename: &str) -> String {
     let declared = declared.map(essence).filter(|m| !m.is_empty());
     match declared {
         Some(m) if m != "application/octet-stream" => m,

@@ -1,5 +1,5 @@
 //! The local file store behind `/v1/files`, and the inlining of stored files into
-//! requests (spec §7).
+//! requests (docs/architecture.md, "Files and inlining").
 //!
 //! The subscription backend stores no files, so the relay keeps uploads on disk and,
 //! when a request references one by `file_id`, replaces the reference with the
@@ -9,7 +9,7 @@
 //!   the quota; `get`, `read`, `list`, `delete`.
 //! - [`upload`]: `FileStore::upload`, streaming a multipart body to disk under the
 //!   per-file and total limits.
-//! - [`list`]: OpenAI-style pagination ([`ListQuery`], [`ListPage`]).
+//! - [`list`]: OpenAI-style pagination (`ListQuery`, `ListPage`).
 //! - [`media`]: what a file is — content types from names, magic-byte sniffing.
 //! - [`inline`]: [`inline_files`], rewriting a Responses request body.
 //! - [`error`]: [`FileError`], with the HTTP status, code and a message that says what
@@ -22,26 +22,29 @@
 //! [`FileObject::content_type`]); `DELETE /v1/files/{id}` → [`FileStore::delete`] then
 //! [`DeletedFile::new`]. Every error is a [`FileError`].
 
-pub mod error;
-pub mod inline;
-pub mod list;
-pub mod media;
-pub mod store;
-pub mod upload;
+pub(crate) mod error;
+pub(crate) mod inline;
+pub(crate) mod list;
+pub(crate) mod media;
+pub(crate) mod store;
+pub(crate) mod upload;
 
 #[cfg(test)]
 mod testutil;
 
 pub use error::FileError;
-pub use inline::inline_files;
-pub use list::{ListPage, ListQuery};
-pub use store::{FileStore, summary_on_disk};
+pub(crate) use inline::inline_files;
+pub(crate) use list::ListQuery;
+pub use store::FileStore;
+pub(crate) use store::summary_on_disk;
 
 /// The configured upload limits (`uploads.max_upload_bytes`,
 /// `uploads.max_total_upload_bytes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UploadLimits {
+    /// The largest single upload, in bytes.
     pub max_upload_bytes: u64,
+    /// The total bytes the store keeps.
     pub max_total_upload_bytes: u64,
 }
 
@@ -59,31 +62,37 @@ impl From<&crate::config::UploadsConfig> for UploadLimits {
 pub struct FileObject {
     /// `file-` followed by 24 random alphanumerics.
     pub id: String,
+    /// Always `file`.
     pub object: &'static str,
+    /// The stored size.
     pub bytes: u64,
     /// Unix seconds.
     pub created_at: i64,
     /// The name the client gave; metadata only, never a path.
     pub filename: String,
+    /// The purpose the client gave (one of `PURPOSES`).
     pub purpose: String,
+    /// Always `processed`: a stored file is ready at once.
     pub status: &'static str,
+    /// Always `None`; kept for the OpenAI shape.
     pub status_details: Option<String>,
+    /// Always `None`: stored files do not expire.
     pub expires_at: Option<i64>,
     /// The content type recorded at upload (served by `GET /v1/files/{id}/content`).
     #[serde(skip)]
-    pub content_type: String,
+    pub(crate) content_type: String,
 }
 
 /// The body of a successful `DELETE /v1/files/{id}`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct DeletedFile {
-    pub id: String,
-    pub object: &'static str,
-    pub deleted: bool,
+pub(crate) struct DeletedFile {
+    pub(crate) id: String,
+    pub(crate) object: &'static str,
+    pub(crate) deleted: bool,
 }
 
 impl DeletedFile {
-    pub fn new(id: &str) -> DeletedFile {
+    pub(crate) fn new(id: &str) -> DeletedFile {
         DeletedFile {
             id: id.to_string(),
             object: "file",
@@ -93,7 +102,7 @@ impl DeletedFile {
 }
 
 /// The purposes OpenAI accepts for uploads; `assistants` when the client sends none.
-pub const PURPOSES: &[&str] = &[
+pub(crate) const PURPOSES: &[&str] = &[
     "assistants",
     "user_data",
     "vision",
@@ -102,7 +111,7 @@ pub const PURPOSES: &[&str] = &[
     "evals",
 ];
 
-pub const DEFAULT_PURPOSE: &str = "assistants";
+pub(crate) const DEFAULT_PURPOSE: &str = "assistants";
 
 /// Whether `id` has the shape of an id this store hands out: `file-` and 1 to 64 ASCII
 /// alphanumerics. Checked before an id touches the file system, so an id can never

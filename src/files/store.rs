@@ -216,12 +216,12 @@ impl FileStore {
     }
 
     /// The limits this store enforces.
-    pub fn upload_limits(&self) -> UploadLimits {
+    pub(crate) fn upload_limits(&self) -> UploadLimits {
         self.inner.limits
     }
 
     /// The metadata of a stored file.
-    pub fn get(&self, id: &str) -> Result<FileObject, FileError> {
+    pub(crate) fn get(&self, id: &str) -> Result<FileObject, FileError> {
         if !is_valid_id(id) {
             return Err(not_found(id));
         }
@@ -233,7 +233,7 @@ impl FileStore {
     }
 
     /// A page of stored files, OpenAI style.
-    pub fn list(&self, q: &ListQuery) -> Result<ListPage, FileError> {
+    pub(crate) fn list(&self, q: &ListQuery) -> Result<ListPage, FileError> {
         list::page(&self.inner.lock(), q)
     }
 
@@ -440,7 +440,7 @@ impl Drop for PendingUpload {
 /// For `airelays status` (another process): count and bytes of the stored files, from
 /// the metadata files and object sizes only. Never changes anything; unreadable
 /// entries are not counted.
-pub fn summary_on_disk(dir: &Path) -> (u64, u64) {
+pub(crate) fn summary_on_disk(dir: &Path) -> (u64, u64) {
     let dirs = Dirs::new(dir);
     let Ok(entries) = fs::read_dir(&dirs.meta) else {
         return (0, 0);

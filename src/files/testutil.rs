@@ -8,11 +8,11 @@ use bytes::Bytes;
 
 use super::{FileObject, FileStore, UploadLimits};
 
-pub const BOUNDARY: &str = "c9b0a1b2c3d4e5f6";
-pub const MULTIPART: &str = "multipart/form-data; boundary=c9b0a1b2c3d4e5f6";
+pub(crate) const BOUNDARY: &str = "c9b0a1b2c3d4e5f6";
+pub(crate) const MULTIPART: &str = "multipart/form-data; boundary=c9b0a1b2c3d4e5f6";
 
 /// One part of a multipart body.
-pub enum Part<'a> {
+pub(crate) enum Part<'a> {
     Field(&'a str, &'a str),
     File {
         filename: &'a str,
@@ -21,7 +21,7 @@ pub enum Part<'a> {
     },
 }
 
-pub fn multipart_body(parts: &[Part<'_>]) -> Vec<u8> {
+pub(crate) fn multipart_body(parts: &[Part<'_>]) -> Vec<u8> {
     let mut out = Vec::new();
     for part in parts {
         out.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
@@ -57,7 +57,12 @@ pub fn multipart_body(parts: &[Part<'_>]) -> Vec<u8> {
 }
 
 /// The Python SDK's shape: `purpose` first, then `file`.
-pub fn python_body(filename: &str, content_type: &str, data: &[u8], purpose: &str) -> Vec<u8> {
+pub(crate) fn python_body(
+    filename: &str,
+    content_type: &str,
+    data: &[u8],
+    purpose: &str,
+) -> Vec<u8> {
     multipart_body(&[
         Part::Field("purpose", purpose),
         Part::File {
@@ -69,7 +74,7 @@ pub fn python_body(filename: &str, content_type: &str, data: &[u8], purpose: &st
 }
 
 /// The Node SDK's shape: `file` first as `application/octet-stream`, then `purpose`.
-pub fn node_body(filename: &str, data: &[u8], purpose: &str) -> Vec<u8> {
+pub(crate) fn node_body(filename: &str, data: &[u8], purpose: &str) -> Vec<u8> {
     multipart_body(&[
         Part::File {
             filename,
@@ -80,10 +85,11 @@ pub fn node_body(filename: &str, data: &[u8], purpose: &str) -> Vec<u8> {
     ])
 }
 
-pub type ChunkStream = futures_util::stream::Iter<std::vec::IntoIter<Result<Bytes, io::Error>>>;
+pub(crate) type ChunkStream =
+    futures_util::stream::Iter<std::vec::IntoIter<Result<Bytes, io::Error>>>;
 
 /// `body` as a stream of `size`-byte chunks.
-pub fn chunked(body: &[u8], size: usize) -> ChunkStream {
+pub(crate) fn chunked(body: &[u8], size: usize) -> ChunkStream {
     let chunks: Vec<Result<Bytes, io::Error>> = body
         .chunks(size.max(1))
         .map(|c| Ok(Bytes::copy_from_slice(c)))
@@ -91,7 +97,7 @@ pub fn chunked(body: &[u8], size: usize) -> ChunkStream {
     futures_util::stream::iter(chunks)
 }
 
-pub fn limits(max_upload_bytes: u64, max_total_upload_bytes: u64) -> UploadLimits {
+pub(crate) fn limits(max_upload_bytes: u64, max_total_upload_bytes: u64) -> UploadLimits {
     UploadLimits {
         max_upload_bytes,
         max_total_upload_bytes,
@@ -99,7 +105,12 @@ pub fn limits(max_upload_bytes: u64, max_total_upload_bytes: u64) -> UploadLimit
 }
 
 /// Uploads `data` the Python way in small chunks.
-pub async fn put(store: &FileStore, filename: &str, content_type: &str, data: &[u8]) -> FileObject {
+pub(crate) async fn put(
+    store: &FileStore,
+    filename: &str,
+    content_type: &str,
+    data: &[u8],
+) -> FileObject {
     put_with(
         store,
         python_body(filename, content_type, data, "user_data"),
@@ -107,7 +118,7 @@ pub async fn put(store: &FileStore, filename: &str, content_type: &str, data: &[
     .await
 }
 
-pub async fn put_with(store: &FileStore, body: Vec<u8>) -> FileObject {
+pub(crate) async fn put_with(store: &FileStore, body: Vec<u8>) -> FileObject {
     let chunk = if body.len() > 4096 { 8192 } else { 7 };
     store
         .upload(MULTIPART, chunked(&body, chunk))
@@ -116,7 +127,7 @@ pub async fn put_with(store: &FileStore, body: Vec<u8>) -> FileObject {
 }
 
 /// Names of the entries in `dir/sub`, sorted.
-pub fn names(dir: &Path, sub: &str) -> Vec<String> {
+pub(crate) fn names(dir: &Path, sub: &str) -> Vec<String> {
     let mut out: Vec<String> = std::fs::read_dir(dir.join(sub))
         .map(|entries| {
             entries
@@ -131,7 +142,7 @@ pub fn names(dir: &Path, sub: &str) -> Vec<String> {
 
 /// Asserts no upload is in progress or left behind: `tmp/` is empty, every object has
 /// metadata and vice versa, no quota is held by uploads in flight.
-pub fn assert_settled(store: &FileStore, dir: &Path) {
+pub(crate) fn assert_settled(store: &FileStore, dir: &Path) {
     assert!(names(dir, "tmp").is_empty(), "tmp: {:?}", names(dir, "tmp"));
     let objects = names(dir, "objects");
     let metas: Vec<String> = names(dir, "meta")
@@ -143,6 +154,6 @@ pub fn assert_settled(store: &FileStore, dir: &Path) {
     assert_eq!(store.in_flight_bytes(), 0, "quota leaked");
 }
 
-pub fn assert_send<T: Send>(t: T) -> T {
+pub(crate) fn assert_send<T: Send>(t: T) -> T {
     t
 }

@@ -1,4 +1,5 @@
-//! A final upstream Response object → one `chat.completion` (spec §6.3).
+//! A final upstream Response object → one `chat.completion` (docs/architecture.md,
+//! "Chat Completions answers").
 
 use serde_json::{Map, Value};
 
@@ -19,76 +20,16 @@ pub struct ChatContext {
 
 /// Builds the `chat.completion` object for a finished (completed or incomplete)
 /// upstream response.
-pub fn completion_from_response(response: &Value, ctx: &ChatContext) -> Value {
-    let mut text = String::new();
-    let mut refusal = String::new();
-    let mut reasoning = String::new();
-    let mut tool_calls = Vec::new();
-    let mut messages_with_text = 0usize;
-
-    for item in response
-        .get("output")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        match item.get("type").and_then(Value::as_str) {
-            Some("message") => {
-                let (item_text, item_refusal) = message_text(item);
-                if !item_text.is_empty() {
-                    if messages_with_text > 0 {
-                        text.push_str(MESSAGE_SEPARATOR);
-                    }
-                    text.push_str(&item_text);
-                    messages_with_text += 1;
-                }
-                refusal.push_str(&item_refusal);
-            }
-            Some("reasoning") if ctx.reasoning_output => {
-                let summary = reasoning_summary(item);
-                if !summary.is_empty() {
-                    if !reasoning.is_empty() {
-                        reasoning.push_str(MESSAGE_SEPARATOR);
-                    }
-                    reasoning.push_str(&summary);
-                }
-            }
-            Some("function_call" | "custom_tool_call") => {
-                if let Some(call) = chat_tool_call(item) {
-                    tool_calls.push(call);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    let has_tool_calls = !tool_calls.is_empty();
-    let mut message = Map::new();
-    message.insert("role".to_owned(), Value::from("assistant"));
-    let content = if !text.is_empty() || (!has_tool_calls && refusal.is_empty()) {
-        Value::String(text)
-    } else {
-        Value::Null
-    };
-    message.insert("content".to_owned(), content);
-    message.insert(
-        "refusal".to_owned(),
-        if refusal.is_empty() {
-            Value::Null
-        } else {
-            Value::String(refusal)
-        },
-    );
-    if ctx.reasoning_output && !reasoning.is_empty() {
-        message.insert("reasoning_content".to_owned(), Value::String(reasoning));
-    }
-    if has_tool_calls {
-        message.insert("tool_calls".to_owned(), Value::Array(tool_calls));
-    }
+pub(crate) fn completion_from_response(response: &Value, ctx: &ChatContext) -> Value {
+    let output = AssistantOutput::collect(response, ctx.reasoning_output);
+    let has_tool_calls = !output.tool_calls.is_empty();
 
     let mut choice = Map::new();
     choice.insert("index".to_owned(), Value::from(0));
-    choice.insert("message".to_owned(), Value::Object(message));
+    choice.insert(
+        "message".to_owned(),
+        output.into_message(ctx.reasoning_output),
+    );
     choice.insert("logprobs".to_owned(), Value::Null);
     choice.insert(
         "finish_reason".to_owned(),
@@ -108,6 +49,92 @@ pub fn completion_from_response(response: &Value, ctx: &ChatContext) -> Value {
         completion.insert("usage".to_owned(), usage);
     }
     Value::Object(completion)
+}
+
+/// What the output items of a finished response say, gathered for one assistant
+/// message.
+#[derive(Default)]
+struct AssistantOutput {
+    text: String,
+    refusal: String,
+    reasoning: String,
+    tool_calls: Vec<Value>,
+}
+
+impl AssistantOutput {
+    /// Walks `response.output` in order; reasoning summaries only when `reasoning_output`.
+    fn collect(response: &Value, reasoning_output: bool) -> AssistantOutput {
+        let mut out = AssistantOutput::default();
+        let mut messages_with_text = 0usize;
+        for item in response
+            .get("output")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            match item.get("type").and_then(Value::as_str) {
+                Some("message") => {
+                    let (item_text, item_refusal) = message_text(item);
+                    if !item_text.is_empty() {
+                        if messages_with_text > 0 {
+                            out.text.push_str(MESSAGE_SEPARATOR);
+                        }
+                        out.text.push_str(&item_text);
+                        messages_with_text += 1;
+                    }
+                    out.refusal.push_str(&item_refusal);
+                }
+                Some("reasoning") if reasoning_output => {
+                    let summary = reasoning_summary(item);
+                    if !summary.is_empty() {
+                        if !out.reasoning.is_empty() {
+                            out.reasoning.push_str(MESSAGE_SEPARATOR);
+                        }
+                        out.reasoning.push_str(&summary);
+                    }
+                }
+                Some("function_call" | "custom_tool_call") => {
+                    if let Some(call) = chat_tool_call(item) {
+                        out.tool_calls.push(call);
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// The `choices[0].message` object: `content` is null only when the answer is
+    /// tool calls or a refusal without text.
+    fn into_message(self, reasoning_output: bool) -> Value {
+        let has_tool_calls = !self.tool_calls.is_empty();
+        let mut message = Map::new();
+        message.insert("role".to_owned(), Value::from("assistant"));
+        let content = if !self.text.is_empty() || (!has_tool_calls && self.refusal.is_empty()) {
+            Value::String(self.text)
+        } else {
+            Value::Null
+        };
+        message.insert("content".to_owned(), content);
+        message.insert(
+            "refusal".to_owned(),
+            if self.refusal.is_empty() {
+                Value::Null
+            } else {
+                Value::String(self.refusal)
+            },
+        );
+        if reasoning_output && !self.reasoning.is_empty() {
+            message.insert(
+                "reasoning_content".to_owned(),
+                Value::String(self.reasoning),
+            );
+        }
+        if has_tool_calls {
+            message.insert("tool_calls".to_owned(), Value::Array(self.tool_calls));
+        }
+        Value::Object(message)
+    }
 }
 
 /// Put between the texts of two output messages (e.g. commentary, then the answer)

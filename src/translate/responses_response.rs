@@ -19,11 +19,16 @@ pub enum AssemblerStep {
     Completed,
     /// `response.failed` or an `error` event: answer with an error.
     Failed {
+        /// The upstream error code, if any.
         code: Option<String>,
+        /// The upstream error message.
         message: String,
     },
     /// `response.incomplete`; the partial response is still available.
-    Incomplete { reason: Option<String> },
+    Incomplete {
+        /// `incomplete_details.reason` (e.g. `max_output_tokens`).
+        reason: Option<String>,
+    },
 }
 
 /// Collects upstream events into the final Response object.
@@ -40,6 +45,7 @@ pub struct ResponseAssembler {
 }
 
 impl ResponseAssembler {
+    /// An assembler that has seen no event.
     pub fn new() -> Self {
         ResponseAssembler::default()
     }

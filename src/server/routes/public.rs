@@ -9,7 +9,8 @@ use super::json_response;
 use crate::server::AppState;
 use crate::server::body::{Body, full};
 
-pub fn healthz() -> Response<Body> {
+/// `GET /healthz`: always 200 with the version, for liveness probes.
+pub(crate) fn healthz() -> Response<Body> {
     json_response(
         StatusCode::OK,
         &json!({"ok": true, "version": env!("CARGO_PKG_VERSION")}),
@@ -25,9 +26,9 @@ fn escape(s: &str) -> String {
 
 /// Version, readiness, base URL and how to point a client at it — never a secret
 /// or a file path.
-pub fn index(state: &Arc<AppState>) -> Response<Body> {
+pub(crate) fn index(state: &Arc<AppState>) -> Response<Body> {
     let upstream = state.credentials.status();
-    let ready = upstream.state == "ready";
+    let ready = upstream.state.is_ready();
     let base = escape(state.base_url());
     let (badge, note) = if ready {
         (

@@ -13,9 +13,10 @@ use crate::server::AppState;
 use crate::server::body::Body;
 use crate::status::{self, StatusInputs};
 
-pub fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
+/// The status document with the running relay's token, usage and live counters.
+pub(crate) fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
     let live_server = Some(state.relay.clone());
-    let env = crate::cli::process_env;
+    let env = crate::config::process_env;
     let mut doc = status::collect(
         &state.paths,
         &state.config,
@@ -29,8 +30,7 @@ pub fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
     // The running relay knows its token better than the environment of this call.
     doc.relay_token.fingerprint = state.guard.verifier.fingerprint();
     doc.relay_token.present = doc.relay_token.fingerprint.is_some();
-    doc.ready =
-        (doc.relay_token.present || !doc.relay_token.required) && doc.upstream.state == "ready";
+    doc.ready = status::is_ready(&doc.relay_token, doc.upstream.state);
     doc.next_steps.retain(|s| s != "airelays serve");
     doc.usage = state
         .usage

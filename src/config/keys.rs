@@ -1,0 +1,461 @@
+//! The KEYS table — every configuration key once, with its environment variable and
+//! what it accepts — and the file and environment parsing that read it.
+
+use std::path::{Path, PathBuf};
+
+use super::paths::absolute;
+use super::{Config, ConfigError, CredentialStoreKind, EXAMPLE_CONFIG, ReasoningOutput, non_empty};
+
+/// What a key accepts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    Bool,
+    Int { min: u64, max: u64 },
+    Text,
+    Url,
+    List,
+    Choice(&'static [&'static str]),
+    Path,
+}
+
+impl Kind {
+    fn allowed(&self, from_env: bool) -> String {
+        match self {
+            Kind::Bool if from_env => "one of 1, true, yes, on, 0, false, no, off".into(),
+            Kind::Bool => "true or false".into(),
+            Kind::Int { min, max } => format!("an integer from {min} to {max}"),
+            Kind::Text => "a non-empty string".into(),
+            Kind::Url => "an http:// or https:// URL".into(),
+            Kind::List if from_env => "a comma-separated list".into(),
+            Kind::List => "an array of strings".into(),
+            Kind::Choice(options) => format!("one of: {}", options.join(", ")),
+            Kind::Path => "a file path".into(),
+        }
+    }
+}
+
+/// One configuration key: its dotted name, environment variable and kind.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeySpec {
+    pub(crate) key: &'static str,
+    pub(crate) env: Option<&'static str>,
+    pub(crate) kind: Kind,
+}
+
+const fn key(key: &'static str, env: &'static str, kind: Kind) -> KeySpec {
+    KeySpec {
+        key,
+        env: Some(env),
+        kind,
+    }
+}
+
+const fn int(min: u64, max: u64) -> Kind {
+    Kind::Int { min, max }
+}
+
+const U32: u64 = u32::MAX as u64;
+const BIG: u64 = 1 << 50;
+
+/// Every configuration key, in the order of `config.example.toml` and the README's
+/// configuration table.
+pub(crate) const KEYS: &[KeySpec] = &[
+    key("server.host", "AIRELAYS_HOST", Kind::Text),
+    key("server.port", "AIRELAYS_PORT", int(0, 65535)),
+    key(
+        "server.shutdown_grace_seconds",
+        "AIRELAYS_SHUTDOWN_GRACE_SECONDS",
+        int(0, 86400),
+    ),
+    key(
+        "security.require_bearer_auth",
+        "AIRELAYS_REQUIRE_BEARER_AUTH",
+        Kind::Bool,
+    ),
+    key(
+        "security.bearer_token_file",
+        "AIRELAYS_BEARER_TOKEN_FILE",
+        Kind::Path,
+    ),
+    key(
+        "security.rate_limit_per_minute",
+        "AIRELAYS_RATE_LIMIT_PER_MINUTE",
+        int(1, 1_000_000),
+    ),
+    key(
+        "security.rate_limit_burst",
+        "AIRELAYS_RATE_LIMIT_BURST",
+        int(1, 1_000_000),
+    ),
+    key(
+        "security.concurrent_requests_per_ip",
+        "AIRELAYS_CONCURRENT_REQUESTS_PER_IP",
+        int(1, 100_000),
+    ),
+    key(
+        "security.failed_auth_max_attempts",
+        "AIRELAYS_FAILED_AUTH_MAX_ATTEMPTS",
+        int(1, 1_000_000),
+    ),
+    key(
+        "security.failed_auth_window_seconds",
+        "AIRELAYS_FAILED_AUTH_WINDOW_SECONDS",
+        int(1, 604_800),
+    ),
+    key(
+        "security.failed_auth_block_seconds",
+        "AIRELAYS_FAILED_AUTH_BLOCK_SECONDS",
+        int(1, 604_800),
+    ),
+    key(
+        "security.allowed_hosts",
+        "AIRELAYS_ALLOWED_HOSTS",
+        Kind::List,
+    ),
+    key(
+        "security.allowed_origins",
+        "AIRELAYS_ALLOWED_ORIGINS",
+        Kind::List,
+    ),
+    key(
+        "security.max_request_body_bytes",
+        "AIRELAYS_MAX_REQUEST_BODY_BYTES",
+        int(1024, BIG),
+    ),
+    key("upstream.base_url", "AIRELAYS_UPSTREAM_BASE_URL", Kind::Url),
+    key(
+        "upstream.issuer_base_url",
+        "AIRELAYS_ISSUER_BASE_URL",
+        Kind::Url,
+    ),
+    key("upstream.client_id", "AIRELAYS_CLIENT_ID", Kind::Text),
+    key(
+        "upstream.client_version",
+        "AIRELAYS_CLIENT_VERSION",
+        Kind::Text,
+    ),
+    key(
+        "upstream.connect_timeout_seconds",
+        "AIRELAYS_CONNECT_TIMEOUT_SECONDS",
+        int(1, 3600),
+    ),
+    key(
+        "upstream.stream_idle_timeout_seconds",
+        "AIRELAYS_STREAM_IDLE_TIMEOUT_SECONDS",
+        int(1, 86400),
+    ),
+    key(
+        "upstream.retry_attempts",
+        "AIRELAYS_RETRY_ATTEMPTS",
+        int(0, 10),
+    ),
+    KeySpec {
+        key: "upstream.unsupported_parameters",
+        env: None,
+        kind: Kind::List,
+    },
+    KeySpec {
+        key: "upstream.default_instructions",
+        env: None,
+        kind: Kind::Text,
+    },
+    key(
+        "models.cache_ttl_seconds",
+        "AIRELAYS_MODELS_CACHE_TTL_SECONDS",
+        int(0, 86400),
+    ),
+    key("models.extra_models", "AIRELAYS_EXTRA_MODELS", Kind::List),
+    key(
+        "auth.credential_store",
+        "AIRELAYS_CREDENTIAL_STORE",
+        Kind::Choice(&["auto", "keychain", "file"]),
+    ),
+    key(
+        "auth.callback_port",
+        "AIRELAYS_CALLBACK_PORT",
+        int(0, 65535),
+    ),
+    key(
+        "auth.login_timeout_seconds",
+        "AIRELAYS_LOGIN_TIMEOUT_SECONDS",
+        int(1, 86400),
+    ),
+    key("auth.open_browser", "AIRELAYS_OPEN_BROWSER", Kind::Bool),
+    key(
+        "uploads.max_upload_bytes",
+        "AIRELAYS_MAX_UPLOAD_BYTES",
+        int(1, BIG),
+    ),
+    key(
+        "uploads.max_total_upload_bytes",
+        "AIRELAYS_MAX_TOTAL_UPLOAD_BYTES",
+        int(1, BIG),
+    ),
+    key(
+        "uploads.max_inline_text_bytes",
+        "AIRELAYS_MAX_INLINE_TEXT_BYTES",
+        int(1, U32),
+    ),
+    key("logging.traffic_log", "AIRELAYS_TRAFFIC_LOG", Kind::Bool),
+    key(
+        "chat.reasoning_output",
+        "AIRELAYS_CHAT_REASONING_OUTPUT",
+        Kind::Choice(&["none", "reasoning_content"]),
+    ),
+];
+
+/// A parsed, kind-checked value ready to be assigned to a key.
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    Bool(bool),
+    Int(u64),
+    Text(String),
+    List(Vec<String>),
+}
+
+impl Config {
+    /// Applies the keys of a TOML document; unknown keys and bad values are errors
+    /// naming the key and the file.
+    pub(crate) fn apply_toml(&mut self, text: &str, file: &Path) -> Result<(), ConfigError> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| {
+            ConfigError(format!(
+                "the config file {} is not valid TOML: {}",
+                file.display(),
+                e.to_string().trim_end()
+            ))
+        })?;
+        for (section, value) in table {
+            let section_keys: Vec<&KeySpec> = KEYS
+                .iter()
+                .filter(|k| k.key.split('.').next() == Some(section.as_str()))
+                .collect();
+            if section_keys.is_empty() {
+                return Err(ConfigError(format!(
+                    "unknown section `[{section}]` in {} — allowed sections: {}",
+                    file.display(),
+                    sections().join(", ")
+                )));
+            }
+            let toml::Value::Table(entries) = value else {
+                return Err(ConfigError(format!(
+                    "`{section}` in {} must be a table (`[{section}]`)",
+                    file.display()
+                )));
+            };
+            for (name, raw) in entries {
+                let full = format!("{section}.{name}");
+                let Some(spec) = section_keys.iter().find(|k| k.key == full) else {
+                    let allowed: Vec<&str> = section_keys
+                        .iter()
+                        .map(|k| k.key.split_once('.').map_or(k.key, |(_, n)| n))
+                        .collect();
+                    return Err(ConfigError(format!(
+                        "unknown key `{full}` in {} — allowed keys in [{section}]: {}",
+                        file.display(),
+                        allowed.join(", ")
+                    )));
+                };
+                let parsed = parse_toml_value(spec.kind, &raw).ok_or_else(|| {
+                    ConfigError(format!(
+                        "invalid value for `{full}` in {}: {} — expected {}",
+                        file.display(),
+                        display_toml(&raw),
+                        spec.kind.allowed(false)
+                    ))
+                })?;
+                self.assign(spec.key, parsed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies environment variables (empty values count as unset).
+    pub(crate) fn apply_env(
+        &mut self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        for spec in KEYS {
+            let Some(var) = spec.env else { continue };
+            let Some(raw) = non_empty(env(var)) else {
+                continue;
+            };
+            let parsed = parse_env_value(spec.kind, &raw).ok_or_else(|| {
+                ConfigError(format!(
+                    "invalid value {raw:?} for {var} ({}) — expected {}",
+                    spec.key,
+                    spec.kind.allowed(true)
+                ))
+            })?;
+            self.assign(spec.key, parsed);
+        }
+        Ok(())
+    }
+
+    fn assign(&mut self, key: &str, value: Value) {
+        use Value::*;
+        match (key, value) {
+            ("server.host", Text(v)) => self.server.host = v,
+            ("server.port", Int(v)) => self.server.port = v as u16,
+            ("server.shutdown_grace_seconds", Int(v)) => self.server.shutdown_grace_seconds = v,
+            ("security.require_bearer_auth", Bool(v)) => self.security.require_bearer_auth = v,
+            ("security.bearer_token_file", Text(v)) => {
+                self.security.bearer_token_file = absolute(PathBuf::from(v))
+            }
+            ("security.rate_limit_per_minute", Int(v)) => {
+                self.security.rate_limit_per_minute = v as u32
+            }
+            ("security.rate_limit_burst", Int(v)) => self.security.rate_limit_burst = v as u32,
+            ("security.concurrent_requests_per_ip", Int(v)) => {
+                self.security.concurrent_requests_per_ip = v as u32
+            }
+            ("security.failed_auth_max_attempts", Int(v)) => {
+                self.security.failed_auth_max_attempts = v as u32
+            }
+            ("security.failed_auth_window_seconds", Int(v)) => {
+                self.security.failed_auth_window_seconds = v
+            }
+            ("security.failed_auth_block_seconds", Int(v)) => {
+                self.security.failed_auth_block_seconds = v
+            }
+            ("security.allowed_hosts", List(v)) => self.security.allowed_hosts = v,
+            ("security.allowed_origins", List(v)) => self.security.allowed_origins = v,
+            ("security.max_request_body_bytes", Int(v)) => self.security.max_request_body_bytes = v,
+            ("upstream.base_url", Text(v)) => self.upstream.base_url = v,
+            ("upstream.issuer_base_url", Text(v)) => self.upstream.issuer_base_url = v,
+            ("upstream.client_id", Text(v)) => self.upstream.client_id = v,
+            ("upstream.client_version", Text(v)) => self.upstream.client_version = v,
+            ("upstream.connect_timeout_seconds", Int(v)) => {
+                self.upstream.connect_timeout_seconds = v
+            }
+            ("upstream.stream_idle_timeout_seconds", Int(v)) => {
+                self.upstream.stream_idle_timeout_seconds = v
+            }
+            ("upstream.retry_attempts", Int(v)) => self.upstream.retry_attempts = v as u32,
+            ("upstream.unsupported_parameters", List(v)) => {
+                self.upstream.unsupported_parameters = v
+            }
+            ("upstream.default_instructions", Text(v)) => self.upstream.default_instructions = v,
+            ("models.cache_ttl_seconds", Int(v)) => self.models.cache_ttl_seconds = v,
+            ("models.extra_models", List(v)) => self.models.extra_models = v,
+            ("auth.credential_store", Text(v)) => {
+                self.auth.credential_store = match v.as_str() {
+                    "keychain" => CredentialStoreKind::Keychain,
+                    "file" => CredentialStoreKind::File,
+                    _ => CredentialStoreKind::Auto,
+                }
+            }
+            ("auth.callback_port", Int(v)) => self.auth.callback_port = v as u16,
+            ("auth.login_timeout_seconds", Int(v)) => self.auth.login_timeout_seconds = v,
+            ("auth.open_browser", Bool(v)) => self.auth.open_browser = v,
+            ("uploads.max_upload_bytes", Int(v)) => self.uploads.max_upload_bytes = v,
+            ("uploads.max_total_upload_bytes", Int(v)) => self.uploads.max_total_upload_bytes = v,
+            ("uploads.max_inline_text_bytes", Int(v)) => self.uploads.max_inline_text_bytes = v,
+            ("logging.traffic_log", Bool(v)) => self.logging.traffic_log = v,
+            ("chat.reasoning_output", Text(v)) => {
+                self.chat.reasoning_output = if v == "reasoning_content" {
+                    ReasoningOutput::ReasoningContent
+                } else {
+                    ReasoningOutput::None
+                }
+            }
+            (other, value) => unreachable!("config key {other} assigned {value:?}"),
+        }
+    }
+}
+
+fn sections() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for k in KEYS {
+        let s = k.key.split('.').next().unwrap_or(k.key);
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+fn parse_toml_value(kind: Kind, raw: &toml::Value) -> Option<Value> {
+    match (kind, raw) {
+        (Kind::Bool, toml::Value::Boolean(b)) => Some(Value::Bool(*b)),
+        (Kind::Int { min, max }, toml::Value::Integer(i)) => {
+            let v = u64::try_from(*i).ok()?;
+            (min..=max).contains(&v).then_some(Value::Int(v))
+        }
+        (Kind::List, toml::Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map(|s| s.trim().to_string()))
+            .collect::<Option<Vec<_>>>()
+            .map(|v| Value::List(v.into_iter().filter(|s| !s.is_empty()).collect())),
+        (_, toml::Value::String(s)) => parse_text(kind, s),
+        _ => None,
+    }
+}
+
+fn parse_env_value(kind: Kind, raw: &str) -> Option<Value> {
+    let raw = raw.trim();
+    match kind {
+        Kind::Bool => match raw.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Some(Value::Bool(true)),
+            "0" | "false" | "no" | "off" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        Kind::Int { min, max } => {
+            let v: u64 = raw.parse().ok()?;
+            (min..=max).contains(&v).then_some(Value::Int(v))
+        }
+        Kind::List => Some(Value::List(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+        )),
+        _ => parse_text(kind, raw),
+    }
+}
+
+fn parse_text(kind: Kind, s: &str) -> Option<Value> {
+    let trimmed = s.trim();
+    match kind {
+        Kind::Text | Kind::Path if !trimmed.is_empty() => Some(Value::Text(s.to_string())),
+        Kind::Url => {
+            let url = url::Url::parse(trimmed).ok()?;
+            let ok = matches!(url.scheme(), "http" | "https") && url.host().is_some();
+            ok.then(|| Value::Text(trimmed.trim_end_matches('/').to_string()))
+        }
+        Kind::Choice(options) if options.contains(&trimmed) => Some(Value::Text(trimmed.into())),
+        _ => None,
+    }
+}
+
+fn display_toml(v: &toml::Value) -> String {
+    let s = v.to_string();
+    if s.len() > 80 {
+        format!("{}…", &s[..s.floor_char_boundary(80)])
+    } else {
+        s
+    }
+}
+
+/// The example config with every `key = value` line commented out, as written by
+/// `airelays init`: it documents every key without pinning today's defaults.
+pub(crate) fn commented_example() -> String {
+    let mut out = String::with_capacity(EXAMPLE_CONFIG.len() + 256);
+    let mut in_multiline = false;
+    for line in EXAMPLE_CONFIG.lines() {
+        let trimmed = line.trim_start();
+        let is_assignment =
+            !trimmed.starts_with('#') && !trimmed.starts_with('[') && !trimmed.is_empty();
+        if is_assignment || in_multiline {
+            out.push_str("# ");
+            if trimmed.ends_with('[') {
+                in_multiline = true;
+            } else if in_multiline && trimmed.starts_with(']') {
+                in_multiline = false;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,503 @@
+//! Configuration: paths, every key with its default and environment variable, and
+//! the precedence flag > environment > file > default (docs/architecture.md,
+//! "Product rules").
+//!
+//! Every key is described once in the `KEYS` table of `keys.rs`; file parsing,
+//! environment parsing, error messages and the `config.example.toml` test all read
+//! that table, so a key cannot exist in one place and be missing in another.
+//! `paths.rs` resolves where the config file and the data directory live.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::translate::DEFAULT_UNSUPPORTED_PARAMETERS;
+
+mod keys;
+mod paths;
+
+pub(crate) use keys::commented_example;
+pub use paths::Paths;
+
+/// The config file `init` writes and the repository ships, with every key.
+pub(crate) const EXAMPLE_CONFIG: &str = include_str!("../../config.example.toml");
+
+/// `upstream.default_instructions`: sent when the client gives no system or developer text.
+pub(crate) const DEFAULT_INSTRUCTIONS: &str =
+    "You are a helpful assistant. Follow the user's instructions carefully and answer accurately.";
+
+/// A configuration problem, phrased for the user: which key, where, what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(
+    /// The message, ready to print.
+    pub String,
+);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// `auth.credential_store`: where ChatGPT credentials are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CredentialStoreKind {
+    /// The OS keychain when one answers, else a 0600 file.
+    Auto,
+    /// The OS keychain only.
+    Keychain,
+    /// A 0600 file in the data directory.
+    File,
+}
+
+impl CredentialStoreKind {
+    /// The config spelling: `auto`, `keychain` or `file`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialStoreKind::Auto => "auto",
+            CredentialStoreKind::Keychain => "keychain",
+            CredentialStoreKind::File => "file",
+        }
+    }
+}
+
+/// `chat.reasoning_output`: whether Chat Completions answers carry reasoning summaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasoningOutput {
+    /// Leave reasoning out, as the OpenAI API does.
+    None,
+    /// Stream reasoning summaries as `delta.reasoning_content`.
+    ReasoningContent,
+}
+
+/// `[server]`: the listener.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// `server.host`: the listener address.
+    pub host: String,
+    /// `server.port`: the listener port; 0 picks a free one.
+    pub port: u16,
+    /// `server.shutdown_grace_seconds`: how long open streams may finish on shutdown.
+    pub shutdown_grace_seconds: u64,
+}
+
+/// `[security]`: the relay token, the per-IP limits and the request guards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecurityConfig {
+    /// `security.require_bearer_auth`: require the relay token on `/v1/*`.
+    pub require_bearer_auth: bool,
+    /// `security.bearer_token_file`: where the relay token lives.
+    pub bearer_token_file: PathBuf,
+    /// `security.rate_limit_per_minute`: sustained requests per minute per IP.
+    pub rate_limit_per_minute: u32,
+    /// `security.rate_limit_burst`: the token bucket's burst size.
+    pub rate_limit_burst: u32,
+    /// `security.concurrent_requests_per_ip`: requests in flight per IP.
+    pub concurrent_requests_per_ip: u32,
+    /// `security.failed_auth_max_attempts`: distinct bad tokens before a ban.
+    pub failed_auth_max_attempts: u32,
+    /// `security.failed_auth_window_seconds`: the window those attempts count in.
+    pub failed_auth_window_seconds: u64,
+    /// `security.failed_auth_block_seconds`: how long a ban lasts.
+    pub failed_auth_block_seconds: u64,
+    /// `security.allowed_hosts`: extra accepted `Host` names besides loopback ones.
+    pub allowed_hosts: Vec<String>,
+    /// `security.allowed_origins`: browser origins allowed by CORS.
+    pub allowed_origins: Vec<String>,
+    /// `security.max_request_body_bytes`: the largest accepted request body.
+    pub max_request_body_bytes: u64,
+}
+
+/// `[upstream]`: the ChatGPT backend, the OAuth issuer and how requests reach them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamConfig {
+    /// `upstream.base_url`: the Codex backend.
+    pub base_url: String,
+    /// `upstream.issuer_base_url`: the OAuth issuer.
+    pub issuer_base_url: String,
+    /// `upstream.client_id`: the Codex CLI's OAuth client id.
+    pub client_id: String,
+    /// `upstream.client_version`: the Codex CLI version announced to the backend.
+    pub client_version: String,
+    /// `upstream.connect_timeout_seconds`: the connect timeout.
+    pub connect_timeout_seconds: u64,
+    /// `upstream.stream_idle_timeout_seconds`: the longest silence between stream events.
+    pub stream_idle_timeout_seconds: u64,
+    /// `upstream.retry_attempts`: retries of transient failures before the first byte.
+    pub retry_attempts: u32,
+    /// `upstream.unsupported_parameters`: parameters removed and disclosed.
+    pub unsupported_parameters: Vec<String>,
+    /// `upstream.default_instructions`: sent when the client gives no instructions.
+    pub default_instructions: String,
+}
+
+/// `[models]`: the model catalogue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelsConfig {
+    /// `models.cache_ttl_seconds`: how long the upstream catalogue is cached.
+    pub cache_ttl_seconds: u64,
+    /// `models.extra_models`: model ids always accepted and listed.
+    pub extra_models: Vec<String>,
+}
+
+/// `[auth]`: the ChatGPT sign-in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthConfig {
+    /// `auth.credential_store`: where credentials are kept.
+    pub credential_store: CredentialStoreKind,
+    /// `auth.callback_port`: the local port of the browser-login callback.
+    pub callback_port: u16,
+    /// `auth.login_timeout_seconds`: how long `airelays login` waits.
+    pub login_timeout_seconds: u64,
+    /// `auth.open_browser`: open the browser for `airelays login`.
+    pub open_browser: bool,
+}
+
+/// `[uploads]`: the local file store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadsConfig {
+    /// `uploads.max_upload_bytes`: the largest single upload.
+    pub max_upload_bytes: u64,
+    /// `uploads.max_total_upload_bytes`: the total bytes kept.
+    pub max_total_upload_bytes: u64,
+    /// `uploads.max_inline_text_bytes`: the largest text file inlined into a request.
+    pub max_inline_text_bytes: u64,
+}
+
+/// `[logging]`: the traffic log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggingConfig {
+    /// `logging.traffic_log`: write a redacted JSONL log of requests and responses.
+    pub traffic_log: bool,
+}
+
+/// `[chat]`: Chat Completions options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatConfig {
+    /// `chat.reasoning_output`: whether answers carry reasoning summaries.
+    pub reasoning_output: ReasoningOutput,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[security]`.
+    pub security: SecurityConfig,
+    /// `[upstream]`.
+    pub upstream: UpstreamConfig,
+    /// `[models]`.
+    pub models: ModelsConfig,
+    /// `[auth]`.
+    pub auth: AuthConfig,
+    /// `[uploads]`.
+    pub uploads: UploadsConfig,
+    /// `[logging]`.
+    pub logging: LoggingConfig,
+    /// `[chat]`.
+    pub chat: ChatConfig,
+}
+
+impl Config {
+    /// The built-in defaults for a data directory.
+    pub fn defaults(paths: &Paths) -> Config {
+        Config {
+            server: ServerConfig {
+                host: "127.0.0.1".into(),
+                port: 8080,
+                shutdown_grace_seconds: 30,
+            },
+            security: SecurityConfig {
+                require_bearer_auth: true,
+                bearer_token_file: paths.default_token_file(),
+                rate_limit_per_minute: 120,
+                rate_limit_burst: 40,
+                concurrent_requests_per_ip: 50,
+                failed_auth_max_attempts: 8,
+                failed_auth_window_seconds: 300,
+                failed_auth_block_seconds: 900,
+                allowed_hosts: vec![],
+                allowed_origins: vec![],
+                max_request_body_bytes: 67_108_864,
+            },
+            upstream: UpstreamConfig {
+                base_url: "https://chatgpt.com/backend-api/codex".into(),
+                issuer_base_url: "https://auth.openai.com".into(),
+                client_id: "app_EMoamEEZ73f0CkXaXp7hrann".into(),
+                client_version: "0.169.0".into(),
+                connect_timeout_seconds: 30,
+                stream_idle_timeout_seconds: 300,
+                retry_attempts: 2,
+                unsupported_parameters: DEFAULT_UNSUPPORTED_PARAMETERS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+                default_instructions: DEFAULT_INSTRUCTIONS.into(),
+            },
+            models: ModelsConfig {
+                cache_ttl_seconds: 300,
+                extra_models: vec![],
+            },
+            auth: AuthConfig {
+                credential_store: CredentialStoreKind::Auto,
+                callback_port: 1455,
+                login_timeout_seconds: 900,
+                open_browser: true,
+            },
+            uploads: UploadsConfig {
+                max_upload_bytes: 33_554_432,
+                max_total_upload_bytes: 268_435_456,
+                max_inline_text_bytes: 1_000_000,
+            },
+            logging: LoggingConfig { traffic_log: false },
+            chat: ChatConfig {
+                reasoning_output: ReasoningOutput::None,
+            },
+        }
+    }
+
+    /// Loads the effective configuration: defaults, then the file (if it exists),
+    /// then the environment. Command-line flags are applied by the caller last.
+    pub(crate) fn load(
+        paths: &Paths,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut config = Config::defaults(paths);
+        match std::fs::read_to_string(&paths.config_file) {
+            Ok(text) => config.apply_toml(&text, &paths.config_file)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(ConfigError(format!(
+                    "cannot read the config file {}: {e}",
+                    paths.config_file.display()
+                )));
+            }
+        }
+        config.apply_env(env)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Cross-key checks.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.uploads.max_upload_bytes > self.uploads.max_total_upload_bytes {
+            return Err(ConfigError(format!(
+                "`uploads.max_upload_bytes` ({}) is larger than `uploads.max_total_upload_bytes` ({}) — raise the total or lower the per-file limit",
+                self.uploads.max_upload_bytes, self.uploads.max_total_upload_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether the listener address is a loopback address.
+    pub fn listens_on_loopback(&self) -> bool {
+        is_loopback_host(&self.server.host)
+    }
+}
+
+/// Reads a variable of this process's environment: the `env` lookup every loader
+/// takes outside tests.
+pub(crate) fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// True for `localhost`, `127.0.0.0/8`, `::1` (with or without brackets).
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    if h.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    h.parse::<std::net::IpAddr>()
+        .map(|ip| ip.is_loopback())
+        .unwrap_or(false)
+}
+
+fn non_empty(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keys::KEYS;
+    use super::*;
+    use std::collections::HashMap;
+
+    fn paths() -> Paths {
+        Paths {
+            config_file: PathBuf::from("/tmp/airelays-test/config.toml"),
+            data_dir: PathBuf::from("/tmp/airelays-test/data"),
+        }
+    }
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn example_config_parses_to_the_defaults_and_lists_every_key() {
+        let p = paths();
+        let mut parsed = Config::defaults(&p);
+        // Start from values that differ from every default, so a key missing from
+        // the example would leave a difference behind.
+        parsed.server.port = 1;
+        parsed.security.rate_limit_burst = 1;
+        parsed.upstream.unsupported_parameters.clear();
+        parsed.upstream.default_instructions.clear();
+        parsed.apply_toml(EXAMPLE_CONFIG, &p.config_file).unwrap();
+        assert_eq!(parsed, Config::defaults(&p));
+
+        let table: toml::Table = toml::from_str(EXAMPLE_CONFIG).unwrap();
+        for spec in KEYS {
+            let (section, name) = spec.key.split_once('.').unwrap();
+            let present = table
+                .get(section)
+                .and_then(|s| s.as_table())
+                .is_some_and(|s| s.contains_key(name));
+            let documented = EXAMPLE_CONFIG.contains(&format!("# {name} = "));
+            assert!(
+                present || documented,
+                "config.example.toml does not mention {}",
+                spec.key
+            );
+            if let Some(var) = spec.env {
+                assert!(
+                    EXAMPLE_CONFIG.contains(var),
+                    "config.example.toml does not name {var}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn commented_example_parses_to_defaults() {
+        let p = paths();
+        let mut c = Config::defaults(&p);
+        c.apply_toml(&commented_example(), &p.config_file).unwrap();
+        assert_eq!(c, Config::defaults(&p));
+        assert!(commented_example().contains("# port = 8080"));
+    }
+
+    #[test]
+    fn precedence_env_over_file_over_default() {
+        let p = paths();
+        let mut c = Config::defaults(&p);
+        c.apply_toml(
+            "[server]\nport = 9000\nhost = \"127.0.0.2\"\n",
+            &p.config_file,
+        )
+        .unwrap();
+        c.apply_env(&env_of(&[("AIRELAYS_PORT", "9100"), ("AIRELAYS_HOST", "")]))
+            .unwrap();
+        assert_eq!(c.server.port, 9100);
+        assert_eq!(c.server.host, "127.0.0.2", "empty env counts as unset");
+    }
+
+    #[test]
+    fn unknown_key_names_key_file_and_allowed_keys() {
+        let p = paths();
+        let err = Config::defaults(&p)
+            .apply_toml("[server]\nprot = 1\n", &p.config_file)
+            .unwrap_err();
+        assert!(err.0.contains("`server.prot`"), "{err}");
+        assert!(err.0.contains("config.toml"), "{err}");
+        assert!(err.0.contains("port"), "{err}");
+        let err = Config::defaults(&p)
+            .apply_toml("[sever]\nport = 1\n", &p.config_file)
+            .unwrap_err();
+        assert!(
+            err.0.contains("[sever]") && err.0.contains("server"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_key_value_and_allowed() {
+        let p = paths();
+        let err = Config::defaults(&p)
+            .apply_toml("[server]\nport = 70000\n", &p.config_file)
+            .unwrap_err();
+        assert!(
+            err.0.contains("`server.port`") && err.0.contains("70000"),
+            "{err}"
+        );
+        assert!(err.0.contains("0 to 65535"), "{err}");
+        let err = Config::defaults(&p)
+            .apply_env(&env_of(&[("AIRELAYS_REQUIRE_BEARER_AUTH", "maybe")]))
+            .unwrap_err();
+        assert!(err.0.contains("AIRELAYS_REQUIRE_BEARER_AUTH"), "{err}");
+        assert!(err.0.contains("security.require_bearer_auth"), "{err}");
+        assert!(err.0.contains("\"maybe\""), "{err}");
+        let err = Config::defaults(&p)
+            .apply_env(&env_of(&[("AIRELAYS_CREDENTIAL_STORE", "vault")]))
+            .unwrap_err();
+        assert!(err.0.contains("auto, keychain, file"), "{err}");
+        let err = Config::defaults(&p)
+            .apply_env(&env_of(&[("AIRELAYS_UPSTREAM_BASE_URL", "ftp://x")]))
+            .unwrap_err();
+        assert!(err.0.contains("URL"), "{err}");
+    }
+
+    #[test]
+    fn booleans_and_lists_from_env() {
+        let p = paths();
+        for (raw, want) in [
+            ("1", true),
+            ("YES", true),
+            ("on", true),
+            ("off", false),
+            ("0", false),
+        ] {
+            let mut c = Config::defaults(&p);
+            c.apply_env(&env_of(&[("AIRELAYS_TRAFFIC_LOG", raw)]))
+                .unwrap();
+            assert_eq!(c.logging.traffic_log, want, "{raw}");
+        }
+        let mut c = Config::defaults(&p);
+        c.apply_env(&env_of(&[("AIRELAYS_EXTRA_MODELS", "a, b,,c ")]))
+            .unwrap();
+        assert_eq!(c.models.extra_models, vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn syntax_errors_name_the_file() {
+        let p = paths();
+        let err = Config::defaults(&p)
+            .apply_toml("[server\nport=1", &p.config_file)
+            .unwrap_err();
+        assert!(
+            err.0.contains("not valid TOML") && err.0.contains("config.toml"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn upload_limits_are_consistent() {
+        let p = paths();
+        let mut c = Config::defaults(&p);
+        c.uploads.max_upload_bytes = c.uploads.max_total_upload_bytes + 1;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .0
+                .contains("uploads.max_upload_bytes")
+        );
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for h in ["127.0.0.1", "localhost", "::1", "[::1]", "127.1.2.3"] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in ["0.0.0.0", "192.168.1.2", "example.com", "::"] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
+    }
+}
