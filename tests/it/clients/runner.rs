@@ -124,16 +124,6 @@ impl Client {
         }
     }
 
-    pub fn arg(mut self, arg: impl AsRef<std::ffi::OsStr>) -> Client {
-        self.cmd.arg(arg);
-        self
-    }
-
-    pub fn env(mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> Client {
-        self.cmd.env(k, v);
-        self
-    }
-
     /// Runs the client to the end without blocking the async runtime (the mock
     /// upstream serves on it), killing it if it outlives [`CLIENT_TIMEOUT`].
     pub async fn run(mut self) -> ClientRun {

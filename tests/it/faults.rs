@@ -6,12 +6,10 @@
 //! reset before headers, stall before headers, cut mid-stream, usage limit on
 //! /v1/responses, malformed SSE on /v1/responses) are not repeated.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::harness::relay::{Relay, RelayOptions, error_of, sse_events};
 use airelays_mock::{Fault, RefreshFailure};
-use common::relay::{Relay, RelayOptions, error_of, seed_login, sse_events};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -66,7 +64,7 @@ async fn assert_healthy(r: &Relay) {
 #[tokio::test]
 async fn upstream_401_once_forever_and_refresh_failures() {
     let r = Relay::start(RelayOptions::default()).await;
-    let state = r.mock.state();
+    let state = r.mock().state();
 
     // 401 once: refreshed and retried, invisible to the client.
     let refreshes = state.refresh_calls();
@@ -143,7 +141,7 @@ async fn refresh_token_reused_needs_a_new_login() {
         ..Default::default()
     })
     .await;
-    let state = r.mock.state();
+    let state = r.mock().state();
     assert_eq!(
         r.post("/v1/responses", &responses(false))
             .send()
@@ -190,7 +188,7 @@ async fn refresh_token_reused_needs_a_new_login() {
     assert_settled(&r).await;
     // A new login from another terminal is picked up without a restart.
     state.set_refresh_failure(None);
-    seed_login(&r.sandbox, &r.mock).await;
+    r.sandbox.sign_in().await;
     let mut recovered = false;
     for _ in 0..300 {
         if r.post("/v1/responses", &responses(false))
@@ -212,7 +210,7 @@ async fn refresh_token_reused_needs_a_new_login() {
 #[tokio::test]
 async fn chat_routes_map_upstream_faults_like_responses() {
     let r = Relay::start(RelayOptions::default()).await;
-    let state = r.mock.state();
+    let state = r.mock().state();
 
     state.push_fault(Fault::UsageLimit {
         resets_in_seconds: 90,
@@ -276,7 +274,7 @@ async fn a_50_mb_single_sse_line_is_relayed() {
     })
     .await;
     let bytes = 50 << 20;
-    r.mock.state().push_fault(Fault::HugeLine { bytes });
+    r.mock().state().push_fault(Fault::HugeLine { bytes });
     let resp = r
         .post("/v1/responses", &responses(true))
         .send()
@@ -287,7 +285,7 @@ async fn a_50_mb_single_sse_line_is_relayed() {
     assert!(text.len() > bytes, "{}", text.len());
     let events = sse_events(&text);
     assert_eq!(events.last().unwrap().1["type"], "response.completed");
-    r.mock.state().push_fault(Fault::HugeLine { bytes });
+    r.mock().state().push_fault(Fault::HugeLine { bytes });
     let body: Value = r
         .post("/v1/chat/completions", &chat(false))
         .send()

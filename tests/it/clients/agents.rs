@@ -7,8 +7,6 @@
 //! (which `scripts/test` runs); Chromium comes from Debian (`.ci/run`). A missing client
 //! fails the test: none is ever skipped.
 
-mod common;
-
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -16,8 +14,9 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::relay::{Relay, RelayOptions};
-use common::signin::{RunningLogin, TestEnv, eventually};
+use crate::harness::login::RunningLogin;
+use crate::harness::relay::{Relay, RelayOptions};
+use crate::harness::{Sandbox, eventually};
 use serde_json::Value;
 
 /// The base URL every snippet in `docs/clients/` is written for (the relay's default).
@@ -211,7 +210,7 @@ fn reader(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Strin
 /// The relay token the way `docs/clients/token.sh` gets it: the real `airelays` on PATH,
 /// in the relay's own (sandboxed) environment.
 async fn token_from_snippet(relay: &Relay) -> String {
-    let airelays = relay.sandbox.cmd();
+    let airelays = relay.sandbox.cmd(&[]);
     let mut sh = Command::new("/bin/sh");
     for (k, v) in airelays.get_envs() {
         match v {
@@ -219,7 +218,7 @@ async fn token_from_snippet(relay: &Relay) -> String {
             None => sh.env_remove(k),
         };
     }
-    let bin_dir = Path::new(common::BIN).parent().unwrap();
+    let bin_dir = Path::new(crate::harness::BIN).parent().unwrap();
     sh.env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
         .arg("-c")
         .arg(format!(
@@ -235,7 +234,7 @@ async fn token_from_snippet(relay: &Relay) -> String {
 /// Bodies the relay sent to the mock's Responses endpoint, oldest first.
 fn upstream_bodies(relay: &Relay) -> Vec<Value> {
     relay
-        .mock
+        .mock()
         .state()
         .requests()
         .into_iter()
@@ -662,7 +661,7 @@ async fn llm_on_responses() {
 #[tokio::test(flavor = "multi_thread")]
 async fn browser_sign_in_page_says_it_succeeded() {
     let chromium = chromium();
-    let env = TestEnv::new().await;
+    let env = Sandbox::mocked().await;
     let mut login = RunningLogin::spawn(env.cmd(&["login", "--no-browser", "--timeout", "100"]));
     let url = login
         .line_where(|l| l.starts_with("http://") && l.contains("/oauth/authorize?"))
@@ -714,7 +713,7 @@ async fn browser_sign_in_page_says_it_succeeded() {
         stdout.contains("Signed in to ChatGPT as user@example.com"),
         "{stdout}"
     );
-    assert_eq!(env.mock.state().code_exchange_calls(), 1);
+    assert_eq!(env.mock().state().code_exchange_calls(), 1);
     assert_eq!(env.status_json().await["upstream"]["state"], "ready");
 }
 

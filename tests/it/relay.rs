@@ -1,12 +1,10 @@
 //! The relay end to end (issue 4): the real binary against the mock upstream.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::harness::relay::{Relay, RelayOptions, error_of, expect_error, sse_events};
+use crate::harness::*;
 use airelays_mock::Fault;
-use common::relay::{Relay, RelayOptions, error_of, expect_error, sse_events};
-use common::*;
 use serde_json::{Value, json};
 
 fn text_request(prompt: &str, stream: bool) -> Value {
@@ -219,14 +217,14 @@ async fn rate_limit_and_concurrency_caps_answer_429_with_retry_after() {
         ..Default::default()
     })
     .await;
-    r.mock
+    r.mock()
         .state()
         .push_fault(Fault::StallAfterFirstEvent(Duration::from_secs(30)));
     let stalled = r.post("/v1/responses", &text_request("hi", true)).send();
     let stalled = tokio::spawn(stalled);
     // Wait until the stalled request is in flight upstream.
     for _ in 0..200 {
-        if r.mock.state().active_streams() == 1 {
+        if r.mock().state().active_streams() == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -274,7 +272,7 @@ async fn host_and_origin_checks() {
         .await
         .unwrap();
     assert_eq!(simple.status(), 403);
-    assert_eq!(r.mock.state().responses_calls(), 0);
+    assert_eq!(r.mock().state().responses_calls(), 0);
 
     let ok = r
         .get("/v1/models")
@@ -357,7 +355,7 @@ async fn responses_non_streaming_text_reasoning_and_tools() {
     assert_eq!(body["output"][1]["content"][0]["text"], "pong");
 
     let sent = r
-        .mock
+        .mock()
         .state()
         .last_request_to("/backend-api/codex/responses")
         .unwrap();
@@ -456,7 +454,7 @@ async fn responses_streaming_is_byte_faithful() {
 #[tokio::test]
 async fn upstream_faults_before_the_first_byte_are_real_statuses() {
     let r = Relay::start(RelayOptions::default()).await;
-    let state = r.mock.state();
+    let state = r.mock().state();
 
     state.push_fault(Fault::UsageLimit {
         resets_in_seconds: 3600,
@@ -584,7 +582,7 @@ async fn upstream_faults_before_the_first_byte_are_real_statuses() {
 #[tokio::test]
 async fn faults_after_the_first_byte_are_in_band() {
     let r = Relay::start(RelayOptions::default()).await;
-    let state = r.mock.state();
+    let state = r.mock().state();
 
     // Cut mid-stream: the client sees the events so far, then an error event.
     state.push_fault(Fault::CutMidStream);
@@ -673,14 +671,14 @@ async fn reactive_refresh_on_401_then_success() {
             .status(),
         200
     );
-    r.mock.state().revoke_all_access_tokens();
+    r.mock().state().revoke_all_access_tokens();
     let resp = r
         .post("/v1/responses", &text_request("hi", false))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    assert_eq!(r.mock.state().refresh_calls(), 1);
+    assert_eq!(r.mock().state().refresh_calls(), 1);
     let status = json_of(&r.sandbox.run(&["status", "--json"]));
     assert_eq!(status["upstream"]["state"], "ready");
 }
@@ -783,13 +781,13 @@ async fn models_catalogue() {
     .await;
     assert_eq!(s, 404);
     // Cached: one catalogue fetch for all of the above.
-    assert_eq!(r.mock.state().models_calls(), 1);
+    assert_eq!(r.mock().state().models_calls(), 1);
 }
 
 #[tokio::test]
 async fn models_fail_open_when_the_catalogue_is_down() {
     let r = Relay::start(RelayOptions::default()).await;
-    r.mock.state().set_models_failure(true);
+    r.mock().state().set_models_failure(true);
     let resp = r
         .post(
             "/v1/responses",
@@ -800,7 +798,7 @@ async fn models_fail_open_when_the_catalogue_is_down() {
         .unwrap();
     assert_eq!(resp.status(), 200, "forwarded without a catalogue");
     assert_eq!(
-        r.mock
+        r.mock()
             .state()
             .last_request_to("/backend-api/codex/responses")
             .unwrap()
@@ -812,7 +810,7 @@ async fn models_fail_open_when_the_catalogue_is_down() {
 #[tokio::test]
 async fn client_disconnect_mid_stream_releases_everything() {
     let r = Relay::start(RelayOptions::default()).await;
-    r.mock
+    r.mock()
         .state()
         .push_fault(Fault::StallAfterFirstEvent(Duration::from_secs(3)));
     let mut resp = r
@@ -835,7 +833,7 @@ async fn client_disconnect_mid_stream_releases_everything() {
         .await;
     assert_eq!(status["live"]["caller"]["in_flight"], 0);
     for _ in 0..200 {
-        if r.mock.state().active_streams() == 0 {
+        if r.mock().state().active_streams() == 0 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -951,7 +949,7 @@ async fn traffic_log_is_private_json_lines_without_secrets() {
     #[cfg(unix)]
     assert_eq!(mode(&path), 0o600);
     let issued_access = r
-        .mock
+        .mock()
         .state()
         .requests()
         .into_iter()
