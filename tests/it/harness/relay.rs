@@ -278,6 +278,11 @@ pub fn last_user_text(body: &serde_json::Value) -> String {
     }
 }
 
+/// A text request to `/v1/responses`.
+pub fn text_request(prompt: &str, stream: bool) -> Value {
+    serde_json::json!({"model": "gpt-5.5", "input": prompt, "stream": stream})
+}
+
 /// Parses an SSE body into (event name, data JSON) pairs.
 pub fn sse_events(body: &str) -> Vec<(Option<String>, serde_json::Value)> {
     let mut out = Vec::new();
