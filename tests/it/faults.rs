@@ -22,10 +22,6 @@ fn chat(stream: bool) -> Value {
     json!({"model": "gpt-5.5", "stream": stream, "messages": [{"role": "user", "content": "hi"}]})
 }
 
-fn code(body: &Value) -> Option<&str> {
-    body["error"]["code"].as_str()
-}
-
 /// `/healthz` answers and nothing is left active, held or in flight.
 async fn assert_settled(r: &Relay) {
     assert_eq!(
@@ -316,14 +312,12 @@ async fn upstream_401_once_forever_and_refresh_failures() {
     let refreshes = state.refresh_calls();
     state.push_fault(Fault::Unauthorized401);
     state.push_fault(Fault::Unauthorized401);
-    let (s, _, b) = error_of(
-        r.post("/v1/chat/completions", &chat(false))
-            .send()
-            .await
-            .unwrap(),
+    let (_, b) = expect_error(
+        r.post("/v1/chat/completions", &chat(false)),
+        503,
+        "upstream_auth_rejected",
     )
     .await;
-    assert_eq!((s, code(&b)), (503, Some("upstream_auth_rejected")), "{b}");
     assert!(
         b["error"]["message"]
             .as_str()
@@ -345,7 +339,7 @@ async fn upstream_401_once_forever_and_refresh_failures() {
     if resp.status() != 200 {
         let (s, retry, b) = error_of(resp).await;
         assert_eq!(
-            (s, code(&b)),
+            (s, b["error"]["code"].as_str()),
             (503, Some("upstream_auth_refresh_failed")),
             "{b}"
         );
@@ -384,18 +378,12 @@ async fn refresh_token_reused_needs_a_new_login() {
     );
     state.set_refresh_failure(Some(RefreshFailure::Reused));
     state.revoke_all_access_tokens();
-    let (s, retry, b) = error_of(
-        r.post("/v1/responses", &text_request("hi", true))
-            .send()
-            .await
-            .unwrap(),
+    let (retry, b) = expect_error(
+        r.post("/v1/responses", &text_request("hi", true)),
+        503,
+        "upstream_auth_refresh_failed",
     )
     .await;
-    assert_eq!(
-        (s, code(&b)),
-        (503, Some("upstream_auth_refresh_failed")),
-        "{b}"
-    );
     assert!(
         b["error"]["message"]
             .as_str()
@@ -407,8 +395,12 @@ async fn refresh_token_reused_needs_a_new_login() {
     let refreshes = state.refresh_calls();
     // Permanent: later requests fail the same way without spending anything upstream.
     for body in [chat(false), chat(true)] {
-        let (s, _, b) = error_of(r.post("/v1/chat/completions", &body).send().await.unwrap()).await;
-        assert_eq!((s, code(&b)), (503, Some("upstream_auth_refresh_failed")));
+        expect_error(
+            r.post("/v1/chat/completions", &body),
+            503,
+            "upstream_auth_refresh_failed",
+        )
+        .await;
     }
     assert_eq!(
         state.refresh_calls(),
@@ -455,31 +447,27 @@ async fn chat_routes_map_upstream_faults_like_responses() {
     )
     .await;
     assert_eq!(
-        (s, code(&b), retry.as_deref()),
+        (s, b["error"]["code"].as_str(), retry.as_deref()),
         (429, Some("usage_limit_reached"), Some("90"))
     );
 
     state.push_fault(Fault::RateLimited429);
-    let (s, _, b) = error_of(
-        r.post("/v1/chat/completions", &chat(false))
-            .send()
-            .await
-            .unwrap(),
+    expect_error(
+        r.post("/v1/chat/completions", &chat(false)),
+        429,
+        "rate_limit_exceeded",
     )
     .await;
-    assert_eq!((s, code(&b)), (429, Some("rate_limit_exceeded")), "{b}");
 
     for _ in 0..3 {
         state.push_fault(Fault::Overloaded503);
     }
-    let (s, retry, b) = error_of(
-        r.post("/v1/chat/completions", &chat(true))
-            .send()
-            .await
-            .unwrap(),
+    let (retry, _) = expect_error(
+        r.post("/v1/chat/completions", &chat(true)),
+        503,
+        "upstream_overloaded",
     )
     .await;
-    assert_eq!((s, code(&b)), (503, Some("upstream_overloaded")));
     assert!(retry.is_some());
 
     // Malformed data lines are skipped; the chat stream still ends properly.
@@ -652,7 +640,11 @@ async fn connection_refused_is_502_and_the_relay_stays_up() {
         ("/v1/chat/completions", chat(false)),
     ] {
         let (s, _, b) = error_of(r.post(path, &body).send().await.unwrap()).await;
-        assert_eq!((s, code(&b)), (502, Some("upstream_error")), "{path}: {b}");
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (502, Some("upstream_error")),
+            "{path}: {b}"
+        );
     }
     let (s, _, _) = error_of(r.get("/v1/models").send().await.unwrap()).await;
     assert_eq!(s, 502);
@@ -667,7 +659,11 @@ async fn reset_mid_headers_is_502() {
         ("/v1/chat/completions", chat(true)),
     ] {
         let (s, _, b) = error_of(r.post(path, &body).send().await.unwrap()).await;
-        assert_eq!((s, code(&b)), (502, Some("upstream_error")), "{path}: {b}");
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (502, Some("upstream_error")),
+            "{path}: {b}"
+        );
     }
     assert_settled(&r).await;
 }
@@ -757,13 +753,11 @@ async fn stall_past_the_idle_timeout_mid_stream_is_an_in_band_timeout() {
         "{text}"
     );
 
-    let (s, _, b) = error_of(
-        r.post("/v1/chat/completions", &chat(false))
-            .send()
-            .await
-            .unwrap(),
+    expect_error(
+        r.post("/v1/chat/completions", &chat(false)),
+        504,
+        "upstream_timeout",
     )
     .await;
-    assert_eq!((s, code(&b)), (504, Some("upstream_timeout")), "{b}");
     assert_settled(&r).await;
 }
