@@ -5,16 +5,16 @@
 //! (the script's JSON) and what reached the mock upstream. The upload-limit and
 //! crash tests speak plain HTTP and live in `files`.
 
-use super::runner::Client;
+use super::runner::{Ran, node_script, python_script};
 use crate::harness::relay::{Relay, RelayOptions, last_user_text};
 use serde_json::{Value, json};
 
-fn python(r: &Relay, script: &str) -> Client {
-    Client::python(script, &r.url("/v1"), &r.token)
+async fn python(r: &Relay, script: &str) -> Ran {
+    python_script(script, &r.url("/v1"), &r.token).await
 }
 
-fn node(r: &Relay, script: &str) -> Client {
-    Client::node(script, &r.url("/v1"), &r.token)
+async fn node(r: &Relay, script: &str) -> Ran {
+    node_script(script, &r.url("/v1"), &r.token).await
 }
 
 /// Every upstream request is what the backend takes: streamed, not stored.
@@ -71,7 +71,7 @@ fn check_chat_stream(chunks: &Value, include_usage: bool) -> String {
 #[tokio::test]
 async fn python_sdk_models_and_responses_with_and_without_streaming() {
     let r = Relay::start(RelayOptions::default()).await;
-    let out = python(&r, "responses.py").run().await.json();
+    let out = python(&r, "responses.py").await.json();
 
     let models: Vec<&str> = out["models"]
         .as_array()
@@ -135,7 +135,7 @@ async fn python_sdk_models_and_responses_with_and_without_streaming() {
 #[tokio::test]
 async fn python_sdk_chat_completions_stream_usage_and_tool_loop() {
     let r = Relay::start(RelayOptions::default()).await;
-    let out = python(&r, "chat.py").run().await.json();
+    let out = python(&r, "chat.py").await.json();
 
     let plain = &out["create"];
     assert_eq!(plain["object"], "chat.completion");
@@ -205,7 +205,7 @@ async fn python_sdk_chat_completions_stream_usage_and_tool_loop() {
 #[tokio::test]
 async fn python_sdk_raises_typed_errors() {
     let r = Relay::start(RelayOptions::default()).await;
-    let out = python(&r, "errors.py").run().await.json();
+    let out = python(&r, "errors.py").await.json();
     let wrong = &out["wrong_key"];
     assert_eq!(wrong["class"], "AuthenticationError", "{out}");
     assert_eq!(
@@ -232,7 +232,7 @@ async fn python_sdk_raises_typed_errors() {
 #[tokio::test]
 async fn node_sdk_chat_responses_models_tool_loops_and_errors() {
     let r = Relay::start(RelayOptions::default()).await;
-    let out = node(&r, "openai_sdk.mjs").run().await.json();
+    let out = node(&r, "openai_sdk.mjs").await.json();
 
     assert!(
         out["models"]
@@ -343,7 +343,7 @@ async fn node_sdk_chat_responses_models_tool_loops_and_errors() {
 #[tokio::test]
 async fn vercel_ai_sdk_generate_and_stream_text_with_tool_loops_on_both_apis() {
     let r = Relay::start(RelayOptions::default()).await;
-    let out = node(&r, "ai_sdk.mjs").run().await.json();
+    let out = node(&r, "ai_sdk.mjs").await.json();
 
     for api in ["chat", "responses"] {
         let o = &out[api];
@@ -560,14 +560,14 @@ async fn check_files_run(r: &Relay, out: &Value) {
 #[tokio::test]
 async fn python_sdk_files_round_trip_and_inlining() {
     let r = Relay::start(RelayOptions::default()).await;
-    let out = python(&r, "files.py").run().await.json();
+    let out = python(&r, "files.py").await.json();
     check_files_run(&r, &out).await;
 }
 
 #[tokio::test]
 async fn node_sdk_files_round_trip_and_inlining() {
     let r = Relay::start(RelayOptions::default()).await;
-    let out = node(&r, "files.mjs").run().await.json();
+    let out = node(&r, "files.mjs").await.json();
     check_files_run(&r, &out).await;
 }
 
@@ -589,7 +589,7 @@ fn check_parallel_stream(p: &Value) {
 #[tokio::test]
 async fn python_sdk_helpers_structured_outputs_parallel_tools_raw_and_async() {
     let r = Relay::start(RelayOptions::default()).await;
-    let out = python(&r, "helpers.py").run().await.json();
+    let out = python(&r, "helpers.py").await.json();
     assert_eq!(out["model"], json!({"id": "gpt-5.5", "object": "model"}));
     assert_eq!(
         out["unknown_model"],
@@ -640,7 +640,7 @@ async fn python_sdk_helpers_structured_outputs_parallel_tools_raw_and_async() {
 #[tokio::test]
 async fn node_sdk_helpers_run_tools_parallel_stream_parse_and_raw() {
     let r = Relay::start(RelayOptions::default()).await;
-    let out = node(&r, "helpers.mjs").run().await.json();
+    let out = node(&r, "helpers.mjs").await.json();
     assert_eq!(out["model"], json!({"id": "gpt-5.5", "object": "model"}));
     assert_eq!(
         out["run_tools"]["final_content"], "tool said: tool-ok-42",
@@ -678,7 +678,7 @@ async fn node_sdk_helpers_run_tools_parallel_stream_parse_and_raw() {
 #[tokio::test]
 async fn vercel_ai_sdk_item_references_are_resolved_from_the_relays_recent_items() {
     let r = Relay::start(RelayOptions::default()).await;
-    let out = node(&r, "ai_sdk_reasoning.mjs").run().await.json();
+    let out = node(&r, "ai_sdk_reasoning.mjs").await.json();
     for run in ["generate_tool_loop", "stream_tool_loop"] {
         assert_eq!(out[run]["text"], "tool said: tool-ok-42", "{run}: {out}");
         assert_eq!(out[run]["steps"], 2, "{run}");
