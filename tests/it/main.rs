@@ -11,9 +11,10 @@
 //!   helpers and the multipart builder; `relay.rs` runs `airelays serve`
 //!   ([`harness::relay::Relay`]) and holds the error reader
 //!   ([`harness::relay::error_of`]); `login.rs` drives a running `airelays login`.
-//! - one file per subject, below; `clients/` runs the pinned real clients (install
-//!   them with `scripts/setup-clients`; the scripts and snippets live in
-//!   `tests/clients/`).
+//! - one file per subject, below; `clients/` runs the pinned real clients through
+//!   one runner (`clients/runner.rs`; install the clients with
+//!   `scripts/setup-clients`; their scripts live in `tests/clients/`, the snippets
+//!   the tests check in `docs/clients/`).
 //!
 //! Run one subject with `cargo test --test it relay::`, one test with
 //! `cargo test --test it relay::h2c_prior_knowledge_is_served`.
