@@ -3,51 +3,23 @@
 //! `scripts/setup-clients`. Every test starts the real relay against the mock upstream,
 //! runs one client script from `tests/clients/`, and checks both what the client saw
 //! (the script's JSON) and what reached the mock upstream. The upload-limit and
-//! crash tests speak plain HTTP, so they can cut a body short or kill the relay mid-way.
+//! crash tests speak plain HTTP and live in `files`.
 
-mod common;
-
-use common::clients::Client;
-use common::relay::{Relay, RelayOptions};
+use super::runner::{Ran, node_script, python_script};
+use crate::harness::relay::{Relay, RelayOptions, last_user_text};
 use serde_json::{Value, json};
 
-const RESPONSES: &str = "/backend-api/codex/responses";
-
-fn python(r: &Relay, script: &str) -> Client {
-    Client::python(script, &r.url("/v1"), &r.token)
+async fn python(r: &Relay, script: &str) -> Ran {
+    python_script(script, &r.url("/v1"), &r.token).await
 }
 
-fn node(r: &Relay, script: &str) -> Client {
-    Client::node(script, &r.url("/v1"), &r.token)
-}
-
-/// The upstream Responses requests the mock received, oldest first.
-fn upstream_bodies(r: &Relay) -> Vec<Value> {
-    r.mock
-        .state()
-        .requests()
-        .into_iter()
-        .filter(|q| q.path.starts_with(RESPONSES))
-        .map(|q| q.body)
-        .collect()
-}
-
-/// The text of the last user message of an upstream request.
-fn last_user_text(body: &Value) -> String {
-    let item = body["input"]
-        .as_array()
-        .and_then(|items| items.iter().rev().find(|i| i["role"] == "user"))
-        .unwrap_or_else(|| panic!("no user item in {body}"));
-    match &item["content"] {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
-        other => panic!("odd content {other}"),
-    }
+async fn node(r: &Relay, script: &str) -> Ran {
+    node_script(script, &r.url("/v1"), &r.token).await
 }
 
 /// Every upstream request is what the backend takes: streamed, not stored.
 fn assert_upstream_shape(r: &Relay) {
-    for body in upstream_bodies(r) {
+    for body in r.upstream_bodies() {
         assert_eq!(body["stream"], true, "{body}");
         assert_eq!(body["store"], false, "{body}");
         assert!(body["instructions"].is_string(), "{body}");
@@ -99,7 +71,7 @@ fn check_chat_stream(chunks: &Value, include_usage: bool) -> String {
 #[tokio::test]
 async fn python_sdk_models_and_responses_with_and_without_streaming() {
     let r = Relay::start(RelayOptions::default()).await;
-    let out = python(&r, "responses.py").run().await.json();
+    let out = python(&r, "responses.py").await.json();
 
     let models: Vec<&str> = out["models"]
         .as_array()
@@ -137,7 +109,7 @@ async fn python_sdk_models_and_responses_with_and_without_streaming() {
 
     // Upstream: a string input became one user message; the tool round trip carried
     // the call and its output back, matched by call id.
-    let bodies = upstream_bodies(&r);
+    let bodies = r.upstream_bodies();
     assert_eq!(bodies.len(), 5, "one upstream call per SDK call");
     assert_eq!(last_user_text(&bodies[0]), "say pong");
     assert_eq!(bodies[0]["model"], "gpt-5.5");
@@ -163,7 +135,7 @@ async fn python_sdk_models_and_responses_with_and_without_streaming() {
 #[tokio::test]
 async fn python_sdk_chat_completions_stream_usage_and_tool_loop() {
     let r = Relay::start(RelayOptions::default()).await;
-    let out = python(&r, "chat.py").run().await.json();
+    let out = python(&r, "chat.py").await.json();
 
     let plain = &out["create"];
     assert_eq!(plain["object"], "chat.completion");
@@ -202,7 +174,7 @@ async fn python_sdk_chat_completions_stream_usage_and_tool_loop() {
     // Upstream: the system message became instructions; the second tool-loop request
     // carried the assistant's call and the tool's answer as Responses items, and the
     // function tool was flattened.
-    let bodies = upstream_bodies(&r);
+    let bodies = r.upstream_bodies();
     assert_eq!(bodies.len(), 5);
     assert_eq!(bodies[0]["instructions"], "Be brief.");
     assert_eq!(last_user_text(&bodies[0]), "say pong");
@@ -233,7 +205,7 @@ async fn python_sdk_chat_completions_stream_usage_and_tool_loop() {
 #[tokio::test]
 async fn python_sdk_raises_typed_errors() {
     let r = Relay::start(RelayOptions::default()).await;
-    let out = python(&r, "errors.py").run().await.json();
+    let out = python(&r, "errors.py").await.json();
     let wrong = &out["wrong_key"];
     assert_eq!(wrong["class"], "AuthenticationError", "{out}");
     assert_eq!(
@@ -251,7 +223,7 @@ async fn python_sdk_raises_typed_errors() {
         assert!(e["message"].as_str().unwrap().contains("gpt-nope-9"), "{e}");
     }
     assert_eq!(
-        r.mock.state().responses_calls(),
+        r.mock().state().responses_calls(),
         0,
         "nothing reached the upstream"
     );
@@ -260,7 +232,7 @@ async fn python_sdk_raises_typed_errors() {
 #[tokio::test]
 async fn node_sdk_chat_responses_models_tool_loops_and_errors() {
     let r = Relay::start(RelayOptions::default()).await;
-    let out = node(&r, "openai_sdk.mjs").run().await.json();
+    let out = node(&r, "openai_sdk.mjs").await.json();
 
     assert!(
         out["models"]
@@ -336,7 +308,7 @@ async fn node_sdk_chat_responses_models_tool_loops_and_errors() {
     );
 
     // Upstream: the chat tool loop's second request carries the call and its output.
-    let bodies = upstream_bodies(&r);
+    let bodies = r.upstream_bodies();
     assert_eq!(bodies.len(), 10, "one upstream call per SDK call");
     assert_eq!(bodies[0]["instructions"], "Be brief.");
     let call_id = tool["calls"][0]["id"].as_str().unwrap();
@@ -371,7 +343,7 @@ async fn node_sdk_chat_responses_models_tool_loops_and_errors() {
 #[tokio::test]
 async fn vercel_ai_sdk_generate_and_stream_text_with_tool_loops_on_both_apis() {
     let r = Relay::start(RelayOptions::default()).await;
-    let out = node(&r, "ai_sdk.mjs").run().await.json();
+    let out = node(&r, "ai_sdk.mjs").await.json();
 
     for api in ["chat", "responses"] {
         let o = &out[api];
@@ -402,7 +374,7 @@ async fn vercel_ai_sdk_generate_and_stream_text_with_tool_loops_on_both_apis() {
 
     // Upstream: 2 plain + 2×2 tool-loop calls per API; each loop's second call carries
     // the call and the tool's output with the same call id.
-    let bodies = upstream_bodies(&r);
+    let bodies = r.upstream_bodies();
     assert_eq!(bodies.len(), 12);
     let seconds: Vec<&Value> = bodies
         .iter()
@@ -434,23 +406,6 @@ async fn vercel_ai_sdk_generate_and_stream_text_with_tool_loops_on_both_apis() {
         assert_eq!(b["tools"][0]["name"], "bash");
     }
     assert_upstream_shape(&r);
-}
-
-/// The user message parts of the upstream request whose prompt starts with `marker`.
-fn upstream_parts_for(r: &Relay, marker: &str) -> Vec<Value> {
-    let body = upstream_bodies(r)
-        .into_iter()
-        .find(|b| last_user_text(b).starts_with(marker))
-        .unwrap_or_else(|| panic!("no upstream request for {marker}"));
-    let item = body["input"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|i| i["role"] == "user")
-        .unwrap()
-        .clone();
-    item["content"].as_array().unwrap().clone()
 }
 
 fn b64(s: &Value) -> Vec<u8> {
@@ -547,7 +502,7 @@ async fn check_files_run(r: &Relay, out: &Value) {
     );
 
     let hello = String::from_utf8(b64(&out["uploaded"]["hello.txt"])).unwrap();
-    let chat = upstream_parts_for(r, "ECHO:chat with files");
+    let chat = r.upstream_parts_for("ECHO:chat with files");
     assert_eq!(chat.len(), 3, "{chat:?}");
     assert_eq!(
         chat[1],
@@ -558,7 +513,7 @@ async fn check_files_run(r: &Relay, out: &Value) {
     assert_eq!(chat[2]["detail"], "low");
 
     let notes = String::from_utf8(b64(&out["uploaded"]["notes.md"])).unwrap();
-    let resp = upstream_parts_for(r, "ECHO:responses with files");
+    let resp = r.upstream_parts_for("ECHO:responses with files");
     assert_eq!(resp.len(), 3, "{resp:?}");
     assert_eq!(
         resp[1],
@@ -605,360 +560,15 @@ async fn check_files_run(r: &Relay, out: &Value) {
 #[tokio::test]
 async fn python_sdk_files_round_trip_and_inlining() {
     let r = Relay::start(RelayOptions::default()).await;
-    let out = python(&r, "files.py").run().await.json();
+    let out = python(&r, "files.py").await.json();
     check_files_run(&r, &out).await;
 }
 
 #[tokio::test]
 async fn node_sdk_files_round_trip_and_inlining() {
     let r = Relay::start(RelayOptions::default()).await;
-    let out = node(&r, "files.mjs").run().await.json();
+    let out = node(&r, "files.mjs").await.json();
     check_files_run(&r, &out).await;
-}
-
-const BOUNDARY: &str = "airelays-test-boundary";
-
-/// The head of a multipart upload as the Python SDK orders it (`purpose`, then the
-/// `file` part's headers); the file's bytes and [`multipart_tail`] follow.
-fn multipart_head(filename: &str, content_type: &str) -> Vec<u8> {
-    format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nuser_data\r\n\
-         --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\
-         Content-Type: {content_type}\r\n\r\n"
-    )
-    .into_bytes()
-}
-
-fn multipart_tail() -> Vec<u8> {
-    format!("\r\n--{BOUNDARY}--\r\n").into_bytes()
-}
-
-fn upload_request(r: &Relay) -> reqwest::RequestBuilder {
-    r.http
-        .post(r.url("/v1/files"))
-        .header("authorization", r.bearer())
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
-}
-
-async fn upload(r: &Relay, filename: &str, content_type: &str, data: &[u8]) -> (u16, Value) {
-    let body = [
-        multipart_head(filename, content_type),
-        data.to_vec(),
-        multipart_tail(),
-    ]
-    .concat();
-    let resp = upload_request(r).body(body).send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.expect("JSON answer"))
-}
-
-async fn list_files(r: &Relay) -> Vec<Value> {
-    let listed: Value = r
-        .get("/v1/files")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    listed["data"].as_array().expect("data").clone()
-}
-
-/// Names in `<data_dir>/uploads/<sub>`.
-fn upload_dir_entries(r: &Relay, sub: &str) -> Vec<String> {
-    let dir = r.sandbox.data_dir().join("uploads").join(sub);
-    match std::fs::read_dir(&dir) {
-        Ok(entries) => entries
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => panic!("{}: {e}", dir.display()),
-    }
-}
-
-fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str) {
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (want_status, Some(want_code)),
-        "{body}"
-    );
-    assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-}
-
-#[tokio::test]
-async fn upload_limits_refuse_without_storing_anything() {
-    let r = Relay::start(RelayOptions {
-        env: vec![
-            ("AIRELAYS_MAX_UPLOAD_BYTES", "1000".into()),
-            ("AIRELAYS_MAX_TOTAL_UPLOAD_BYTES", "2500".into()),
-        ],
-        ..Default::default()
-    })
-    .await;
-
-    let (s, b) = upload(&r, "big.bin", "application/octet-stream", &[7; 1001]).await;
-    assert_error(s, &b, 413, "upload_too_large");
-    assert!(
-        b["error"]["message"].as_str().unwrap().contains("1000"),
-        "{b}"
-    );
-    assert_eq!(list_files(&r).await, Vec::<Value>::new());
-    assert_eq!(
-        upload_dir_entries(&r, "objects"),
-        Vec::<String>::new(),
-        "no bytes kept"
-    );
-    assert_eq!(
-        upload_dir_entries(&r, "tmp"),
-        Vec::<String>::new(),
-        "no temp file left"
-    );
-
-    for name in ["a.bin", "b.bin"] {
-        let (s, b) = upload(&r, name, "application/octet-stream", &[1; 1000]).await;
-        assert_eq!(s, 200, "exactly the per-file limit is fine: {b}");
-    }
-    let (s, b) = upload(&r, "c.bin", "application/octet-stream", &[2; 1000]).await;
-    assert_error(s, &b, 413, "upload_quota_exceeded");
-    assert_eq!(list_files(&r).await.len(), 2);
-    assert_eq!(upload_dir_entries(&r, "objects").len(), 2);
-    assert_eq!(upload_dir_entries(&r, "tmp"), Vec::<String>::new());
-    let status = r.relay_status().await;
-    assert_eq!(
-        (
-            status["uploads"]["files"].as_u64(),
-            status["uploads"]["bytes"].as_u64()
-        ),
-        (Some(2), Some(2000))
-    );
-    // What is left of the quota can still be used.
-    let (s, b) = upload(&r, "d.bin", "application/octet-stream", &[3; 500]).await;
-    assert_eq!(s, 200, "{b}");
-}
-
-#[tokio::test]
-async fn referenced_files_that_cannot_be_inlined_are_refused_before_the_upstream() {
-    let r = Relay::start(RelayOptions::default()).await;
-    let chat_with = |part: Value| json!({"model": "gpt-5.5", "messages": [{"role": "user", "content": [{"type": "text", "text": "look"}, part]}]});
-
-    // The default inline limit is 1,000,000 bytes: exactly that is sent, one more is 422.
-    let (s, at_limit) = upload(&r, "limit.txt", "text/plain", &vec![b'a'; 1_000_000]).await;
-    assert_eq!(s, 200, "{at_limit}");
-    let (s, over) = upload(&r, "over.txt", "text/plain", &vec![b'a'; 1_000_001]).await;
-    assert_eq!(s, 200, "{over}");
-    let resp = r
-        .post(
-            "/v1/chat/completions",
-            &chat_with(json!({"type": "file", "file": {"file_id": at_limit["id"]}})),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let sent = upstream_parts_for(&r, "look");
-    assert_eq!(
-        sent[1]["text"].as_str().unwrap().len(),
-        "Uploaded file `limit.txt` (text/plain):\n\n".len() + 1_000_000
-    );
-
-    let calls = r.mock.state().responses_calls();
-    for (what, part, code, status) in [
-        (
-            "text over the inline limit",
-            json!({"type": "file", "file": {"file_id": over["id"]}}),
-            Some("unsupported_file"),
-            422,
-        ),
-        (
-            "unknown file id",
-            json!({"type": "file", "file": {"file_id": "file-doesnotexist000000000"}}),
-            None,
-            400,
-        ),
-    ] {
-        let resp = r
-            .post("/v1/chat/completions", &chat_with(part))
-            .send()
-            .await
-            .unwrap();
-        let s = resp.status().as_u16();
-        let b: Value = resp.json().await.unwrap();
-        assert_eq!(
-            (s, b["error"]["code"].as_str()),
-            (status, code),
-            "{what}: {b}"
-        );
-        if status == 400 {
-            let m = b["error"]["message"].as_str().unwrap();
-            assert!(
-                m.contains("file-doesnotexist000000000") && m.contains("POST /v1/files"),
-                "{m}"
-            );
-        }
-    }
-
-    // A file that claims to be a PNG but is not one, referenced from both APIs.
-    let (s, fake) = upload(&r, "fake.png", "image/png", b"this is not a png").await;
-    assert_eq!(s, 200, "{fake}");
-    let chat = r
-        .post(
-            "/v1/chat/completions",
-            &chat_with(json!({"type": "image_url", "image_url": {"file_id": fake["id"]}})),
-        )
-        .send()
-        .await
-        .unwrap();
-    let (s, b) = (chat.status().as_u16(), chat.json::<Value>().await.unwrap());
-    assert_error(s, &b, 422, "unsupported_file");
-    let responses = json!({"model": "gpt-5.5", "input": [{"role": "user", "content": [{"type": "input_image", "file_id": fake["id"]}]}]});
-    let resp = r.post("/v1/responses", &responses).send().await.unwrap();
-    let (s, b) = (resp.status().as_u16(), resp.json::<Value>().await.unwrap());
-    assert_error(s, &b, 422, "unsupported_file");
-    assert_eq!(
-        r.mock.state().responses_calls(),
-        calls,
-        "no refused request reached the upstream"
-    );
-}
-
-#[tokio::test]
-async fn a_relay_killed_mid_upload_restarts_with_no_partial_file_and_an_exact_quota() {
-    const LARGE: usize = 20 * 1024 * 1024;
-    const CHUNK: usize = 64 * 1024;
-    let small = b"kept across the crash\n";
-    let mut r = Relay::start(RelayOptions {
-        env: vec![
-            ("AIRELAYS_MAX_UPLOAD_BYTES", LARGE.to_string()),
-            (
-                "AIRELAYS_MAX_TOTAL_UPLOAD_BYTES",
-                (LARGE + small.len()).to_string(),
-            ),
-        ],
-        ..Default::default()
-    })
-    .await;
-    let (s, kept) = upload(&r, "kept.txt", "text/plain", small).await;
-    assert_eq!(s, 200, "{kept}");
-    let before = json_of_status(&r);
-    assert_eq!(
-        (
-            before["uploads"]["files"].as_u64(),
-            before["uploads"]["bytes"].as_u64()
-        ),
-        (Some(1), Some(small.len() as u64))
-    );
-
-    // A 20 MB upload whose bytes the test hands over chunk by chunk, never finishing.
-    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|c| (Ok::<_, std::io::Error>(c), rx))
-    });
-    let request = upload_request(&r)
-        .body(reqwest::Body::wrap_stream(body))
-        .send();
-    let in_flight = tokio::spawn(request);
-    tx.send(multipart_head("large.bin", "application/octet-stream"))
-        .await
-        .unwrap();
-
-    // Send until the relay's temp file holds at least 1 MiB (bounded: at most the
-    // whole file, then a bounded wait).
-    let part_size = || -> u64 {
-        let tmp = r.sandbox.data_dir().join("uploads/tmp");
-        upload_dir_entries(&r, "tmp")
-            .iter()
-            .filter(|n| n.ends_with(".part"))
-            .filter_map(|n| std::fs::metadata(tmp.join(n)).ok())
-            .map(|m| m.len())
-            .sum()
-    };
-    let mut sent = 0;
-    while part_size() < 1024 * 1024 && sent + CHUNK < LARGE {
-        tx.send(vec![b'x'; CHUNK]).await.unwrap();
-        sent += CHUNK;
-    }
-    for _ in 0..500 {
-        if part_size() >= 1024 * 1024 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(
-        part_size() >= 1024 * 1024,
-        "the upload never reached the relay's temp file"
-    );
-    assert_eq!(
-        list_files(&r).await.len(),
-        1,
-        "an upload in progress is not listed"
-    );
-
-    r.kill();
-    let result = in_flight.await.unwrap();
-    assert!(
-        result.is_err() || result.unwrap().status() != 200,
-        "the killed upload did not succeed"
-    );
-    drop(tx);
-    assert_eq!(
-        upload_dir_entries(&r, "tmp").len(),
-        1,
-        "the crash left its temp file behind"
-    );
-
-    r.spawn();
-    let files = list_files(&r).await;
-    assert_eq!(files.len(), 1, "{files:?}");
-    assert_eq!(files[0]["id"], kept["id"]);
-    assert_eq!(
-        upload_dir_entries(&r, "tmp"),
-        Vec::<String>::new(),
-        "the restart removed the partial upload"
-    );
-    assert_eq!(
-        upload_dir_entries(&r, "objects"),
-        vec![kept["id"].as_str().unwrap().to_string()]
-    );
-    let after = json_of_status(&r);
-    assert_eq!(
-        after["uploads"], before["uploads"],
-        "the quota is exactly what it was"
-    );
-    let content = r
-        .get(&format!(
-            "/v1/files/{}/content",
-            kept["id"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(content.bytes().await.unwrap().as_ref(), small);
-
-    // No quota leaked: the rest of the total is still available, to the byte.
-    let (s, b) = upload(
-        &r,
-        "large.bin",
-        "application/octet-stream",
-        &vec![b'y'; LARGE],
-    )
-    .await;
-    assert_eq!(s, 200, "{b}");
-    let (s, b) = upload(&r, "one.bin", "application/octet-stream", b"1").await;
-    assert_error(s, &b, 413, "upload_quota_exceeded");
-}
-
-/// `airelays status --json` for the relay's home (local, no network).
-fn json_of_status(r: &Relay) -> Value {
-    common::json_of(&r.sandbox.run(&["status", "--json"]))
 }
 
 /// Checks a two-call `PARALLEL_TOOLS` answer assembled by an SDK's streaming helper.
@@ -979,7 +589,7 @@ fn check_parallel_stream(p: &Value) {
 #[tokio::test]
 async fn python_sdk_helpers_structured_outputs_parallel_tools_raw_and_async() {
     let r = Relay::start(RelayOptions::default()).await;
-    let out = python(&r, "helpers.py").run().await.json();
+    let out = python(&r, "helpers.py").await.json();
     assert_eq!(out["model"], json!({"id": "gpt-5.5", "object": "model"}));
     assert_eq!(
         out["unknown_model"],
@@ -1005,7 +615,7 @@ async fn python_sdk_helpers_structured_outputs_parallel_tools_raw_and_async() {
 
     // Upstream: the Pydantic schema arrived as a strict json_schema text format, and
     // the sampling parameters the backend refuses were removed.
-    let bodies = upstream_bodies(&r);
+    let bodies = r.upstream_bodies();
     let format = &bodies[0]["text"]["format"];
     assert_eq!(
         (format["type"].as_str(), format["strict"].as_bool()),
@@ -1030,7 +640,7 @@ async fn python_sdk_helpers_structured_outputs_parallel_tools_raw_and_async() {
 #[tokio::test]
 async fn node_sdk_helpers_run_tools_parallel_stream_parse_and_raw() {
     let r = Relay::start(RelayOptions::default()).await;
-    let out = node(&r, "helpers.mjs").run().await.json();
+    let out = node(&r, "helpers.mjs").await.json();
     assert_eq!(out["model"], json!({"id": "gpt-5.5", "object": "model"}));
     assert_eq!(
         out["run_tools"]["final_content"], "tool said: tool-ok-42",
@@ -1057,7 +667,7 @@ async fn node_sdk_helpers_run_tools_parallel_stream_parse_and_raw() {
             .unwrap()
             .starts_with("req_")
     );
-    let last = upstream_bodies(&r).pop().unwrap();
+    let last = r.upstream_bodies().pop().unwrap();
     assert!(
         last.get("temperature").is_none() && last.get("max_output_tokens").is_none(),
         "{last}"
@@ -1068,7 +678,7 @@ async fn node_sdk_helpers_run_tools_parallel_stream_parse_and_raw() {
 #[tokio::test]
 async fn vercel_ai_sdk_item_references_are_resolved_from_the_relays_recent_items() {
     let r = Relay::start(RelayOptions::default()).await;
-    let out = node(&r, "ai_sdk_reasoning.mjs").run().await.json();
+    let out = node(&r, "ai_sdk_reasoning.mjs").await.json();
     for run in ["generate_tool_loop", "stream_tool_loop"] {
         assert_eq!(out[run]["text"], "tool said: tool-ok-42", "{run}: {out}");
         assert_eq!(out[run]["steps"], 2, "{run}");
@@ -1086,7 +696,7 @@ async fn vercel_ai_sdk_item_references_are_resolved_from_the_relays_recent_items
 
     // The SDK sent `item_reference`s (store unset counts as true for it); the backend
     // stores nothing, so the relay put the items themselves in their place.
-    let bodies = upstream_bodies(&r);
+    let bodies = r.upstream_bodies();
     assert_eq!(bodies.len(), 6);
     for b in &bodies {
         assert!(
@@ -1121,7 +731,7 @@ async fn vercel_ai_sdk_item_references_are_resolved_from_the_relays_recent_items
     assert!(turn.iter().any(|i| i["type"] == "reasoning"), "{turn:?}");
 
     // A reference the relay never saw (or forgot in a restart) is refused, not sent.
-    let calls = r.mock.state().responses_calls();
+    let calls = r.mock().state().responses_calls();
     let resp = r
         .post("/v1/responses", &json!({"model": "gpt-5.5", "input": [{"role": "user", "content": "hi"}, {"type": "item_reference", "id": "rs_unknown"}]}))
         .send()
@@ -1140,5 +750,5 @@ async fn vercel_ai_sdk_item_references_are_resolved_from_the_relays_recent_items
             .contains("store: false"),
         "{b}"
     );
-    assert_eq!(r.mock.state().responses_calls(), calls);
+    assert_eq!(r.mock().state().responses_calls(), calls);
 }

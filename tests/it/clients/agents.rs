@@ -7,25 +7,19 @@
 //! (which `scripts/test` runs); Chromium comes from Debian (`.ci/run`). A missing client
 //! fails the test: none is ever skipped.
 
-mod common;
-
-use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
-use common::relay::{Relay, RelayOptions};
-use common::signin::{RunningLogin, TestEnv, eventually};
+use super::runner::{ClientHome, client, run};
+
+use crate::harness::login::RunningLogin;
+use crate::harness::relay::{Relay, RelayOptions};
+use crate::harness::{Sandbox, eventually};
 use serde_json::Value;
 
 /// The base URL every snippet in `docs/clients/` is written for (the relay's default).
 const DOC_BASE_URL: &str = "http://127.0.0.1:8080/v1";
-/// Longest any one client run may take before it is killed.
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(120);
-/// The path the relay posts to on the mock upstream.
-const UPSTREAM_RESPONSES: &str = "/backend-api/codex/responses";
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -47,17 +41,6 @@ fn configured(name: &str, relay: &Relay) -> String {
     text.replace(DOC_BASE_URL, &relay.url("/v1"))
 }
 
-/// A pinned client installed by `scripts/setup-clients`.
-fn client(relative: &str) -> PathBuf {
-    let path = repo().join("tests/clients").join(relative);
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/setup-clients",
-        path.display()
-    );
-    path
-}
-
 fn codex() -> PathBuf {
     client("node/node_modules/.bin/codex")
 }
@@ -75,143 +58,10 @@ fn chromium() -> PathBuf {
         .expect("chromium is not on PATH: apt-get install chromium (see .ci/run)")
 }
 
-/// A temporary home for one client: `HOME`, the XDG dirs and a working directory.
-struct ClientHome {
-    dir: tempfile::TempDir,
-}
-
-impl ClientHome {
-    fn new() -> ClientHome {
-        let home = ClientHome {
-            dir: tempfile::tempdir().expect("tempdir"),
-        };
-        std::fs::create_dir_all(home.work()).unwrap();
-        std::fs::create_dir_all(home.path()).unwrap();
-        home
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.path().join("home")
-    }
-
-    fn work(&self) -> PathBuf {
-        self.dir.path().join("work")
-    }
-
-    fn write(&self, relative: &str, text: &str) {
-        let path = self.path().join(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-
-    /// `program` with a clean environment: this home, the system PATH, the proxy and CA
-    /// settings of the machine (loopback always bypasses a proxy), run in `work()`.
-    fn command(&self, program: &Path) -> Command {
-        let home = self.path();
-        let mut cmd = Command::new(program);
-        cmd.env_clear()
-            .current_dir(self.work())
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-            .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_DATA_HOME", home.join(".local/share"))
-            .env("XDG_CACHE_HOME", home.join(".cache"))
-            .env("XDG_STATE_HOME", home.join(".local/state"))
-            .env("NO_COLOR", "1")
-            .env("LANG", "C.UTF-8");
-        for var in [
-            "HTTPS_PROXY",
-            "https_proxy",
-            "HTTP_PROXY",
-            "http_proxy",
-            "SSL_CERT_FILE",
-            "SSL_CERT_DIR",
-            "NODE_EXTRA_CA_CERTS",
-            "npm_config_registry",
-        ] {
-            if let Some(v) = std::env::var_os(var) {
-                cmd.env(var, v);
-            }
-        }
-        let no_proxy = match std::env::var("NO_PROXY").or_else(|_| std::env::var("no_proxy")) {
-            Ok(list) if !list.is_empty() => format!("{list},127.0.0.1,localhost"),
-            _ => "127.0.0.1,localhost".to_string(),
-        };
-        cmd.env("NO_PROXY", &no_proxy).env("no_proxy", &no_proxy);
-        cmd
-    }
-}
-
-/// What a finished client printed.
-#[derive(Debug)]
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Ran {
-    fn assert_ok(&self) {
-        assert_eq!(self.code, Some(0), "{self:#?}");
-    }
-}
-
-/// Runs a client to completion in its own process group, with stdin closed, killing the
-/// whole group if it outlives [`CLIENT_TIMEOUT`] (and after it exits, so nothing it
-/// started lingers).
-async fn run(mut cmd: Command) -> Ran {
-    tokio::task::spawn_blocking(move || {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-        let pid = child.id();
-        let readers = [
-            reader(child.stdout.take().unwrap()),
-            reader(child.stderr.take().unwrap()),
-        ];
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(child.wait());
-        });
-        let status = rx.recv_timeout(CLIENT_TIMEOUT);
-        // The group's id is the child's pid; this also ends a child that timed out.
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{pid}")])
-            .stderr(Stdio::null())
-            .status();
-        let [stdout, stderr] = readers.map(|r| r.join().unwrap());
-        let Ok(status) = status else {
-            return Err(format!(
-                "{cmd:?} did not finish within {CLIENT_TIMEOUT:?} and was killed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-            ));
-        };
-        Ok(Ran {
-            code: status.expect("wait").code(),
-            stdout,
-            stderr,
-        })
-    })
-    .await
-    .unwrap()
-    .unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn reader(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
-}
-
 /// The relay token the way `docs/clients/token.sh` gets it: the real `airelays` on PATH,
 /// in the relay's own (sandboxed) environment.
 async fn token_from_snippet(relay: &Relay) -> String {
-    let airelays = relay.sandbox.cmd();
+    let airelays = relay.sandbox.cmd(&[]);
     let mut sh = Command::new("/bin/sh");
     for (k, v) in airelays.get_envs() {
         match v {
@@ -219,7 +69,7 @@ async fn token_from_snippet(relay: &Relay) -> String {
             None => sh.env_remove(k),
         };
     }
-    let bin_dir = Path::new(common::BIN).parent().unwrap();
+    let bin_dir = Path::new(crate::harness::BIN).parent().unwrap();
     sh.env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
         .arg("-c")
         .arg(format!(
@@ -230,18 +80,6 @@ async fn token_from_snippet(relay: &Relay) -> String {
     ran.assert_ok();
     assert_eq!(ran.stdout, relay.token, "token.sh gave another token");
     ran.stdout
-}
-
-/// Bodies the relay sent to the mock's Responses endpoint, oldest first.
-fn upstream_bodies(relay: &Relay) -> Vec<Value> {
-    relay
-        .mock
-        .state()
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST" && r.path.starts_with(UPSTREAM_RESPONSES))
-        .map(|r| r.body)
-        .collect()
 }
 
 fn items_of_type<'a>(body: &'a Value, kind: &str) -> Vec<&'a Value> {
@@ -263,7 +101,7 @@ fn output_text(item: &Value) -> String {
 /// Asserts the last upstream request carries the tool round trip: a call to `tool`
 /// followed by its output containing `marker`, with matching call ids.
 fn assert_round_trip_upstream(relay: &Relay, tool: &str, marker: &str) {
-    let bodies = upstream_bodies(relay);
+    let bodies = relay.upstream_bodies();
     let last = bodies.last().expect("no upstream request");
     let calls = items_of_type(last, "function_call");
     let outputs = items_of_type(last, "function_call_output");
@@ -348,7 +186,7 @@ async fn codex_answers_through_the_relay() {
     ran.assert_ok();
     assert_eq!(ran.stdout.trim(), "pong", "{ran:#?}");
 
-    let bodies = upstream_bodies(&r);
+    let bodies = r.upstream_bodies();
     assert_eq!(bodies.len(), 1, "{bodies:#?}");
     let body = &bodies[0];
     assert_eq!(body["model"], "gpt-5.5");
@@ -420,7 +258,7 @@ async fn codex_runs_the_tool_the_model_asks_for() {
     );
     assert!(events.iter().any(|e| e["type"] == "turn.completed"));
 
-    assert_eq!(upstream_bodies(&r).len(), 2);
+    assert_eq!(r.upstream_bodies().len(), 2);
     assert_round_trip_upstream(&r, "exec_command", "tool-ok-42");
 }
 
@@ -445,12 +283,12 @@ async fn codex_with_a_wrong_token_fails_cleanly() {
         "{}",
         ran.stderr
     );
-    assert!(upstream_bodies(&r).is_empty(), "nothing may reach upstream");
+    assert!(r.upstream_bodies().is_empty(), "nothing may reach upstream");
 
     let ran = run(codex_exec(&r, &home, &r.token, &["say pong"])).await;
     ran.assert_ok();
     assert_eq!(ran.stdout.trim(), "pong");
-    assert_eq!(upstream_bodies(&r).len(), 1);
+    assert_eq!(r.upstream_bodies().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -468,7 +306,7 @@ async fn codex_reports_a_cut_stream_as_an_error() {
     );
     assert!(ran.stdout.trim().is_empty(), "{ran:#?}");
     // One request reached upstream, whose stream the mock cut.
-    let bodies = upstream_bodies(&r);
+    let bodies = r.upstream_bodies();
     assert_eq!(bodies.len(), 1);
     assert!(bodies[0].to_string().contains("FAULT:cut now"));
     relay_log_where(&r, "the incomplete stream", |log| {
@@ -506,7 +344,7 @@ async fn codex_builtin_provider_falls_back_from_websocket() {
     })
     .await;
     assert_posts(&r, "/v1/responses", 1, "/v1/chat/completions").await;
-    assert_eq!(upstream_bodies(&r).len(), 1);
+    assert_eq!(r.upstream_bodies().len(), 1);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -615,7 +453,7 @@ async fn llm_answers_and_runs_a_tool(model: &str, api_path: &str, other_path: &s
     let ran = run(cmd).await;
     ran.assert_ok();
     assert_eq!(ran.stdout.trim(), "pong", "{ran:#?}");
-    let bodies = upstream_bodies(&r);
+    let bodies = r.upstream_bodies();
     assert_eq!(bodies.len(), 1);
     assert_eq!(bodies[0]["model"], "gpt-5.5");
     assert!(bodies[0]["input"].to_string().contains("say pong"));
@@ -662,7 +500,7 @@ async fn llm_on_responses() {
 #[tokio::test(flavor = "multi_thread")]
 async fn browser_sign_in_page_says_it_succeeded() {
     let chromium = chromium();
-    let env = TestEnv::new().await;
+    let env = Sandbox::mocked().await;
     let mut login = RunningLogin::spawn(env.cmd(&["login", "--no-browser", "--timeout", "100"]));
     let url = login
         .line_where(|l| l.starts_with("http://") && l.contains("/oauth/authorize?"))
@@ -714,7 +552,7 @@ async fn browser_sign_in_page_says_it_succeeded() {
         stdout.contains("Signed in to ChatGPT as user@example.com"),
         "{stdout}"
     );
-    assert_eq!(env.mock.state().code_exchange_calls(), 1);
+    assert_eq!(env.mock().state().code_exchange_calls(), 1);
     assert_eq!(env.status_json().await["upstream"]["state"], "ready");
 }
 

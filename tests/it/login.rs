@@ -1,9 +1,8 @@
 //! `airelays login` / `logout` / `status` end to end: the real binary against the mock
 //! issuer, with the test playing the browser.
 
-mod common;
-
-use common::signin::*;
+use crate::harness::login::*;
+use crate::harness::*;
 use serde_json::Value;
 
 const EMAIL: &str = "user@example.com";
@@ -14,8 +13,8 @@ fn is_authorize_url(line: &str) -> bool {
 }
 
 /// Asserts that none of the stored tokens appears in `haystacks`.
-fn assert_no_tokens(env: &TestEnv, haystacks: &[&str]) {
-    let raw = std::fs::read_to_string(env.paths.auth_file()).unwrap();
+fn assert_no_tokens(env: &Sandbox, haystacks: &[&str]) {
+    let raw = std::fs::read_to_string(env.paths().auth_file()).unwrap();
     let doc: Value = serde_json::from_str(&raw).unwrap();
     for key in ["id_token", "access_token", "refresh_token"] {
         let token = doc["tokens"][key].as_str().unwrap();
@@ -39,7 +38,7 @@ fn assert_ready(status: &Value, store: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn browser_login_stores_private_credentials_and_status_is_ready() {
-    let env = TestEnv::new().await;
+    let env = Sandbox::mocked().await;
     let before = env.status_json().await;
     assert_eq!(before["upstream"]["state"], "missing");
 
@@ -67,13 +66,13 @@ async fn browser_login_stores_private_credentials_and_status_is_ready() {
         "{stdout}"
     );
     assert!(stdout.contains("auth.json"), "{stdout}");
-    assert_eq!(env.mock.state().code_exchange_calls(), 1);
+    assert_eq!(env.mock().state().code_exchange_calls(), 1);
 
-    assert_eq!(mode(&env.paths.auth_file()), 0o600);
-    assert_eq!(mode(&env.paths.data_dir), 0o700);
+    assert_eq!(mode(&env.paths().auth_file()), 0o600);
+    assert_eq!(mode(&env.paths().data_dir), 0o700);
     let status = env.status_json().await;
     assert_ready(&status, "file");
-    let human = env.run(env.cmd(&["status"])).await;
+    let human = env.output(env.cmd(&["status"])).await;
     assert_no_tokens(
         &env,
         &[&status.to_string(), &text(&human.stdout), &stdout, &stderr],
@@ -93,7 +92,7 @@ async fn browser_login_stores_private_credentials_and_status_is_ready() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn state_mismatch_gets_400_and_the_login_keeps_waiting() {
-    let env = TestEnv::new().await;
+    let env = Sandbox::mocked().await;
     let mut login = RunningLogin::spawn(env.cmd(&["login", "--no-browser", "--timeout", "60"]));
     let url = login.line_where(is_authorize_url).await;
     let browser = browser();
@@ -126,8 +125,8 @@ async fn state_mismatch_gets_400_and_the_login_keeps_waiting() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn denied_consent_fails_with_the_reason() {
-    let env = TestEnv::new().await;
-    env.mock
+    let env = Sandbox::mocked().await;
+    env.mock()
         .state()
         .set_authorize_error(Some("access_denied".into()));
     let mut login = RunningLogin::spawn(env.cmd(&["login", "--no-browser", "--timeout", "60"]));
@@ -145,7 +144,7 @@ async fn denied_consent_fails_with_the_reason() {
     assert_eq!(env.status_json().await["upstream"]["state"], "missing");
 
     // Any other refusal names the code.
-    env.mock
+    env.mock()
         .state()
         .set_authorize_error(Some("server_error".into()));
     let mut login = RunningLogin::spawn(env.cmd(&["login", "--no-browser", "--timeout", "60"]));
@@ -163,12 +162,12 @@ async fn denied_consent_fails_with_the_reason() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn busy_callback_port_names_the_port_and_the_device_flow() {
-    let env = TestEnv::new().await;
+    let env = Sandbox::mocked().await;
     let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = holder.local_addr().unwrap().port();
     let mut cmd = env.cmd(&["login", "--no-browser"]);
     cmd.env("AIRELAYS_CALLBACK_PORT", port.to_string());
-    let out = env.run(cmd).await;
+    let out = env.output(cmd).await;
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr).trim(),
@@ -180,9 +179,9 @@ async fn busy_callback_port_names_the_port_and_the_device_flow() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn browser_login_times_out_clearly() {
-    let env = TestEnv::new().await;
+    let env = Sandbox::mocked().await;
     let out = env
-        .run(env.cmd(&["login", "--no-browser", "--timeout", "1"]))
+        .output(env.cmd(&["login", "--no-browser", "--timeout", "1"]))
         .await;
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
@@ -194,16 +193,16 @@ async fn browser_login_times_out_clearly() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn device_login_polls_until_approved() {
-    let env = TestEnv::new().await;
-    env.mock.state().set_device_pending_polls(3);
+    let env = Sandbox::mocked().await;
+    env.mock().state().set_device_pending_polls(3);
     let out = env
-        .run(env.cmd(&["login", "--device", "--timeout", "60"]))
+        .output(env.cmd(&["login", "--device", "--timeout", "60"]))
         .await;
     let stdout = text(&out.stdout);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(
-        stdout.contains(&format!("{}/codex/device", env.mock.issuer_url())),
+        stdout.contains(&format!("{}/codex/device", env.mock().issuer_url())),
         "{stdout}"
     );
     assert!(stdout.contains("Never share this code"), "{stdout}");
@@ -211,31 +210,31 @@ async fn device_login_polls_until_approved() {
         stdout.contains(&format!("Signed in to ChatGPT as {EMAIL}")),
         "{stdout}"
     );
-    assert!(env.mock.state().device_token_polls() >= 4);
-    assert_eq!(env.mock.state().code_exchange_calls(), 1);
+    assert!(env.mock().state().device_token_polls() >= 4);
+    assert_eq!(env.mock().state().code_exchange_calls(), 1);
     let status = env.status_json().await;
     assert_ready(&status, "file");
-    assert_eq!(mode(&env.paths.auth_file()), 0o600);
+    assert_eq!(mode(&env.paths().auth_file()), 0o600);
     assert_no_tokens(&env, &[&status.to_string(), &stdout, &stderr]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn headless_machines_use_the_device_flow_automatically() {
-    let env = TestEnv::new().await;
+    let env = Sandbox::mocked().await;
     let mut cmd = env.cmd(&["login", "--timeout", "60"]);
     cmd.env("SSH_CONNECTION", "10.0.0.1 5000 10.0.0.2 22");
-    let out = env.run(cmd).await;
+    let out = env.output(cmd).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("/codex/device"));
-    assert_eq!(env.mock.state().device_usercode_calls(), 1);
+    assert_eq!(env.mock().state().device_usercode_calls(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn device_code_never_approved_times_out() {
-    let env = TestEnv::new().await;
-    env.mock.state().set_device_never_approve(true);
+    let env = Sandbox::mocked().await;
+    env.mock().state().set_device_never_approve(true);
     let out = env
-        .run(env.cmd(&["login", "--device", "--timeout", "1"]))
+        .output(env.cmd(&["login", "--device", "--timeout", "1"]))
         .await;
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
@@ -243,14 +242,14 @@ async fn device_code_never_approved_times_out() {
         stderr.trim(),
         "error: the device code was not approved within 1 s — run `airelays login --device` again"
     );
-    assert_eq!(env.mock.state().code_exchange_calls(), 0);
+    assert_eq!(env.mock().state().code_exchange_calls(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn device_flow_not_enabled_points_to_the_browser() {
-    let env = TestEnv::new().await;
-    env.mock.state().set_device_enabled(false);
-    let out = env.run(env.cmd(&["login", "--device"])).await;
+    let env = Sandbox::mocked().await;
+    env.mock().state().set_device_enabled(false);
+    let out = env.output(env.cmd(&["login", "--device"])).await;
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
@@ -263,45 +262,45 @@ async fn device_flow_not_enabled_points_to_the_browser() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn logout_revokes_and_deletes_and_is_idempotent() {
-    let env = TestEnv::new().await;
-    let out = env.run(env.cmd(&["login", "--device"])).await;
+    let env = Sandbox::mocked().await;
+    let out = env.output(env.cmd(&["login", "--device"])).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let refresh_token = {
         let doc: Value =
-            serde_json::from_slice(&std::fs::read(env.paths.auth_file()).unwrap()).unwrap();
+            serde_json::from_slice(&std::fs::read(env.paths().auth_file()).unwrap()).unwrap();
         doc["tokens"]["refresh_token"].as_str().unwrap().to_string()
     };
 
-    let out = env.run(env.cmd(&["logout", "--json"])).await;
+    let out = env.output(env.cmd(&["logout", "--json"])).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         doc,
         serde_json::json!({"revoked": true, "deleted": true, "store": "file"})
     );
-    assert_eq!(env.mock.state().revoke_calls(), 1);
-    let revoke = env.mock.state().last_request_to("/oauth/revoke").unwrap();
+    assert_eq!(env.mock().state().revoke_calls(), 1);
+    let revoke = env.mock().state().last_request_to("/oauth/revoke").unwrap();
     assert_eq!(revoke.body["token"], refresh_token.as_str());
     assert_eq!(revoke.body["token_type_hint"], "refresh_token");
     assert_eq!(revoke.body["client_id"], "app_EMoamEEZ73f0CkXaXp7hrann");
-    assert!(!env.paths.auth_file().exists());
+    assert!(!env.paths().auth_file().exists());
     assert_eq!(env.status_json().await["upstream"]["state"], "missing");
 
-    let out = env.run(env.cmd(&["logout", "--json"])).await;
+    let out = env.output(env.cmd(&["logout", "--json"])).await;
     assert!(out.status.success());
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         doc,
         serde_json::json!({"revoked": false, "deleted": false, "store": null})
     );
-    let out = env.run(env.cmd(&["logout"])).await;
+    let out = env.output(env.cmd(&["logout"])).await;
     assert!(out.status.success());
     assert!(text(&out.stdout).contains("nothing to do"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn auto_store_without_a_keychain_falls_back_to_the_file_with_one_warning() {
-    let env = TestEnv::new().await;
+    let env = Sandbox::mocked().await;
     let mut cmd = env.cmd(&["login", "--device"]);
     cmd.env("AIRELAYS_CREDENTIAL_STORE", "auto")
         .env(
@@ -309,7 +308,7 @@ async fn auto_store_without_a_keychain_falls_back_to_the_file_with_one_warning()
             format!("unix:path={}", env.dir.path().join("no-such-bus").display()),
         )
         .env("XDG_RUNTIME_DIR", env.dir.path().join("no-runtime-dir"));
-    let out = env.run(cmd).await;
+    let out = env.output(cmd).await;
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let warnings: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -319,13 +318,13 @@ async fn auto_store_without_a_keychain_falls_back_to_the_file_with_one_warning()
         "{stderr}"
     );
     assert!(
-        warnings[0].contains(&env.paths.auth_file().display().to_string()),
+        warnings[0].contains(&env.paths().auth_file().display().to_string()),
         "{stderr}"
     );
-    assert!(env.paths.auth_file().exists());
+    assert!(env.paths().auth_file().exists());
     let mut status_cmd = env.cmd(&["status", "--json"]);
     status_cmd.env("AIRELAYS_CREDENTIAL_STORE", "auto");
-    let status: Value = serde_json::from_slice(&env.run(status_cmd).await.stdout).unwrap();
+    let status: Value = serde_json::from_slice(&env.output(status_cmd).await.stdout).unwrap();
     assert_ready(&status, "file");
 
     // Forcing the keychain there is an error with the way out, before any sign-in.
@@ -334,8 +333,8 @@ async fn auto_store_without_a_keychain_falls_back_to_the_file_with_one_warning()
         "DBUS_SESSION_BUS_ADDRESS",
         format!("unix:path={}", env.dir.path().join("no-such-bus").display()),
     );
-    let usercode_calls = env.mock.state().device_usercode_calls();
-    let out = env.run(cmd).await;
+    let usercode_calls = env.mock().state().device_usercode_calls();
+    let out = env.output(cmd).await;
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
@@ -346,7 +345,7 @@ async fn auto_store_without_a_keychain_falls_back_to_the_file_with_one_warning()
         stderr.contains("auth.credential_store = \"file\""),
         "{stderr}"
     );
-    assert_eq!(env.mock.state().device_usercode_calls(), usercode_calls);
+    assert_eq!(env.mock().state().device_usercode_calls(), usercode_calls);
 }
 
 /// The OS keychain for real. Runs only with `AIRELAYS_TEST_KEYCHAIN=1` (CI runs it in
@@ -357,7 +356,7 @@ async fn keychain_store_for_real_when_enabled() {
         eprintln!("skipped: set AIRELAYS_TEST_KEYCHAIN=1 inside a keyring session to run");
         return;
     }
-    let env = TestEnv::new().await;
+    let env = Sandbox::mocked().await;
     // The keyring daemon of the session lives under the real HOME the CI set up.
     let real_home = std::env::var("HOME").unwrap();
     let keychain_cmd = |args: &[&str], store: &str| {
@@ -367,7 +366,7 @@ async fn keychain_store_for_real_when_enabled() {
         cmd
     };
     let out = env
-        .run(keychain_cmd(&["login", "--device"], "keychain"))
+        .output(keychain_cmd(&["login", "--device"], "keychain"))
         .await;
     let stderr = text(&out.stderr);
     assert_eq!(
@@ -377,11 +376,11 @@ async fn keychain_store_for_real_when_enabled() {
     );
     assert!(stderr.trim().is_empty(), "no warning expected: {stderr}");
     assert!(text(&out.stdout).contains("OS keychain"));
-    assert!(!env.paths.auth_file().exists());
+    assert!(!env.paths().auth_file().exists());
     let index: Value =
-        serde_json::from_slice(&std::fs::read(env.paths.credentials_index_file()).unwrap())
+        serde_json::from_slice(&std::fs::read(env.paths().credentials_index_file()).unwrap())
             .unwrap();
-    assert_eq!(mode(&env.paths.credentials_index_file()), 0o600);
+    assert_eq!(mode(&env.paths().credentials_index_file()), 0o600);
     let generation = index["generation"].as_str().unwrap().to_string();
     let chunks = index["chunks"].as_u64().unwrap();
     for i in 0..chunks {
@@ -393,7 +392,7 @@ async fn keychain_store_for_real_when_enabled() {
         );
     }
     let status: Value = serde_json::from_slice(
-        &env.run(keychain_cmd(&["status", "--json"], "keychain"))
+        &env.output(keychain_cmd(&["status", "--json"], "keychain"))
             .await
             .stdout,
     )
@@ -401,17 +400,21 @@ async fn keychain_store_for_real_when_enabled() {
     assert_ready(&status, "keychain");
 
     // `auto` picks the keychain when it works, and replaces the old generation.
-    let out = env.run(keychain_cmd(&["login", "--device"], "auto")).await;
+    let out = env
+        .output(keychain_cmd(&["login", "--device"], "auto"))
+        .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).trim().is_empty(), "{}", text(&out.stderr));
     let index2: Value =
-        serde_json::from_slice(&std::fs::read(env.paths.credentials_index_file()).unwrap())
+        serde_json::from_slice(&std::fs::read(env.paths().credentials_index_file()).unwrap())
             .unwrap();
     assert_ne!(index2["generation"], index["generation"]);
     let old = keyring::Entry::new("airelays", &format!("credentials.{generation}.0")).unwrap();
     assert!(matches!(old.get_password(), Err(keyring::Error::NoEntry)));
 
-    let out = env.run(keychain_cmd(&["logout", "--json"], "auto")).await;
+    let out = env
+        .output(keychain_cmd(&["logout", "--json"], "auto"))
+        .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
@@ -421,5 +424,5 @@ async fn keychain_store_for_real_when_enabled() {
     let generation2 = index2["generation"].as_str().unwrap();
     let entry = keyring::Entry::new("airelays", &format!("credentials.{generation2}.0")).unwrap();
     assert!(matches!(entry.get_password(), Err(keyring::Error::NoEntry)));
-    assert!(!env.paths.credentials_index_file().exists());
+    assert!(!env.paths().credentials_index_file().exists());
 }

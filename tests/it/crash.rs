@@ -5,17 +5,15 @@
 //! visible or absent with no quota held. The kill points are randomised (bounded
 //! delays and byte counts); only the invariants are asserted, never timing.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::harness::relay::{Relay, RelayOptions};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::relay::{Relay, RelayOptions, seed_login};
-use common::signin::TestEnv;
-use common::*;
+
+use crate::harness::*;
 use rand::Rng;
 use serde_json::{Value, json};
 
@@ -74,11 +72,11 @@ fn kill9(mut child: Child) {
 
 #[tokio::test]
 async fn kill_during_login_persistence() {
-    let env = TestEnv::new().await;
-    let auth_file = env.paths.data_dir.join("auth.json");
+    let env = Sandbox::mocked().await;
+    let auth_file = env.paths().data_dir.join("auth.json");
     // One full login, timed, to know where the kill points should fall.
     let started = Instant::now();
-    let out = env.run(env.cmd(&["login", "--device"])).await;
+    let out = env.output(env.cmd(&["login", "--device"])).await;
     assert!(
         out.status.success(),
         "{}",
@@ -146,7 +144,7 @@ async fn kill_during_token_rotation() {
     for _ in 0..40 {
         let child = r
             .sandbox
-            .cmd()
+            .cmd(&[])
             .args(["token", "rotate", "--json"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -221,7 +219,7 @@ async fn kill_during_refresh_persistence() {
     );
     let one = started.elapsed();
     assert!(
-        r.mock.state().refresh_calls() >= 1,
+        r.mock().state().refresh_calls() >= 1,
         "the setup refreshes on every request"
     );
     let mut current = stored_set(&auth_file).unwrap();
@@ -258,7 +256,7 @@ async fn kill_during_refresh_persistence() {
                 "{body}"
             );
             lost_rotations += 1;
-            seed_login(&r.sandbox, &r.mock).await;
+            r.sandbox.sign_in().await;
             kill9(r.child.take().unwrap());
             r.spawn();
             assert_eq!(
@@ -281,18 +279,6 @@ async fn kill_during_refresh_persistence() {
     );
 }
 
-fn multipart_parts(name: &str) -> (String, Vec<u8>, Vec<u8>) {
-    let b = "cRaShBoUnDaRy";
-    let head = format!(
-        "--{b}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nuser_data\r\n--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    );
-    (
-        format!("multipart/form-data; boundary={b}"),
-        head.into_bytes(),
-        format!("\r\n--{b}--\r\n").into_bytes(),
-    )
-}
-
 #[tokio::test]
 async fn kill_during_uploads() {
     let mut r = Relay::start(RelayOptions {
@@ -306,22 +292,10 @@ async fn kill_during_uploads() {
     let mut rng = rand::rng();
     for i in 0..10u8 {
         // One upload that finishes…
-        let (ct, head, tail) = multipart_parts(&format!("done-{i}.bin"));
-        let mut body = head.clone();
-        body.extend(std::iter::repeat_n(i, CHUNK * CHUNKS));
-        body.extend_from_slice(&tail);
-        let done: Value = r
-            .http
-            .post(r.url("/v1/files"))
-            .header("authorization", r.bearer())
-            .header("content-type", &ct)
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let data = vec![i; CHUNK * CHUNKS];
+        let (_, done) = r
+            .upload(&format!("done-{i}.bin"), "application/octet-stream", &data)
+            .await;
         complete.push((done["id"].as_str().unwrap().to_string(), i));
 
         // …and one killed after a random number of bytes (sometimes all of them).
@@ -329,16 +303,13 @@ async fn kill_during_uploads() {
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|c| (Ok::<_, std::io::Error>(c), rx))
         });
-        let (ct, head, tail) = multipart_parts(&format!("killed-{i}.bin"));
         let req = r
-            .http
-            .post(r.url("/v1/files"))
-            .header("authorization", r.bearer())
-            .header("content-type", ct)
+            .upload_request()
             .body(reqwest::Body::wrap_stream(stream))
             .send();
         let pending = tokio::spawn(req);
         let send = rng.random_range(0..=CHUNKS + 1);
+        let head = multipart_head(&format!("killed-{i}.bin"), "application/octet-stream");
         let _ = tx.send(head).await;
         for _ in 0..send.min(CHUNKS) {
             if tx.send(vec![0xEE; CHUNK]).await.is_err() {
@@ -346,7 +317,7 @@ async fn kill_during_uploads() {
             }
         }
         if send > CHUNKS {
-            let _ = tx.send(tail).await;
+            let _ = tx.send(multipart_tail()).await;
         }
         tokio::time::sleep(Duration::from_micros(rng.random_range(0..20_000))).await;
         kill9(r.child.take().unwrap());

@@ -1,30 +1,29 @@
 //! The credential session the relay uses: single-flight refresh across tasks and
 //! processes, permanent and transient failures, reactive refresh, and the watcher.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::harness::login::*;
+use crate::harness::*;
 use airelays::auth::{Access, CredentialSession, SessionError, StoreKind};
 use airelays_mock::RefreshFailure;
-use common::signin::*;
 use sha2::{Digest, Sha256};
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
-fn session(env: &TestEnv) -> CredentialSession {
+fn session(env: &Sandbox) -> CredentialSession {
     let config = env.config();
     let http = airelays::http::client(&config.upstream).unwrap();
-    CredentialSession::new(env.paths.clone(), config, http)
+    CredentialSession::new(env.paths(), config, http)
 }
 
 /// Seeds the store with a set whose access token has already expired; tokens the
 /// mock issues afterwards live a day.
-async fn seed_expired(env: &TestEnv) -> airelays::auth::Credentials {
-    env.mock.state().set_access_token_lifetime(Duration::ZERO);
-    let issued = env.mock.state().issue_tokens();
-    env.mock.state().set_access_token_lifetime(DAY);
+async fn seed_expired(env: &Sandbox) -> airelays::auth::Credentials {
+    env.mock().state().set_access_token_lifetime(Duration::ZERO);
+    let issued = env.mock().state().issue_tokens();
+    env.mock().state().set_access_token_lifetime(DAY);
     env.seed(&issued).await
 }
 
@@ -36,11 +35,11 @@ fn digest(token: &str) -> String {
 }
 
 /// Whether the mock backend accepts this access token.
-async fn backend_accepts(env: &TestEnv, access: &Access) -> bool {
+async fn backend_accepts(env: &Sandbox, access: &Access) -> bool {
     let response = browser()
         .get(format!(
             "{}/models?client_version=0.169.0",
-            env.mock.backend_url()
+            env.mock().backend_url()
         ))
         .header("authorization", format!("Bearer {}", access.access_token))
         .header("chatgpt-account-id", &access.account_id)
@@ -52,9 +51,9 @@ async fn backend_accepts(env: &TestEnv, access: &Access) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_callers_cause_exactly_one_refresh() {
-    let env = TestEnv::new().await;
+    let env = Sandbox::mocked().await;
     let seeded = seed_expired(&env).await;
-    env.mock
+    env.mock()
         .state()
         .set_refresh_delay(Duration::from_millis(300));
     let session = session(&env);
@@ -67,7 +66,7 @@ async fn fifty_concurrent_callers_cause_exactly_one_refresh() {
     while let Some(result) = tasks.join_next().await {
         tokens.push(result.unwrap().expect("every caller gets a token"));
     }
-    assert_eq!(env.mock.state().refresh_calls(), 1);
+    assert_eq!(env.mock().state().refresh_calls(), 1);
     assert!(tokens.iter().all(|t| *t == tokens[0]));
     assert_ne!(
         &*tokens[0].access_token,
@@ -91,7 +90,7 @@ async fn fifty_concurrent_callers_cause_exactly_one_refresh() {
 
     // A fresh token needs no refresh.
     session.access().await.unwrap();
-    assert_eq!(env.mock.state().refresh_calls(), 1);
+    assert_eq!(env.mock().state().refresh_calls(), 1);
     env.assert_no_refresh_token_reused();
 }
 
@@ -120,23 +119,24 @@ async fn helper_child_refresh() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_processes_refresh_once() {
-    let env = TestEnv::new().await;
+    let env = Sandbox::mocked().await;
     seed_expired(&env).await;
-    env.mock
+    env.mock()
         .state()
         .set_refresh_delay(Duration::from_millis(500));
     let exe = std::env::current_exe().unwrap();
     let spawn = || {
         std::process::Command::new(&exe)
             .args([
-                "helper_child_refresh",
+                // The full name in the `it` binary: module path, then the function.
+                "session::helper_child_refresh",
                 "--exact",
                 "--ignored",
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env("AIRELAYS_TEST_CHILD_DATA_DIR", &env.paths.data_dir)
-            .env("AIRELAYS_TEST_CHILD_ISSUER", env.mock.issuer_url())
+            .env("AIRELAYS_TEST_CHILD_DATA_DIR", &env.paths().data_dir)
+            .env("AIRELAYS_TEST_CHILD_ISSUER", env.mock().issuer_url())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -157,7 +157,7 @@ async fn two_processes_refresh_once() {
             .to_string();
         digests.push(line);
     }
-    assert_eq!(env.mock.state().refresh_calls(), 1);
+    assert_eq!(env.mock().state().refresh_calls(), 1);
     assert_eq!(
         digests[0], digests[1],
         "both processes use the same new token"
@@ -174,9 +174,9 @@ async fn two_processes_refresh_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn permanent_refresh_failure_needs_a_new_login_everywhere() {
-    let env = TestEnv::new().await;
+    let env = Sandbox::mocked().await;
     seed_expired(&env).await;
-    env.mock
+    env.mock()
         .state()
         .set_refresh_failure(Some(RefreshFailure::Expired));
     let session = session(&env);
@@ -197,7 +197,7 @@ async fn permanent_refresh_failure_needs_a_new_login_everywhere() {
 
     // Not retried until the stored credentials change.
     assert!(session.access().await.is_err());
-    assert_eq!(env.mock.state().refresh_calls(), 1);
+    assert_eq!(env.mock().state().refresh_calls(), 1);
     assert_eq!(session.status().state, "refresh_failed");
 
     // Another process (the status command) sees it too.
@@ -227,11 +227,11 @@ async fn permanent_refresh_failure_needs_a_new_login_everywhere() {
             ..
         })
     ));
-    assert_eq!(env.mock.state().refresh_calls(), 1);
+    assert_eq!(env.mock().state().refresh_calls(), 1);
 
     // A new login (from another terminal) heals it.
-    env.mock.state().set_refresh_failure(None);
-    let issued = env.mock.state().issue_tokens();
+    env.mock().state().set_refresh_failure(None);
+    let issued = env.mock().state().issue_tokens();
     env.seed(&issued).await;
     session.reload().await.unwrap();
     let access = session.access().await.unwrap();
@@ -243,9 +243,9 @@ async fn permanent_refresh_failure_needs_a_new_login_everywhere() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn transient_refresh_failure_is_retried_on_the_next_request() {
-    let env = TestEnv::new().await;
+    let env = Sandbox::mocked().await;
     seed_expired(&env).await;
-    env.mock
+    env.mock()
         .state()
         .set_refresh_failure(Some(RefreshFailure::Transient500 { times: 1 }));
     let session = session(&env);
@@ -274,7 +274,7 @@ async fn transient_refresh_failure_is_retried_on_the_next_request() {
         .await
         .expect("recovers on the next request");
     assert!(backend_accepts(&env, &access).await);
-    assert_eq!(env.mock.state().refresh_calls(), 2);
+    assert_eq!(env.mock().state().refresh_calls(), 2);
     assert_eq!(session.status().state, "ready");
     // The 500 did not spend the token, so the retry sends it again; the token that
     // got the 2xx is never sent again.
@@ -287,23 +287,23 @@ async fn transient_refresh_failure_is_retried_on_the_next_request() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unauthorized_reloads_then_refreshes_once() {
-    let env = TestEnv::new().await;
-    env.mock.state().set_access_token_lifetime(DAY);
-    let issued = env.mock.state().issue_tokens();
+    let env = Sandbox::mocked().await;
+    env.mock().state().set_access_token_lifetime(DAY);
+    let issued = env.mock().state().issue_tokens();
     env.seed(&issued).await;
     let session = session(&env);
     let first = session.access().await.unwrap();
-    assert_eq!(env.mock.state().refresh_calls(), 0);
+    assert_eq!(env.mock().state().refresh_calls(), 0);
 
     // Another process already refreshed: the store holds a different token, use it.
-    let newer = env.mock.state().issue_tokens();
+    let newer = env.mock().state().issue_tokens();
     env.seed(&newer).await;
     let adopted = session.after_unauthorized(&first).await.unwrap();
     assert_eq!(&*adopted.access_token, newer.access_token.as_str());
-    assert_eq!(env.mock.state().refresh_calls(), 0);
+    assert_eq!(env.mock().state().refresh_calls(), 0);
 
     // The upstream rejects every token: ten concurrent 401s, one refresh.
-    env.mock.state().revoke_all_access_tokens();
+    env.mock().state().revoke_all_access_tokens();
     assert!(!backend_accepts(&env, &adopted).await);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..10 {
@@ -315,7 +315,7 @@ async fn unauthorized_reloads_then_refreshes_once() {
     while let Some(r) = tasks.join_next().await {
         results.push(r.unwrap().unwrap());
     }
-    assert_eq!(env.mock.state().refresh_calls(), 1);
+    assert_eq!(env.mock().state().refresh_calls(), 1);
     assert!(results.iter().all(|a| *a == results[0] && *a != adopted));
     assert!(backend_accepts(&env, &results[0]).await);
     env.assert_no_refresh_token_reused();
@@ -323,7 +323,7 @@ async fn unauthorized_reloads_then_refreshes_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_login_is_reported_as_such() {
-    let env = TestEnv::new().await;
+    let env = Sandbox::mocked().await;
     let session = session(&env);
     let err = session.access().await.unwrap_err();
     assert_eq!(err, SessionError::Missing);
@@ -337,16 +337,16 @@ async fn missing_login_is_reported_as_such() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn watcher_picks_up_logout_and_login_from_another_terminal() {
-    let env = TestEnv::new().await;
-    env.mock.state().set_access_token_lifetime(DAY);
-    let issued = env.mock.state().issue_tokens();
+    let env = Sandbox::mocked().await;
+    env.mock().state().set_access_token_lifetime(DAY);
+    let issued = env.mock().state().issue_tokens();
     env.seed(&issued).await;
     let session = Arc::new(session(&env));
     session.access().await.unwrap();
     let (_stop, shutdown) = airelays::shutdown::channel();
     let watcher = session.spawn_watcher(shutdown);
 
-    let out = env.run(env.cmd(&["logout"])).await;
+    let out = env.output(env.cmd(&["logout"])).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = Arc::clone(&session);
     assert!(
@@ -358,7 +358,7 @@ async fn watcher_picks_up_logout_and_login_from_another_terminal() {
         "the logout was not picked up"
     );
 
-    let out = env.run(env.cmd(&["login", "--device"])).await;
+    let out = env.output(env.cmd(&["login", "--device"])).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stored = env.store().load().await.unwrap().unwrap();
     assert_eq!(stored.kind, StoreKind::File);

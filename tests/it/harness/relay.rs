@@ -5,16 +5,14 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use super::signin::credentials_of;
-use airelays::auth::StoreKind;
-use airelays::config::{CredentialStoreKind, Paths};
-use airelays_mock::{IssuedTokens, MockConfig, MockUpstream};
+use airelays_mock::MockConfig;
+use serde_json::Value;
 
 use super::Sandbox;
 
+/// A relay process (`airelays serve`) in its own sandbox, with the mock upstream.
 pub struct Relay {
     pub sandbox: Sandbox,
-    pub mock: MockUpstream,
     pub child: Option<Child>,
     pub port: u16,
     pub token: String,
@@ -22,6 +20,10 @@ pub struct Relay {
     pub stdout_lines: Vec<String>,
 }
 
+/// The mock backend's Responses endpoint, where every relayed request ends up.
+pub const UPSTREAM_RESPONSES: &str = "/backend-api/codex/responses";
+
+/// How [`Relay::start`] sets the relay up.
 pub struct RelayOptions {
     pub signed_in: bool,
     pub env: Vec<(&'static str, String)>,
@@ -38,32 +40,10 @@ impl Default for RelayOptions {
     }
 }
 
-pub fn paths_of(sb: &Sandbox) -> Paths {
-    Paths {
-        config_file: sb.config_file(),
-        data_dir: sb.data_dir(),
-    }
-}
-
-/// Stores credentials minted by the mock, as `airelays login` would.
-pub async fn seed_login(sb: &Sandbox, mock: &MockUpstream) -> IssuedTokens {
-    let issued = mock.state().issue_tokens();
-    let store = airelays::auth::CredentialStore::new(paths_of(sb), CredentialStoreKind::File);
-    std::fs::create_dir_all(sb.data_dir()).unwrap();
-    store
-        .save(&credentials_of(&issued), StoreKind::File)
-        .await
-        .expect("seed credentials");
-    issued
-}
-
 impl Relay {
     pub async fn start(opts: RelayOptions) -> Relay {
-        let mock = MockUpstream::start(opts.mock).await.expect("mock upstream");
-        let mut sandbox = Sandbox::new();
+        let mut sandbox = Sandbox::with_mock(opts.mock).await;
         sandbox
-            .set_env("AIRELAYS_UPSTREAM_BASE_URL", &mock.backend_url())
-            .set_env("AIRELAYS_ISSUER_BASE_URL", &mock.issuer_url())
             .set_env("AIRELAYS_PORT", "0")
             .set_env("AIRELAYS_STREAM_IDLE_TIMEOUT_SECONDS", "5")
             .set_env("AIRELAYS_SHUTDOWN_GRACE_SECONDS", "5");
@@ -77,11 +57,10 @@ impl Relay {
             .unwrap_or_default()
             .to_string();
         if opts.signed_in {
-            seed_login(&sandbox, &mock).await;
+            sandbox.sign_in().await;
         }
         let mut relay = Relay {
             sandbox,
-            mock,
             child: None,
             port: 0,
             token,
@@ -96,8 +75,7 @@ impl Relay {
     pub fn spawn(&mut self) {
         let mut child = self
             .sandbox
-            .cmd()
-            .arg("serve")
+            .cmd(&["serve"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -147,6 +125,11 @@ impl Relay {
         self.child = Some(child);
     }
 
+    /// The mock upstream behind this relay.
+    pub fn mock(&self) -> &airelays_mock::MockUpstream {
+        self.sandbox.mock()
+    }
+
     pub fn stderr_log(&self) -> String {
         std::fs::read_to_string(self.sandbox.dir.path().join("relay.stderr")).unwrap_or_default()
     }
@@ -170,6 +153,58 @@ impl Relay {
             .post(self.url(path))
             .header("authorization", self.bearer())
             .json(body)
+    }
+
+    /// A `POST /v1/files` with the token; add a [`super::multipart`] body.
+    pub fn upload_request(&self) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url("/v1/files"))
+            .header("authorization", self.bearer())
+            .header("content-type", super::multipart_type())
+    }
+
+    /// Uploads `data` as `filename` with the part type `content_type`; returns the
+    /// status and the JSON answer (the file object or an error).
+    pub async fn upload(
+        &self,
+        filename: &str,
+        content_type: &str,
+        data: &[u8],
+    ) -> (u16, serde_json::Value) {
+        let body = super::multipart(filename, content_type, data);
+        let resp = self.upload_request().body(body).send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("JSON answer"))
+    }
+
+    /// The bodies of the upstream Responses requests the mock received, oldest first.
+    pub fn upstream_bodies(&self) -> Vec<serde_json::Value> {
+        self.mock()
+            .state()
+            .requests()
+            .into_iter()
+            .filter(|q| q.method == "POST" && q.path.starts_with(UPSTREAM_RESPONSES))
+            .map(|q| q.body)
+            .collect()
+    }
+
+    /// The user message parts of the upstream request whose last user text starts
+    /// with `marker`.
+    pub fn upstream_parts_for(&self, marker: &str) -> Vec<serde_json::Value> {
+        let body = self
+            .upstream_bodies()
+            .into_iter()
+            .find(|b| last_user_text(b).starts_with(marker))
+            .unwrap_or_else(|| panic!("no upstream request for {marker}"));
+        let item = body["input"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|i| i["role"] == "user")
+            .unwrap()
+            .clone();
+        item["content"].as_array().unwrap().clone()
     }
 
     pub async fn relay_status(&self) -> serde_json::Value {
@@ -228,6 +263,24 @@ impl Drop for Relay {
             let _ = c.wait();
         }
     }
+}
+
+/// The text of the last user message of an upstream request.
+pub fn last_user_text(body: &serde_json::Value) -> String {
+    let item = body["input"]
+        .as_array()
+        .and_then(|items| items.iter().rev().find(|i| i["role"] == "user"))
+        .unwrap_or_else(|| panic!("no user item in {body}"));
+    match &item["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
+        other => panic!("odd content {other}"),
+    }
+}
+
+/// A text request to `/v1/responses`.
+pub fn text_request(prompt: &str, stream: bool) -> Value {
+    serde_json::json!({"model": "gpt-5.5", "input": prompt, "stream": stream})
 }
 
 /// Parses an SSE body into (event name, data JSON) pairs.

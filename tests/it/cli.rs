@@ -1,8 +1,6 @@
 //! The command line driven as a user would: the real binary, an isolated HOME.
 
-mod common;
-
-use common::*;
+use crate::harness::*;
 
 #[test]
 fn init_twice_creates_the_token_once_and_never_reprints_it() {
@@ -279,7 +277,7 @@ fn a_closed_stdout_is_not_a_panic() {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
         let out = sb
-            .cmd()
+            .cmd(&[])
             .args(args)
             .stdout(writer)
             .stderr(std::process::Stdio::piped())

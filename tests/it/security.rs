@@ -3,14 +3,12 @@
 //! constant-time comparison, slowloris and request-smuggling shapes. The real binary
 //! against the mock upstream; raw sockets where a client library would tidy up.
 
-mod common;
-
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use common::relay::{Relay, RelayOptions, test_client};
-use common::*;
+use crate::harness::relay::{Relay, RelayOptions, error_of, test_client};
+use crate::harness::*;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -44,31 +42,6 @@ fn first_headers(raw: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Uploads `data` as `filename` (written into the part header as given) and returns
-/// the file object.
-async fn upload(r: &Relay, filename: &str, data: &[u8]) -> Value {
-    let boundary = "sEcUrItYbOuNdArY";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nuser_data\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: text/plain\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(data);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let resp = r
-        .http
-        .post(r.url("/v1/files"))
-        .header("authorization", r.bearer())
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    resp.json().await.unwrap()
-}
-
 fn client_from(ip: &str) -> reqwest::Client {
     let _ = test_client();
     reqwest::Client::builder()
@@ -76,18 +49,6 @@ fn client_from(ip: &str) -> reqwest::Client {
         .local_address(ip.parse::<IpAddr>().unwrap())
         .build()
         .unwrap()
-}
-
-async fn code_of(resp: reqwest::Response) -> (u16, String) {
-    let status = resp.status().as_u16();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    (
-        status,
-        body["error"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-    )
 }
 
 #[tokio::test]
@@ -151,7 +112,7 @@ async fn dns_rebinding_host_shapes_are_refused() {
             "{host}"
         );
     }
-    assert_eq!(r.mock.state().responses_calls(), 0);
+    assert_eq!(r.mock().state().responses_calls(), 0);
 }
 
 #[tokio::test]
@@ -191,10 +152,11 @@ async fn cross_origin_pages_cannot_use_or_lock_out_the_relay() {
                 .await
                 .unwrap();
             assert!(resp.headers().get("access-control-allow-origin").is_none());
+            let (s, _, b) = error_of(resp).await;
             assert_eq!(
-                code_of(resp).await,
-                (403, "origin_not_allowed".into()),
-                "{origin} {ct}"
+                (s, b["error"]["code"].as_str()),
+                (403, Some("origin_not_allowed")),
+                "{origin} {ct}: {b}"
             );
         }
     }
@@ -220,19 +182,29 @@ async fn cross_origin_pages_cannot_use_or_lock_out_the_relay() {
             .send()
             .await
             .unwrap();
-        assert_eq!(code_of(resp).await, (403, "origin_not_allowed".into()));
+        let (s, _, b) = error_of(resp).await;
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (403, Some("origin_not_allowed")),
+            "{b}"
+        );
     }
     // Old browsers without Sec-Fetch-*: a tokenless request is a 401 but not a guess.
     for _ in 0..10 {
         let resp = r.http.get(r.url("/v1/models")).send().await.unwrap();
-        assert_eq!(code_of(resp).await, (401, "invalid_api_key".into()));
+        let (s, _, b) = error_of(resp).await;
+        assert_eq!(
+            (s, b["error"]["code"].as_str()),
+            (401, Some("invalid_api_key")),
+            "{b}"
+        );
     }
     assert_eq!(
         r.get("/v1/models").send().await.unwrap().status(),
         200,
         "the user is not locked out"
     );
-    assert_eq!(r.mock.state().responses_calls(), 0);
+    assert_eq!(r.mock().state().responses_calls(), 0);
 }
 
 #[tokio::test]
@@ -274,10 +246,11 @@ async fn ban_evasion_attempts_fail() {
             .await
             .unwrap();
         assert!(resp.headers().get("retry-after").is_some());
+        let (s, _, b) = error_of(resp).await;
         assert_eq!(
-            code_of(resp).await,
-            (429, "ip_temporarily_blocked".into()),
-            "{name}"
+            (s, b["error"]["code"].as_str()),
+            (429, Some("ip_temporarily_blocked")),
+            "{name}: {b}"
         );
     }
     for path in [
@@ -292,7 +265,7 @@ async fn ban_evasion_attempts_fail() {
             .send()
             .await
             .unwrap();
-        assert_eq!(code_of(resp).await.0, 429, "{path}");
+        assert_eq!(error_of(resp).await.0, 429, "{path}");
     }
     // Raw: a pipelined burst on one keep-alive connection is banned too.
     let s = TcpSocket::new_v4().unwrap();
@@ -366,7 +339,7 @@ async fn header_injection_through_client_text_is_impossible() {
         "x%0d%0aSet-Cookie: b=c.txt",
         "résumé \"final\".txt",
     ] {
-        let up = upload(&r, name, b"hello").await;
+        let up = r.upload(name, "text/plain", b"hello").await.1;
         let id = up["id"].as_str().unwrap_or_else(|| panic!("{up}"));
         let req = format!(
             "GET /v1/files/{id}/content HTTP/1.1\r\nHost: localhost\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n"
@@ -436,7 +409,7 @@ async fn path_traversal_in_file_ids_and_names() {
         "..\\..\\escape2.txt",
         "/etc/escape3.txt",
     ] {
-        let up = upload(&r, name, b"x").await;
+        let up = r.upload(name, "text/plain", b"x").await.1;
         let stored = up["filename"].as_str().unwrap();
         assert!(
             stored.starts_with("escape") && !stored.contains(['/', '\\']),
@@ -490,12 +463,12 @@ async fn symlinks_in_the_data_dir_are_never_followed() {
     assert_eq!(std::fs::read_dir(&target).unwrap().count(), 0);
 
     // auth.json as a link: a login refuses to write through it.
-    let env = common::signin::TestEnv::new().await;
-    std::fs::create_dir_all(&env.paths.data_dir).unwrap();
+    let env = crate::harness::Sandbox::mocked().await;
+    std::fs::create_dir_all(&env.paths().data_dir).unwrap();
     let target = env.dir.path().join("stolen.json");
     std::fs::write(&target, "{}").unwrap();
-    symlink(&target, env.paths.data_dir.join("auth.json")).unwrap();
-    let out = env.run(env.cmd(&["login", "--device"])).await;
+    symlink(&target, env.paths().data_dir.join("auth.json")).unwrap();
+    let out = env.output(env.cmd(&["login", "--device"])).await;
     assert!(!out.status.success());
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "{}");
 
@@ -530,7 +503,7 @@ async fn files_and_directories_are_private() {
         ..Default::default()
     })
     .await;
-    assert!(upload(&r, "p.txt", b"private").await["id"].is_string());
+    assert!(r.upload("p.txt", "text/plain", b"private").await.1["id"].is_string());
     assert_eq!(
         r.post("/v1/responses", &json!({"model": "gpt-5.5", "input": "hi"}))
             .send()
@@ -609,7 +582,7 @@ async fn secrets_never_reach_the_logs() {
         200
     );
     // A refresh (new tokens), a rotation (new relay token), uploads.
-    r.mock.state().revoke_all_access_tokens();
+    r.mock().state().revoke_all_access_tokens();
     assert_eq!(
         r.post("/v1/responses", &json!({"model": "gpt-5.5", "input": "hi"}))
             .send()
@@ -704,7 +677,7 @@ fn token_comparison_is_constant_time() {
         );
     }
     // Guard against a regression to a plain comparison.
-    let src = include_str!("../src/token.rs");
+    let src = include_str!("../../src/token.rs");
     let check = &src[src.find("pub fn check(").unwrap()..];
     let check = &check[..check.find("\n    }\n").unwrap()];
     assert!(
@@ -715,7 +688,7 @@ fn token_comparison_is_constant_time() {
         !check.contains("== presented") && !check.contains("presented =="),
         "{check}"
     );
-    let browser = include_str!("../src/auth/browser.rs");
+    let browser = include_str!("../../src/auth/browser.rs");
     assert!(
         browser.contains("ct_eq(shared.state"),
         "the OAuth state is compared in constant time"

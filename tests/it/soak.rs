@@ -5,15 +5,14 @@
 //! warmed-up baseline, RSS flat between the two halves. The figures are printed
 //! (`cargo test --test soak -- --nocapture`).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::harness::relay::{Relay, RelayOptions};
+use crate::harness::{multipart, multipart_type};
 use airelays_mock::Fault;
-use common::relay::{Relay, RelayOptions};
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, RwLock};
@@ -50,18 +49,6 @@ impl Shared {
     async fn count(&self, what: String) {
         *self.statuses.lock().await.entry(what).or_default() += 1;
     }
-}
-
-fn upload_body(n: u64) -> (String, Vec<u8>) {
-    let b = "sOaKbOuNdArY";
-    let body = format!(
-        "--{b}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nuser_data\r\n--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"soak-{n}.txt\"\r\nContent-Type: text/plain\r\n\r\n{}\r\n--{b}--\r\n",
-        "soak data ".repeat(100)
-    );
-    (
-        format!("multipart/form-data; boundary={b}"),
-        body.into_bytes(),
-    )
 }
 
 /// One worker: requests until the shared budget is spent.
@@ -185,11 +172,12 @@ async fn worker(shared: Arc<Shared>, seed: u64, budget: u64) {
             }
             78..=85 => {
                 label = "files";
-                let (ct, body) = upload_body(n);
+                let data = "soak data ".repeat(100);
+                let body = multipart(&format!("soak-{n}.txt"), "text/plain", data.as_bytes());
                 match client
                     .post(url("/v1/files"))
                     .header("authorization", &auth)
-                    .header("content-type", ct)
+                    .header("content-type", multipart_type())
                     .body(body)
                     .send()
                     .await
@@ -277,7 +265,10 @@ async fn rotate(shared: &Shared, r: &Relay) {
     let mut token = shared.token.write().await;
     let out = r.sandbox.run(&["token", "rotate", "--json"]);
     assert!(out.status.success());
-    let new = common::json_of(&out)["token"].as_str().unwrap().to_string();
+    let new = crate::harness::json_of(&out)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     for _ in 0..200 {
         let s = client
@@ -343,7 +334,7 @@ async fn soak() {
         issued: AtomicU64::new(0),
         disconnects: AtomicU64::new(0),
         statuses: Mutex::new(BTreeMap::new()),
-        mock: Arc::clone(r.mock.state()),
+        mock: Arc::clone(r.mock().state()),
     });
     let started = Instant::now();
 
@@ -431,7 +422,7 @@ async fn soak() {
         end_rss <= base_rss + 96 * 1024,
         "RSS grew: {base_rss} → {end_rss} kB"
     );
-    assert_eq!(r.mock.state().active_streams(), 0);
+    assert_eq!(r.mock().state().active_streams(), 0);
 }
 
 /// Waits until nothing is active, held or in flight, relay- and mock-side.
@@ -453,7 +444,7 @@ async fn settle(shared: &Shared, r: &Relay) -> Value {
         if live["active_streams"] == 0
             && live["held_slots"] == 0
             && live["upstream_requests_in_flight"] == 0
-            && r.mock.state().active_streams() == 0
+            && r.mock().state().active_streams() == 0
         {
             return last;
         }
