@@ -4,5 +4,6 @@
 //! install fails the test with that command (these tests are never skipped).
 
 mod agents;
+mod completions;
 mod runner;
 mod sdk;

@@ -2,19 +2,14 @@
 //! (`completions.create`, streamed and not) and LangChain's `OpenAI` completion
 //! LLM, against the relay and the mock upstream.
 
-mod common;
-
-use common::clients::Client;
-use common::relay::{Relay, RelayOptions};
+use super::runner::python_script;
+use crate::harness::relay::{Relay, RelayOptions};
 use serde_json::Value;
-
-const RESPONSES: &str = "/backend-api/codex/responses";
 
 #[tokio::test]
 async fn python_sdk_and_langchain_use_legacy_completions() {
     let r = Relay::start(RelayOptions::default()).await;
-    let seen = Client::python("completions.py", &r.url("/v1"), &r.token)
-        .run()
+    let seen = python_script("completions.py", &r.url("/v1"), &r.token)
         .await
         .json();
 
@@ -51,14 +46,7 @@ async fn python_sdk_and_langchain_use_legacy_completions() {
 
     // What reached the upstream: the prompt as one user message, stored nowhere,
     // and no output-token limit (the backend rejects it).
-    let bodies: Vec<Value> = r
-        .mock
-        .state()
-        .requests()
-        .into_iter()
-        .filter(|q| q.path.starts_with(RESPONSES))
-        .map(|q| q.body)
-        .collect();
+    let bodies = r.upstream_bodies();
     assert_eq!(
         bodies.len(),
         4,
