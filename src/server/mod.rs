@@ -10,6 +10,7 @@ pub mod body;
 pub mod error;
 pub mod guard;
 pub mod limits;
+pub mod log_writer;
 pub mod recent_items;
 pub mod relay;
 pub mod routes;
@@ -64,6 +65,7 @@ pub async fn serve(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let sweeper = tokio::spawn(sweep_limits(Arc::clone(&state), shutdown.clone()));
     let persister = tokio::spawn(persist_usage(Arc::clone(&state), shutdown.clone()));
+    let traffic = tokio::spawn(stop_traffic_log(Arc::clone(&state), shutdown.clone()));
     let mut stop = shutdown;
 
     loop {
@@ -106,7 +108,7 @@ pub async fn serve(
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(grace) => tracing::warn!("grace period over; closing open connections"),
     }
-    let _ = tokio::join!(sweeper, persister);
+    let _ = tokio::join!(sweeper, persister, traffic);
     write_usage(&state);
     Ok(())
 }
@@ -118,6 +120,13 @@ async fn first_byte_within(stream: &tokio::net::TcpStream, limit: Duration) -> b
         tokio::time::timeout(limit, stream.peek(&mut probe)).await,
         Ok(Ok(n)) if n > 0
     )
+}
+
+/// Ends the traffic log's writer thread on shutdown.
+async fn stop_traffic_log(state: Arc<AppState>, shutdown: Shutdown) {
+    if let Some(t) = &state.traffic {
+        t.stop_on(shutdown).await;
+    }
 }
 
 /// Forgets idle per-IP state every 30 s.

@@ -46,6 +46,8 @@ pub fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
         "held_slots": state.guard.limits.held_slots(),
         "tracked_ips": state.guard.limits.tracked(),
         "caller": state.guard.limits.describe(ip),
+        "log_lines_dropped": crate::server::log_writer::dropped_log_lines(),
+        "traffic_log_lines_dropped": state.traffic.as_ref().map_or(0, |t| t.dropped()),
     });
     json_response(StatusCode::OK, &value)
 }
