@@ -121,3 +121,74 @@ async fn a_log_reader_that_stops_reading_never_blocks_a_request() {
     }
     assert!(noted, "no line said how many log lines were dropped");
 }
+
+fn client_from(ip: &str) -> reqwest::Client {
+    let _ = common::relay::test_client();
+    reqwest::Client::builder()
+        .no_proxy()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+/// Eight distinct wrong tokens (the default `security.failed_auth_max_attempts`)
+/// from `from` against the relay at `base`, then the right token is still served
+/// and one more wrong guess from `neighbour` is 429.
+async fn ban_then_right_token(r: &Relay, base: &str, from: &str, neighbour: &str) {
+    let attacker = client_from(from);
+    for n in 0..8 {
+        let resp = attacker
+            .get(format!("{base}/v1/models"))
+            .header("authorization", format!("Bearer wrong-guess-{n}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401, "guess {n} from {from}");
+    }
+    let right = attacker
+        .get(format!("{base}/v1/models"))
+        .header("authorization", r.bearer())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 200, "the right token from {from}");
+    let other = client_from(neighbour);
+    expect_error(
+        other
+            .get(format!("{base}/v1/models"))
+            .header("authorization", "Bearer one-more-guess"),
+        429,
+        "ip_temporarily_blocked",
+    )
+    .await;
+    let right = other
+        .get(format!("{base}/v1/models"))
+        .header("authorization", r.bearer())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 200, "the right token from {neighbour}");
+}
+
+/// Item 4: another local user cannot lock the owner out by guessing, and cannot
+/// evade the ban by rotating through 127.0.0.0/8. A relay listens on one address,
+/// so the IPv6 half runs against a relay on [::1] (the unit tests in
+/// `server::limits` show ::1, 127.0.0.0/8 and ::ffff:127.0.0.0/104 share one entry).
+#[tokio::test]
+async fn a_ban_never_refuses_the_right_token_and_covers_all_of_loopback() {
+    let r = Relay::start(RelayOptions::default()).await;
+    let base = format!("http://127.0.0.1:{}", r.port);
+    ban_then_right_token(&r, &base, "127.0.0.1", "127.0.0.3").await;
+
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        println!("skipping the ::1 half: this machine has no IPv6 loopback");
+        return;
+    }
+    let v6 = Relay::start(RelayOptions {
+        env: vec![("AIRELAYS_HOST", "::1".into())],
+        ..RelayOptions::default()
+    })
+    .await;
+    let base = format!("http://[::1]:{}", v6.port);
+    ban_then_right_token(&v6, &base, "::1", "::1").await;
+}

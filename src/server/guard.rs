@@ -1,5 +1,6 @@
 //! The request guard of spec §5.1, in order: Host check (DNS rebinding), Origin
-//! check and CORS, then for `/v1/*`: ban, bearer token, token bucket, concurrency.
+//! check and CORS, then for `/v1/*`: bearer token (a wrong one from a banned
+//! identity is 429), token bucket, concurrency.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -136,18 +137,22 @@ impl Guard {
                 cors_origin,
             });
         }
-        // 3. Ban, bearer, bucket, concurrency.
-        if let Err(secs) = self.limits.check_ban(ip) {
-            return Err(Stop::Error(
-                Box::new(ApiError::ip_blocked(secs)),
-                cors_origin,
-            ));
-        }
+        // 3. Bearer, ban, bucket, concurrency. A token that verifies is served even
+        // from a banned identity: the ban bounds guessing, it must not let another
+        // local user lock the owner's tools out (docs/security.md, "Failed-auth ban").
+        let banned = self.limits.check_ban(ip);
         if self.require_auth {
             let presented = headers
                 .get(http::header::AUTHORIZATION)
                 .map(|v| v.as_bytes());
             if let Err(failure) = self.verifier.check(presented) {
+                // While banned, a wrong token is answered 429 and not counted again.
+                if let Err(secs) = banned {
+                    return Err(Stop::Error(
+                        Box::new(ApiError::ip_blocked(secs)),
+                        cors_origin,
+                    ));
+                }
                 // Only a presented credential is a guess. A request without one is
                 // what any web page can make the browser send (a page cannot add an
                 // Authorization header cross-origin without a preflight, which the
@@ -164,6 +169,11 @@ impl Guard {
                 };
                 return Err(Stop::Error(Box::new(err), cors_origin));
             }
+        } else if let Err(secs) = banned {
+            return Err(Stop::Error(
+                Box::new(ApiError::ip_blocked(secs)),
+                cors_origin,
+            ));
         }
         if let Err(secs) = self.limits.take_token(ip) {
             return Err(Stop::Error(
@@ -376,7 +386,7 @@ mod tests {
     }
 
     #[test]
-    fn ban_applies_even_to_the_right_token() {
+    fn the_right_token_is_served_from_a_banned_identity() {
         let t = RelayToken::generate();
         let g = guard(&t);
         let ip: IpAddr = "127.0.0.2".parse().unwrap();
@@ -388,11 +398,23 @@ mod tests {
             code(g.check(&req("localhost", None, Some("wrong")), ip, true)).as_deref(),
             Some("invalid_api_key")
         );
+        assert!(g.limits.check_ban(ip).is_err());
         let good = format!("Bearer {}", t.expose());
-        assert_eq!(
-            code(g.check(&req("localhost", None, Some(&good)), ip, true)).as_deref(),
-            Some("ip_temporarily_blocked")
-        );
+        for from in ["127.0.0.2", "127.0.0.1", "::1", "::ffff:127.0.0.7"] {
+            let from: IpAddr = from.parse().unwrap();
+            assert_eq!(
+                code(g.check(&req("localhost", None, Some(&good)), from, true)),
+                None,
+                "{from}"
+            );
+            // A wrong token while banned is 429 and does not extend the ban.
+            assert_eq!(
+                code(g.check(&req("localhost", None, Some("Bearer other")), from, true)).as_deref(),
+                Some("ip_temporarily_blocked"),
+                "{from}"
+            );
+        }
+        assert_eq!(g.limits.describe(ip)["recent_auth_failures"], 0);
     }
 
     #[test]
