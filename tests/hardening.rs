@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use common::relay::{Relay, RelayOptions, expect_error};
 use common::*;
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 /// Upper bound on any single exchange (a bound, never a synchronisation point).
@@ -191,4 +192,120 @@ async fn a_ban_never_refuses_the_right_token_and_covers_all_of_loopback() {
     .await;
     let base = format!("http://[::1]:{}", v6.port);
     ban_then_right_token(&v6, &base, "::1", "::1").await;
+}
+
+/// Sends `head` then `body` slices with `pause` between them on a raw connection
+/// and reads the answer until the relay closes (bounded).
+async fn raw_trickle(port: u16, head: &str, body: &[&[u8]], pause: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    for chunk in body {
+        // A steady client's pace, not a synchronisation point.
+        tokio::time::sleep(pause).await;
+        if s.write_all(chunk).await.is_err() {
+            break;
+        }
+    }
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(BOUND, s.read_to_end(&mut buf)).await;
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+fn post_head(r: &Relay, path: &str, content_type: &str, length: usize) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\n\r\n",
+        r.bearer()
+    )
+}
+
+fn is_408_envelope(answer: &str) -> bool {
+    answer.starts_with("HTTP/1.1 408")
+        && answer.contains("\"code\":\"request_timeout\"")
+        && answer.contains("\"type\":\"invalid_request_error\"")
+}
+
+/// Item 5: a body that stops arriving, or trickles past the total deadline, is a
+/// 408 in the OpenAI envelope, for JSON routes and uploads alike.
+#[tokio::test]
+async fn a_stalled_or_trickled_body_gets_408() {
+    let r = Relay::start(RelayOptions {
+        env: vec![
+            ("AIRELAYS_BODY_READ_TIMEOUT_SECONDS", "1".into()),
+            ("AIRELAYS_BODY_TOTAL_TIMEOUT_SECONDS", "3".into()),
+        ],
+        ..RelayOptions::default()
+    })
+    .await;
+    let json_head = post_head(&r, "/v1/responses", "application/json", 100);
+    let stalled = raw_trickle(r.port, &json_head, &[b"{\"model\":"], Duration::ZERO).await;
+    assert!(is_408_envelope(&stalled), "{stalled}");
+
+    let boundary = "tImEoUtBoUnDaRy";
+    let upload_head = post_head(
+        &r,
+        "/v1/files",
+        &format!("multipart/form-data; boundary={boundary}"),
+        10_000,
+    );
+    let part = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nsome text"
+    );
+    let stalled = raw_trickle(r.port, &upload_head, &[part.as_bytes()], Duration::ZERO).await;
+    assert!(is_408_envelope(&stalled), "{stalled}");
+
+    // One byte every 200 ms never trips the 1 s read timeout, but 40 of them take
+    // longer than the 3 s total.
+    let bytes = [b' '; 40];
+    let slices: Vec<&[u8]> = bytes.chunks(1).collect();
+    let trickled = raw_trickle(r.port, &json_head, &slices, Duration::from_millis(200)).await;
+    assert!(is_408_envelope(&trickled), "{trickled}");
+
+    let listed = r.get("/v1/files").send().await.unwrap();
+    let listed: Value = listed.json().await.unwrap();
+    assert_eq!(
+        listed["data"],
+        json!([]),
+        "a timed-out upload leaves nothing"
+    );
+    assert_eq!(r.get("/healthz").send().await.unwrap().status(), 200);
+}
+
+/// Item 5: a 32 MiB upload sent at a steady slow rate (64 KiB every 25 ms, about
+/// 13 s) succeeds: the deadlines stop stalls, not slow clients.
+#[tokio::test]
+async fn a_slow_steady_32_mib_upload_succeeds() {
+    let r = Relay::start(RelayOptions::default()).await;
+    const SIZE: usize = 32 * 1024 * 1024;
+    const CHUNK: usize = 64 * 1024;
+    let boundary = "sLoWuPlOaDbOuNdArY";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nuser_data\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    );
+    let tail = format!("\r\n--{boundary}--\r\n");
+    let mut chunks: Vec<bytes::Bytes> = vec![head.into()];
+    chunks.extend((0..SIZE / CHUNK).map(|i| bytes::Bytes::from(vec![(i % 251) as u8; CHUNK])));
+    chunks.push(tail.into());
+    let body = futures_util::stream::iter(chunks).then(|c| async move {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        Ok::<_, std::io::Error>(c)
+    });
+    let resp = r
+        .http
+        .post(r.url("/v1/files"))
+        .header("authorization", r.bearer())
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(reqwest::Body::wrap_stream(body))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let object: Value = resp.json().await.unwrap();
+    assert_eq!(status, 200, "{object}");
+    assert_eq!(object["bytes"], SIZE as u64, "{object}");
 }
