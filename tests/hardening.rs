@@ -309,3 +309,78 @@ async fn a_slow_steady_32_mib_upload_succeeds() {
     assert_eq!(status, 200, "{object}");
     assert_eq!(object["bytes"], SIZE as u64, "{object}");
 }
+
+/// Raises this process's RLIMIT_NOFILE soft limit to its hard limit (the relay
+/// inherits it); the hard limit, or `None` when it is unknown.
+fn raise_fd_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    let hard = limit.maximum?;
+    limit.current = Some(hard);
+    setrlimit(Resource::Nofile, limit).ok()?;
+    Some(hard)
+}
+
+/// Item 2: 1,000 sockets that send `P` (one byte of the HTTP/2 preface) and
+/// 1,000 that send the whole preface and SETTINGS but no stream are all closed
+/// within the documented 15 s, while a normal client keeps being served.
+#[tokio::test]
+async fn idle_sniff_and_preface_only_sockets_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    match raise_fd_limit() {
+        Some(hard) if hard >= 2200 => {}
+        other => {
+            println!("skipping: RLIMIT_NOFILE hard limit {other:?} is under 2,200");
+            return;
+        }
+    }
+    let r = Relay::start(unthrottled()).await;
+    assert_eq!(r.get("/v1/models").send().await.unwrap().status(), 200);
+    const DOCUMENTED: Duration = Duration::from_secs(15);
+    // Scheduling slack on a loaded machine, not a measurement.
+    let deadline = tokio::time::Instant::now() + DOCUMENTED + Duration::from_secs(10);
+    let preface: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+    let mut idle = tokio::task::JoinSet::new();
+    for i in 0..2000 {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", r.port))
+            .await
+            .unwrap();
+        let bytes: &'static [u8] = if i % 2 == 0 { b"P" } else { preface };
+        s.write_all(bytes).await.unwrap();
+        idle.spawn(async move {
+            let mut sink = Vec::new();
+            tokio::time::timeout_at(deadline, s.read_to_end(&mut sink))
+                .await
+                .is_ok()
+        });
+    }
+    let mut served = 0u32;
+    let mut closed = 0u32;
+    let mut ticker = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            done = idle.join_next() => match done {
+                Some(ok) => {
+                    assert!(ok.unwrap(), "an idle socket was still open after {DOCUMENTED:?}");
+                    closed += 1;
+                }
+                None => break,
+            },
+            _ = ticker.tick() => {
+                let resp = tokio::time::timeout(BOUND, r.get("/v1/models").send())
+                    .await
+                    .expect("the normal client got no answer")
+                    .unwrap();
+                assert_eq!(resp.status(), 200);
+                served += 1;
+            }
+        }
+    }
+    assert_eq!(closed, 2000);
+    assert!(served > 0);
+    let s = r.relay_status().await;
+    assert!(
+        s["live"]["connections"]["open"].as_u64().unwrap() <= 2,
+        "{s}"
+    );
+}

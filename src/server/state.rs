@@ -106,6 +106,8 @@ pub struct AppState {
     pub(crate) usage: Mutex<Option<UsageSnapshot>>,
     pub(crate) usage_changed: tokio::sync::Notify,
     pub(crate) traffic: Option<TrafficLog>,
+    /// The connection caps (`security.max_connections`, `…_per_ip`).
+    pub(crate) connections: Arc<super::listener::Connections>,
     /// This relay's address and pid, as written to `relay.json`.
     pub(crate) relay: RelayStateFile,
 }
@@ -152,6 +154,10 @@ impl AppState {
             files,
             recent_items: RecentItems::new(RecentItems::DEFAULT_CAPACITY_BYTES),
             traffic,
+            connections: super::listener::Connections::new(
+                s.max_connections,
+                s.max_connections_per_ip,
+            ),
             config,
             paths,
         })
