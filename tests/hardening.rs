@@ -384,3 +384,111 @@ async fn idle_sniff_and_preface_only_sockets_are_closed() {
         "{s}"
     );
 }
+
+/// Uploads `data` as `filename` and returns the file id.
+async fn upload(r: &Relay, filename: &str, content_type: &str, data: Vec<u8>) -> String {
+    let boundary = "hArDeNiNgBoUnDaRy";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nuser_data\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&data);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let resp = r
+        .http
+        .post(r.url("/v1/files"))
+        .header("authorization", r.bearer())
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let object: Value = resp.json().await.unwrap();
+    object["id"].as_str().expect("file id").to_string()
+}
+
+fn referencing(id: &str, parts: usize) -> Value {
+    let content: Vec<Value> = (0..parts)
+        .map(|_| json!({"type": "input_file", "file_id": id}))
+        .collect();
+    json!({
+        "model": "gpt-5.5",
+        "input": [{"type": "message", "role": "user", "content": content}],
+    })
+}
+
+/// The relay's peak resident set (VmHWM) in KiB, from /proc (Linux only).
+fn vm_hwm_kib(r: &Relay) -> Option<u64> {
+    let pid = r.child.as_ref()?.id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Item 3: 500 parts referencing one 32 MiB file would expand to about 22 GB; the
+/// relay answers 413 before reading or encoding any file (the inline-read counter
+/// does not move) and the mock receives nothing. More than 1,000 references is a
+/// 400 naming the count. A request that fits is inlined and relayed as before.
+#[tokio::test]
+async fn expanding_references_past_the_body_limit_is_413_before_any_read() {
+    let r = Relay::start(RelayOptions::default()).await;
+    let small = upload(&r, "note.txt", "text/plain", b"a short note\n".to_vec()).await;
+    let big = upload(
+        &r,
+        "big.pdf",
+        "application/pdf",
+        [b"%PDF-1.7\n".as_slice(), &vec![b'x'; 32 * 1024 * 1024 - 9]].concat(),
+    )
+    .await;
+
+    let fits = r
+        .post("/v1/responses", &referencing(&small, 2))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fits.status(), 200);
+    assert_eq!(live(&r, "inline_file_reads").await, 1);
+    let calls = r.mock.state().responses_calls();
+    assert_eq!(calls, 1);
+    let before = vm_hwm_kib(&r);
+
+    let (_, body) = expect_error(
+        r.post("/v1/responses", &referencing(&big, 500)),
+        413,
+        "request_too_large",
+    )
+    .await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("security.max_request_body_bytes"),
+        "{body}"
+    );
+    assert_eq!(live(&r, "expansions_refused").await, 1);
+    assert_eq!(live(&r, "inline_file_reads").await, 1, "no file was read");
+    assert_eq!(
+        r.mock.state().responses_calls(),
+        calls,
+        "nothing reached upstream"
+    );
+    if let (Some(before), Some(after)) = (before, vm_hwm_kib(&r)) {
+        println!("relay VmHWM: {before} KiB before, {after} KiB after the 500-reference request");
+    }
+
+    let (_, body) = expect_error(
+        r.post("/v1/responses", &referencing(&small, 1001)),
+        400,
+        "too_many_references",
+    )
+    .await;
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("1001"),
+        "{body}"
+    );
+    assert_eq!(live(&r, "inline_file_reads").await, 1);
+    assert_eq!(r.mock.state().responses_calls(), calls);
+}

@@ -8,6 +8,7 @@
 
 pub mod body;
 pub mod error;
+pub(crate) mod expansion;
 pub mod guard;
 pub mod limits;
 pub(crate) mod listener;

@@ -26,6 +26,11 @@ pub(crate) struct Counters {
     pub(crate) active_streams: AtomicU64,
     /// Upstream requests open now.
     pub(crate) upstream_in_flight: AtomicU64,
+    /// Requests refused (413) because their references would expand past
+    /// `security.max_request_body_bytes`.
+    pub(crate) expansions_refused: AtomicU64,
+    /// Stored files read to be inlined into a request.
+    pub(crate) inline_file_reads: AtomicU64,
 }
 
 /// A counter that [`CountGuard`] holds up while something is open.

@@ -171,13 +171,7 @@ pub async fn finish_request(
     mut prepared: crate::translate::UpstreamRequest,
 ) -> Result<(Bytes, String, Option<HeaderValue>), ApiError> {
     let model = resolve_model(state, &prepared.model).await?;
-    state.recent_items.resolve_references(&mut prepared.body)?;
-    crate::files::inline_files(
-        &mut prepared.body,
-        &state.files,
-        state.config.uploads.max_inline_text_bytes,
-    )
-    .await?;
+    super::expansion::expand_references(state, &mut prepared.body).await?;
     prepared
         .body
         .insert("model".into(), serde_json::Value::String(model.clone()));
