@@ -492,3 +492,66 @@ async fn expanding_references_past_the_body_limit_is_413_before_any_read() {
     assert_eq!(live(&r, "inline_file_reads").await, 1);
     assert_eq!(r.mock.state().responses_calls(), calls);
 }
+
+/// Item 7: `--no-auth` checks the resolved address before binding: a TEST-NET
+/// address (which never binds here, and is never contacted) is refused with the
+/// reason, not with a bind error, and nothing is written.
+#[test]
+fn no_auth_refuses_a_non_loopback_address_before_binding() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["serve", "--no-auth", "--host", "192.0.2.1", "--port", "0"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("refusing to serve without the relay token on 192.0.2.1")
+            && err.contains("resolves to 192.0.2.1, not a loopback address"),
+        "{err}"
+    );
+    assert!(!err.contains("cannot listen"), "it tried to bind: {err}");
+    assert!(!sb.data_dir().join("relay.json").exists());
+    for host in ["0.0.0.0", "::", "::ffff:192.0.2.1"] {
+        let out = sb.run(&["serve", "--no-auth", "--host", host, "--port", "0"]);
+        assert!(
+            stderr(&out).contains("not a loopback address"),
+            "{host}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+/// Item 7: an absolute-form target and the Host header must agree.
+#[tokio::test]
+async fn host_and_absolute_form_target_must_agree() {
+    let r = Relay::start(RelayOptions::default()).await;
+    let ask = |target: String, host: &str| {
+        format!(
+            "GET {target} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+            r.bearer()
+        )
+    };
+    let agree = raw_trickle(
+        r.port,
+        &ask(
+            format!("http://127.0.0.1:{}/v1/models", r.port),
+            &format!("127.0.0.1:{}", r.port),
+        ),
+        &[],
+        Duration::ZERO,
+    )
+    .await;
+    assert!(agree.starts_with("HTTP/1.1 200"), "{agree}");
+    let disagree = raw_trickle(
+        r.port,
+        &ask(
+            "http://evil.example/v1/models".into(),
+            &format!("127.0.0.1:{}", r.port),
+        ),
+        &[],
+        Duration::ZERO,
+    )
+    .await;
+    assert!(
+        disagree.starts_with("HTTP/1.1 403") && disagree.contains("host_not_allowed"),
+        "{disagree}"
+    );
+}

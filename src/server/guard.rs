@@ -91,12 +91,23 @@ impl Guard {
                 None,
             ));
         }
-        let authority = headers
+        let host_header = headers
             .get(http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-            .or_else(|| req.uri().authority().map(|a| a.as_str().to_string()))
-            .unwrap_or_default();
+            .map(|v| v.to_str().unwrap_or("(not text)").trim());
+        let target = req.uri().authority().map(|a| a.as_str());
+        // An absolute-form target (HTTP/1) or `:authority` (HTTP/2) and a Host header
+        // must name the same thing: a proxy or cache in between may use either.
+        if let (Some(h), Some(t)) = (host_header, target)
+            && !h.eq_ignore_ascii_case(t)
+        {
+            return Err(Stop::Error(
+                Box::new(ApiError::host_not_allowed(&format!(
+                    "{h} (the request target names {t})"
+                ))),
+                None,
+            ));
+        }
+        let authority = host_header.or(target).unwrap_or_default().to_string();
         if !self.host_allowed(&authority) {
             return Err(Stop::Error(
                 Box::new(ApiError::host_not_allowed(&authority)),
@@ -335,6 +346,42 @@ mod tests {
             code(g.check(&r, ip, true)).as_deref(),
             Some("host_not_allowed")
         );
+    }
+
+    #[test]
+    fn host_and_target_authority_must_agree() {
+        let t = RelayToken::generate();
+        let g = guard(&t);
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let good = format!("Bearer {}", t.expose());
+        let with = |uri: &str, host: Option<&str>| {
+            let mut b = Request::builder()
+                .uri(uri)
+                .header("authorization", good.as_str());
+            if let Some(h) = host {
+                b = b.header("host", h);
+            }
+            b.body(()).unwrap()
+        };
+        for (uri, host) in [
+            ("http://localhost:8080/v1/models", Some("LOCALHOST:8080")),
+            ("http://127.0.0.1:8080/v1/models", None),
+            ("/v1/models", Some("127.0.0.1:8080")),
+        ] {
+            assert_eq!(code(g.check(&with(uri, host), ip, true)), None, "{uri}");
+        }
+        for (uri, host) in [
+            ("http://evil.example/v1/models", Some("localhost")),
+            ("http://localhost:8080/v1/models", Some("127.0.0.1:8080")),
+            ("http://localhost:8080/v1/models", Some("localhost:9")),
+            ("http://evil.example/v1/models", None),
+        ] {
+            assert_eq!(
+                code(g.check(&with(uri, host), ip, true)).as_deref(),
+                Some("host_not_allowed"),
+                "{uri} {host:?}"
+            );
+        }
     }
 
     #[test]
