@@ -34,8 +34,10 @@ use crate::shutdown::Shutdown;
 /// How long a new connection may take to send its first request's headers.
 pub const FIRST_REQUEST_TIMEOUT: Duration = HEADER_READ_TIMEOUT;
 
-/// How long a connection may stay open with no request in progress.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a connection may stay open with no request in progress (HTTP/1
+/// keep-alive, where hyper's header timeout closes it too, and HTTP/2 without an
+/// open stream).
+pub const IDLE_TIMEOUT: Duration = HEADER_READ_TIMEOUT;
 
 /// HTTP/2 keep-alive: a ping after this long without a frame from the client…
 const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
