@@ -555,3 +555,31 @@ async fn host_and_absolute_form_target_must_agree() {
         "{disagree}"
     );
 }
+
+/// Item 2: an HTTP/2 connection that served a request and then has no open
+/// stream is closed (GOAWAY) after the documented 15 s idle time.
+#[tokio::test]
+async fn an_idle_http2_connection_without_streams_is_closed() {
+    use http_body_util::{BodyExt, Empty};
+    let r = Relay::start(RelayOptions::default()).await;
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", r.port))
+        .await
+        .unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .expect("HTTP/2 handshake");
+    let conn = tokio::spawn(conn);
+    let req = http::Request::get(format!("http://127.0.0.1:{}/healthz", r.port))
+        .body(Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let _ = resp.into_body().collect().await.unwrap();
+    // Scheduling slack on a loaded machine, not a measurement.
+    let bound = Duration::from_secs(15 + 10);
+    let ended = tokio::time::timeout(bound, conn).await;
+    assert!(ended.is_ok(), "the idle HTTP/2 connection was still open");
+}

@@ -12,7 +12,7 @@ pub(crate) mod expansion;
 pub mod guard;
 pub mod limits;
 pub(crate) mod listener;
-pub mod log_writer;
+pub(crate) mod log_writer;
 pub mod recent_items;
 pub mod relay;
 pub mod routes;
