@@ -152,3 +152,54 @@ impl TrafficLog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> Entry<'static> {
+        Entry {
+            id: "req_1",
+            method: "GET",
+            path: "/v1/models?secret=1",
+            status: 200,
+            model: None,
+            latency: Duration::from_millis(3),
+            ip: "127.0.0.1".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn recording_never_waits_and_counts_what_it_drops() {
+        // A data dir that cannot be created: the writer stops at once, so every
+        // line beyond the queue (or all of them, once it has gone) is dropped.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, b"").unwrap();
+        let log = TrafficLog::start(file.join("logs"));
+        for _ in 0..2 * QUEUE {
+            log.record(entry());
+        }
+        assert!(log.dropped() >= QUEUE as u64, "{}", log.dropped());
+    }
+
+    #[test]
+    fn lines_reach_the_file_without_the_query() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = TrafficLog::start(dir.path().join("logs"));
+        log.record(entry());
+        log.stop.store(true, Ordering::Relaxed);
+        let path = dir.path().join("logs/traffic.jsonl");
+        // Bounded: the writer drains the queue and ends within a few polls.
+        let mut text = String::new();
+        for _ in 0..400 {
+            text = std::fs::read_to_string(&path).unwrap_or_default();
+            if text.contains("req_1") {
+                break;
+            }
+            std::thread::sleep(POLL / 10);
+        }
+        assert!(text.contains("\"path\":\"/v1/models\""), "{text}");
+        assert_eq!(log.dropped(), 0);
+    }
+}
