@@ -143,7 +143,8 @@ impl Context {
 /// Parses arguments, runs the command and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli);
+    // Flushes the queued log lines when `main` returns (waits at most ~1 s).
+    let _log_guard = init_logging(&cli);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -170,7 +171,9 @@ fn run(cli: Cli) -> CliResult {
     }
 }
 
-fn init_logging(cli: &Cli) {
+/// Logs go to stderr through a bounded, lossy queue (`server::log_writer`): a
+/// stalled reader drops lines, never a request.
+fn init_logging(cli: &Cli) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use tracing_subscriber::EnvFilter;
     let default = if cli.quiet {
         "error"
@@ -188,12 +191,15 @@ fn init_logging(cli: &Cli) {
         }
         _ => EnvFilter::new(default),
     };
-    let _ = tracing_subscriber::fmt()
+    let (writer, guard) = crate::server::log_writer::stderr();
+    tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(Style::stderr().enabled())
         .with_target(false)
-        .try_init();
+        .try_init()
+        .ok()
+        .map(|()| guard)
 }
 
 /// Prints a value as pretty JSON on stdout.

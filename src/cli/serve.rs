@@ -1,12 +1,12 @@
 //! `airelays serve`: runs the relay in the foreground until SIGINT/SIGTERM.
 
+use std::net::ToSocketAddrs;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 
 use super::{CliError, CliResult, Context, Style};
-use crate::config::is_loopback_host;
 use crate::fsio::{self, FileLock};
 use crate::server::{self, AppParts, AppState};
 use crate::status::{RelayStateFile, base_url, running_relay};
@@ -40,11 +40,20 @@ pub(crate) fn run(mut ctx: Context, args: &ServeArgs) -> CliResult {
         ctx.config.security.require_bearer_auth = false;
     }
     let config = &ctx.config;
-    if !config.security.require_bearer_auth && !is_loopback_host(&config.server.host) {
-        return Err(CliError::new(format!(
-            "refusing to serve without the relay token on {} (not a loopback address) — remove --no-auth / require_bearer_auth = false, or listen on 127.0.0.1",
-            config.server.host
-        )));
+    if !config.security.require_bearer_auth {
+        // Before binding: every address the configured host resolves to.
+        let host = config
+            .server
+            .host
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let resolved: Vec<std::net::IpAddr> = (host, config.server.port)
+            .to_socket_addrs()
+            .map(|a| a.map(|a| a.ip()).collect())
+            .unwrap_or_default();
+        if let Some(bad) = not_loopback("resolves to", &resolved) {
+            return Err(no_auth_refused(&config.server.host, &bad));
+        }
     }
     fsio::ensure_private_dir(&ctx.paths.data_dir).map_err(|e| {
         CliError::new(format!(
@@ -114,6 +123,12 @@ async fn serve_async(
         CliError::new(format!("cannot listen on {addr}: {e}{hint}"))
     })?;
     let local = listener.local_addr()?;
+    // After binding: the address actually bound.
+    if !config.security.require_bearer_auth
+        && let Some(bad) = not_loopback("is bound to", &[local.ip()])
+    {
+        return Err(no_auth_refused(&config.server.host, &bad));
+    }
     let url = base_url(&config.server.host, local.port());
 
     let (trigger, shutdown) = crate::shutdown::channel();
@@ -166,6 +181,24 @@ async fn serve_async(
     let _ = fsio::remove_if_exists(&state_file);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Why `--no-auth` may not serve on these addresses: `None` when all are loopback
+/// (an IPv4-mapped loopback included) and there is at least one.
+fn not_loopback(what: &str, addrs: &[std::net::IpAddr]) -> Option<String> {
+    if addrs.is_empty() {
+        return Some(format!("{what} no address"));
+    }
+    addrs
+        .iter()
+        .find(|ip| !ip.to_canonical().is_loopback())
+        .map(|ip| format!("{what} {ip}, not a loopback address"))
+}
+
+fn no_auth_refused(host: &str, why: &str) -> CliError {
+    CliError::new(format!(
+        "refusing to serve without the relay token on {host} ({why}) — remove --no-auth / require_bearer_auth = false, or listen on 127.0.0.1"
+    ))
 }
 
 fn bracket(host: &str) -> String {

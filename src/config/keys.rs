@@ -122,6 +122,26 @@ pub(crate) const KEYS: &[KeySpec] = &[
         "AIRELAYS_MAX_REQUEST_BODY_BYTES",
         int(1024, BIG),
     ),
+    key(
+        "security.max_connections",
+        "AIRELAYS_MAX_CONNECTIONS",
+        int(0, 1_000_000),
+    ),
+    key(
+        "security.max_connections_per_ip",
+        "AIRELAYS_MAX_CONNECTIONS_PER_IP",
+        int(1, 1_000_000),
+    ),
+    key(
+        "security.body_read_timeout_seconds",
+        "AIRELAYS_BODY_READ_TIMEOUT_SECONDS",
+        int(1, 86400),
+    ),
+    key(
+        "security.body_total_timeout_seconds",
+        "AIRELAYS_BODY_TOTAL_TIMEOUT_SECONDS",
+        int(1, 604_800),
+    ),
     key("upstream.base_url", "AIRELAYS_UPSTREAM_BASE_URL", Kind::Url),
     key(
         "upstream.issuer_base_url",
@@ -320,6 +340,16 @@ impl Config {
             ("security.allowed_hosts", List(v)) => self.security.allowed_hosts = v,
             ("security.allowed_origins", List(v)) => self.security.allowed_origins = v,
             ("security.max_request_body_bytes", Int(v)) => self.security.max_request_body_bytes = v,
+            ("security.max_connections", Int(v)) => self.security.max_connections = v as u32,
+            ("security.max_connections_per_ip", Int(v)) => {
+                self.security.max_connections_per_ip = v as u32
+            }
+            ("security.body_read_timeout_seconds", Int(v)) => {
+                self.security.body_read_timeout_seconds = v
+            }
+            ("security.body_total_timeout_seconds", Int(v)) => {
+                self.security.body_total_timeout_seconds = v
+            }
             ("upstream.base_url", Text(v)) => self.upstream.base_url = v,
             ("upstream.issuer_base_url", Text(v)) => self.upstream.issuer_base_url = v,
             ("upstream.client_id", Text(v)) => self.upstream.client_id = v,

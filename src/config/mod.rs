@@ -109,6 +109,18 @@ pub struct SecurityConfig {
     pub allowed_origins: Vec<String>,
     /// `security.max_request_body_bytes`: the largest accepted request body.
     pub max_request_body_bytes: u64,
+    /// `security.max_connections`: open connections at once; 0 = the file-descriptor
+    /// soft limit minus 128, at most 4,096.
+    pub max_connections: u32,
+    /// `security.max_connections_per_ip`: open connections per client IP off
+    /// loopback (loopback is never capped).
+    pub max_connections_per_ip: u32,
+    /// `security.body_read_timeout_seconds`: longest wait for the next byte of a
+    /// request body.
+    pub body_read_timeout_seconds: u64,
+    /// `security.body_total_timeout_seconds`: longest time a whole request body (an
+    /// upload included) may take.
+    pub body_total_timeout_seconds: u64,
 }
 
 /// `[upstream]`: the ChatGPT backend, the OAuth issuer and how requests reach them.
@@ -223,6 +235,10 @@ impl Config {
                 allowed_hosts: vec![],
                 allowed_origins: vec![],
                 max_request_body_bytes: 67_108_864,
+                max_connections: 0,
+                max_connections_per_ip: 256,
+                body_read_timeout_seconds: 30,
+                body_total_timeout_seconds: 300,
             },
             upstream: UpstreamConfig {
                 base_url: "https://chatgpt.com/backend-api/codex".into(),

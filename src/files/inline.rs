@@ -81,6 +81,81 @@ pub(crate) async fn inline_files(
     Ok(inlined)
 }
 
+/// What inlining a request's file references will add, known from the stored
+/// metadata alone: nothing is read or encoded to compute it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InlinePlan {
+    /// Content parts that reference a stored file.
+    pub references: usize,
+    /// Distinct files among them (each is read once).
+    pub distinct_files: usize,
+    /// An upper bound on the bytes the inlined parts add to the serialised body.
+    pub added_bytes: u64,
+}
+
+/// Counts the content parts of `body["input"]` that reference a stored file.
+pub fn count_file_references(body: &mut Map<String, Value>) -> usize {
+    let mut n = 0;
+    let _ = for_each_file_part(body, &mut |part| {
+        n += usize::from(file_id_of(part).is_some());
+        Ok(())
+    });
+    n
+}
+
+/// Plans [`inline_files`] without reading a file: every referenced id must exist,
+/// and the size each reference adds is bounded arithmetically (base64 is
+/// 4·⌈n/3⌉ plus the data-URL prefix; text at most 6 bytes per byte once JSON
+/// escapes it), once per referencing part.
+pub fn plan_inlining(
+    body: &mut Map<String, Value>,
+    store: &FileStore,
+    max_inline_text_bytes: u64,
+) -> Result<InlinePlan, FileError> {
+    let mut plan = InlinePlan::default();
+    let mut seen: Vec<String> = Vec::new();
+    for_each_file_part(body, &mut |part| {
+        let Some(id) = file_id_of(part) else {
+            return Ok(());
+        };
+        let obj = store.get(id).map_err(|_| unknown_file(id))?;
+        if !seen.iter().any(|known| known == id) {
+            seen.push(id.to_string());
+        }
+        plan.references += 1;
+        let part_len = serde_json::to_string(part).map_or(0, |t| t.len()) as u64;
+        plan.added_bytes = plan.added_bytes.saturating_add(rendered_size_bound(
+            &obj,
+            part_len,
+            max_inline_text_bytes,
+        ));
+        Ok(())
+    })?;
+    plan.distinct_files = seen.len();
+    Ok(plan)
+}
+
+/// An upper bound on the serialised size of the part [`render`] makes for `obj`.
+fn rendered_size_bound(obj: &FileObject, part_len: u64, max_inline_text_bytes: u64) -> u64 {
+    let n = obj.bytes;
+    // JSON escaping at most sextuples a byte (`\u001f`).
+    let escaped = |len: usize| 6 * len as u64;
+    let names = escaped(obj.filename.len()) + escaped(obj.content_type.len());
+    let base64 = n.div_ceil(3).saturating_mul(4);
+    let declared = essence(&obj.content_type);
+    let may_be_text =
+        is_text_type(&declared) || guess_from_name(&obj.filename).is_some_and(is_text_type);
+    let text = if may_be_text && n <= max_inline_text_bytes {
+        n.saturating_mul(6)
+    } else {
+        0
+    };
+    // The JSON keys, the type and the data-URL prefix, and what the part carried
+    // (its `detail`).
+    const WRAPPER: u64 = 128;
+    WRAPPER + part_len + names + base64.max(text)
+}
+
 /// Calls `f` on every content part of every input item.
 fn for_each_file_part(
     body: &mut Map<String, Value>,
@@ -248,6 +323,40 @@ mod tests {
 
     fn part(body: &Map<String, Value>, i: usize) -> &Value {
         &body["input"][0]["content"][i]
+    }
+
+    #[tokio::test]
+    async fn the_plan_bounds_the_inlined_size_without_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let text = put(&store, "a\"b.txt", "text/plain", b"line\n\x01\ttab \"q\"\n").await;
+        let png = put(&store, "shot.png", "image/png", PNG).await;
+        let pdf = put(&store, "doc.pdf", "application/pdf", b"%PDF-1.7 body").await;
+        let mut body = request(json!([
+            {"type": "input_file", "file_id": text.id},
+            {"type": "input_image", "file_id": png.id, "detail": "high"},
+            {"type": "input_file", "file_id": pdf.id},
+            {"type": "input_file", "file_id": pdf.id},
+            {"type": "input_text", "text": "no reference"},
+        ]));
+        assert_eq!(count_file_references(&mut body), 4);
+        let before = serde_json::to_vec(&body).unwrap().len() as u64;
+        let plan = plan_inlining(&mut body, &store, MAX_TEXT).unwrap();
+        assert_eq!((plan.references, plan.distinct_files), (4, 3));
+        inline(&mut body, &store).await.unwrap();
+        let after = serde_json::to_vec(&body).unwrap().len() as u64;
+        assert!(
+            after <= before + plan.added_bytes,
+            "{after} > {before} + {}",
+            plan.added_bytes
+        );
+        let mut unknown = request(json!([{"type": "input_file", "file_id": "file-nope"}]));
+        assert_eq!(
+            plan_inlining(&mut unknown, &store, MAX_TEXT)
+                .unwrap_err()
+                .status(),
+            400
+        );
     }
 
     #[tokio::test]

@@ -1,9 +1,12 @@
 //! Bodies: reading a request body within its limits, and response bodies (whole
 //! buffers for JSON answers, streams for SSE).
 
-use bytes::Bytes;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
 use http::HeaderMap;
-use http_body_util::{BodyExt, Full, Limited, combinators::UnsyncBoxBody};
+use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
 use hyper::body::Incoming;
 
 use super::AppState;
@@ -21,11 +24,105 @@ pub fn empty() -> Body {
     full(Bytes::new())
 }
 
-/// Reads a request body, refusing more than `security.max_request_body_bytes`.
+/// How long a request body may take: the wait for each next byte, and the whole
+/// body (`security.body_read_timeout_seconds`, `security.body_total_timeout_seconds`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BodyDeadlines {
+    read: Duration,
+    total: Instant,
+}
+
+/// Why a body stopped before its end.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// No byte for the read timeout, or past the total deadline: 408.
+    TimedOut(&'static str),
+    /// The connection failed while reading.
+    Read(hyper::Error),
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyError::TimedOut(what) => write!(f, "the request body {what}"),
+            BodyError::Read(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for BodyError {}
+
+impl BodyError {
+    /// The answer for a body that did not arrive.
+    pub(crate) fn into_api(self) -> ApiError {
+        match self {
+            BodyError::TimedOut(what) => ApiError::body_timeout(what),
+            BodyError::Read(e) => ApiError::invalid_request(
+                format!("Could not read the request body: {e}"),
+                None,
+                None,
+            ),
+        }
+    }
+}
+
+impl BodyDeadlines {
+    /// The deadlines of a body whose reading starts now.
+    pub(crate) fn start(state: &AppState) -> BodyDeadlines {
+        let s = &state.config.security;
+        BodyDeadlines {
+            read: Duration::from_secs(s.body_read_timeout_seconds),
+            total: Instant::now() + Duration::from_secs(s.body_total_timeout_seconds),
+        }
+    }
+
+    /// The next data chunk of `body` (`None` at its end), within both deadlines.
+    pub(crate) async fn next_chunk(&self, body: &mut Incoming) -> Result<Option<Bytes>, BodyError> {
+        loop {
+            let idle = Instant::now() + self.read;
+            let (until, what) = if idle < self.total {
+                (idle, "stopped arriving")
+            } else {
+                (self.total, "took too long")
+            };
+            match tokio::time::timeout_at(until.into(), body.frame()).await {
+                Err(_) => return Err(BodyError::TimedOut(what)),
+                Ok(None) => return Ok(None),
+                Ok(Some(Err(e))) => return Err(BodyError::Read(e)),
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Ok(Some(data));
+                    }
+                }
+            }
+        }
+    }
+
+    /// `body` as a stream of chunks within both deadlines (for uploads).
+    pub(crate) fn stream(
+        self,
+        body: Incoming,
+    ) -> impl Stream<Item = Result<Bytes, BodyError>> + Send + Unpin + 'static {
+        Box::pin(futures_util::stream::unfold(
+            Some(body),
+            move |body| async move {
+                let mut body = body?;
+                match self.next_chunk(&mut body).await {
+                    Ok(Some(chunk)) => Some((Ok(chunk), Some(body))),
+                    Ok(None) => None,
+                    Err(e) => Some((Err(e), None)),
+                }
+            },
+        ))
+    }
+}
+
+/// Reads a request body, refusing more than `security.max_request_body_bytes`,
+/// and answering 408 when it stops arriving or takes too long.
 pub async fn read_body(
     state: &AppState,
     headers: &HeaderMap,
-    body: Incoming,
+    mut body: Incoming,
 ) -> Result<Bytes, ApiError> {
     let limit = state.config.security.max_request_body_bytes;
     let declared = headers
@@ -35,18 +132,20 @@ pub async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::request_too_large(limit));
     }
-    let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
-    match limited.collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(ApiError::request_too_large(limit))
+    let deadlines = BodyDeadlines::start(state);
+    let first = usize::try_from(declared.unwrap_or(0).min(1 << 20)).unwrap_or(0);
+    let mut buf = BytesMut::with_capacity(first);
+    while let Some(chunk) = deadlines
+        .next_chunk(&mut body)
+        .await
+        .map_err(BodyError::into_api)?
+    {
+        if (buf.len() + chunk.len()) as u64 > limit {
+            return Err(ApiError::request_too_large(limit));
         }
-        Err(e) => Err(ApiError::invalid_request(
-            format!("Could not read the request body: {e}"),
-            None,
-            None,
-        )),
+        buf.extend_from_slice(&chunk);
     }
+    Ok(buf.freeze())
 }
 
 /// A JSON answer with `status`.

@@ -207,6 +207,45 @@ impl ApiError {
         )
     }
 
+    /// 413 for a request whose upstream body, with its file and item references
+    /// filled in, would pass `security.max_request_body_bytes`.
+    pub(crate) fn expanded_too_large(expanded: u64, limit: u64) -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            Some("request_too_large"),
+            format!(
+                "With its file and item references filled in, this request would send at least {expanded} bytes upstream, more than the {limit} bytes allowed (security.max_request_body_bytes). Reference fewer or smaller files (each reference inlines the whole file again), or raise the limit in the config."
+            ),
+        )
+        .with_param(Some("input".to_string()))
+    }
+
+    /// 400 for a request with more file and item references than the relay expands.
+    pub(crate) fn too_many_references(count: usize, max: usize) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            Some("too_many_references"),
+            format!(
+                "The request has {count} file and item references; the relay expands at most {max} per request. Send fewer references."
+            ),
+        )
+        .with_param(Some("input".to_string()))
+    }
+
+    /// 408 for a request body that stopped arriving or took too long.
+    pub(crate) fn body_timeout(what: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            Some("request_timeout"),
+            format!(
+                "The request body {what}. Send the body without pauses (security.body_read_timeout_seconds, security.body_total_timeout_seconds)."
+            ),
+        )
+    }
+
     pub(crate) fn file_error(
         status: u16,
         kind: &'static str,

@@ -1,5 +1,6 @@
 //! The request guard of spec §5.1, in order: Host check (DNS rebinding), Origin
-//! check and CORS, then for `/v1/*`: ban, bearer token, token bucket, concurrency.
+//! check and CORS, then for `/v1/*`: bearer token (a wrong one from a banned
+//! identity is 429), token bucket, concurrency.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -27,7 +28,7 @@ pub struct Guard {
 /// What passed the guard: the in-flight slot (for `/v1/*`) and the allowed
 /// origin to echo in CORS headers.
 pub struct Pass {
-    pub slot: Option<SlotGuard>,
+    _slot: Option<SlotGuard>,
     pub cors_origin: Option<HeaderValue>,
 }
 
@@ -90,12 +91,23 @@ impl Guard {
                 None,
             ));
         }
-        let authority = headers
+        let host_header = headers
             .get(http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-            .or_else(|| req.uri().authority().map(|a| a.as_str().to_string()))
-            .unwrap_or_default();
+            .map(|v| v.to_str().unwrap_or("(not text)").trim());
+        let target = req.uri().authority().map(|a| a.as_str());
+        // An absolute-form target (HTTP/1) or `:authority` (HTTP/2) and a Host header
+        // must name the same thing: a proxy or cache in between may use either.
+        if let (Some(h), Some(t)) = (host_header, target)
+            && !h.eq_ignore_ascii_case(t)
+        {
+            return Err(Stop::Error(
+                Box::new(ApiError::host_not_allowed(&format!(
+                    "{h} (the request target names {t})"
+                ))),
+                None,
+            ));
+        }
+        let authority = host_header.or(target).unwrap_or_default().to_string();
         if !self.host_allowed(&authority) {
             return Err(Stop::Error(
                 Box::new(ApiError::host_not_allowed(&authority)),
@@ -132,22 +144,26 @@ impl Guard {
         }
         if !protected {
             return Ok(Pass {
-                slot: None,
+                _slot: None,
                 cors_origin,
             });
         }
-        // 3. Ban, bearer, bucket, concurrency.
-        if let Err(secs) = self.limits.check_ban(ip) {
-            return Err(Stop::Error(
-                Box::new(ApiError::ip_blocked(secs)),
-                cors_origin,
-            ));
-        }
+        // 3. Bearer, ban, bucket, concurrency. A token that verifies is served even
+        // from a banned identity: the ban bounds guessing, it must not let another
+        // local user lock the owner's tools out (docs/security.md, "Failed-auth ban").
+        let banned = self.limits.check_ban(ip);
         if self.require_auth {
             let presented = headers
                 .get(http::header::AUTHORIZATION)
                 .map(|v| v.as_bytes());
             if let Err(failure) = self.verifier.check(presented) {
+                // While banned, a wrong token is answered 429 and not counted again.
+                if let Err(secs) = banned {
+                    return Err(Stop::Error(
+                        Box::new(ApiError::ip_blocked(secs)),
+                        cors_origin,
+                    ));
+                }
                 // Only a presented credential is a guess. A request without one is
                 // what any web page can make the browser send (a page cannot add an
                 // Authorization header cross-origin without a preflight, which the
@@ -164,6 +180,11 @@ impl Guard {
                 };
                 return Err(Stop::Error(Box::new(err), cors_origin));
             }
+        } else if let Err(secs) = banned {
+            return Err(Stop::Error(
+                Box::new(ApiError::ip_blocked(secs)),
+                cors_origin,
+            ));
         }
         if let Err(secs) = self.limits.take_token(ip) {
             return Err(Stop::Error(
@@ -173,7 +194,7 @@ impl Guard {
         }
         match self.limits.acquire_slot(ip) {
             Some(slot) => Ok(Pass {
-                slot: Some(slot),
+                _slot: Some(slot),
                 cors_origin,
             }),
             None => Err(Stop::Error(
@@ -328,6 +349,42 @@ mod tests {
     }
 
     #[test]
+    fn host_and_target_authority_must_agree() {
+        let t = RelayToken::generate();
+        let g = guard(&t);
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let good = format!("Bearer {}", t.expose());
+        let with = |uri: &str, host: Option<&str>| {
+            let mut b = Request::builder()
+                .uri(uri)
+                .header("authorization", good.as_str());
+            if let Some(h) = host {
+                b = b.header("host", h);
+            }
+            b.body(()).unwrap()
+        };
+        for (uri, host) in [
+            ("http://localhost:8080/v1/models", Some("LOCALHOST:8080")),
+            ("http://127.0.0.1:8080/v1/models", None),
+            ("/v1/models", Some("127.0.0.1:8080")),
+        ] {
+            assert_eq!(code(g.check(&with(uri, host), ip, true)), None, "{uri}");
+        }
+        for (uri, host) in [
+            ("http://evil.example/v1/models", Some("localhost")),
+            ("http://localhost:8080/v1/models", Some("127.0.0.1:8080")),
+            ("http://localhost:8080/v1/models", Some("localhost:9")),
+            ("http://evil.example/v1/models", None),
+        ] {
+            assert_eq!(
+                code(g.check(&with(uri, host), ip, true)).as_deref(),
+                Some("host_not_allowed"),
+                "{uri} {host:?}"
+            );
+        }
+    }
+
+    #[test]
     fn origins_and_preflight() {
         let t = RelayToken::generate();
         let g = guard(&t);
@@ -376,7 +433,7 @@ mod tests {
     }
 
     #[test]
-    fn ban_applies_even_to_the_right_token() {
+    fn the_right_token_is_served_from_a_banned_identity() {
         let t = RelayToken::generate();
         let g = guard(&t);
         let ip: IpAddr = "127.0.0.2".parse().unwrap();
@@ -388,11 +445,23 @@ mod tests {
             code(g.check(&req("localhost", None, Some("wrong")), ip, true)).as_deref(),
             Some("invalid_api_key")
         );
+        assert!(g.limits.check_ban(ip).is_err());
         let good = format!("Bearer {}", t.expose());
-        assert_eq!(
-            code(g.check(&req("localhost", None, Some(&good)), ip, true)).as_deref(),
-            Some("ip_temporarily_blocked")
-        );
+        for from in ["127.0.0.2", "127.0.0.1", "::1", "::ffff:127.0.0.7"] {
+            let from: IpAddr = from.parse().unwrap();
+            assert_eq!(
+                code(g.check(&req("localhost", None, Some(&good)), from, true)),
+                None,
+                "{from}"
+            );
+            // A wrong token while banned is 429 and does not extend the ban.
+            assert_eq!(
+                code(g.check(&req("localhost", None, Some("Bearer other")), from, true)).as_deref(),
+                Some("ip_temporarily_blocked"),
+                "{from}"
+            );
+        }
+        assert_eq!(g.limits.describe(ip)["recent_auth_failures"], 0);
     }
 
     #[test]

@@ -133,17 +133,28 @@ fn credential_fingerprint(presented: Option<&[u8]>) -> u64 {
     u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
 }
 
-/// The address limits and bans apply to: an IPv4 address, or the /64 of an IPv6
+/// The identity limits and bans apply to: every loopback address (`127.0.0.0/8`,
+/// `::1`, IPv4-mapped `::ffff:127.0.0.0/104`) is one identity, since any local
+/// user can pick any of them; otherwise an IPv4 address, or the /64 of an IPv6
 /// address (one host usually owns a whole /64 and can pick any address in it, so a
 /// per-address ban would be lifted by changing address).
 pub fn limit_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) if !v6.is_loopback() => {
+    if is_loopback_ip(ip) {
+        return IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    }
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
             let bits = u128::from(v6) & !((1u128 << 64) - 1);
             IpAddr::V6(std::net::Ipv6Addr::from(bits))
         }
         other => other,
     }
+}
+
+/// Loopback, including the IPv4-mapped form (`Ipv6Addr::is_loopback` is false for
+/// `::ffff:127.0.0.1`).
+pub fn is_loopback_ip(ip: IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
 }
 
 fn ceil_secs(d: Duration) -> u64 {
@@ -308,7 +319,7 @@ mod tests {
     }
 
     fn ip(n: u32) -> IpAddr {
-        IpAddr::V4(std::net::Ipv4Addr::from(0x7f00_0000 + n))
+        IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + n))
     }
 
     #[test]
@@ -395,6 +406,31 @@ mod tests {
         assert_eq!(l.describe(a)["in_flight"], 1);
         drop(slot);
         assert_eq!(l.held_slots(), 0);
+    }
+
+    #[test]
+    fn every_loopback_address_is_one_identity() {
+        let l = IpLimits::new(settings());
+        for n in 0..3 {
+            let from: IpAddr = "127.0.0.2".parse().unwrap();
+            l.record_auth_failure(from, Some(format!("Bearer guess-{n}").as_bytes()));
+        }
+        for other in [
+            "127.0.0.1",
+            "127.0.0.3",
+            "127.255.0.9",
+            "::1",
+            "::ffff:127.0.0.9",
+        ] {
+            assert!(l.check_ban(other.parse().unwrap()).is_err(), "{other}");
+        }
+        assert!(l.check_ban("10.0.0.1".parse().unwrap()).is_ok());
+        assert!(l.check_ban("::ffff:10.0.0.1".parse().unwrap()).is_ok());
+        assert_eq!(
+            l.tracked(),
+            2,
+            "one loopback entry, one for 10.0.0.1 in both forms"
+        );
     }
 
     #[test]

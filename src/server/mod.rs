@@ -1,15 +1,18 @@
 //! The HTTP server: listener and lifecycle, the request guard, one module per
 //! route family, and the error envelope.
 //!
-//! A request flows: accept → [`guard`] (Host, Origin/CORS, ban, bearer, bucket,
+//! A request flows: accept ([`listener`]: connection caps and deadlines) → [`guard`] (Host, Origin/CORS, ban, bearer, bucket,
 //! concurrency) → [`routes`] → (translate → [`relay`] → upstream → translate) →
 //! response. Every response carries `x-request-id`, and one log line is written
 //! per request.
 
 pub mod body;
 pub mod error;
+pub(crate) mod expansion;
 pub mod guard;
 pub mod limits;
+pub(crate) mod listener;
+pub(crate) mod log_writer;
 pub mod recent_items;
 pub mod relay;
 pub mod routes;
@@ -27,8 +30,6 @@ use std::time::{Duration, Instant};
 
 use http::{HeaderValue, Request, Response};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use crate::shutdown::Shutdown;
@@ -54,70 +55,21 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .keep_alive(true);
-    builder.http2().timer(TokioTimer::new());
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let sweeper = tokio::spawn(sweep_limits(Arc::clone(&state), shutdown.clone()));
     let persister = tokio::spawn(persist_usage(Arc::clone(&state), shutdown.clone()));
-    let mut stop = shutdown;
-
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let st = Arc::clone(&state);
-                let builder = builder.clone();
-                let watcher = graceful.watcher();
-                tokio::spawn(async move {
-                    // hyper's header timeout starts with the first byte of a request:
-                    // a client that connects and sends nothing would keep its socket
-                    // (and a file descriptor) forever.
-                    if !first_byte_within(&stream, HEADER_READ_TIMEOUT).await {
-                        return;
-                    }
-                    let svc = service_fn(move |req| handle(Arc::clone(&st), peer, req));
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-                    let _ = watcher.watch(conn.into_owned()).await;
-                });
-            }
-            _ = stop.fired() => break,
-        }
-    }
-    drop(listener);
+    let traffic = tokio::spawn(stop_traffic_log(Arc::clone(&state), shutdown.clone()));
     let grace = Duration::from_secs(state.config.server.shutdown_grace_seconds);
-    tracing::info!(
-        "shutting down; waiting up to {} s for open requests",
-        grace.as_secs()
-    );
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(grace) => tracing::warn!("grace period over; closing open connections"),
-    }
-    let _ = tokio::join!(sweeper, persister);
+    listener::accept_loop(Arc::clone(&state), listener, shutdown, grace).await;
+    let _ = tokio::join!(sweeper, persister, traffic);
     write_usage(&state);
     Ok(())
 }
 
-/// Waits until the client has sent something (or closed); false after `limit`.
-async fn first_byte_within(stream: &tokio::net::TcpStream, limit: Duration) -> bool {
-    let mut probe = [0u8; 1];
-    matches!(
-        tokio::time::timeout(limit, stream.peek(&mut probe)).await,
-        Ok(Ok(n)) if n > 0
-    )
+/// Ends the traffic log's writer thread on shutdown.
+async fn stop_traffic_log(state: Arc<AppState>, shutdown: Shutdown) {
+    if let Some(t) = &state.traffic {
+        t.stop_on(shutdown).await;
+    }
 }
 
 /// Forgets idle per-IP state every 30 s.
@@ -170,15 +122,31 @@ fn client_ip(peer: SocketAddr) -> IpAddr {
 async fn handle(
     state: Arc<AppState>,
     peer: SocketAddr,
+    ticket: &listener::Ticket,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
+    // A connection that completes a request with the right token (or any request
+    // when the token is off) leaves the untrusted half of the connection cap.
+    let authenticated = !state.guard.require_auth
+        || state
+            .guard
+            .verifier
+            .check(
+                req.headers()
+                    .get(http::header::AUTHORIZATION)
+                    .map(|v| v.as_bytes()),
+            )
+            .is_ok();
     let id = request_id();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let ip = client_ip(peer);
     state.counters.requests.fetch_add(1, Ordering::Relaxed);
     let mut resp = routes::route(&state, ip, req).await;
+    if authenticated {
+        ticket.mark_trusted();
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }

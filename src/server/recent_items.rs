@@ -102,6 +102,34 @@ impl RecentItems {
         inner.by_id.get(id).map(|(_, item, _)| item.clone())
     }
 
+    /// The number of `item_reference`s in `body["input"]`.
+    pub fn count_references(body: &Map<String, Value>) -> usize {
+        match body.get("input") {
+            Some(Value::Array(input)) => input.iter().filter(|i| is_reference(i)).count(),
+            _ => 0,
+        }
+    }
+
+    /// The bytes that filling in every `item_reference` adds (each remembered
+    /// item's serialised size, per reference), without copying an item; a
+    /// reference to an unknown item is a 400.
+    pub fn referenced_bytes(&self, body: &Map<String, Value>) -> Result<u64, ApiError> {
+        let Some(Value::Array(input)) = body.get("input") else {
+            return Ok(0);
+        };
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut total = 0u64;
+        for (index, item) in input.iter().enumerate().filter(|(_, i)| is_reference(i)) {
+            let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
+            let (_, _, size) = inner
+                .by_id
+                .get(id)
+                .ok_or_else(|| unknown_reference(id, index))?;
+            total = total.saturating_add(*size as u64);
+        }
+        Ok(total)
+    }
+
     /// Replaces every `item_reference` in `body["input"]` by the remembered item and
     /// returns how many it replaced; a reference to an unknown item is a 400.
     pub fn resolve_references(&self, body: &mut Map<String, Value>) -> Result<usize, ApiError> {
@@ -119,6 +147,10 @@ impl RecentItems {
         }
         Ok(replaced)
     }
+}
+
+fn is_reference(item: &Value) -> bool {
+    item.get("type").and_then(Value::as_str) == Some("item_reference")
 }
 
 fn unknown_reference(id: &str, index: usize) -> ApiError {

@@ -26,6 +26,11 @@ pub(crate) struct Counters {
     pub(crate) active_streams: AtomicU64,
     /// Upstream requests open now.
     pub(crate) upstream_in_flight: AtomicU64,
+    /// Requests refused (413) because their references would expand past
+    /// `security.max_request_body_bytes`.
+    pub(crate) expansions_refused: AtomicU64,
+    /// Stored files read to be inlined into a request.
+    pub(crate) inline_file_reads: AtomicU64,
 }
 
 /// A counter that [`CountGuard`] holds up while something is open.
@@ -106,6 +111,8 @@ pub(crate) struct AppState {
     pub(crate) usage: Mutex<Option<UsageSnapshot>>,
     pub(crate) usage_changed: tokio::sync::Notify,
     pub(crate) traffic: Option<TrafficLog>,
+    /// The connection caps (`security.max_connections`, `…_per_ip`).
+    pub(crate) connections: Arc<super::listener::Connections>,
     /// This relay's address and pid, as written to `relay.json`.
     pub(crate) relay: RelayStateFile,
 }
@@ -152,6 +159,10 @@ impl AppState {
             files,
             recent_items: RecentItems::new(RecentItems::DEFAULT_CAPACITY_BYTES),
             traffic,
+            connections: super::listener::Connections::new(
+                s.max_connections,
+                s.max_connections_per_ip,
+            ),
             config,
             paths,
         })

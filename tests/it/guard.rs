@@ -77,7 +77,7 @@ async fn bearer_messages_and_live_rotation() {
 }
 
 #[tokio::test]
-async fn failed_auth_ban_blocks_even_the_right_token() {
+async fn failed_auth_ban_blocks_wrong_tokens_not_the_right_one() {
     let r = Relay::start(RelayOptions {
         env: vec![("AIRELAYS_FAILED_AUTH_MAX_ATTEMPTS", "3".into())],
         ..Default::default()
@@ -93,9 +93,17 @@ async fn failed_auth_ban_blocks_even_the_right_token() {
             .unwrap();
         assert_eq!(resp.status(), 401);
     }
-    let (retry, _) = expect_error(r.get("/v1/models"), 429, "ip_temporarily_blocked").await;
+    let (retry, _) = expect_error(
+        r.http
+            .get(r.url("/v1/models"))
+            .header("authorization", "Bearer wrong-3"),
+        429,
+        "ip_temporarily_blocked",
+    )
+    .await;
     let secs: u64 = retry.expect("Retry-After").parse().unwrap();
     assert!(secs > 0 && secs <= 900, "{secs}");
+    assert_eq!(r.get("/v1/models").send().await.unwrap().status(), 200);
     // Public routes stay open.
     assert_eq!(
         r.http.get(r.url("/healthz")).send().await.unwrap().status(),

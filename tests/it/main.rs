@@ -40,6 +40,7 @@ mod crash;
 mod faults;
 mod files;
 mod guard;
+mod hardening;
 mod login;
 mod models;
 mod relay;

@@ -208,7 +208,7 @@ async fn cross_origin_pages_cannot_use_or_lock_out_the_relay() {
 }
 
 #[tokio::test]
-async fn ban_evasion_attempts_fail() {
+async fn ban_evasion_attempts_fail_and_the_right_token_is_served() {
     let r = Relay::start(RelayOptions {
         env: vec![("AIRELAYS_FAILED_AUTH_MAX_ATTEMPTS", "4".into())],
         ..Default::default()
@@ -230,8 +230,9 @@ async fn ban_evasion_attempts_fail() {
             .unwrap();
         assert_eq!(resp.status(), 401, "{header}");
     }
-    // Banned now, even with the right token, a new connection, a spoofed
-    // X-Forwarded-For / Forwarded, or on a public-looking path variant.
+    // Banned now: a wrong token is 429 (and not counted again) from a new
+    // connection, with a spoofed X-Forwarded-For / Forwarded, on a path variant,
+    // and from any other loopback address (one identity).
     let fresh = client_from("127.0.0.2");
     for (name, value) in [
         ("x-forwarded-for", "127.0.0.9"),
@@ -240,7 +241,7 @@ async fn ban_evasion_attempts_fail() {
     ] {
         let resp = fresh
             .get(r.url("/v1/models"))
-            .header("authorization", r.bearer())
+            .header("authorization", "Bearer guess-5")
             .header(name, value)
             .send()
             .await
@@ -261,39 +262,51 @@ async fn ban_evasion_attempts_fail() {
     ] {
         let resp = fresh
             .get(r.url(path))
-            .header("authorization", r.bearer())
+            .header("authorization", "Bearer guess-6")
             .send()
             .await
             .unwrap();
         assert_eq!(error_of(resp).await.0, 429, "{path}");
     }
-    // Raw: a pipelined burst on one keep-alive connection is banned too.
+    let neighbour = client_from("127.0.0.3");
+    let resp = neighbour
+        .get(r.url("/v1/models"))
+        .header("authorization", "Bearer guess-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(resp).await.0,
+        429,
+        "127.0.0.3 is the same identity"
+    );
+    // Raw: a pipelined burst of guesses on one keep-alive connection is banned too.
     let s = TcpSocket::new_v4().unwrap();
     s.bind(SocketAddr::from(([127, 0, 0, 2], 0))).unwrap();
     let mut conn = s
         .connect(SocketAddr::from(([127, 0, 0, 1], r.port)))
         .await
         .unwrap();
-    let ok = format!(
-        "GET /v1/models HTTP/1.1\r\nHost: localhost\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
-        r.bearer()
-    );
-    conn.write_all(ok.as_bytes()).await.unwrap();
+    let guess =
+        "GET /v1/models HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer guess-8\r\n\r\n";
+    let last = "GET /v1/models HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer guess-9\r\nConnection: close\r\n\r\n";
+    conn.write_all(format!("{guess}{last}").as_bytes())
+        .await
+        .unwrap();
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(RAW_BOUND, conn.read_to_end(&mut buf)).await;
-    assert_eq!(statuses(&String::from_utf8_lossy(&buf)), vec![429]);
-    // Other addresses are unaffected, and so is the user.
-    let neighbour = client_from("127.0.0.3");
-    assert_eq!(
-        neighbour
+    assert_eq!(statuses(&String::from_utf8_lossy(&buf)), vec![429, 429]);
+    // The right token is served from the banned identity: another local user
+    // cannot lock the owner's tools out (issue 13).
+    for client in [&fresh, &neighbour] {
+        let resp = client
             .get(r.url("/v1/models"))
             .header("authorization", r.bearer())
             .send()
             .await
-            .unwrap()
-            .status(),
-        200
-    );
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
     assert_eq!(r.get("/v1/models").send().await.unwrap().status(), 200);
     // Public routes stay open for the banned address.
     assert_eq!(
@@ -301,8 +314,15 @@ async fn ban_evasion_attempts_fail() {
         200
     );
     let status = r.relay_status().await;
+    assert_eq!(
+        status["live"]["caller"]["recent_auth_failures"], 0,
+        "{status}"
+    );
     assert!(
-        status["live"]["tracked_ips"].as_u64().unwrap() >= 2,
+        status["live"]["caller"]["blocked_for_seconds"]
+            .as_u64()
+            .unwrap()
+            > 0,
         "{status}"
     );
 }

@@ -58,20 +58,14 @@ pub(crate) async fn resolve_model(state: &AppState, requested: &str) -> Result<S
     }
 }
 
-/// Resolves the model, expands references, inlines files and serialises the
-/// upstream body once.
+/// Resolves the model, expands references and inlines files (within the byte
+/// budget, checked before anything is read), and serialises the upstream body once.
 pub(crate) async fn upstream_body(
     state: &AppState,
     mut prepared: UpstreamRequest,
 ) -> Result<UpstreamBody, ApiError> {
     let model = resolve_model(state, &prepared.model).await?;
-    state.recent_items.resolve_references(&mut prepared.body)?;
-    crate::files::inline_files(
-        &mut prepared.body,
-        &state.files,
-        state.config.uploads.max_inline_text_bytes,
-    )
-    .await?;
+    crate::server::expansion::expand_references(state, &mut prepared.body).await?;
     prepared
         .body
         .insert("model".into(), Value::String(model.clone()));

@@ -1,17 +1,15 @@
 //! `/v1/files`: the local upload store (docs/architecture.md#files-and-inlining).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderValue, Request, Response, StatusCode};
-use http_body_util::BodyStream;
 use hyper::body::Incoming;
 
 use super::{Answer, json_response};
 use crate::files::{DeletedFile, FileError, ListQuery};
 use crate::server::AppState;
-use crate::server::body::full;
+use crate::server::body::{BodyDeadlines, BodyError, full};
 use crate::server::error::ApiError;
 
 impl From<FileError> for ApiError {
@@ -40,13 +38,22 @@ pub(crate) async fn upload(state: &Arc<AppState>, req: Request<Incoming>) -> Ans
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let stream = BodyStream::new(req.into_body()).filter_map(|frame| async move {
-        match frame {
-            Ok(f) => f.into_data().ok().map(Ok::<Bytes, hyper::Error>),
-            Err(e) => Some(Err(e)),
-        }
-    });
-    let object = state.files.upload(&content_type, Box::pin(stream)).await?;
+    // A body that stops arriving or takes too long is a 408, uploads included; the
+    // store sees the timeout as a failed body stream and keeps nothing.
+    let timed_out: Arc<Mutex<Option<&'static str>>> = Arc::default();
+    let seen = Arc::clone(&timed_out);
+    let stream = BodyDeadlines::start(state)
+        .stream(req.into_body())
+        .inspect(move |item| {
+            if let Err(BodyError::TimedOut(what)) = item {
+                *seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(what);
+            }
+        });
+    let stored = state.files.upload(&content_type, stream).await;
+    if let Some(what) = *timed_out.lock().unwrap_or_else(|e| e.into_inner()) {
+        return Err(ApiError::body_timeout(what));
+    }
+    let object = stored?;
     tracing::info!(id = %object.id, bytes = object.bytes, "file stored");
     Ok(json_response(StatusCode::OK, &to_json(&object)))
 }

@@ -46,6 +46,11 @@ pub(crate) fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
         "held_slots": state.guard.limits.held_slots(),
         "tracked_ips": state.guard.limits.tracked(),
         "caller": state.guard.limits.describe(ip),
+        "log_lines_dropped": crate::server::log_writer::dropped_log_lines(),
+        "traffic_log_lines_dropped": state.traffic.as_ref().map_or(0, |t| t.dropped()),
+        "expansions_refused": c.expansions_refused.load(Ordering::Relaxed),
+        "inline_file_reads": c.inline_file_reads.load(Ordering::Relaxed),
+        "connections": {"open": state.connections.open(), "max": state.connections.max(), "refused": state.connections.refused.load(Ordering::Relaxed)},
     });
     json_response(StatusCode::OK, &value)
 }

@@ -1,0 +1,68 @@
+//! The log writer: lines go to stderr through a bounded queue drained by one
+//! background thread (`tracing-appender`'s non-blocking writer, lossy), so a log
+//! reader that stops reading (a full pipe, a terminal paused with Ctrl-S) never
+//! blocks a request. When the queue is full a line is dropped and counted; the
+//! count is shown in `/v1/relay/status` (`live.log_lines_dropped`) and, once
+//! writing resumes, the writer thread itself prints one line saying how many
+//! were lost (docs/security.md, "Logging never blocks").
+
+use std::io::Write;
+use std::sync::{Arc, OnceLock};
+
+use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, WorkerGuard};
+
+/// Lines held while stderr is not being read (about 150 KiB of typical lines).
+pub const LOG_QUEUE_LINES: usize = 1024;
+
+static COUNTER: OnceLock<ErrorCounter> = OnceLock::new();
+
+/// Log lines dropped since start because the log output was not being read.
+pub fn dropped_log_lines() -> u64 {
+    COUNTER.get().map_or(0, |c| c.dropped_lines() as u64)
+}
+
+/// Stderr as the writer thread sees it: before each line, a note for the lines
+/// dropped since the last note.
+struct Resuming {
+    out: std::io::Stderr,
+    counter: Arc<OnceLock<ErrorCounter>>,
+    reported: usize,
+}
+
+impl Write for Resuming {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let dropped = self.counter.get().map_or(0, ErrorCounter::dropped_lines);
+        if dropped > self.reported {
+            let lost = dropped - self.reported;
+            self.reported = dropped;
+            let note = format!(
+                "airelays: {lost} log line(s) were dropped because the log output was not being read ({dropped} since start)\n"
+            );
+            self.out.write_all(note.as_bytes())?;
+        }
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// The non-blocking stderr writer and the guard that flushes it at exit (keep it
+/// alive for as long as the program logs).
+pub fn stderr() -> (NonBlocking, WorkerGuard) {
+    let shared = Arc::new(OnceLock::new());
+    let sink = Resuming {
+        out: std::io::stderr(),
+        counter: Arc::clone(&shared),
+        reported: 0,
+    };
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .thread_name("airelays-log")
+        .finish(sink);
+    let _ = shared.set(writer.error_counter());
+    let _ = COUNTER.set(writer.error_counter());
+    (writer, guard)
+}
