@@ -443,7 +443,15 @@ impl CredentialSession {
             .await
         {
             Ok(update) => {
-                self.mark_spent(&base.creds);
+                // An issuer may answer without a new refresh token: the old one stays
+                // valid and is kept (docs/auth.md), so it is not spent.
+                let rotated = update
+                    .refresh_token
+                    .as_ref()
+                    .is_some_and(|t| *t != base.creds.tokens.refresh_token);
+                if rotated {
+                    self.mark_spent(&base.creds);
+                }
                 let fresh = base.creds.refreshed(update, jiff::Timestamp::now());
                 let mut next = Current::new(fresh, base.kind, None);
                 let saved = self.inner.store.save(&next.creds, base.kind).await;
