@@ -112,12 +112,48 @@ pub fn create_private(path: &Path) -> io::Result<File> {
     options.open(path)
 }
 
-/// Reads a private file, or `None` when it does not exist. Refuses symlinks.
+/// Reads a private file, or `None` when it does not exist. Refuses symlinks: the file is
+/// opened with `O_NOFOLLOW`, so a link planted between a check and the open cannot
+/// redirect the read.
 pub fn read_private(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    options.custom_flags(libc_nofollow());
+    let mut file = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(symlink_error(path)),
+        Err(e) => return Err(e),
+    };
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut file, &mut bytes)?;
+    Ok(Some(bytes))
+}
+
+/// Creates `path` and its missing parents as 0700 directories; a directory that already
+/// exists is left as it is (its mode belongs to whoever made it).
+pub fn create_dir_if_missing(path: &Path) -> io::Result<()> {
     match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => Err(symlink_error(path)),
-        Ok(_) => fs::read(path).map(Some),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Ok(meta) if meta.is_dir() || meta.file_type().is_symlink() => Ok(()),
+        Ok(_) => Err(io::Error::other(format!(
+            "{} exists and is not a directory",
+            path.display()
+        ))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let mut builder = fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(path)
+        }
         Err(e) => Err(e),
     }
 }
@@ -339,6 +375,41 @@ mod tests {
         drop(first);
         assert!(!FileLock::is_held(&path));
         assert!(FileLock::try_acquire(&path).unwrap().is_some());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn existing_directories_keep_their_mode_new_ones_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o755)).unwrap();
+        create_dir_if_missing(&shared).unwrap();
+        assert_eq!(mode_of(&shared), Some(0o755), "not ours: left alone");
+        let fresh = shared.join("a/b");
+        create_dir_if_missing(&fresh).unwrap();
+        assert_eq!(mode_of(&fresh), Some(0o700));
+        assert_eq!(mode_of(&shared.join("a")), Some(0o700));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn read_private_refuses_links_and_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        fs::write(&real, b"secret").unwrap();
+        assert_eq!(read_private(&real).unwrap().unwrap(), b"secret");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let err = read_private(&link).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        let dangling = dir.path().join("dangling");
+        std::os::unix::fs::symlink(dir.path().join("nope"), &dangling).unwrap();
+        assert!(
+            read_private(&dangling).is_err(),
+            "a dangling link is not 'missing'"
+        );
+        assert!(read_private(dir.path()).is_err());
     }
 
     #[test]

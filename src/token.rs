@@ -94,9 +94,37 @@ pub enum TokenError {
     )]
     Corrupt(PathBuf),
     #[error(
+        "the relay token from AIRELAYS_BEARER_TOKEN is {0} characters; at least 32 are required — set a longer one (`openssl rand -base64 32`) or unset it to use the generated token file"
+    )]
+    EnvTooShort(usize),
+    #[error(
+        "the relay token in {path} is {len} characters; at least 32 are required — run `airelays token rotate` to replace it"
+    )]
+    FileTooShort { path: PathBuf, len: usize },
+    #[error(
         "the relay token comes from AIRELAYS_BEARER_TOKEN, so it cannot be rotated here — change the variable instead, or unset it to use the token file"
     )]
     FromEnv,
+}
+
+/// The shortest relay token `serve` accepts. A correct token is served even from a
+/// banned address, so the token's length is what bounds guessing (docs/security.md).
+pub const MIN_TOKEN_CHARS: usize = 32;
+
+/// Refuses a relay token shorter than [`MIN_TOKEN_CHARS`], naming where it came from
+/// (`serve` calls this before it binds).
+pub fn require_strong(token: &RelayToken, source: &TokenSource) -> Result<(), TokenError> {
+    let len = token.expose().chars().count();
+    if len >= MIN_TOKEN_CHARS {
+        return Ok(());
+    }
+    Err(match source {
+        TokenSource::Env => TokenError::EnvTooShort(len),
+        TokenSource::File(path) => TokenError::FileTooShort {
+            path: path.clone(),
+            len,
+        },
+    })
 }
 
 /// Reads the token file; `Ok(None)` if it does not exist.
@@ -156,8 +184,10 @@ fn write(file: &Path, token: &RelayToken) -> Result<(), TokenError> {
         path: file.into(),
         source,
     };
-    if let Some(dir) = file.parent() {
-        fsio::ensure_private_dir(dir).map_err(err)?;
+    // A directory we create is private; one that exists (a custom `bearer_token_file`
+    // in a shared directory) is not ours to chmod — the file itself is 0600.
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fsio::create_dir_if_missing(dir).map_err(err)?;
     }
     let mut contents = token.expose().as_bytes().to_vec();
     contents.push(b'\n');
@@ -287,6 +317,12 @@ impl TokenVerifier {
             .file_stamp
             .write()
             .unwrap_or_else(|e| e.into_inner()) = now;
+        if let Some(t) = &token
+            && let Err(e) = require_strong(t, &TokenSource::File(path.clone()))
+        {
+            tracing::warn!("relay token file changed but the new token is refused: {e}");
+            return false;
+        }
         let (digest, fp) = match &token {
             Some(t) => (Some(t.digest()), Some(t.fingerprint())),
             None => (None, None),
@@ -430,6 +466,45 @@ mod tests {
         assert_eq!(t.expose(), "from-env-token");
         assert_eq!(source, TokenSource::Env);
         assert!(matches!(rotate(&file, &env), Err(TokenError::FromEnv)));
+    }
+
+    #[test]
+    fn short_tokens_are_refused_by_source() {
+        let short = RelayToken::from_user(&"x".repeat(31)).unwrap();
+        let ok = RelayToken::from_user(&"x".repeat(32)).unwrap();
+        let file = TokenSource::File(PathBuf::from("/tmp/t"));
+        assert!(require_strong(&ok, &TokenSource::Env).is_ok());
+        assert!(require_strong(&RelayToken::generate(), &file).is_ok());
+        let env = require_strong(&short, &TokenSource::Env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            env.contains("AIRELAYS_BEARER_TOKEN is 31 characters"),
+            "{env}"
+        );
+        let from_file = require_strong(&short, &file).unwrap_err().to_string();
+        assert!(from_file.contains("/tmp/t is 31 characters"), "{from_file}");
+        assert!(!env.contains('\n') && !from_file.contains('\n'));
+        assert!(
+            !from_file.contains(short.expose()),
+            "the token is never shown"
+        );
+    }
+
+    #[test]
+    fn a_short_token_written_into_the_file_is_not_adopted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("relay-token");
+        let (t, _) = ensure(&file).unwrap();
+        let v = TokenVerifier::new(Some((t.clone(), TokenSource::File(file.clone()))));
+        std::fs::write(&file, b"short-token\n").unwrap();
+        assert!(!v.refresh_from_file());
+        let good = format!("Bearer {}", t.expose());
+        assert_eq!(v.check(Some(good.as_bytes())), Ok(()));
+        assert_eq!(
+            v.check(Some(b"Bearer short-token")),
+            Err(AuthFailure::Invalid)
+        );
     }
 
     #[test]

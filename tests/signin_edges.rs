@@ -54,3 +54,62 @@ async fn refresh_without_rotation_keeps_the_old_refresh_token() {
     let stored = env.store().load().await.unwrap().unwrap().credentials;
     assert_ne!(stored.tokens.refresh_token, seeded.tokens.refresh_token);
 }
+
+/// `serve` with the given extra environment, expected to refuse before binding.
+fn serve_refused(sb: &common::Sandbox) -> String {
+    let out = sb.run(&["serve", "--port", "0"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stdout(&out));
+    let err = common::stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(!common::stdout(&out).contains("listening"), "never bound");
+    err
+}
+
+#[test]
+fn relay_tokens_shorter_than_32_characters_are_refused_at_start() {
+    let mut sb = common::Sandbox::new();
+    sb.set_env("AIRELAYS_BEARER_TOKEN", &"e".repeat(31));
+    let err = serve_refused(&sb);
+    assert!(
+        err.starts_with("error: the relay token from AIRELAYS_BEARER_TOKEN is 31 characters; at least 32 are required"),
+        "{err}"
+    );
+    assert!(!err.contains(&"e".repeat(31)), "the token is not shown");
+
+    let sb = common::Sandbox::new();
+    let file = sb.data_dir().join("relay-token");
+    std::fs::create_dir_all(sb.data_dir()).unwrap();
+    std::fs::write(&file, "short-but-ascii-0123456789\n").unwrap();
+    let err = serve_refused(&sb);
+    assert!(
+        err.contains(&format!(
+            "the relay token in {} is 26 characters",
+            file.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("airelays token rotate"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_custom_token_file_does_not_chmod_a_directory_it_did_not_create() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut sb = common::Sandbox::new();
+    let shared = sb.dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let file = shared.join("relay-token");
+    sb.set_env("AIRELAYS_BEARER_TOKEN_FILE", file.to_str().unwrap());
+    let out = sb.run(&["token", "rotate", "--json"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(common::mode(&shared), 0o755, "not ours: left alone");
+    assert_eq!(common::mode(&file), 0o600);
+
+    // A directory it has to create is private.
+    let fresh = sb.dir.path().join("fresh/sub/relay-token");
+    sb.set_env("AIRELAYS_BEARER_TOKEN_FILE", fresh.to_str().unwrap());
+    let out = sb.run(&["token", "rotate"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(common::mode(fresh.parent().unwrap()), 0o700);
+}
