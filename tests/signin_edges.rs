@@ -113,3 +113,45 @@ fn a_custom_token_file_does_not_chmod_a_directory_it_did_not_create() {
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert_eq!(common::mode(fresh.parent().unwrap()), 0o700);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logout_waits_for_a_refresh_in_flight_and_revokes_the_rotated_token() {
+    let env = TestEnv::new().await;
+    let mock = env.mock.state();
+    mock.set_access_token_lifetime(Duration::ZERO);
+    let seeded = env.seed(&mock.issue_tokens()).await;
+    mock.set_access_token_lifetime(Duration::from_secs(3600));
+    // The refresh holds refresh.lock while the issuer takes its time.
+    mock.set_refresh_delay(Duration::from_secs(2));
+    let session = session(&env);
+    let refreshing = tokio::spawn({
+        let session = session.clone();
+        async move { session.access().await }
+    });
+    assert!(
+        eventually(Duration::from_secs(20), async || mock.refresh_calls() == 1).await,
+        "the refresh never started"
+    );
+    let out = env.run(env.cmd(&["logout", "--json"])).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    refreshing
+        .await
+        .unwrap()
+        .expect("the refresh in flight completes");
+    let revoke = mock.last_request_to("/oauth/revoke").expect("a revocation");
+    let revoked = revoke.body["token"].as_str().unwrap();
+    assert_ne!(
+        revoked,
+        seeded.tokens.refresh_token.expose(),
+        "logout revoked the set the refresh had already spent"
+    );
+    assert_eq!(
+        env.refresh_tokens_sent(),
+        [seeded.tokens.refresh_token.expose()]
+    );
+    assert!(
+        env.store().load().await.unwrap().is_none(),
+        "and deleted it"
+    );
+    assert_eq!(mock.revoke_calls(), 1);
+}

@@ -163,6 +163,9 @@ pub fn run_logout(ctx: &Context, args: &LogoutArgs) -> CliResult {
 
 async fn logout(ctx: &Context, args: &LogoutArgs) -> CliResult {
     let store = CredentialStore::new(ctx.paths.clone(), ctx.config.auth.credential_store);
+    // Held from the load through the revoke and the delete: a relay refreshing meanwhile
+    // would otherwise save a rotated set we neither revoke nor see (docs/auth.md).
+    let _lock = take_refresh_lock(ctx).await?;
     let refresh_token = match store.load().await {
         Ok(stored) => stored.map(|s| s.credentials.tokens.refresh_token),
         Err(e) => {
@@ -184,10 +187,7 @@ async fn logout(ctx: &Context, args: &LogoutArgs) -> CliResult {
             ),
         }
     }
-    let deleted = {
-        let _lock = take_refresh_lock(ctx).await?;
-        store.delete().await?
-    };
+    let deleted = store.delete().await?;
     if args.json {
         return print_json(&json!({
             "revoked": revoked,
