@@ -155,3 +155,168 @@ async fn logout_waits_for_a_refresh_in_flight_and_revokes_the_rotated_token() {
     );
     assert_eq!(mock.revoke_calls(), 1);
 }
+
+fn is_start_url(line: &str) -> bool {
+    line.starts_with("http://localhost:") && line.contains("/start/")
+}
+
+/// Whether this machine has an IPv6 loopback we can bind.
+fn has_ipv6_loopback() -> bool {
+    std::net::TcpListener::bind("[::1]:0").is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_browser_gets_a_one_time_start_link_and_the_callback_needs_its_cookie() {
+    let env = TestEnv::new().await;
+    let mut login = RunningLogin::spawn(env.cmd(&["login", "--no-browser", "--timeout", "60"]));
+    let start = login.line_where(is_start_url).await;
+    let secret = start.rsplit('/').next().unwrap();
+    assert_eq!(secret.len(), 32, "128 random bits in hex: {start}");
+    assert!(secret.bytes().all(|b| b.is_ascii_hexdigit()));
+    for word in ["state=", "code_challenge", "oauth"] {
+        assert!(
+            !start.contains(word),
+            "no OAuth secret in the link: {start}"
+        );
+    }
+
+    // The first request sets the cookie and redirects to the issuer.
+    let client = browser();
+    let response = client.get(&start).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let authorize = response.headers()["location"].to_str().unwrap().to_string();
+    assert!(authorize.starts_with(&env.mock.issuer_url()), "{authorize}");
+    assert!(authorize.contains("state=") && authorize.contains("code_challenge="));
+    let callback = client.get(&authorize).send().await.unwrap();
+    let callback = callback.headers()["location"].to_str().unwrap().to_string();
+
+    // Without the cookie (another local user who learnt the callback) it is refused
+    // and the login keeps waiting.
+    let refused = client.get(&callback).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap().contains("no sign-in cookie"));
+    assert_eq!(env.mock.state().code_exchange_calls(), 0);
+
+    // With it, over IPv6 loopback where the system has one.
+    let mut target = url::Url::parse(&callback).unwrap();
+    if has_ipv6_loopback() {
+        target.set_host(Some("[::1]")).unwrap();
+    } else {
+        eprintln!("no IPv6 loopback here: the callback is tried on 127.0.0.1 only");
+    }
+    let ok = client
+        .get(target.as_str())
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let (code, stdout, stderr) = login.finish().await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(env.mock.state().code_exchange_calls(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_request_to_the_start_link_aborts_the_login() {
+    let env = TestEnv::new().await;
+    let mut login = RunningLogin::spawn(env.cmd(&["login", "--no-browser", "--timeout", "60"]));
+    let start = login.line_where(is_start_url).await;
+    let client = browser();
+    // Whoever comes first (here: the intruder) gets the redirect …
+    let first = client.get(&start).send().await.unwrap();
+    assert_eq!(first.status(), 302);
+    // … and the second request (the real browser) aborts the whole login.
+    let second = client.get(&start).send().await.unwrap();
+    assert_eq!(second.status(), 409);
+    assert!(
+        second
+            .text()
+            .await
+            .unwrap()
+            .contains("opened a second time")
+    );
+    let (code, _, stderr) = login.finish().await;
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr.trim(),
+        "error: another process tried to join this sign-in (its one-time link was opened twice), so it was aborted — run `airelays login` again"
+    );
+    assert_eq!(env.mock.state().code_exchange_calls(), 0);
+    assert!(!env.paths.auth_file().exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_ipv6_loopback_port_is_a_busy_port() {
+    if !has_ipv6_loopback() {
+        eprintln!("skipped: no IPv6 loopback on this machine");
+        return;
+    }
+    let env = TestEnv::new().await;
+    // Only ::1 is taken; 127.0.0.1 is free on that port.
+    let holder = std::net::TcpListener::bind("[::1]:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+        eprintln!("skipped: port {port} is also taken on 127.0.0.1");
+        return;
+    }
+    let mut cmd = env.cmd(&["login", "--no-browser"]);
+    cmd.env("AIRELAYS_CALLBACK_PORT", port.to_string());
+    let out = env.run(cmd).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        format!(
+            "error: port {port} is busy — close the other login or use `airelays login --device`"
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_says_so_before_replacing_another_accounts_login() {
+    let env = TestEnv::new().await;
+    let mock = env.mock.state();
+    env.seed(&mock.issue_tokens()).await;
+    mock.set_account(Some(airelays_mock::MockAccount {
+        email: "other@example.com".into(),
+        plan: "pro".into(),
+        account_id: "99999999-8888-7777-6666-555555555555".into(),
+        user_id: "user-other".into(),
+    }));
+    let out = env.run(env.cmd(&["login", "--device"])).await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    let note = lines
+        .iter()
+        .position(|l| {
+            *l == "Note: this sign-in is for another account: other@example.com (account 99999999-8888-7777-6666-555555555555) replaces the stored login of user@example.com (account 11111111-2222-3333-4444-555555555555)."
+        })
+        .unwrap_or_else(|| panic!("no account-change line: {stdout}"));
+    let signed_in = lines
+        .iter()
+        .position(|l| l.starts_with("Signed in to ChatGPT as other@example.com"))
+        .unwrap();
+    assert!(note < signed_in, "said before replacing: {stdout}");
+    assert_eq!(
+        env.status_json().await["upstream"]["email"],
+        "other@example.com"
+    );
+
+    // The same account again: no note.
+    let out = env.run(env.cmd(&["login", "--device"])).await;
+    assert!(out.status.success());
+    assert!(
+        !text(&out.stdout).contains("another account"),
+        "{}",
+        text(&out.stdout)
+    );
+}

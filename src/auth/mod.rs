@@ -156,8 +156,12 @@ mod tests {
 pub enum LoginError {
     #[error("port {0} is busy — close the other login or use `airelays login --device`")]
     PortBusy(u16),
-    #[error("cannot listen for the sign-in callback on 127.0.0.1:{port}: {reason}")]
+    #[error("cannot listen for the sign-in callback on localhost:{port}: {reason}")]
     Listen { port: u16, reason: String },
+    #[error(
+        "another process tried to join this sign-in (its one-time link was opened twice), so it was aborted — run `airelays login` again"
+    )]
+    Joined,
     #[error(
         "Codex is not enabled for this ChatGPT workspace (missing_codex_entitlement) — ask the workspace admin to enable Codex, or run `airelays login` with another account"
     )]

@@ -131,6 +131,9 @@ async fn login(ctx: Context, args: &LoginArgs) -> CliResult {
     };
 
     let creds = Credentials::from_tokens(tokens, jiff::Timestamp::now());
+    if let Some(line) = account_change(&ctx, &creds) {
+        say(&line);
+    }
     {
         // A relay refreshing at this moment must not overwrite the new login.
         let _lock = take_refresh_lock(&ctx).await?;
@@ -155,6 +158,31 @@ async fn login(ctx: Context, args: &LoginArgs) -> CliResult {
     });
     say("Next: `airelays serve` (a running relay picks up this login by itself).");
     Ok(())
+}
+
+/// The line `login` prints before it replaces a stored login of another account.
+fn account_change(ctx: &Context, creds: &Credentials) -> Option<String> {
+    let (_, old) = crate::auth::store::read_meta(&ctx.paths)?;
+    let differs = |a: &Option<String>, b: &Option<String>| {
+        a.as_deref()
+            .zip(b.as_deref())
+            .is_some_and(|(a, b)| !a.eq_ignore_ascii_case(b))
+    };
+    if !differs(&old.account_id, &creds.account_id) && !differs(&old.email, &creds.email) {
+        return None;
+    }
+    let who = |email: &Option<String>, account: &Option<String>| {
+        format!(
+            "{} (account {})",
+            email.as_deref().unwrap_or("an unknown email"),
+            account.as_deref().unwrap_or("unknown")
+        )
+    };
+    Some(format!(
+        "Note: this sign-in is for another account: {} replaces the stored login of {}.",
+        who(&creds.email, &creds.account_id),
+        who(&old.email, &old.account_id)
+    ))
 }
 
 pub fn run_logout(ctx: &Context, args: &LogoutArgs) -> CliResult {
