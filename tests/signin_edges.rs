@@ -320,3 +320,150 @@ async fn login_says_so_before_replacing_another_accounts_login() {
         text(&out.stdout)
     );
 }
+
+/// A keychain in memory whose saves fail while `failing` is set (the store's test hook).
+#[derive(Default)]
+struct FlakyKeychain {
+    entries: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+impl airelays::auth::store::SecretBackend for FlakyKeychain {
+    fn set(&self, user: &str, secret: &str) -> Result<(), airelays::auth::store::KeychainError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(airelays::auth::store::KeychainError {
+                unusable: false,
+                message: "the keyring refused the write".into(),
+            });
+        }
+        let mut entries = self.entries.lock().unwrap();
+        entries.insert(user.into(), secret.into());
+        Ok(())
+    }
+    fn get(&self, user: &str) -> Result<Option<String>, airelays::auth::store::KeychainError> {
+        Ok(self.entries.lock().unwrap().get(user).cloned())
+    }
+    fn delete(&self, user: &str) -> Result<(), airelays::auth::store::KeychainError> {
+        self.entries.lock().unwrap().remove(user);
+        Ok(())
+    }
+}
+
+/// A session on a flaky keychain holding a seeded set whose access token has expired.
+async fn flaky_session(
+    env: &TestEnv,
+    preference: airelays::config::CredentialStoreKind,
+) -> (
+    CredentialSession,
+    std::sync::Arc<FlakyKeychain>,
+    airelays::auth::Credentials,
+) {
+    use airelays::auth::{CredentialStore, StoreKind};
+    let mock = env.mock.state();
+    mock.set_access_token_lifetime(Duration::ZERO);
+    let seeded = credentials_of(&mock.issue_tokens());
+    mock.set_access_token_lifetime(Duration::from_secs(3600));
+    let backend = std::sync::Arc::new(FlakyKeychain::default());
+    let store = CredentialStore::with_backend(env.paths.clone(), preference, backend.clone());
+    store.save(&seeded, StoreKind::Keychain).await.unwrap();
+    let mut config = env.config();
+    config.auth.credential_store = preference;
+    let http = airelays::http::client(&config.upstream).unwrap();
+    let session = CredentialSession::with_backend(env.paths.clone(), config, http, backend.clone());
+    backend
+        .failing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    (session, backend, seeded)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_keeps_a_rotated_set_in_the_file_while_the_keychain_fails_then_moves_it_back() {
+    let env = TestEnv::new().await;
+    let (session, backend, seeded) =
+        flaky_session(&env, airelays::config::CredentialStoreKind::Auto).await;
+    let access = session.access().await.expect("auto falls back to the file");
+    let auth = env.paths.auth_file();
+    assert_eq!(mode(&auth), 0o600);
+    let copy = env.store().load().await.unwrap().unwrap().credentials;
+    assert_eq!(copy.tokens.access_token.expose(), &*access.access_token);
+    assert_ne!(copy.tokens.refresh_token, seeded.tokens.refresh_token);
+    let status = session.status();
+    assert_eq!(status.credential_store.as_deref(), Some("file"));
+    let why = status
+        .credential_save_error
+        .expect("status shows the failing save");
+    assert!(why.contains("the keyring refused the write"), "{why}");
+    assert!(!why.contains(copy.tokens.refresh_token.expose()));
+
+    // The keychain works again: the background retry saves there and deletes the copy.
+    backend
+        .failing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        eventually(Duration::from_secs(30), async || !auth.exists()).await,
+        "the fallback copy was never deleted"
+    );
+    assert!(
+        eventually(Duration::from_secs(5), async || session
+            .status()
+            .credential_save_error
+            .is_none())
+        .await
+    );
+    assert_eq!(
+        session.status().credential_store.as_deref(),
+        Some("keychain")
+    );
+    let store = airelays::auth::CredentialStore::with_backend(
+        env.paths.clone(),
+        airelays::config::CredentialStoreKind::Auto,
+        backend.clone(),
+    );
+    let stored = store.load().await.unwrap().unwrap();
+    assert_eq!(stored.kind, airelays::auth::StoreKind::Keychain);
+    assert_eq!(stored.credentials.tokens, copy.tokens);
+    assert_eq!(env.mock.state().refresh_calls(), 1);
+    env.assert_no_refresh_token_reused();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keychain_never_writes_the_file_and_retries_the_save_in_the_background() {
+    let env = TestEnv::new().await;
+    let (session, backend, _) =
+        flaky_session(&env, airelays::config::CredentialStoreKind::Keychain).await;
+    let err = session.access().await.unwrap_err();
+    assert_eq!(err.code(), "upstream_auth_refresh_failed");
+    assert_eq!(err.status(), 503);
+    assert!(!env.paths.auth_file().exists(), "never the file");
+    let why = session
+        .status()
+        .credential_save_error
+        .expect("shown in status");
+    assert!(why.contains("retries in the background"), "{why}");
+    // The unsaved set is not handed out, and its spent refresh token is not sent again.
+    assert!(session.access().await.is_err());
+    assert_eq!(env.mock.state().refresh_calls(), 1);
+
+    backend
+        .failing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        eventually(Duration::from_secs(30), async || session
+            .status()
+            .credential_save_error
+            .is_none())
+        .await,
+        "the background retry never saved"
+    );
+    let access = session.access().await.expect("usable once saved");
+    let store = airelays::auth::CredentialStore::with_backend(
+        env.paths.clone(),
+        airelays::config::CredentialStoreKind::Keychain,
+        backend.clone(),
+    );
+    let stored = store.load().await.unwrap().unwrap().credentials;
+    assert_eq!(stored.tokens.access_token.expose(), &*access.access_token);
+    assert!(!env.paths.auth_file().exists());
+    assert_eq!(env.mock.state().refresh_calls(), 1);
+    env.assert_no_refresh_token_reused();
+}

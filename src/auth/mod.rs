@@ -47,6 +47,7 @@ pub fn local_status(paths: &Paths, config: &Config) -> UpstreamStatus {
         last_refresh: last_refresh.map(|t| t.to_string()),
         access_expires_at: access_expires_at.map(|t| t.to_string()),
         detail: None,
+        credential_save_error: None,
     };
     let expired = match access_expires_at {
         Some(exp) => exp <= now,
@@ -89,6 +90,7 @@ pub(crate) fn status_of(
         last_refresh: Some(creds.last_refresh.to_string()),
         access_expires_at: creds.access_expires_at.map(|t| t.to_string()),
         detail: None,
+        credential_save_error: None,
     };
     let expired = creds.needs_refresh(now, jiff::SignedDuration::ZERO);
     set_state(&mut status, permanent_failure, expired);

@@ -2,7 +2,7 @@
 //! memory (no disk or keychain read per request), proactive and reactive refresh, and
 //! a watcher that picks up a `login` or `logout` made from another terminal.
 //!
-//! Refresh rules (spec §3, upstream-protocol §3.3–§3.4):
+//! Refresh rules (docs/auth.md, "Refresh"):
 //! - proactive when the access token expires within 60 s (unknown expiry: last
 //!   refresh older than 8 days); reactive once after an upstream 401;
 //! - single-flight: one `tokio` mutex per session, and after acquiring it we look
@@ -11,19 +11,27 @@
 //!   holds another refresh token than the one we were about to spend, another
 //!   process (or a `login`) got there first and we adopt its set;
 //! - the rotated set is persisted before its access token is handed out, and a
-//!   refresh token that got a 2xx answer is never sent again (digests are kept);
+//!   refresh token that got a 2xx answer is never sent again (digests are kept) —
+//!   unless the answer carried no new refresh token, then the old one is kept;
+//! - when the keychain refuses the rotated set, `auto` keeps it in the 0600 file
+//!   until a background retry saves it to the keychain (and deletes the file);
+//!   `keychain` never writes the file: the set stays in memory, unused, while the
+//!   retry runs, and `status` says so (`credential_save_error`);
 //! - 401 `refresh_token_expired|reused|invalidated` is permanent: recorded in the
 //!   store metadata (so `airelays status` anywhere says so) and not retried until
 //!   the stored credentials change. Anything else is transient.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use super::credentials::Credentials;
+use super::credentials::{Credentials, TokenUpdate};
 use super::issuer::{Issuer, IssuerError};
-use super::store::{CredentialStore, RefreshErrorRecord, StoreError, StoreKind, Stored};
-use crate::config::{Config, Paths};
+use super::store::{
+    CredentialStore, RefreshErrorRecord, SecretBackend, StoreError, StoreKind, Stored,
+};
+use crate::config::{Config, CredentialStoreKind, Paths};
 use crate::fsio::FileLock;
 use crate::status::UpstreamStatus;
 
@@ -33,6 +41,10 @@ pub const REFRESH_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_secs
 pub const TRANSIENT_RETRY_AFTER_SECS: u64 = 30;
 /// How often the watcher looks at the credential files' metadata.
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+/// First pause before retrying a failed save of rotated credentials; doubles each time.
+pub const SAVE_RETRY_FIRST: Duration = Duration::from_secs(1);
+/// Longest pause between two retries of a failed save.
+pub const SAVE_RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// What an upstream request needs: the bearer token and the `ChatGPT-Account-ID`.
 #[derive(Clone, PartialEq, Eq)]
@@ -51,8 +63,9 @@ impl std::fmt::Debug for Access {
     }
 }
 
-/// Why no usable access token is available. Map to HTTP with [`SessionError::code`]
-/// and [`SessionError::retry_after_secs`] (all are 503).
+/// Why no usable access token is available. Its wire form comes from here alone:
+/// [`SessionError::status`], [`SessionError::error_type`], [`SessionError::code`],
+/// the message (`Display`) and [`SessionError::retry_after_secs`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
     /// Nobody is signed in.
@@ -74,7 +87,18 @@ pub enum SessionError {
 }
 
 impl SessionError {
-    /// The error code of the relay's 503 answer.
+    /// The HTTP status of the relay's answer: always 503 (the relay works, the sign-in
+    /// does not).
+    pub fn status(&self) -> http::StatusCode {
+        http::StatusCode::SERVICE_UNAVAILABLE
+    }
+
+    /// The OpenAI-envelope `error.type` of the relay's answer.
+    pub fn error_type(&self) -> &'static str {
+        "authentication_error"
+    }
+
+    /// The OpenAI-envelope `error.code` of the relay's answer.
     pub fn code(&self) -> &'static str {
         match self {
             SessionError::Missing => "upstream_auth_missing",
@@ -114,7 +138,8 @@ impl SessionError {
     }
 }
 
-/// The message for a permanent refresh failure (wording after Codex, §3.2).
+/// The message for a permanent refresh failure (wording after the Codex CLI; the codes
+/// are in docs/upstream.md).
 pub fn permanent_failure_message(code: Option<&str>) -> String {
     let why = match code.map(str::to_ascii_lowercase).as_deref() {
         Some("refresh_token_expired") => " because the refresh token has expired",
@@ -138,6 +163,10 @@ struct Current {
     transient: Option<(Instant, String)>,
     /// Rotated by us but not yet persisted (a save failed); never handed out unsaved.
     unsaved: bool,
+    /// Why the last save of this set to its store failed, while a retry is pending.
+    save_error: Option<String>,
+    /// The set lives in the fallback `auth.json` until a keychain save succeeds.
+    in_fallback_file: bool,
 }
 
 impl Current {
@@ -157,6 +186,8 @@ impl Current {
             permanent: refresh_error.map(|r| r.message.clone()),
             transient: None,
             unsaved: false,
+            save_error: None,
+            in_fallback_file: false,
         }
     }
 
@@ -185,6 +216,8 @@ struct Inner {
     gate: tokio::sync::Mutex<()>,
     /// SHA-256 of every refresh token that got a 2xx answer: never sent again.
     spent: Mutex<HashSet<[u8; 32]>>,
+    /// A background retry of a failed save is scheduled.
+    retrying: AtomicBool,
 }
 
 /// The signed-in session of one data directory. Cheap to clone (shared state).
@@ -201,6 +234,12 @@ impl std::fmt::Debug for CredentialSession {
     }
 }
 
+/// What a refresh step decided: answer now, or go on with this set.
+enum Step {
+    Done(Access),
+    Refresh(Box<Current>),
+}
+
 enum Trigger {
     Proactive,
     /// After an upstream 401 for this access token.
@@ -211,6 +250,27 @@ impl CredentialSession {
     /// A session for `paths`; credentials are loaded on first use.
     pub fn new(paths: Paths, config: Config, http: reqwest::Client) -> CredentialSession {
         let store = CredentialStore::new(paths.clone(), config.auth.credential_store);
+        CredentialSession::with_store(paths, config, http, store)
+    }
+
+    /// A session whose keychain is `backend` (tests use one whose saves can fail).
+    pub fn with_backend(
+        paths: Paths,
+        config: Config,
+        http: reqwest::Client,
+        backend: Arc<dyn SecretBackend>,
+    ) -> CredentialSession {
+        let store =
+            CredentialStore::with_backend(paths.clone(), config.auth.credential_store, backend);
+        CredentialSession::with_store(paths, config, http, store)
+    }
+
+    fn with_store(
+        paths: Paths,
+        config: Config,
+        http: reqwest::Client,
+        store: CredentialStore,
+    ) -> CredentialSession {
         let issuer = Issuer::new(http, &config.upstream);
         CredentialSession {
             inner: Arc::new(Inner {
@@ -221,6 +281,7 @@ impl CredentialSession {
                 state: RwLock::new(Loaded::NotYet),
                 gate: tokio::sync::Mutex::new(()),
                 spent: Mutex::new(HashSet::new()),
+                retrying: AtomicBool::new(false),
             }),
         }
     }
@@ -273,6 +334,11 @@ impl CredentialSession {
         let snap = self.snapshot();
         if !matches!(snap, Loaded::NotYet) {
             return Ok(snap);
+        }
+        if self.inner.store.has_orphans() {
+            // Keychain entries of a save that died before it committed (docs/auth.md).
+            let _lock = self.take_refresh_lock().await?;
+            self.inner.store.clean_orphans().await;
         }
         let loaded = match self
             .inner
@@ -347,86 +413,16 @@ impl CredentialSession {
     ) -> Result<Access, SessionError> {
         let waiting_since = Instant::now();
         let _gate = self.inner.gate.lock().await;
-
-        // Another task may have finished a refresh (or failed one) while we waited.
-        let cur = match self.snapshot() {
-            Loaded::NotYet | Loaded::Missing => return Err(SessionError::Missing),
-            Loaded::Present(cur) => cur,
+        let cur = match self.after_waiting(&seen, &trigger, waiting_since)? {
+            Step::Done(access) => return Ok(access),
+            Step::Refresh(cur) => cur,
         };
-        if let Some(message) = &cur.permanent {
-            return Err(SessionError::permanent(message.clone()));
-        }
-        if !Arc::ptr_eq(&cur.creds, &seen) && Self::satisfies(&cur, &trigger) {
-            return Ok(cur.access.clone());
-        }
-        if let Some((at, message)) = &cur.transient
-            && *at >= waiting_since
-        {
-            return self.transient_outcome(&cur, &trigger, message.clone());
-        }
-
         // Cross-process: hold refresh.lock while we re-read, refresh and persist.
-        let lock_path = self.inner.paths.refresh_lock_file();
-        let dir = self.inner.paths.data_dir.clone();
-        let _lock = tokio::task::spawn_blocking(move || {
-            crate::fsio::ensure_private_dir(&dir)?;
-            FileLock::acquire(&lock_path)
-        })
-        .await
-        .map_err(|e| SessionError::Unavailable {
-            message: format!("cannot take the refresh lock: {e}"),
-            retry_after_secs: Some(5),
-        })?
-        .map_err(|e| SessionError::Unavailable {
-            message: format!(
-                "cannot take the refresh lock {}: {e}",
-                self.inner.paths.refresh_lock_file().display()
-            ),
-            retry_after_secs: Some(5),
-        })?;
-
-        let stored = match self.inner.store.load().await {
-            Ok(Some(s)) => s,
-            Ok(None) => {
-                self.set_state(Loaded::Missing);
-                return Err(SessionError::Missing);
-            }
-            Err(e) => return Err(SessionError::from_store(e)),
+        let _lock = self.take_refresh_lock().await?;
+        let base = match self.reconcile_with_store(cur, &trigger).await? {
+            Step::Done(access) => return Ok(access),
+            Step::Refresh(base) => base,
         };
-
-        let base = if cur.same_set(&stored.credentials) {
-            if let Some(record) = &stored.refresh_error {
-                let message = record.message.clone();
-                self.update_current(|c| c.permanent = Some(message.clone()));
-                return Err(SessionError::permanent(message));
-            }
-            cur
-        } else if self.is_spent(&stored.credentials) {
-            // The store still holds a set we already rotated: our newer set failed to
-            // save earlier. Save it now, before handing it out.
-            if cur.unsaved {
-                return match self.inner.store.save(&cur.creds, cur.kind).await {
-                    Ok(()) => {
-                        self.update_current(|c| c.unsaved = false);
-                        Ok(cur.access.clone())
-                    }
-                    Err(e) => Err(SessionError::from_store(e)),
-                };
-            }
-            cur
-        } else {
-            // A login or another process replaced the set: adopt it.
-            let adopted = Current::from_stored(stored);
-            self.set_state(Loaded::Present(Box::new(adopted.clone())));
-            if let Some(message) = &adopted.permanent {
-                return Err(SessionError::permanent(message.clone()));
-            }
-            if Self::satisfies(&adopted, &trigger) {
-                return Ok(adopted.access.clone());
-            }
-            Box::new(adopted)
-        };
-
         if self.is_spent(&base.creds) {
             return Err(SessionError::RefreshFailed {
                 permanent: false,
@@ -435,60 +431,14 @@ impl CredentialSession {
                 retry_after_secs: Some(5),
             });
         }
-
         match self
             .inner
             .issuer
             .refresh(&base.creds.tokens.refresh_token)
             .await
         {
-            Ok(update) => {
-                // An issuer may answer without a new refresh token: the old one stays
-                // valid and is kept (docs/auth.md), so it is not spent.
-                let rotated = update
-                    .refresh_token
-                    .as_ref()
-                    .is_some_and(|t| *t != base.creds.tokens.refresh_token);
-                if rotated {
-                    self.mark_spent(&base.creds);
-                }
-                let fresh = base.creds.refreshed(update, jiff::Timestamp::now());
-                let mut next = Current::new(fresh, base.kind, None);
-                let saved = self.inner.store.save(&next.creds, base.kind).await;
-                next.unsaved = saved.is_err();
-                let access = next.access.clone();
-                self.set_state(Loaded::Present(Box::new(next)));
-                match saved {
-                    Ok(()) => {
-                        tracing::info!("refreshed the ChatGPT access token");
-                        Ok(access)
-                    }
-                    Err(e) => {
-                        tracing::warn!("could not save the refreshed ChatGPT credentials: {e}");
-                        Err(SessionError::from_store(e))
-                    }
-                }
-            }
-            Err(e) if e.is_permanent_refresh_failure() => {
-                let message = permanent_failure_message(e.code());
-                tracing::warn!("ChatGPT token refresh failed permanently: {e}");
-                let record = RefreshErrorRecord {
-                    code: e.code().map(String::from),
-                    message: message.clone(),
-                    at: jiff::Timestamp::now().to_string(),
-                };
-                let digest = base.creds.tokens.refresh_token.digest();
-                if let Err(store_err) = self.inner.store.record_refresh_error(&digest, record).await
-                {
-                    tracing::warn!("could not record the refresh failure: {store_err}");
-                }
-                self.update_current(|c| {
-                    if c.same_set(&base.creds) {
-                        c.permanent = Some(message.clone());
-                    }
-                });
-                Err(SessionError::permanent(message))
-            }
+            Ok(update) => self.adopt_refreshed(&base, update).await,
+            Err(e) if e.is_permanent_refresh_failure() => self.record_permanent(&base, &e).await,
             Err(e) => {
                 let message = transient_message(&e);
                 tracing::warn!("ChatGPT token refresh failed, will retry: {e}");
@@ -496,6 +446,255 @@ impl CredentialSession {
                 self.transient_outcome(&base, &trigger, message)
             }
         }
+    }
+
+    /// After the gate: another task may have finished (or failed) a refresh meanwhile.
+    fn after_waiting(
+        &self,
+        seen: &Arc<Credentials>,
+        trigger: &Trigger,
+        waiting_since: Instant,
+    ) -> Result<Step, SessionError> {
+        let cur = match self.snapshot() {
+            Loaded::NotYet | Loaded::Missing => return Err(SessionError::Missing),
+            Loaded::Present(cur) => cur,
+        };
+        if let Some(message) = &cur.permanent {
+            return Err(SessionError::permanent(message.clone()));
+        }
+        if !Arc::ptr_eq(&cur.creds, seen) && Self::satisfies(&cur, trigger) {
+            return Ok(Step::Done(cur.access.clone()));
+        }
+        if let Some((at, message)) = &cur.transient
+            && *at >= waiting_since
+        {
+            return self
+                .transient_outcome(&cur, trigger, message.clone())
+                .map(Step::Done);
+        }
+        Ok(Step::Refresh(cur))
+    }
+
+    /// `refresh.lock`, taken off the runtime's workers.
+    async fn take_refresh_lock(&self) -> Result<FileLock, SessionError> {
+        let lock_path = self.inner.paths.refresh_lock_file();
+        let dir = self.inner.paths.data_dir.clone();
+        let unavailable = |e: String| SessionError::Unavailable {
+            message: format!(
+                "cannot take the refresh lock {}: {e}",
+                self.inner.paths.refresh_lock_file().display()
+            ),
+            retry_after_secs: Some(5),
+        };
+        tokio::task::spawn_blocking(move || {
+            crate::fsio::ensure_private_dir(&dir)?;
+            FileLock::acquire(&lock_path)
+        })
+        .await
+        .map_err(|e| unavailable(e.to_string()))?
+        .map_err(|e| unavailable(e.to_string()))
+    }
+
+    /// Under `refresh.lock`: re-read the store and decide which set to refresh, or answer
+    /// from what another process (or a `login`) saved meanwhile.
+    async fn reconcile_with_store(
+        &self,
+        cur: Box<Current>,
+        trigger: &Trigger,
+    ) -> Result<Step, SessionError> {
+        let stored = match self.inner.store.load().await {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                self.set_state(Loaded::Missing);
+                return Err(SessionError::Missing);
+            }
+            Err(e) => return Err(SessionError::from_store(e)),
+        };
+        if cur.same_set(&stored.credentials) {
+            if let Some(record) = &stored.refresh_error {
+                let message = record.message.clone();
+                self.update_current(|c| c.permanent = Some(message.clone()));
+                return Err(SessionError::permanent(message));
+            }
+            return Ok(Step::Refresh(cur));
+        }
+        if self.is_spent(&stored.credentials) {
+            // The store still holds a set we already rotated: our newer set failed to
+            // save earlier. Save it now, before handing it out.
+            if cur.unsaved {
+                let mut next = (*cur).clone();
+                let saved = self.persist(&mut next).await;
+                let access = next.access.clone();
+                self.set_state(Loaded::Present(Box::new(next)));
+                return saved.map(|()| Step::Done(access));
+            }
+            return Ok(Step::Refresh(cur));
+        }
+        // A login or another process replaced the set: adopt it.
+        let adopted = Current::from_stored(stored);
+        self.set_state(Loaded::Present(Box::new(adopted.clone())));
+        if let Some(message) = &adopted.permanent {
+            return Err(SessionError::permanent(message.clone()));
+        }
+        if Self::satisfies(&adopted, trigger) {
+            return Ok(Step::Done(adopted.access.clone()));
+        }
+        Ok(Step::Refresh(Box::new(adopted)))
+    }
+
+    /// A 2xx refresh answer: persist the rotated set, then hand out its access token.
+    async fn adopt_refreshed(
+        &self,
+        base: &Current,
+        update: TokenUpdate,
+    ) -> Result<Access, SessionError> {
+        // An issuer may answer without a new refresh token: the old one stays valid and
+        // is kept (docs/auth.md), so it is not spent.
+        let rotated = update
+            .refresh_token
+            .as_ref()
+            .is_some_and(|t| *t != base.creds.tokens.refresh_token);
+        if rotated {
+            self.mark_spent(&base.creds);
+        }
+        let fresh = base.creds.refreshed(update, jiff::Timestamp::now());
+        let mut next = Current::new(fresh, base.kind, None);
+        let saved = self.persist(&mut next).await;
+        let access = next.access.clone();
+        self.set_state(Loaded::Present(Box::new(next)));
+        saved.map(|()| {
+            tracing::info!("refreshed the ChatGPT access token");
+            access
+        })
+    }
+
+    /// Saves `next` to its store. When the keychain refuses it, `auto` keeps a 0600 file
+    /// copy (usable at once); otherwise the set stays unsaved and unused. Either way a
+    /// background retry moves it to its store later.
+    async fn persist(&self, next: &mut Current) -> Result<(), SessionError> {
+        let e = match self.inner.store.save(&next.creds, next.kind).await {
+            Ok(()) => {
+                next.unsaved = false;
+                next.save_error = None;
+                next.in_fallback_file = false;
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+        let auto = self.inner.config.auth.credential_store == CredentialStoreKind::Auto;
+        if next.kind == StoreKind::Keychain && auto {
+            match self.inner.store.save_fallback_file(&next.creds).await {
+                Ok(()) => {
+                    tracing::warn!(
+                        "could not save the refreshed ChatGPT credentials to the OS keychain ({e}); keeping them in {} (mode 0600) until a keychain save succeeds",
+                        self.inner.paths.auth_file().display()
+                    );
+                    next.unsaved = false;
+                    next.in_fallback_file = true;
+                    next.save_error = Some(save_error_sentence(&e, true));
+                    self.spawn_save_retry();
+                    return Ok(());
+                }
+                Err(file_err) => tracing::warn!("the fallback file failed too: {file_err}"),
+            }
+        }
+        tracing::warn!("could not save the refreshed ChatGPT credentials: {e}");
+        next.unsaved = true;
+        next.save_error = Some(save_error_sentence(&e, false));
+        self.spawn_save_retry();
+        Err(SessionError::from_store(e))
+    }
+
+    /// Schedules [`CredentialSession::retry_save`] with backoff, once per failure spell.
+    /// The task ends when the save succeeds, the set is replaced, or the session is dropped.
+    fn spawn_save_retry(&self) {
+        if self.inner.retrying.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut pause = SAVE_RETRY_FIRST;
+            loop {
+                tokio::time::sleep(pause).await;
+                let Some(inner) = weak.upgrade() else { break };
+                if (CredentialSession { inner }).retry_save().await {
+                    break;
+                }
+                pause = (pause * 2).min(SAVE_RETRY_MAX);
+            }
+        });
+    }
+
+    /// One retry of a failed save; true when nothing is left to retry.
+    async fn retry_save(&self) -> bool {
+        let _gate = self.inner.gate.lock().await;
+        let done = |me: &Self| {
+            me.inner.retrying.store(false, Ordering::SeqCst);
+            true
+        };
+        let cur = match self.snapshot() {
+            Loaded::Present(cur) if cur.save_error.is_some() => cur,
+            _ => return done(self),
+        };
+        let Ok(_lock) = self.take_refresh_lock().await else {
+            return false;
+        };
+        match self.inner.store.load().await {
+            // Signed out elsewhere: nothing to resurrect.
+            Ok(None) => {
+                self.set_state(Loaded::Missing);
+                return done(self);
+            }
+            // A login elsewhere replaced our set: adopt it, ours is obsolete.
+            Ok(Some(s)) if !cur.same_set(&s.credentials) && !self.is_spent(&s.credentials) => {
+                self.set_state(Loaded::Present(Box::new(Current::from_stored(s))));
+                return done(self);
+            }
+            _ => {}
+        }
+        match self.inner.store.save(&cur.creds, cur.kind).await {
+            Ok(()) => {
+                tracing::info!("saved the refreshed ChatGPT credentials to their store");
+                self.update_current(|c| {
+                    if c.same_set(&cur.creds) {
+                        c.unsaved = false;
+                        c.save_error = None;
+                        c.in_fallback_file = false;
+                    }
+                });
+                done(self)
+            }
+            Err(e) => {
+                let in_file = cur.in_fallback_file;
+                self.update_current(|c| c.save_error = Some(save_error_sentence(&e, in_file)));
+                false
+            }
+        }
+    }
+
+    /// A permanent refresh failure: recorded in the store so every process sees it.
+    async fn record_permanent(
+        &self,
+        base: &Current,
+        e: &IssuerError,
+    ) -> Result<Access, SessionError> {
+        let message = permanent_failure_message(e.code());
+        tracing::warn!("ChatGPT token refresh failed permanently: {e}");
+        let record = RefreshErrorRecord {
+            code: e.code().map(String::from),
+            message: message.clone(),
+            at: jiff::Timestamp::now().to_string(),
+        };
+        let digest = base.creds.tokens.refresh_token.digest();
+        if let Err(store_err) = self.inner.store.record_refresh_error(&digest, record).await {
+            tracing::warn!("could not record the refresh failure: {store_err}");
+        }
+        self.update_current(|c| {
+            if c.same_set(&base.creds) {
+                c.permanent = Some(message.clone());
+            }
+        });
+        Err(SessionError::permanent(message))
     }
 
     /// After a transient failure: keep using a still-valid access token on the
@@ -561,6 +760,10 @@ impl CredentialSession {
                 {
                     status.detail = Some(message.clone());
                 }
+                if cur.in_fallback_file {
+                    status.credential_store = Some(StoreKind::File.as_str().to_string());
+                }
+                status.credential_save_error = cur.save_error.clone();
                 status
             }
         }
@@ -592,6 +795,19 @@ impl CredentialSession {
                 }
             }
         })
+    }
+}
+
+/// The status sentence for a failed save (never a token: store errors name paths only).
+fn save_error_sentence(e: &StoreError, in_file: bool) -> String {
+    if in_file {
+        format!(
+            "The refreshed ChatGPT credentials could not be saved to the OS keychain ({e}); they are kept in the 0600 file until a retry in the background succeeds."
+        )
+    } else {
+        format!(
+            "The refreshed ChatGPT credentials could not be saved ({e}); airelays retries in the background and answers 503 until then."
+        )
     }
 }
 

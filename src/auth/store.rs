@@ -38,6 +38,8 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 pub const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 const FORMAT_VERSION: u32 = 1;
+/// The cleanup journal in the data directory (no secrets: generation ids and counts).
+const JOURNAL_FILE: &str = "credentials.pending.json";
 
 /// Where a credential set is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,6 +137,29 @@ struct IndexDoc {
     sha256: String,
     #[serde(flatten)]
     meta: CredentialMeta,
+}
+
+/// `credentials.pending.json`: keychain generations a save or delete is working on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Journal {
+    version: u32,
+    generations: Vec<Generation>,
+}
+
+/// One generation of keychain entries: `credentials.<generation>.<0..chunks>`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Generation {
+    generation: String,
+    chunks: u32,
+}
+
+impl Generation {
+    fn of(index: &IndexDoc) -> Generation {
+        Generation {
+            generation: index.generation.clone(),
+            chunks: index.chunks,
+        }
+    }
 }
 
 /// Only the metadata of either file (what `status` reads; tokens are skipped).
@@ -472,74 +497,163 @@ impl CredentialStore {
             .map_err(|_| StoreError::Corrupt("the keychain entries are not valid".into()))
     }
 
-    /// Stores `creds` in `kind`, then removes any credentials from the other store.
+    /// Stores `creds` in `kind`, then removes any credentials from the other store. The
+    /// caller holds `refresh.lock`; keychain entries of saves that never committed are
+    /// deleted first (see [`CredentialStore::clean_orphans`]).
     pub async fn save(&self, creds: &Credentials, kind: StoreKind) -> Result<(), StoreError> {
         let dir = &self.paths.data_dir;
         fsio::ensure_private_dir(dir).map_err(|e| io_error("create", dir, e))?;
+        self.clean_orphans().await;
         let meta = CredentialMeta::of(creds, None);
+        let old_index = read_index(&self.paths).ok().flatten();
         match kind {
             StoreKind::File => {
-                let old_index = read_index(&self.paths).ok().flatten();
+                if let Some(old) = &old_index {
+                    self.write_journal(&[Generation::of(old)])?;
+                }
                 self.write_file_doc(&FileDoc {
                     version: FORMAT_VERSION,
                     store: StoreKind::File,
                     meta,
                     tokens: creds.tokens.clone(),
                 })?;
-                if let Some(old) = old_index {
+                if old_index.is_some() {
                     let path = self.paths.credentials_index_file();
                     fsio::remove_if_exists(&path).map_err(|e| io_error("remove", &path, e))?;
-                    self.delete_generation(&old).await;
+                    self.clean_orphans().await;
                 }
                 Ok(())
             }
-            StoreKind::Keychain => {
-                let old_index = read_index(&self.paths).ok().flatten();
-                let blob = serde_json::to_string(&creds.tokens)
-                    .map_err(|e| StoreError::Keychain(e.to_string()))?;
-                let generation = format!("{:016x}", rand::random::<u64>());
-                let chunks: Vec<String> = split_chunks(&blob, CHUNK_BYTES)
-                    .into_iter()
-                    .map(String::from)
-                    .collect();
-                let index = IndexDoc {
-                    version: FORMAT_VERSION,
-                    store: StoreKind::Keychain,
-                    generation: generation.clone(),
-                    chunks: chunks.len() as u32,
-                    sha256: hex(&Sha256::digest(blob.as_bytes())),
-                    meta,
-                };
-                let backend = Arc::clone(&self.backend);
-                let written = off_thread(KEYCHAIN_TIMEOUT, move || {
-                    for (i, chunk) in chunks.iter().enumerate() {
-                        if let Err(e) = backend.set(&entry_user(&generation, i as u32), chunk) {
-                            for j in 0..i {
-                                let _ = backend.delete(&entry_user(&generation, j as u32));
-                            }
-                            return Err(e);
-                        }
-                    }
-                    Ok(())
-                })
-                .await
-                .and_then(|r| r);
-                if let Err(e) = written {
-                    return Err(if e.unusable {
-                        StoreError::KeychainUnusable(e.message)
-                    } else {
-                        StoreError::Keychain(e.message)
-                    });
-                }
-                self.write_index(&index)?;
-                if let Some(old) = old_index {
-                    self.delete_generation(&old).await;
-                }
-                let auth = self.paths.auth_file();
-                fsio::remove_if_exists(&auth).map_err(|e| io_error("remove", &auth, e))?;
-                Ok(())
+            StoreKind::Keychain => self.save_keychain(creds, meta, old_index).await,
+        }
+    }
+
+    /// Writes a keychain generation, commits it with `credentials.json`, then deletes the
+    /// previous generation and any fallback `auth.json`.
+    async fn save_keychain(
+        &self,
+        creds: &Credentials,
+        meta: CredentialMeta,
+        old_index: Option<IndexDoc>,
+    ) -> Result<(), StoreError> {
+        let blob = serde_json::to_string(&creds.tokens)
+            .map_err(|e| StoreError::Keychain(e.to_string()))?;
+        let chunks: Vec<String> = split_chunks(&blob, CHUNK_BYTES)
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let index = IndexDoc {
+            version: FORMAT_VERSION,
+            store: StoreKind::Keychain,
+            generation: format!("{:016x}", rand::random::<u64>()),
+            chunks: chunks.len() as u32,
+            sha256: hex(&Sha256::digest(blob.as_bytes())),
+            meta,
+        };
+        // The journal names every generation this save may leave behind: the new one
+        // until the index commits it, the old one after.
+        let mut journal: Vec<Generation> = old_index.iter().map(Generation::of).collect();
+        journal.push(Generation::of(&index));
+        self.write_journal(&journal)?;
+        if let Err(e) = self.write_chunks(&index.generation, chunks).await {
+            self.clean_orphans().await;
+            return Err(e);
+        }
+        self.write_index(&index)?;
+        self.clean_orphans().await;
+        let auth = self.paths.auth_file();
+        fsio::remove_if_exists(&auth).map_err(|e| io_error("remove", &auth, e))?;
+        Ok(())
+    }
+
+    async fn write_chunks(&self, generation: &str, chunks: Vec<String>) -> Result<(), StoreError> {
+        let backend = Arc::clone(&self.backend);
+        let generation = generation.to_string();
+        let written = off_thread(KEYCHAIN_TIMEOUT, move || {
+            for (i, chunk) in chunks.iter().enumerate() {
+                backend.set(&entry_user(&generation, i as u32), chunk)?;
+            }
+            Ok(())
+        })
+        .await
+        .and_then(|r| r);
+        written.map_err(|e| {
+            if e.unusable {
+                StoreError::KeychainUnusable(e.message)
+            } else {
+                StoreError::Keychain(e.message)
+            }
+        })
+    }
+
+    /// Writes `creds` to `auth.json` only, leaving the keychain as it is: the 0600 copy
+    /// `auto` keeps while keychain saves fail. The next keychain save deletes it.
+    pub async fn save_fallback_file(&self, creds: &Credentials) -> Result<(), StoreError> {
+        let dir = &self.paths.data_dir;
+        fsio::ensure_private_dir(dir).map_err(|e| io_error("create", dir, e))?;
+        self.write_file_doc(&FileDoc {
+            version: FORMAT_VERSION,
+            store: StoreKind::File,
+            meta: CredentialMeta::of(creds, None),
+            tokens: creds.tokens.clone(),
+        })
+    }
+
+    /// Whether a save or delete left keychain entries to clean up (one `stat`).
+    pub fn has_orphans(&self) -> bool {
+        self.journal_file().exists()
+    }
+
+    /// Deletes the keychain entries of every generation in the journal that
+    /// `credentials.json` does not point at — the leftovers of a save or delete that died
+    /// before it finished — then removes the journal. Best effort: when the keychain
+    /// refuses, the journal stays for the next try. The caller holds `refresh.lock`.
+    pub async fn clean_orphans(&self) {
+        let path = self.journal_file();
+        let Ok(Some(bytes)) = fsio::read_private(&path) else {
+            return;
+        };
+        let Ok(journal) = serde_json::from_slice::<Journal>(&bytes) else {
+            let _ = fsio::remove_if_exists(&path);
+            return;
+        };
+        let current = read_index(&self.paths).ok().flatten().map(|i| i.generation);
+        let orphans: Vec<Generation> = journal
+            .generations
+            .into_iter()
+            .filter(|g| Some(&g.generation) != current.as_ref())
+            .collect();
+        if self.delete_generations(orphans).await {
+            let _ = fsio::remove_if_exists(&path);
+        }
+    }
+
+    fn journal_file(&self) -> PathBuf {
+        self.paths.data_dir.join(JOURNAL_FILE)
+    }
+
+    /// Adds `generations` to the journal (keeping what an earlier cleanup could not do).
+    fn write_journal(&self, generations: &[Generation]) -> Result<(), StoreError> {
+        let path = self.journal_file();
+        let mut doc = fsio::read_private(&path)
+            .ok()
+            .flatten()
+            .and_then(|b| serde_json::from_slice::<Journal>(&b).ok())
+            .unwrap_or(Journal {
+                version: FORMAT_VERSION,
+                generations: Vec::new(),
+            });
+        for g in generations {
+            if !doc.generations.iter().any(|o| o.generation == g.generation) {
+                doc.generations.push(g.clone());
             }
         }
+        let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| StoreError::Io {
+            action: "encode",
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        fsio::write_private_atomic(&path, &bytes).map_err(|e| io_error("write", &path, e))
     }
 
     /// Records a permanent refresh failure in the metadata of the current store, if it
@@ -586,11 +700,12 @@ impl CredentialStore {
         }
         let index_path = self.paths.credentials_index_file();
         if index_path.exists() {
-            let index = read_index(&self.paths).ok().flatten();
-            fsio::remove_if_exists(&index_path).map_err(|e| io_error("remove", &index_path, e))?;
-            if let Some(index) = index {
-                self.delete_generation(&index).await;
+            self.clean_orphans().await;
+            if let Some(index) = read_index(&self.paths).ok().flatten() {
+                self.write_journal(&[Generation::of(&index)])?;
             }
+            fsio::remove_if_exists(&index_path).map_err(|e| io_error("remove", &index_path, e))?;
+            self.clean_orphans().await;
             found = Some(StoreKind::Keychain);
         }
         if found.is_some() {
@@ -599,22 +714,30 @@ impl CredentialStore {
         Ok(found)
     }
 
-    /// Best effort: entries left behind are harmless (no index points at them).
-    async fn delete_generation(&self, index: &IndexDoc) {
+    /// Deletes the entries of `generations`; false when the keychain refused any.
+    async fn delete_generations(&self, generations: Vec<Generation>) -> bool {
+        if generations.is_empty() {
+            return true;
+        }
         let backend = Arc::clone(&self.backend);
-        let users: Vec<String> = (0..index.chunks)
-            .map(|i| entry_user(&index.generation, i))
+        let users: Vec<String> = generations
+            .iter()
+            .flat_map(|g| (0..g.chunks.min(64)).map(|i| entry_user(&g.generation, i)))
             .collect();
         let outcome = off_thread(KEYCHAIN_TIMEOUT, move || {
             users.iter().try_for_each(|u| backend.delete(u))
         })
         .await
         .and_then(|r| r);
-        if let Err(e) = outcome {
-            tracing::warn!(
-                "could not delete old credential entries from the OS keychain: {}",
-                e.message
-            );
+        match outcome {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(
+                    "could not delete old credential entries from the OS keychain (retried on the next save): {}",
+                    e.message
+                );
+                false
+            }
         }
     }
 
@@ -902,6 +1025,148 @@ pub(crate) mod tests {
         );
         store.save(&creds, StoreKind::File).await.unwrap();
         assert!(store.load().await.unwrap().unwrap().refresh_error.is_none());
+    }
+
+    /// A keychain that can die in the middle of a save and refuse deletes, to leave the
+    /// leftovers a killed process would.
+    #[derive(Default)]
+    struct CrashingKeychain {
+        inner: MemoryKeychain,
+        sets_before_crash: Mutex<Option<usize>>,
+        deletes_fail: std::sync::atomic::AtomicBool,
+    }
+
+    impl SecretBackend for CrashingKeychain {
+        fn set(&self, user: &str, secret: &str) -> Result<(), KeychainError> {
+            if let Some(n) = self.sets_before_crash.lock().unwrap().as_mut() {
+                if *n == 0 {
+                    return Err(KeychainError {
+                        unusable: false,
+                        message: "simulated crash".into(),
+                    });
+                }
+                *n -= 1;
+            }
+            self.inner.set(user, secret)
+        }
+        fn get(&self, user: &str) -> Result<Option<String>, KeychainError> {
+            self.inner.get(user)
+        }
+        fn delete(&self, user: &str) -> Result<(), KeychainError> {
+            if self.deletes_fail.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(KeychainError {
+                    unusable: false,
+                    message: "delete refused".into(),
+                });
+            }
+            self.inner.delete(user)
+        }
+    }
+
+    fn entry_generations(backend: &CrashingKeychain) -> std::collections::BTreeSet<String> {
+        let entries = backend.inner.entries.lock().unwrap();
+        entries
+            .keys()
+            .map(|k| k.split('.').nth(1).unwrap().to_string())
+            .collect()
+    }
+
+    fn index_generation(store: &CredentialStore) -> String {
+        read_index(&store.paths).unwrap().unwrap().generation
+    }
+
+    #[tokio::test]
+    async fn uncommitted_keychain_writes_are_cleaned_on_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Arc::new(CrashingKeychain::default());
+        let store = CredentialStore::with_backend(
+            paths(dir.path()),
+            CredentialStoreKind::Keychain,
+            backend.clone(),
+        );
+        let first = sample_credentials("rt_first", 3000);
+        store.save(&first, StoreKind::Keychain).await.unwrap();
+        // Dies after one chunk of the next set, with nothing able to clean up.
+        backend
+            .deletes_fail
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        *backend.sets_before_crash.lock().unwrap() = Some(1);
+        let second = sample_credentials("rt_second", 3000);
+        assert!(store.save(&second, StoreKind::Keychain).await.is_err());
+        assert_eq!(
+            entry_generations(&backend).len(),
+            2,
+            "a half-written set is left"
+        );
+        assert!(store.has_orphans());
+
+        // The next start (a new process) deletes it; the committed set is untouched.
+        backend
+            .deletes_fail
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        *backend.sets_before_crash.lock().unwrap() = None;
+        let restarted = CredentialStore::with_backend(
+            paths(dir.path()),
+            CredentialStoreKind::Keychain,
+            backend.clone(),
+        );
+        restarted.clean_orphans().await;
+        assert!(!restarted.has_orphans());
+        assert_eq!(
+            entry_generations(&backend).into_iter().collect::<Vec<_>>(),
+            vec![index_generation(&restarted)]
+        );
+        assert_eq!(restarted.load().await.unwrap().unwrap().credentials, first);
+    }
+
+    #[tokio::test]
+    async fn old_generations_left_after_a_commit_are_cleaned_on_save_and_logout() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Arc::new(CrashingKeychain::default());
+        let store = CredentialStore::with_backend(
+            paths(dir.path()),
+            CredentialStoreKind::Keychain,
+            backend.clone(),
+        );
+        store
+            .save(&sample_credentials("rt_a", 10), StoreKind::Keychain)
+            .await
+            .unwrap();
+        backend
+            .deletes_fail
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let b = sample_credentials("rt_b", 10);
+        store.save(&b, StoreKind::Keychain).await.unwrap();
+        let c = sample_credentials("rt_c", 10);
+        store.save(&c, StoreKind::Keychain).await.unwrap();
+        assert_eq!(entry_generations(&backend).len(), 3, "deletes were refused");
+        assert_eq!(store.load().await.unwrap().unwrap().credentials, c);
+
+        // The next save cleans every leftover generation, not only the last one.
+        backend
+            .deletes_fail
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let d = sample_credentials("rt_d", 10);
+        store.save(&d, StoreKind::Keychain).await.unwrap();
+        assert_eq!(
+            entry_generations(&backend).into_iter().collect::<Vec<_>>(),
+            vec![index_generation(&store)]
+        );
+        assert!(!store.has_orphans());
+
+        // Logout with refused deletes keeps the journal; the next one finishes the job.
+        backend
+            .deletes_fail
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(store.delete().await.unwrap(), Some(StoreKind::Keychain));
+        assert_eq!(entry_generations(&backend).len(), 1);
+        backend
+            .deletes_fail
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(store.delete().await.unwrap(), None);
+        store.clean_orphans().await;
+        assert!(entry_generations(&backend).is_empty());
+        assert!(!store.has_orphans());
     }
 
     /// The real OS keychain; runs only with `AIRELAYS_TEST_KEYCHAIN=1` and then must work.
