@@ -1,4 +1,4 @@
-//! The relay token: the bearer secret local clients present to airelays (spec §4).
+//! The relay token: the bearer secret local clients present to airelays (docs/security.md).
 //!
 //! - 32 bytes from the OS CSPRNG, base64url without padding (43 characters);
 //! - stored 0600 in `security.bearer_token_file`, replaced atomically on rotation;

@@ -1,4 +1,4 @@
-//! Reading JWT claims without verifying signatures (upstream-protocol §4): the tokens
+//! Reading JWT claims without verifying signatures (docs/upstream.md, JWT claims): the tokens
 //! come straight from the issuer over TLS, and we only need display facts (email,
 //! plan), the account id for the `ChatGPT-Account-ID` header, and the access-token
 //! expiry. Garbage in gives `None`s out, never a panic.

@@ -73,7 +73,7 @@ impl Credentials {
     }
 
     /// Applies a refresh answer: each token present replaces the stored one. The account
-    /// id stays the one from login (upstream-protocol §1.6) unless it was unknown.
+    /// id stays the one from login (docs/upstream.md) unless it was unknown.
     pub fn refreshed(&self, update: TokenUpdate, now: jiff::Timestamp) -> Credentials {
         let tokens = Tokens {
             id_token: update
@@ -98,7 +98,7 @@ impl Credentials {
 
     /// Whether the access token should be refreshed before use: it expires within
     /// `margin`, or — when its expiry is unknown — the last refresh is older than
-    /// eight days (spec §3).
+    /// eight days (docs/auth.md, "Refresh").
     pub fn needs_refresh(&self, now: jiff::Timestamp, margin: jiff::SignedDuration) -> bool {
         match self.access_expires_at {
             Some(exp) => exp <= now.saturating_add(margin).unwrap_or(now),
@@ -115,7 +115,7 @@ impl Credentials {
     }
 }
 
-/// What a refresh answer carries: every field is optional (upstream-protocol §3.1).
+/// What a refresh answer carries: every field is optional (docs/upstream.md, token refresh).
 #[derive(Debug, Clone, Default)]
 pub struct TokenUpdate {
     pub id_token: Option<Secret>,

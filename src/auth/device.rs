@@ -1,4 +1,4 @@
-//! Device-code login (upstream-protocol §2): request a user code, show the
+//! Device-code login (docs/upstream.md, device-code login): request a user code, show the
 //! verification URL and the code, poll until approved (403/404 mean "pending"),
 //! then exchange the code with the server-made PKCE verifier.
 

@@ -1,6 +1,7 @@
-//! HTTP calls to the OAuth issuer (upstream-protocol §1.4, §2, §3): authorization-code
+//! HTTP calls to the OAuth issuer (docs/upstream.md, the OAuth part): authorization-code
 //! exchange (through `oauth2`, shared by the browser and device flows), refresh,
-//! revoke, and the device-code endpoints. Error bodies are read per §1.4/§3.2.
+//! revoke, and the device-code endpoints. Error bodies are read as docs/upstream.md
+//! describes the issuer's error shapes.
 //!
 //! No error produced here ever contains a token: messages carry the HTTP status, the
 //! issuer's error code and its human description only.
@@ -23,7 +24,7 @@ use serde_json::{Value, json};
 use super::credentials::{Secret, TokenUpdate, Tokens};
 use crate::config::UpstreamConfig;
 
-/// Scopes of the Codex CLI (upstream-protocol §1.3).
+/// Scopes of the Codex CLI (docs/upstream.md, the authorize URL).
 pub const SCOPES: &[&str] = &[
     "openid",
     "profile",
@@ -69,7 +70,7 @@ fn detail_suffix(code: &Option<String>, message: &Option<String>) -> String {
 
 impl IssuerError {
     /// Whether a refresh failure is permanent: HTTP 401 with one of
-    /// [`PERMANENT_REFRESH_CODES`] (upstream-protocol §3.2).
+    /// [`PERMANENT_REFRESH_CODES`] (docs/upstream.md, refresh failures).
     pub fn is_permanent_refresh_failure(&self) -> bool {
         match self {
             IssuerError::Status {
@@ -137,7 +138,7 @@ pub fn parse_error_value(value: &Value) -> ErrorBody {
     ErrorBody { code, message }
 }
 
-/// A device code to show the user (upstream-protocol §2).
+/// A device code to show the user (docs/upstream.md, device-code login).
 #[derive(Debug, Clone)]
 pub struct DeviceCode {
     pub device_auth_id: String,
@@ -292,7 +293,7 @@ impl Issuer {
     }
 
     /// Builds the authorize URL with PKCE S256 (64-byte verifier), a 32-byte state and
-    /// the parameters of upstream-protocol §1.3.
+    /// the parameters docs/upstream.md lists for the authorize URL.
     pub fn authorize_request(&self, redirect_uri: &str) -> Result<AuthorizeRequest, IssuerError> {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256_len(64);
         let state = CsrfToken::new_random_len(32);
@@ -313,7 +314,7 @@ impl Issuer {
         })
     }
 
-    /// Exchanges an authorization code (form body of upstream-protocol §1.4).
+    /// Exchanges an authorization code (the form body in docs/upstream.md, code exchange).
     pub async fn exchange_code(
         &self,
         code: &str,
@@ -448,7 +449,7 @@ impl Issuer {
         }
     }
 
-    /// Spends a refresh token (JSON body of upstream-protocol §3.1).
+    /// Spends a refresh token (the JSON body in docs/upstream.md, token refresh).
     pub async fn refresh(&self, refresh_token: &Secret) -> Result<TokenUpdate, IssuerError> {
         let what = "Token refresh";
         let body = json!({
@@ -481,7 +482,7 @@ impl Issuer {
         })
     }
 
-    /// Revokes a refresh token (upstream-protocol §3.5), with a 10 s timeout.
+    /// Revokes a refresh token (docs/upstream.md, logout), with a 10 s timeout.
     pub async fn revoke(&self, refresh_token: &Secret) -> Result<(), IssuerError> {
         let what = "Token revocation";
         let body = json!({

@@ -1,4 +1,4 @@
-//! Upstream sign-in (spec §3): how airelays gets, keeps and refreshes the ChatGPT
+//! Upstream sign-in (docs/auth.md): how airelays gets, keeps and refreshes the ChatGPT
 //! credentials of the Codex OAuth client.
 //!
 //! - [`browser`] and [`device`]: the two login flows (`airelays login`), both ending in

@@ -1,4 +1,4 @@
-//! Where credentials live (spec §3): the OS keychain or a 0600 file.
+//! Where credentials live (docs/auth.md): the OS keychain or a 0600 file.
 //!
 //! The commit point is always one atomically written local file, so a crash leaves
 //! the old set or the new set, never a mix:
@@ -28,6 +28,13 @@ use super::credentials::{Credentials, Tokens};
 use crate::config::{CredentialStoreKind, Paths};
 use crate::fsio;
 
+mod journal;
+mod keychain;
+
+use journal::Generation;
+use keychain::off_thread;
+pub use keychain::{KeychainError, OsKeychain, SecretBackend};
+
 /// Keychain service name of every entry airelays writes.
 pub const SERVICE: &str = "airelays";
 /// Largest secret stored in one keychain entry.
@@ -38,9 +45,6 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 pub const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 const FORMAT_VERSION: u32 = 1;
-/// The cleanup journal in the data directory (no secrets: generation ids and counts).
-const JOURNAL_FILE: &str = "credentials.pending.json";
-
 /// Where a credential set is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -139,29 +143,6 @@ struct IndexDoc {
     meta: CredentialMeta,
 }
 
-/// `credentials.pending.json`: keychain generations a save or delete is working on.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Journal {
-    version: u32,
-    generations: Vec<Generation>,
-}
-
-/// One generation of keychain entries: `credentials.<generation>.<0..chunks>`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Generation {
-    generation: String,
-    chunks: u32,
-}
-
-impl Generation {
-    fn of(index: &IndexDoc) -> Generation {
-        Generation {
-            generation: index.generation.clone(),
-            chunks: index.chunks,
-        }
-    }
-}
-
 /// Only the metadata of either file (what `status` reads; tokens are skipped).
 #[derive(Deserialize)]
 struct MetaDoc {
@@ -202,102 +183,6 @@ fn io_error(action: &'static str, path: &Path, e: std::io::Error) -> StoreError 
         action,
         path: path.to_path_buf(),
         reason: e.to_string(),
-    }
-}
-
-/// A keychain failure: `unusable` for "no keychain here" (`PlatformFailure`,
-/// `NoStorageAccess`, `NoDefaultStore`, or no answer in time).
-#[derive(Debug, Clone)]
-pub struct KeychainError {
-    pub unusable: bool,
-    pub message: String,
-}
-
-/// The secret storage behind the keychain store (the OS keychain, or a map in tests).
-pub trait SecretBackend: Send + Sync + 'static {
-    fn set(&self, user: &str, secret: &str) -> Result<(), KeychainError>;
-    /// `Ok(None)` when no such entry exists.
-    fn get(&self, user: &str) -> Result<Option<String>, KeychainError>;
-    /// Deleting a missing entry is not an error.
-    fn delete(&self, user: &str) -> Result<(), KeychainError>;
-}
-
-/// The OS keychain through `keyring` (Keychain, Credential Manager, Secret Service).
-pub struct OsKeychain;
-
-fn keyring_error(e: keyring::Error) -> KeychainError {
-    let unusable = matches!(
-        e,
-        keyring::Error::PlatformFailure(_)
-            | keyring::Error::NoStorageAccess(_)
-            | keyring::Error::NoDefaultStore
-    );
-    let mut message = e.to_string();
-    if matches!(e, keyring::Error::NoDefaultStore)
-        && let Err(cause) = keyring::Entry::store_status()
-    {
-        message = cause.to_string();
-    }
-    KeychainError {
-        unusable,
-        message: one_line(&message),
-    }
-}
-
-fn one_line(s: &str) -> String {
-    let joined = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    joined.chars().take(300).collect()
-}
-
-impl SecretBackend for OsKeychain {
-    fn set(&self, user: &str, secret: &str) -> Result<(), KeychainError> {
-        keyring::Entry::new(SERVICE, user)
-            .and_then(|e| e.set_password(secret))
-            .map_err(keyring_error)
-    }
-    fn get(&self, user: &str) -> Result<Option<String>, KeychainError> {
-        match keyring::Entry::new(SERVICE, user).and_then(|e| e.get_password()) {
-            Ok(s) => Ok(Some(s)),
-            Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(keyring_error(e)),
-        }
-    }
-    fn delete(&self, user: &str) -> Result<(), KeychainError> {
-        match keyring::Entry::new(SERVICE, user).and_then(|e| e.delete_credential()) {
-            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-            Err(e) => Err(keyring_error(e)),
-        }
-    }
-}
-
-/// Runs `f` on its own thread and waits at most `limit` for it.
-async fn off_thread<T: Send + 'static>(
-    limit: Duration,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, KeychainError> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("airelays-keychain".into())
-        .spawn(move || {
-            let _ = tx.send(f());
-        })
-        .map_err(|e| KeychainError {
-            unusable: false,
-            message: format!("cannot start a keychain thread: {e}"),
-        })?;
-    match tokio::time::timeout(limit, rx).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(_)) => Err(KeychainError {
-            unusable: false,
-            message: "the keychain call ended without an answer".into(),
-        }),
-        Err(_) => Err(KeychainError {
-            unusable: true,
-            message: format!(
-                "the keychain did not answer within {} s (is it locked or waiting for a prompt?)",
-                limit.as_secs()
-            ),
-        }),
     }
 }
 
@@ -599,63 +484,6 @@ impl CredentialStore {
         })
     }
 
-    /// Whether a save or delete left keychain entries to clean up (one `stat`).
-    pub fn has_orphans(&self) -> bool {
-        self.journal_file().exists()
-    }
-
-    /// Deletes the keychain entries of every generation in the journal that
-    /// `credentials.json` does not point at — the leftovers of a save or delete that died
-    /// before it finished — then removes the journal. Best effort: when the keychain
-    /// refuses, the journal stays for the next try. The caller holds `refresh.lock`.
-    pub async fn clean_orphans(&self) {
-        let path = self.journal_file();
-        let Ok(Some(bytes)) = fsio::read_private(&path) else {
-            return;
-        };
-        let Ok(journal) = serde_json::from_slice::<Journal>(&bytes) else {
-            let _ = fsio::remove_if_exists(&path);
-            return;
-        };
-        let current = read_index(&self.paths).ok().flatten().map(|i| i.generation);
-        let orphans: Vec<Generation> = journal
-            .generations
-            .into_iter()
-            .filter(|g| Some(&g.generation) != current.as_ref())
-            .collect();
-        if self.delete_generations(orphans).await {
-            let _ = fsio::remove_if_exists(&path);
-        }
-    }
-
-    fn journal_file(&self) -> PathBuf {
-        self.paths.data_dir.join(JOURNAL_FILE)
-    }
-
-    /// Adds `generations` to the journal (keeping what an earlier cleanup could not do).
-    fn write_journal(&self, generations: &[Generation]) -> Result<(), StoreError> {
-        let path = self.journal_file();
-        let mut doc = fsio::read_private(&path)
-            .ok()
-            .flatten()
-            .and_then(|b| serde_json::from_slice::<Journal>(&b).ok())
-            .unwrap_or(Journal {
-                version: FORMAT_VERSION,
-                generations: Vec::new(),
-            });
-        for g in generations {
-            if !doc.generations.iter().any(|o| o.generation == g.generation) {
-                doc.generations.push(g.clone());
-            }
-        }
-        let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| StoreError::Io {
-            action: "encode",
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        fsio::write_private_atomic(&path, &bytes).map_err(|e| io_error("write", &path, e))
-    }
-
     /// Records a permanent refresh failure in the metadata of the current store, if it
     /// still holds the credentials whose refresh token failed.
     pub async fn record_refresh_error(
@@ -712,33 +540,6 @@ impl CredentialStore {
             let _ = fsio::sync_dir(&self.paths.data_dir);
         }
         Ok(found)
-    }
-
-    /// Deletes the entries of `generations`; false when the keychain refused any.
-    async fn delete_generations(&self, generations: Vec<Generation>) -> bool {
-        if generations.is_empty() {
-            return true;
-        }
-        let backend = Arc::clone(&self.backend);
-        let users: Vec<String> = generations
-            .iter()
-            .flat_map(|g| (0..g.chunks.min(64)).map(|i| entry_user(&g.generation, i)))
-            .collect();
-        let outcome = off_thread(KEYCHAIN_TIMEOUT, move || {
-            users.iter().try_for_each(|u| backend.delete(u))
-        })
-        .await
-        .and_then(|r| r);
-        match outcome {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(
-                    "could not delete old credential entries from the OS keychain (retried on the next save): {}",
-                    e.message
-                );
-                false
-            }
-        }
     }
 
     fn write_file_doc(&self, doc: &FileDoc) -> Result<(), StoreError> {
