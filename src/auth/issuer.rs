@@ -234,6 +234,35 @@ pub struct AuthorizeRequest {
 #[error("{0}")]
 struct TransportError(String);
 
+/// Sends one oauth2 request through reqwest, noting the HTTP status in `seen` (oauth2
+/// does not report it for error bodies it cannot parse).
+async fn send_oauth(
+    http: reqwest::Client,
+    seen: Arc<Mutex<Option<u16>>>,
+    request: oauth2::HttpRequest,
+) -> Result<oauth2::HttpResponse, TransportError> {
+    let request = reqwest::Request::try_from(request)
+        .map_err(|e| TransportError(e.without_url().to_string()))?;
+    let response = http
+        .execute(request)
+        .await
+        .map_err(|e| TransportError(e.without_url().to_string()))?;
+    if let Ok(mut s) = seen.lock() {
+        *s = Some(response.status().as_u16());
+    }
+    let mut builder = http::Response::builder().status(response.status());
+    for (name, value) in response.headers() {
+        builder = builder.header(name, value);
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| TransportError(e.without_url().to_string()))?;
+    builder
+        .body(body.to_vec())
+        .map_err(|e| TransportError(e.to_string()))
+}
+
 /// Talks to one issuer.
 #[derive(Clone)]
 pub struct Issuer {
@@ -321,96 +350,69 @@ impl Issuer {
         verifier: &str,
         redirect_uri: &str,
     ) -> Result<Tokens, IssuerError> {
+        let what = "Token exchange";
         let client = self.oauth_client(redirect_uri)?;
         let status: Arc<Mutex<Option<u16>>> = Arc::default();
         let http = self.http.clone();
         let seen = Arc::clone(&status);
-        let send = move |request: oauth2::HttpRequest| {
-            let http = http.clone();
-            let seen = Arc::clone(&seen);
-            async move {
-                let request = reqwest::Request::try_from(request)
-                    .map_err(|e| TransportError(e.without_url().to_string()))?;
-                let response = http
-                    .execute(request)
-                    .await
-                    .map_err(|e| TransportError(e.without_url().to_string()))?;
-                if let Ok(mut s) = seen.lock() {
-                    *s = Some(response.status().as_u16());
-                }
-                let mut builder = http::Response::builder().status(response.status());
-                for (name, value) in response.headers() {
-                    builder = builder.header(name, value);
-                }
-                let body = response
-                    .bytes()
-                    .await
-                    .map_err(|e| TransportError(e.without_url().to_string()))?;
-                builder
-                    .body(body.to_vec())
-                    .map_err(|e| TransportError(e.to_string()))
-            }
-        };
-        let what = "Token exchange";
+        let send = move |request| send_oauth(http.clone(), Arc::clone(&seen), request);
+        let redirect =
+            RedirectUrl::new(redirect_uri.to_string()).map_err(|e| IssuerError::Malformed {
+                what,
+                reason: e.to_string(),
+            })?;
         let result = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()))
-            .set_redirect_uri(Cow::Owned(
-                RedirectUrl::new(redirect_uri.to_string()).map_err(|e| IssuerError::Malformed {
-                    what,
-                    reason: e.to_string(),
-                })?,
-            ))
+            .set_redirect_uri(Cow::Owned(redirect))
             .request_async(&send)
             .await;
         let status = status.lock().ok().and_then(|s| *s).unwrap_or(0);
-        match result {
-            Ok(response) => {
-                let refresh = response.refresh_token.ok_or(IssuerError::Malformed {
-                    what,
-                    reason: "no refresh_token in the answer".into(),
-                })?;
-                Ok(Tokens {
-                    id_token: response.id_token,
-                    access_token: Secret::new(response.access_token.secret().clone()),
-                    refresh_token: Secret::new(refresh.secret().clone()),
-                })
-            }
-            Err(RequestTokenError::ServerResponse(body)) => {
-                let parsed = parse_error_value(&body.0);
-                Err(IssuerError::Status {
-                    what,
-                    status,
-                    code: parsed.code,
-                    message: parsed.message,
-                })
-            }
-            Err(RequestTokenError::Parse(_, body)) if !(200..300).contains(&status) => {
-                let parsed = parse_error_body(&body);
-                Err(IssuerError::Status {
-                    what,
-                    status,
-                    code: parsed.code,
-                    message: parsed.message,
-                })
-            }
-            Err(RequestTokenError::Parse(e, _)) => Err(IssuerError::Malformed {
+        let response = result.map_err(|e| self.exchange_error(what, status, e))?;
+        let refresh = response.refresh_token.ok_or(IssuerError::Malformed {
+            what,
+            reason: "no refresh_token in the answer".into(),
+        })?;
+        Ok(Tokens {
+            id_token: response.id_token,
+            access_token: Secret::new(response.access_token.secret().clone()),
+            refresh_token: Secret::new(refresh.secret().clone()),
+        })
+    }
+
+    /// Reads a failed code exchange: the issuer's error body when it answered with an
+    /// error status, else what went wrong on the way.
+    fn exchange_error(
+        &self,
+        what: &'static str,
+        status: u16,
+        e: RequestTokenError<TransportError, IssuerErrorJson>,
+    ) -> IssuerError {
+        let failed = !(200..300).contains(&status);
+        let from = |parsed: ErrorBody| IssuerError::Status {
+            what,
+            status,
+            code: parsed.code,
+            message: parsed.message,
+        };
+        match e {
+            RequestTokenError::ServerResponse(body) => from(parse_error_value(&body.0)),
+            RequestTokenError::Parse(_, body) if failed => from(parse_error_body(&body)),
+            RequestTokenError::Parse(e, _) => IssuerError::Malformed {
                 what,
                 reason: format!("missing or invalid field at {}", e.path()),
-            }),
-            Err(RequestTokenError::Request(e)) => Err(IssuerError::Network {
+            },
+            RequestTokenError::Request(e) => IssuerError::Network {
                 url: self.endpoint("/oauth/token"),
                 reason: e.0,
-            }),
-            Err(RequestTokenError::Other(reason)) if !(200..300).contains(&status) => {
-                Err(IssuerError::Status {
-                    what,
-                    status,
-                    code: None,
-                    message: Some(reason),
-                })
-            }
-            Err(RequestTokenError::Other(reason)) => Err(IssuerError::Malformed { what, reason }),
+            },
+            RequestTokenError::Other(reason) if failed => IssuerError::Status {
+                what,
+                status,
+                code: None,
+                message: Some(reason),
+            },
+            RequestTokenError::Other(reason) => IssuerError::Malformed { what, reason },
         }
     }
 
