@@ -21,7 +21,8 @@ use subtle::ConstantTimeEq;
 
 use crate::fsio;
 
-pub const TOKEN_ENV: &str = "AIRELAYS_BEARER_TOKEN";
+/// The variable that sets the relay token itself.
+pub(crate) const TOKEN_ENV: &str = "AIRELAYS_BEARER_TOKEN";
 
 /// A relay token. `Debug` never prints the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -41,27 +42,30 @@ impl RelayToken {
     }
 
     /// Wraps a token given by the user (env or file); surrounding whitespace is ignored.
-    pub fn from_user(s: &str) -> Option<RelayToken> {
+    pub(crate) fn from_user(s: &str) -> Option<RelayToken> {
         let t = s.trim();
         (!t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()))
             .then(|| RelayToken(t.to_string()))
     }
 
+    /// The token itself, for the one place that shows it.
     pub fn expose(&self) -> &str {
         &self.0
     }
 
-    pub fn digest(&self) -> [u8; 32] {
+    /// SHA-256 of the token.
+    pub(crate) fn digest(&self) -> [u8; 32] {
         Sha256::digest(self.0.as_bytes()).into()
     }
 
     /// First 12 hex digits of SHA-256 of the token.
-    pub fn fingerprint(&self) -> String {
+    pub(crate) fn fingerprint(&self) -> String {
         fingerprint_of(self.0.as_bytes())
     }
 }
 
-pub fn fingerprint_of(secret: &[u8]) -> String {
+/// First 12 hex digits of SHA-256 of `secret`.
+pub(crate) fn fingerprint_of(secret: &[u8]) -> String {
     let digest = Sha256::digest(secret);
     digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -69,12 +73,15 @@ pub fn fingerprint_of(secret: &[u8]) -> String {
 /// Where the effective token comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenSource {
+    /// `AIRELAYS_BEARER_TOKEN`.
     Env,
+    /// The token file at this path.
     File(PathBuf),
 }
 
 impl TokenSource {
-    pub fn label(&self) -> &'static str {
+    /// `env` or `file`, as status spells it.
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             TokenSource::Env => "env",
             TokenSource::File(_) => "file",
@@ -84,7 +91,7 @@ impl TokenSource {
 
 /// Failure to use the relay token; always phrased with the next step.
 #[derive(Debug, thiserror::Error)]
-pub enum TokenError {
+pub(crate) enum TokenError {
     #[error("cannot read the relay token file {path}: {source}")]
     Read { path: PathBuf, source: io::Error },
     #[error("cannot write the relay token file {path}: {source}")]
@@ -109,11 +116,11 @@ pub enum TokenError {
 
 /// The shortest relay token `serve` accepts. A correct token is served even from a
 /// banned address, so the token's length is what bounds guessing (docs/security.md).
-pub const MIN_TOKEN_CHARS: usize = 32;
+pub(crate) const MIN_TOKEN_CHARS: usize = 32;
 
 /// Refuses a relay token shorter than [`MIN_TOKEN_CHARS`], naming where it came from
 /// (`serve` calls this before it binds).
-pub fn require_strong(token: &RelayToken, source: &TokenSource) -> Result<(), TokenError> {
+pub(crate) fn require_strong(token: &RelayToken, source: &TokenSource) -> Result<(), TokenError> {
     let len = token.expose().chars().count();
     if len >= MIN_TOKEN_CHARS {
         return Ok(());
@@ -128,7 +135,7 @@ pub fn require_strong(token: &RelayToken, source: &TokenSource) -> Result<(), To
 }
 
 /// Reads the token file; `Ok(None)` if it does not exist.
-pub fn read_file(path: &Path) -> Result<Option<RelayToken>, TokenError> {
+pub(crate) fn read_file(path: &Path) -> Result<Option<RelayToken>, TokenError> {
     let bytes = fsio::read_private(path).map_err(|source| TokenError::Read {
         path: path.into(),
         source,
@@ -145,7 +152,7 @@ pub fn read_file(path: &Path) -> Result<Option<RelayToken>, TokenError> {
 }
 
 /// The effective token: `AIRELAYS_BEARER_TOKEN` if set, else the file.
-pub fn load(
+pub(crate) fn load(
     file: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<(RelayToken, TokenSource)>, TokenError> {
@@ -156,7 +163,7 @@ pub fn load(
 }
 
 /// Creates the token file if missing. Returns the token and whether it was created.
-pub fn ensure(file: &Path) -> Result<(RelayToken, bool), TokenError> {
+pub(crate) fn ensure(file: &Path) -> Result<(RelayToken, bool), TokenError> {
     if let Some(t) = read_file(file)? {
         return Ok((t, false));
     }
@@ -166,7 +173,10 @@ pub fn ensure(file: &Path) -> Result<(RelayToken, bool), TokenError> {
 }
 
 /// Replaces the token file with a new token.
-pub fn rotate(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<RelayToken, TokenError> {
+pub(crate) fn rotate(
+    file: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<RelayToken, TokenError> {
     if env(TOKEN_ENV)
         .as_deref()
         .and_then(RelayToken::from_user)
@@ -237,6 +247,7 @@ fn stamp(path: &Path) -> Option<FileStamp> {
 }
 
 impl TokenVerifier {
+    /// A verifier for `token` (`None`: every token is refused).
     pub fn new(token: Option<(RelayToken, TokenSource)>) -> TokenVerifier {
         let (digest, fingerprint, source, file_stamp) = match token {
             Some((t, source)) => {
@@ -277,7 +288,8 @@ impl TokenVerifier {
         }
     }
 
-    pub fn fingerprint(&self) -> Option<String> {
+    /// The fingerprint of the current token.
+    pub(crate) fn fingerprint(&self) -> Option<String> {
         self.inner
             .fingerprint
             .read()
@@ -285,12 +297,8 @@ impl TokenVerifier {
             .clone()
     }
 
-    pub fn source(&self) -> Option<&TokenSource> {
-        self.inner.source.as_ref()
-    }
-
     /// Re-reads the token file if its metadata changed. Returns true on a change.
-    pub fn refresh_from_file(&self) -> bool {
+    pub(crate) fn refresh_from_file(&self) -> bool {
         let Some(TokenSource::File(path)) = &self.inner.source else {
             return false;
         };
@@ -352,7 +360,7 @@ impl TokenVerifier {
     }
 
     /// Watches the token file for rotations until the returned task is dropped.
-    pub fn spawn_watcher(&self, period: Duration) -> tokio::task::JoinHandle<()> {
+    pub(crate) fn spawn_watcher(&self, period: Duration) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);

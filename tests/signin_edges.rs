@@ -328,10 +328,10 @@ struct FlakyKeychain {
     failing: std::sync::atomic::AtomicBool,
 }
 
-impl airelays::auth::store::SecretBackend for FlakyKeychain {
-    fn set(&self, user: &str, secret: &str) -> Result<(), airelays::auth::store::KeychainError> {
+impl airelays::auth::SecretBackend for FlakyKeychain {
+    fn set(&self, user: &str, secret: &str) -> Result<(), airelays::auth::KeychainError> {
         if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(airelays::auth::store::KeychainError {
+            return Err(airelays::auth::KeychainError {
                 unusable: false,
                 message: "the keyring refused the write".into(),
             });
@@ -340,10 +340,10 @@ impl airelays::auth::store::SecretBackend for FlakyKeychain {
         entries.insert(user.into(), secret.into());
         Ok(())
     }
-    fn get(&self, user: &str) -> Result<Option<String>, airelays::auth::store::KeychainError> {
+    fn get(&self, user: &str) -> Result<Option<String>, airelays::auth::KeychainError> {
         Ok(self.entries.lock().unwrap().get(user).cloned())
     }
-    fn delete(&self, user: &str) -> Result<(), airelays::auth::store::KeychainError> {
+    fn delete(&self, user: &str) -> Result<(), airelays::auth::KeychainError> {
         self.entries.lock().unwrap().remove(user);
         Ok(())
     }

@@ -29,12 +29,12 @@ use super::credentials::Tokens;
 use super::issuer::Issuer;
 
 /// Path of the redirect URI.
-pub const CALLBACK_PATH: &str = "/auth/callback";
+pub(crate) const CALLBACK_PATH: &str = "/auth/callback";
 /// Prefix of the one-time start path the browser opens.
-pub const START_PREFIX: &str = "/start/";
+pub(crate) const START_PREFIX: &str = "/start/";
 
 /// A browser login waiting for its callback.
-pub struct PendingBrowserLogin {
+pub(crate) struct PendingBrowserLogin {
     listeners: Vec<TcpListener>,
     url: url::Url,
     shared: Arc<Shared>,
@@ -106,7 +106,7 @@ async fn bind_loopback(port: u16) -> Result<(Vec<TcpListener>, u16), LoginError>
 
 impl PendingBrowserLogin {
     /// Binds the callback port (0 = any free port) and builds the authorize URL.
-    pub async fn start(
+    pub(crate) async fn start(
         issuer: &Issuer,
         port: u16,
     ) -> Result<(PendingBrowserLogin, Outcome), LoginError> {
@@ -145,12 +145,12 @@ impl PendingBrowserLogin {
     }
 
     /// The URL the user opens: the one-time start path, which holds no OAuth secret.
-    pub fn url(&self) -> &url::Url {
+    pub(crate) fn url(&self) -> &url::Url {
         &self.url
     }
 
     /// Serves callbacks until the login succeeds, fails or `timeout` passes.
-    pub async fn finish(
+    pub(crate) async fn finish(
         self,
         mut outcome: Outcome,
         timeout: Duration,

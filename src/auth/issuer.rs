@@ -25,7 +25,7 @@ use super::credentials::{Secret, TokenUpdate, Tokens};
 use crate::config::UpstreamConfig;
 
 /// Scopes of the Codex CLI (docs/upstream.md, the authorize URL).
-pub const SCOPES: &[&str] = &[
+pub(crate) const SCOPES: &[&str] = &[
     "openid",
     "profile",
     "email",
@@ -35,7 +35,7 @@ pub const SCOPES: &[&str] = &[
 ];
 
 /// Codes of a 401 refresh answer that mean the refresh token is dead for good.
-pub const PERMANENT_REFRESH_CODES: &[&str] = &[
+pub(crate) const PERMANENT_REFRESH_CODES: &[&str] = &[
     "refresh_token_expired",
     "refresh_token_reused",
     "refresh_token_invalidated",
@@ -43,7 +43,7 @@ pub const PERMANENT_REFRESH_CODES: &[&str] = &[
 
 /// A failed issuer call.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum IssuerError {
+pub(crate) enum IssuerError {
     /// The issuer could not be reached (DNS, connect, TLS, timeout).
     #[error("cannot reach the sign-in server {url}: {reason}")]
     Network { url: String, reason: String },
@@ -71,7 +71,7 @@ fn detail_suffix(code: &Option<String>, message: &Option<String>) -> String {
 impl IssuerError {
     /// Whether a refresh failure is permanent: HTTP 401 with one of
     /// [`PERMANENT_REFRESH_CODES`] (docs/upstream.md, refresh failures).
-    pub fn is_permanent_refresh_failure(&self) -> bool {
+    pub(crate) fn is_permanent_refresh_failure(&self) -> bool {
         match self {
             IssuerError::Status {
                 status: 401,
@@ -85,7 +85,7 @@ impl IssuerError {
     }
 
     /// The issuer's error code, if it gave one.
-    pub fn code(&self) -> Option<&str> {
+    pub(crate) fn code(&self) -> Option<&str> {
         match self {
             IssuerError::Status { code, .. } => code.as_deref(),
             _ => None,
@@ -95,15 +95,17 @@ impl IssuerError {
 
 /// The code and human message of an issuer error body.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ErrorBody {
-    pub code: Option<String>,
-    pub message: Option<String>,
+pub(crate) struct ErrorBody {
+    /// The issuer's error code.
+    pub(crate) code: Option<String>,
+    /// The issuer's human message.
+    pub(crate) message: Option<String>,
 }
 
 /// Reads an error body: the code from `error.code`, `error` (a string) or a top-level
 /// `code`; the message from `error_description`, then `error.message`. A short
 /// non-JSON body becomes the message.
-pub fn parse_error_body(body: &[u8]) -> ErrorBody {
+pub(crate) fn parse_error_body(body: &[u8]) -> ErrorBody {
     match serde_json::from_slice::<Value>(body) {
         Ok(value) => parse_error_value(&value),
         Err(_) => {
@@ -120,7 +122,7 @@ pub fn parse_error_body(body: &[u8]) -> ErrorBody {
 }
 
 /// [`parse_error_body`] for an already parsed JSON value.
-pub fn parse_error_value(value: &Value) -> ErrorBody {
+pub(crate) fn parse_error_value(value: &Value) -> ErrorBody {
     let text = |v: Option<&Value>| {
         v.and_then(Value::as_str)
             .map(str::trim)
@@ -140,16 +142,18 @@ pub fn parse_error_value(value: &Value) -> ErrorBody {
 
 /// A device code to show the user (docs/upstream.md, device-code login).
 #[derive(Debug, Clone)]
-pub struct DeviceCode {
-    pub device_auth_id: String,
-    pub user_code: String,
+pub(crate) struct DeviceCode {
+    /// The id the polls name.
+    pub(crate) device_auth_id: String,
+    /// The code the user enters.
+    pub(crate) user_code: String,
     /// Seconds between polls (0 allowed).
-    pub interval: u64,
+    pub(crate) interval: u64,
 }
 
 /// One device-token poll.
 #[derive(Debug)]
-pub enum DevicePoll {
+pub(crate) enum DevicePoll {
     Pending,
     Approved {
         authorization_code: String,
@@ -222,10 +226,13 @@ type OAuthClient = oauth2::Client<
 >;
 
 /// An authorization request ready to send the user to.
-pub struct AuthorizeRequest {
-    pub url: url::Url,
-    pub state: CsrfToken,
-    pub verifier: PkceCodeVerifier,
+pub(crate) struct AuthorizeRequest {
+    /// The authorize URL (holds the state and PKCE challenge).
+    pub(crate) url: url::Url,
+    /// The random `state`.
+    pub(crate) state: CsrfToken,
+    /// The PKCE verifier for the code exchange.
+    pub(crate) verifier: PkceCodeVerifier,
 }
 
 /// The transport error the oauth2 adapter reports (no secrets: reqwest errors name
@@ -265,7 +272,7 @@ async fn send_oauth(
 
 /// Talks to one issuer.
 #[derive(Clone)]
-pub struct Issuer {
+pub(crate) struct Issuer {
     http: reqwest::Client,
     base: String,
     client_id: String,
@@ -278,7 +285,8 @@ impl std::fmt::Debug for Issuer {
 }
 
 impl Issuer {
-    pub fn new(http: reqwest::Client, config: &UpstreamConfig) -> Issuer {
+    /// An issuer client for `config.issuer_base_url`.
+    pub(crate) fn new(http: reqwest::Client, config: &UpstreamConfig) -> Issuer {
         Issuer {
             http,
             base: config.issuer_base_url.trim_end_matches('/').to_string(),
@@ -286,17 +294,13 @@ impl Issuer {
         }
     }
 
-    pub fn base_url(&self) -> &str {
-        &self.base
-    }
-
     /// `<issuer>/codex/device`, where the user enters a device code.
-    pub fn device_verification_url(&self) -> String {
+    pub(crate) fn device_verification_url(&self) -> String {
         format!("{}/codex/device", self.base)
     }
 
     /// `<issuer>/deviceauth/callback`, the redirect URI of device-code exchanges.
-    pub fn device_redirect_uri(&self) -> String {
+    pub(crate) fn device_redirect_uri(&self) -> String {
         format!("{}/deviceauth/callback", self.base)
     }
 
@@ -323,7 +327,10 @@ impl Issuer {
 
     /// Builds the authorize URL with PKCE S256 (64-byte verifier), a 32-byte state and
     /// the parameters docs/upstream.md lists for the authorize URL.
-    pub fn authorize_request(&self, redirect_uri: &str) -> Result<AuthorizeRequest, IssuerError> {
+    pub(crate) fn authorize_request(
+        &self,
+        redirect_uri: &str,
+    ) -> Result<AuthorizeRequest, IssuerError> {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256_len(64);
         let state = CsrfToken::new_random_len(32);
         let state_for_url = state.clone();
@@ -344,7 +351,7 @@ impl Issuer {
     }
 
     /// Exchanges an authorization code (the form body in docs/upstream.md, code exchange).
-    pub async fn exchange_code(
+    pub(crate) async fn exchange_code(
         &self,
         code: &str,
         verifier: &str,
@@ -452,7 +459,7 @@ impl Issuer {
     }
 
     /// Spends a refresh token (the JSON body in docs/upstream.md, token refresh).
-    pub async fn refresh(&self, refresh_token: &Secret) -> Result<TokenUpdate, IssuerError> {
+    pub(crate) async fn refresh(&self, refresh_token: &Secret) -> Result<TokenUpdate, IssuerError> {
         let what = "Token refresh";
         let body = json!({
             "client_id": self.client_id,
@@ -485,7 +492,7 @@ impl Issuer {
     }
 
     /// Revokes a refresh token (docs/upstream.md, logout), with a 10 s timeout.
-    pub async fn revoke(&self, refresh_token: &Secret) -> Result<(), IssuerError> {
+    pub(crate) async fn revoke(&self, refresh_token: &Secret) -> Result<(), IssuerError> {
         let what = "Token revocation";
         let body = json!({
             "token": refresh_token.expose(),
@@ -503,7 +510,7 @@ impl Issuer {
     }
 
     /// Requests a device code. A 404 means the server has no device-code login.
-    pub async fn device_usercode(&self) -> Result<DeviceCode, IssuerError> {
+    pub(crate) async fn device_usercode(&self) -> Result<DeviceCode, IssuerError> {
         let what = "Device-code request";
         let body = json!({ "client_id": self.client_id });
         let (status, bytes) = self
@@ -541,7 +548,7 @@ impl Issuer {
     }
 
     /// Polls once for device-code approval: 403/404 mean "pending".
-    pub async fn device_poll(&self, code: &DeviceCode) -> Result<DevicePoll, IssuerError> {
+    pub(crate) async fn device_poll(&self, code: &DeviceCode) -> Result<DevicePoll, IssuerError> {
         let what = "Device-code sign-in";
         let body = json!({
             "device_auth_id": code.device_auth_id,
@@ -578,7 +585,7 @@ impl Issuer {
 }
 
 /// The device `interval`: a JSON string (`"5"`) or number; `None` when unreadable.
-pub fn parse_interval(value: Option<&Value>) -> Option<u64> {
+pub(crate) fn parse_interval(value: Option<&Value>) -> Option<u64> {
     match value? {
         Value::String(s) => s.trim().parse().ok(),
         Value::Number(n) => n.as_u64().or_else(|| {

@@ -13,24 +13,34 @@
 //!
 //! [`local_status`] answers `airelays status` from local metadata only.
 
-pub mod browser;
+/// Browser login: PKCE, the one-time start link, the callback server.
+pub(crate) mod browser;
+/// Reading id-token and access-token claims.
 pub mod claims;
-pub mod credentials;
-pub mod device;
-pub mod issuer;
-pub mod session;
-pub mod store;
+/// The credential set and its secrets.
+pub(crate) mod credentials;
+/// Device-code login.
+pub(crate) mod device;
+/// HTTP calls to the OAuth issuer.
+pub(crate) mod issuer;
+/// The relay's credential session: in-memory token, refresh, watcher.
+pub(crate) mod session;
+/// The OS keychain or 0600 file that keeps the credentials.
+pub(crate) mod store;
 
 use crate::config::{Config, Paths};
 use crate::status::UpstreamStatus;
 
 pub use credentials::{Credentials, Secret, Tokens};
 pub use session::{Access, CredentialSession, SessionError};
-pub use store::{CredentialStore, StoreKind};
+pub use store::{
+    CredentialStore, KeychainError, RefreshErrorRecord, SecretBackend, StoreError, StoreKind,
+    Stored,
+};
 
 /// The upstream status from local metadata only: never the keychain, never the
 /// network, so `airelays status` stays fast.
-pub fn local_status(paths: &Paths, config: &Config) -> UpstreamStatus {
+pub(crate) fn local_status(paths: &Paths, config: &Config) -> UpstreamStatus {
     let Some((kind, meta)) = store::read_meta(paths) else {
         return missing_status(config);
     };
@@ -66,7 +76,7 @@ pub fn local_status(paths: &Paths, config: &Config) -> UpstreamStatus {
 }
 
 /// `missing`, naming the configured store preference.
-pub fn missing_status(config: &Config) -> UpstreamStatus {
+pub(crate) fn missing_status(config: &Config) -> UpstreamStatus {
     UpstreamStatus {
         credential_store: Some(config.auth.credential_store.as_str().to_string()),
         detail: Some("No ChatGPT login found. Run `airelays login`.".into()),
@@ -155,7 +165,7 @@ mod tests {
 
 /// Why a login did not complete, with the next step.
 #[derive(Debug, thiserror::Error)]
-pub enum LoginError {
+pub(crate) enum LoginError {
     #[error("port {0} is busy — close the other login or use `airelays login --device`")]
     PortBusy(u16),
     #[error("cannot listen for the sign-in callback on localhost:{port}: {reason}")]

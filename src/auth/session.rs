@@ -39,19 +39,20 @@ mod persist;
 mod watch;
 
 /// Refresh when the access token expires within this margin.
-pub const REFRESH_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+pub(crate) const REFRESH_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 /// `Retry-After` suggested after a transient refresh failure.
-pub const TRANSIENT_RETRY_AFTER_SECS: u64 = 30;
+pub(crate) const TRANSIENT_RETRY_AFTER_SECS: u64 = 30;
 /// How often the watcher looks at the credential files' metadata.
-pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 /// First pause before retrying a failed save of rotated credentials; doubles each time.
-pub const SAVE_RETRY_FIRST: Duration = Duration::from_secs(1);
+pub(crate) const SAVE_RETRY_FIRST: Duration = Duration::from_secs(1);
 /// Longest pause between two retries of a failed save.
-pub const SAVE_RETRY_MAX: Duration = Duration::from_secs(60);
+pub(crate) const SAVE_RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// What an upstream request needs: the bearer token and the `ChatGPT-Account-ID`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Access {
+    /// The bearer token for the backend.
     pub access_token: Arc<str>,
     /// Empty when the id token named no account (then send no account header).
     pub account_id: String,
@@ -77,14 +78,19 @@ pub enum SessionError {
     /// The refresh failed: permanently (a new login is needed) or transiently.
     #[error("{message}")]
     RefreshFailed {
+        /// A new login is needed.
         permanent: bool,
+        /// The sentence for the user.
         message: String,
+        /// Seconds for `Retry-After`.
         retry_after_secs: Option<u64>,
     },
     /// The stored credentials could not be read or saved (keychain locked, disk error).
     #[error("{message}")]
     Unavailable {
+        /// The sentence for the user.
         message: String,
+        /// Seconds for `Retry-After`.
         retry_after_secs: Option<u64>,
     },
 }
@@ -143,7 +149,7 @@ impl SessionError {
 
 /// The message for a permanent refresh failure (wording after the Codex CLI; the codes
 /// are in docs/upstream.md).
-pub fn permanent_failure_message(code: Option<&str>) -> String {
+pub(crate) fn permanent_failure_message(code: Option<&str>) -> String {
     let why = match code.map(str::to_ascii_lowercase).as_deref() {
         Some("refresh_token_expired") => " because the refresh token has expired",
         Some("refresh_token_reused") => " because the refresh token was already used",

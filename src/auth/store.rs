@@ -32,28 +32,32 @@ mod journal;
 mod keychain;
 
 use journal::Generation;
+use keychain::OsKeychain;
 use keychain::off_thread;
-pub use keychain::{KeychainError, OsKeychain, SecretBackend};
+pub use keychain::{KeychainError, SecretBackend};
 
 /// Keychain service name of every entry airelays writes.
-pub const SERVICE: &str = "airelays";
+pub(crate) const SERVICE: &str = "airelays";
 /// Largest secret stored in one keychain entry.
-pub const CHUNK_BYTES: usize = 2000;
+pub(crate) const CHUNK_BYTES: usize = 2000;
 /// How long the one-time keychain probe may take.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long one keychain operation (all chunks of a set) may take.
-pub const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 const FORMAT_VERSION: u32 = 1;
 /// Where a credential set is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StoreKind {
+    /// In the OS keychain, indexed by `credentials.json`.
     Keychain,
+    /// In `auth.json` (mode 0600).
     File,
 }
 
 impl StoreKind {
+    /// `keychain` or `file`, as config and status spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             StoreKind::Keychain => "keychain",
@@ -65,24 +69,32 @@ impl StoreKind {
 /// A permanent refresh failure, recorded so every process sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshErrorRecord {
+    /// The issuer's error code (`refresh_token_expired`, …).
     pub code: Option<String>,
+    /// The sentence shown to the user.
     pub message: String,
+    /// When it happened (RFC 3339).
     pub at: String,
 }
 
 /// The non-secret facts kept next to (or with) the tokens.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CredentialMeta {
-    pub account_id: Option<String>,
-    pub email: Option<String>,
-    pub plan: Option<String>,
-    pub user_id: Option<String>,
+pub(crate) struct CredentialMeta {
+    /// The ChatGPT account id.
+    pub(crate) account_id: Option<String>,
+    /// The signed-in email.
+    pub(crate) email: Option<String>,
+    /// The ChatGPT plan.
+    pub(crate) plan: Option<String>,
+    /// The ChatGPT user id.
+    pub(crate) user_id: Option<String>,
     /// RFC 3339.
-    pub access_expires_at: Option<String>,
+    pub(crate) access_expires_at: Option<String>,
     /// RFC 3339.
-    pub last_refresh: Option<String>,
+    pub(crate) last_refresh: Option<String>,
     /// RFC 3339; decides between the two files if a crash left both behind.
-    pub saved_at: Option<String>,
+    pub(crate) saved_at: Option<String>,
+    /// A permanent refresh failure recorded for this set.
     pub refresh_error: Option<RefreshErrorRecord>,
 }
 
@@ -154,26 +166,36 @@ struct MetaDoc {
 /// A credential set as loaded.
 #[derive(Debug, Clone)]
 pub struct Stored {
+    /// The credential set.
     pub credentials: Credentials,
+    /// The store it came from.
     pub kind: StoreKind,
-    pub refresh_error: Option<RefreshErrorRecord>,
+    /// A recorded permanent refresh failure.
+    pub(crate) refresh_error: Option<RefreshErrorRecord>,
 }
 
 /// A credential-store failure, phrased with the next step.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
+    /// A local file could not be read, written or removed.
     #[error("cannot {action} {path}: {reason}")]
     Io {
+        /// What was being done (`read`, `write`, …).
         action: &'static str,
+        /// The file.
         path: PathBuf,
+        /// The OS error, one line.
         reason: String,
     },
+    /// No keychain works here (or it did not answer in time).
     #[error(
         "the OS keychain is not usable ({0}) — set auth.credential_store = \"file\" (or AIRELAYS_CREDENTIAL_STORE=file) to keep the credentials in a 0600 file instead"
     )]
     KeychainUnusable(String),
+    /// A keychain call failed.
     #[error("the OS keychain failed: {0}")]
     Keychain(String),
+    /// The stored set is damaged or incomplete.
     #[error("the stored ChatGPT credentials are unreadable ({0}) — run `airelays login` again")]
     Corrupt(String),
 }
@@ -187,7 +209,7 @@ fn io_error(action: &'static str, path: &Path, e: std::io::Error) -> StoreError 
 }
 
 /// Splits `blob` into chunks of at most `max` bytes, on character boundaries.
-pub fn split_chunks(blob: &str, max: usize) -> Vec<&str> {
+pub(crate) fn split_chunks(blob: &str, max: usize) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = blob;
     while !rest.is_empty() {
@@ -212,9 +234,11 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Where a new login will be stored, and the warning to print when `auto` fell back.
 #[derive(Debug, Clone)]
-pub struct StoreChoice {
-    pub kind: StoreKind,
-    pub warning: Option<String>,
+pub(crate) struct StoreChoice {
+    /// The store to use.
+    pub(crate) kind: StoreKind,
+    /// The warning line when `auto` fell back to the file.
+    pub(crate) warning: Option<String>,
 }
 
 /// The credential store of one data directory.
@@ -240,6 +264,7 @@ impl CredentialStore {
         CredentialStore::with_backend(paths, preference, Arc::new(OsKeychain))
     }
 
+    /// The store for `paths` with another secret backend (tests).
     pub fn with_backend(
         paths: Paths,
         preference: CredentialStoreKind,
@@ -253,12 +278,8 @@ impl CredentialStore {
         }
     }
 
-    pub fn paths(&self) -> &Paths {
-        &self.paths
-    }
-
     /// Tries the keychain once per process (set, get, delete a probe entry).
-    pub async fn probe_keychain(&self) -> Result<(), String> {
+    pub(crate) async fn probe_keychain(&self) -> Result<(), String> {
         self.probe
             .get_or_init(|| async {
                 let backend = Arc::clone(&self.backend);
@@ -286,7 +307,7 @@ impl CredentialStore {
     }
 
     /// Decides where a new login is stored (`auth.credential_store`).
-    pub async fn choose(&self) -> Result<StoreChoice, StoreError> {
+    pub(crate) async fn choose(&self) -> Result<StoreChoice, StoreError> {
         match self.preference {
             CredentialStoreKind::File => Ok(StoreChoice {
                 kind: StoreKind::File,
@@ -473,7 +494,7 @@ impl CredentialStore {
 
     /// Writes `creds` to `auth.json` only, leaving the keychain as it is: the 0600 copy
     /// `auto` keeps while keychain saves fail. The next keychain save deletes it.
-    pub async fn save_fallback_file(&self, creds: &Credentials) -> Result<(), StoreError> {
+    pub(crate) async fn save_fallback_file(&self, creds: &Credentials) -> Result<(), StoreError> {
         let dir = &self.paths.data_dir;
         fsio::ensure_private_dir(dir).map_err(|e| io_error("create", dir, e))?;
         self.write_file_doc(&FileDoc {
@@ -486,7 +507,7 @@ impl CredentialStore {
 
     /// Records a permanent refresh failure in the metadata of the current store, if it
     /// still holds the credentials whose refresh token failed.
-    pub async fn record_refresh_error(
+    pub(crate) async fn record_refresh_error(
         &self,
         failed_refresh_token: &[u8; 32],
         record: RefreshErrorRecord,
@@ -601,7 +622,7 @@ fn current_kind(paths: &Paths) -> Result<Option<StoreKind>, StoreError> {
 
 /// The metadata of the current credentials (local files only: no keychain, no
 /// network), with the store that holds them.
-pub fn read_meta(paths: &Paths) -> Option<(StoreKind, CredentialMeta)> {
+pub(crate) fn read_meta(paths: &Paths) -> Option<(StoreKind, CredentialMeta)> {
     let file = read_meta_file(&paths.auth_file()).map(|(_, m)| (StoreKind::File, m));
     let index =
         read_meta_file(&paths.credentials_index_file()).map(|(_, m)| (StoreKind::Keychain, m));

@@ -42,7 +42,7 @@ impl Generation {
 
 impl CredentialStore {
     /// Whether a save or delete left keychain entries to clean up (one `stat`).
-    pub fn has_orphans(&self) -> bool {
+    pub(crate) fn has_orphans(&self) -> bool {
         self.journal_file().exists()
     }
 
@@ -50,7 +50,7 @@ impl CredentialStore {
     /// `credentials.json` does not point at — the leftovers of a save or delete that died
     /// before it finished — then removes the journal. Best effort: when the keychain
     /// refuses, the journal stays for the next try. The caller holds `refresh.lock`.
-    pub async fn clean_orphans(&self) {
+    pub(crate) async fn clean_orphans(&self) {
         let path = self.journal_file();
         let Ok(Some(bytes)) = fsio::read_private(&path) else {
             return;

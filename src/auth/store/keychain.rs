@@ -9,12 +9,15 @@ use super::SERVICE;
 /// `NoStorageAccess`, `NoDefaultStore`, or no answer in time).
 #[derive(Debug, Clone)]
 pub struct KeychainError {
+    /// No keychain here, as opposed to one failed call.
     pub unusable: bool,
+    /// What went wrong, one line (never a secret).
     pub message: String,
 }
 
 /// The secret storage behind the keychain store (the OS keychain, or a map in tests).
 pub trait SecretBackend: Send + Sync + 'static {
+    /// Stores `secret` as entry `user` of service `airelays`.
     fn set(&self, user: &str, secret: &str) -> Result<(), KeychainError>;
     /// `Ok(None)` when no such entry exists.
     fn get(&self, user: &str) -> Result<Option<String>, KeychainError>;
@@ -23,7 +26,7 @@ pub trait SecretBackend: Send + Sync + 'static {
 }
 
 /// The OS keychain through `keyring` (Keychain, Credential Manager, Secret Service).
-pub struct OsKeychain;
+pub(crate) struct OsKeychain;
 
 fn keyring_error(e: keyring::Error) -> KeychainError {
     let unusable = matches!(
