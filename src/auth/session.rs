@@ -669,6 +669,10 @@ impl CredentialSession {
                     status.credential_store = Some(StoreKind::File.as_str().to_string());
                 }
                 status.credential_save_error = cur.save_error.clone();
+                if cur.unsaved {
+                    // Requests answer 503 until the background retry saves the set.
+                    status.detail = cur.save_error.clone();
+                }
                 status
             }
         }
