@@ -435,11 +435,11 @@ async fn keychain_never_writes_the_file_and_retries_the_save_in_the_background()
     assert_eq!(err.code(), "upstream_auth_refresh_failed");
     assert_eq!(err.status(), 503);
     assert!(!env.paths.auth_file().exists(), "never the file");
-    let why = session
-        .status()
-        .credential_save_error
-        .expect("shown in status");
+    let status = session.status();
+    let why = status.credential_save_error.expect("shown in status");
     assert!(why.contains("retries in the background"), "{why}");
+    assert_eq!(status.detail.as_deref(), Some(why.as_str()));
+    assert_eq!(status.credential_store.as_deref(), Some("keychain"));
     // The unsaved set is not handed out, and its spent refresh token is not sent again.
     assert!(session.access().await.is_err());
     assert_eq!(env.mock.state().refresh_calls(), 1);
