@@ -395,6 +395,20 @@ async fn auto_keeps_a_rotated_set_in_the_file_while_the_keychain_fails_then_move
     assert!(why.contains("the keyring refused the write"), "{why}");
     assert!(!why.contains(copy.tokens.refresh_token.expose()));
 
+    // A restart while the keychain still fails goes on from the file copy.
+    drop(session);
+    let mut config = env.config();
+    config.auth.credential_store = airelays::config::CredentialStoreKind::Auto;
+    let http = airelays::http::client(&config.upstream).unwrap();
+    let session = CredentialSession::with_backend(env.paths.clone(), config, http, backend.clone());
+    let again = session
+        .access()
+        .await
+        .expect("the file copy is used after a restart");
+    assert_eq!(again, access, "no refresh needed");
+    assert_eq!(session.status().credential_store.as_deref(), Some("file"));
+    assert!(session.status().credential_save_error.is_some());
+
     // The keychain works again: the background retry saves there and deletes the copy.
     backend
         .failing

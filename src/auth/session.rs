@@ -357,7 +357,11 @@ impl CredentialSession {
             .map_err(SessionError::from_store)?
         {
             None => Loaded::Missing,
-            Some(s) => Loaded::Present(Box::new(Current::from_stored(s))),
+            Some(s) => {
+                let mut cur = Current::from_stored(s);
+                self.resume_fallback(&mut cur);
+                Loaded::Present(Box::new(cur))
+            }
         };
         self.set_state(loaded.clone());
         Ok(loaded)

@@ -49,6 +49,25 @@ impl CredentialSession {
         Err(SessionError::from_store(e))
     }
 
+    /// At start: a file set next to a keychain index is the fallback copy an earlier
+    /// run of `auto` kept while keychain saves failed; go on moving it to the keychain.
+    pub(super) fn resume_fallback(&self, cur: &mut Current) {
+        let auto = self.inner.config.auth.credential_store == CredentialStoreKind::Auto;
+        if cur.kind != StoreKind::File
+            || !auto
+            || !self.inner.paths.credentials_index_file().exists()
+        {
+            return;
+        }
+        cur.kind = StoreKind::Keychain;
+        cur.in_fallback_file = true;
+        cur.save_error = Some(
+            "The ChatGPT credentials are in the 0600 file because a keychain save failed; airelays moves them to the OS keychain in the background."
+                .into(),
+        );
+        self.spawn_save_retry();
+    }
+
     /// Schedules [`CredentialSession::retry_save`] with backoff, once per failure spell.
     /// The task ends when the save succeeds, the set is replaced, or the session is dropped.
     fn spawn_save_retry(&self) {
