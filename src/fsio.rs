@@ -18,7 +18,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 
 /// Creates `path` (and missing parents) as a private directory, and tightens the mode
 /// of `path` itself to 0700 if it already exists with looser permissions.
-pub fn ensure_private_dir(path: &Path) -> io::Result<()> {
+pub(crate) fn ensure_private_dir(path: &Path) -> io::Result<()> {
     match fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => {
             return Err(io::Error::other(format!(
@@ -54,7 +54,7 @@ pub fn ensure_private_dir(path: &Path) -> io::Result<()> {
 
 /// Atomically replaces `path` with `contents`, as a 0600 file. The parent directory
 /// must exist (see [`ensure_private_dir`]).
-pub fn write_private_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+pub(crate) fn write_private_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     let dir = parent_dir(path);
     refuse_symlink(path)?;
     remove_stale_temps(path);
@@ -75,7 +75,7 @@ pub fn write_private_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
 
 /// A temp file older than this was left by a writer that died (kill -9, power loss)
 /// between creating it and renaming it; no live writer takes anywhere near as long.
-pub const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(300);
+pub(crate) const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Removes temp files of `path` left behind by writers that died mid-write, so that
 /// crashes do not accumulate copies of secrets. Best effort.
@@ -104,7 +104,7 @@ fn remove_stale_temps(path: &Path) {
 }
 
 /// Creates a new private (0600) file, failing if it exists.
-pub fn create_private(path: &Path) -> io::Result<File> {
+pub(crate) fn create_private(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -112,18 +112,54 @@ pub fn create_private(path: &Path) -> io::Result<File> {
     options.open(path)
 }
 
-/// Reads a private file, or `None` when it does not exist. Refuses symlinks.
-pub fn read_private(path: &Path) -> io::Result<Option<Vec<u8>>> {
+/// Reads a private file, or `None` when it does not exist. Refuses symlinks: the file is
+/// opened with `O_NOFOLLOW`, so a link planted between a check and the open cannot
+/// redirect the read.
+pub(crate) fn read_private(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    options.custom_flags(libc_nofollow());
+    let mut file = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(symlink_error(path)),
+        Err(e) => return Err(e),
+    };
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut file, &mut bytes)?;
+    Ok(Some(bytes))
+}
+
+/// Creates `path` and its missing parents as 0700 directories; a directory that already
+/// exists is left as it is (its mode belongs to whoever made it).
+pub(crate) fn create_dir_if_missing(path: &Path) -> io::Result<()> {
     match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => Err(symlink_error(path)),
-        Ok(_) => fs::read(path).map(Some),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Ok(meta) if meta.is_dir() || meta.file_type().is_symlink() => Ok(()),
+        Ok(_) => Err(io::Error::other(format!(
+            "{} exists and is not a directory",
+            path.display()
+        ))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let mut builder = fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(path)
+        }
         Err(e) => Err(e),
     }
 }
 
 /// Removes a file; a missing file is not an error.
-pub fn remove_if_exists(path: &Path) -> io::Result<()> {
+pub(crate) fn remove_if_exists(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -132,7 +168,7 @@ pub fn remove_if_exists(path: &Path) -> io::Result<()> {
 }
 
 /// Fsyncs a directory so that renames and unlinks inside it are durable.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
         File::open(dir)?.sync_all()
@@ -144,8 +180,9 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// Unix permission bits of a path (for status and tests); `None` elsewhere.
-pub fn mode_of(path: &Path) -> Option<u32> {
+/// Unix permission bits of a path (for tests); `None` elsewhere.
+#[cfg(test)]
+pub(crate) fn mode_of(path: &Path) -> Option<u32> {
     #[cfg(unix)]
     {
         fs::metadata(path)
@@ -162,45 +199,34 @@ pub fn mode_of(path: &Path) -> Option<u32> {
 /// An exclusive advisory lock on a file, released on drop (or when the process
 /// dies, which is what makes it a reliable "is a relay running?" signal).
 #[derive(Debug)]
-pub struct FileLock {
+pub(crate) struct FileLock {
     file: File,
-    path: PathBuf,
 }
 
 impl FileLock {
     /// Takes the lock without waiting; `Ok(None)` when another process holds it.
-    pub fn try_acquire(path: &Path) -> io::Result<Option<FileLock>> {
+    pub(crate) fn try_acquire(path: &Path) -> io::Result<Option<FileLock>> {
         let file = open_lock_file(path)?;
         match file.try_lock() {
-            Ok(()) => Ok(Some(FileLock {
-                file,
-                path: path.to_path_buf(),
-            })),
+            Ok(()) => Ok(Some(FileLock { file })),
             Err(fs::TryLockError::WouldBlock) => Ok(None),
             Err(fs::TryLockError::Error(e)) => Err(e),
         }
     }
 
     /// Takes the lock, waiting for the holder to release it.
-    pub fn acquire(path: &Path) -> io::Result<FileLock> {
+    pub(crate) fn acquire(path: &Path) -> io::Result<FileLock> {
         let file = open_lock_file(path)?;
         file.lock()?;
-        Ok(FileLock {
-            file,
-            path: path.to_path_buf(),
-        })
+        Ok(FileLock { file })
     }
 
     /// Whether some process currently holds the lock at `path` (probe and release).
-    pub fn is_held(path: &Path) -> bool {
+    pub(crate) fn is_held(path: &Path) -> bool {
         if !path.exists() {
             return false;
         }
         matches!(FileLock::try_acquire(path), Ok(None))
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 
@@ -339,6 +365,41 @@ mod tests {
         drop(first);
         assert!(!FileLock::is_held(&path));
         assert!(FileLock::try_acquire(&path).unwrap().is_some());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn existing_directories_keep_their_mode_new_ones_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o755)).unwrap();
+        create_dir_if_missing(&shared).unwrap();
+        assert_eq!(mode_of(&shared), Some(0o755), "not ours: left alone");
+        let fresh = shared.join("a/b");
+        create_dir_if_missing(&fresh).unwrap();
+        assert_eq!(mode_of(&fresh), Some(0o700));
+        assert_eq!(mode_of(&shared.join("a")), Some(0o700));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn read_private_refuses_links_and_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        fs::write(&real, b"secret").unwrap();
+        assert_eq!(read_private(&real).unwrap().unwrap(), b"secret");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let err = read_private(&link).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        let dangling = dir.path().join("dangling");
+        std::os::unix::fs::symlink(dir.path().join("nope"), &dangling).unwrap();
+        assert!(
+            read_private(&dangling).is_err(),
+            "a dangling link is not 'missing'"
+        );
+        assert!(read_private(dir.path()).is_err());
     }
 
     #[test]

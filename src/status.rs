@@ -137,6 +137,10 @@ pub struct UpstreamStatus {
     /// A human sentence when the state needs attention (e.g. why a refresh failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Why refreshed credentials could not be saved to their store, while airelays
+    /// retries in the background (relay status only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_save_error: Option<String>,
 }
 
 impl UpstreamStatus {

@@ -1,4 +1,4 @@
-//! The relay token: the bearer secret local clients present to airelays (spec §4).
+//! The relay token: the bearer secret local clients present to airelays (docs/security.md).
 //!
 //! - 32 bytes from the OS CSPRNG, base64url without padding (43 characters);
 //! - stored 0600 in `security.bearer_token_file`, replaced atomically on rotation;
@@ -21,7 +21,8 @@ use subtle::ConstantTimeEq;
 
 use crate::fsio;
 
-pub const TOKEN_ENV: &str = "AIRELAYS_BEARER_TOKEN";
+/// The variable that sets the relay token itself.
+pub(crate) const TOKEN_ENV: &str = "AIRELAYS_BEARER_TOKEN";
 
 /// A relay token. `Debug` never prints the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -41,27 +42,30 @@ impl RelayToken {
     }
 
     /// Wraps a token given by the user (env or file); surrounding whitespace is ignored.
-    pub fn from_user(s: &str) -> Option<RelayToken> {
+    pub(crate) fn from_user(s: &str) -> Option<RelayToken> {
         let t = s.trim();
         (!t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic()))
             .then(|| RelayToken(t.to_string()))
     }
 
+    /// The token itself, for the one place that shows it.
     pub fn expose(&self) -> &str {
         &self.0
     }
 
-    pub fn digest(&self) -> [u8; 32] {
+    /// SHA-256 of the token.
+    pub(crate) fn digest(&self) -> [u8; 32] {
         Sha256::digest(self.0.as_bytes()).into()
     }
 
     /// First 12 hex digits of SHA-256 of the token.
-    pub fn fingerprint(&self) -> String {
+    pub(crate) fn fingerprint(&self) -> String {
         fingerprint_of(self.0.as_bytes())
     }
 }
 
-pub fn fingerprint_of(secret: &[u8]) -> String {
+/// First 12 hex digits of SHA-256 of `secret`.
+pub(crate) fn fingerprint_of(secret: &[u8]) -> String {
     let digest = Sha256::digest(secret);
     digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -69,12 +73,15 @@ pub fn fingerprint_of(secret: &[u8]) -> String {
 /// Where the effective token comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenSource {
+    /// `AIRELAYS_BEARER_TOKEN`.
     Env,
+    /// The token file at this path.
     File(PathBuf),
 }
 
 impl TokenSource {
-    pub fn label(&self) -> &'static str {
+    /// `env` or `file`, as status spells it.
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             TokenSource::Env => "env",
             TokenSource::File(_) => "file",
@@ -84,7 +91,7 @@ impl TokenSource {
 
 /// Failure to use the relay token; always phrased with the next step.
 #[derive(Debug, thiserror::Error)]
-pub enum TokenError {
+pub(crate) enum TokenError {
     #[error("cannot read the relay token file {path}: {source}")]
     Read { path: PathBuf, source: io::Error },
     #[error("cannot write the relay token file {path}: {source}")]
@@ -94,13 +101,41 @@ pub enum TokenError {
     )]
     Corrupt(PathBuf),
     #[error(
+        "the relay token from AIRELAYS_BEARER_TOKEN is {0} characters; at least 32 are required — set a longer one (`openssl rand -base64 32`) or unset it to use the generated token file"
+    )]
+    EnvTooShort(usize),
+    #[error(
+        "the relay token in {path} is {len} characters; at least 32 are required — run `airelays token rotate` to replace it"
+    )]
+    FileTooShort { path: PathBuf, len: usize },
+    #[error(
         "the relay token comes from AIRELAYS_BEARER_TOKEN, so it cannot be rotated here — change the variable instead, or unset it to use the token file"
     )]
     FromEnv,
 }
 
+/// The shortest relay token `serve` accepts. A correct token is served even from a
+/// banned address, so the token's length is what bounds guessing (docs/security.md).
+pub(crate) const MIN_TOKEN_CHARS: usize = 32;
+
+/// Refuses a relay token shorter than [`MIN_TOKEN_CHARS`], naming where it came from
+/// (`serve` calls this before it binds).
+pub(crate) fn require_strong(token: &RelayToken, source: &TokenSource) -> Result<(), TokenError> {
+    let len = token.expose().chars().count();
+    if len >= MIN_TOKEN_CHARS {
+        return Ok(());
+    }
+    Err(match source {
+        TokenSource::Env => TokenError::EnvTooShort(len),
+        TokenSource::File(path) => TokenError::FileTooShort {
+            path: path.clone(),
+            len,
+        },
+    })
+}
+
 /// Reads the token file; `Ok(None)` if it does not exist.
-pub fn read_file(path: &Path) -> Result<Option<RelayToken>, TokenError> {
+pub(crate) fn read_file(path: &Path) -> Result<Option<RelayToken>, TokenError> {
     let bytes = fsio::read_private(path).map_err(|source| TokenError::Read {
         path: path.into(),
         source,
@@ -117,7 +152,7 @@ pub fn read_file(path: &Path) -> Result<Option<RelayToken>, TokenError> {
 }
 
 /// The effective token: `AIRELAYS_BEARER_TOKEN` if set, else the file.
-pub fn load(
+pub(crate) fn load(
     file: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<(RelayToken, TokenSource)>, TokenError> {
@@ -128,7 +163,7 @@ pub fn load(
 }
 
 /// Creates the token file if missing. Returns the token and whether it was created.
-pub fn ensure(file: &Path) -> Result<(RelayToken, bool), TokenError> {
+pub(crate) fn ensure(file: &Path) -> Result<(RelayToken, bool), TokenError> {
     if let Some(t) = read_file(file)? {
         return Ok((t, false));
     }
@@ -138,7 +173,10 @@ pub fn ensure(file: &Path) -> Result<(RelayToken, bool), TokenError> {
 }
 
 /// Replaces the token file with a new token.
-pub fn rotate(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<RelayToken, TokenError> {
+pub(crate) fn rotate(
+    file: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<RelayToken, TokenError> {
     if env(TOKEN_ENV)
         .as_deref()
         .and_then(RelayToken::from_user)
@@ -156,8 +194,10 @@ fn write(file: &Path, token: &RelayToken) -> Result<(), TokenError> {
         path: file.into(),
         source,
     };
-    if let Some(dir) = file.parent() {
-        fsio::ensure_private_dir(dir).map_err(err)?;
+    // A directory we create is private; one that exists (a custom `bearer_token_file`
+    // in a shared directory) is not ours to chmod — the file itself is 0600.
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fsio::create_dir_if_missing(dir).map_err(err)?;
     }
     let mut contents = token.expose().as_bytes().to_vec();
     contents.push(b'\n');
@@ -207,6 +247,7 @@ fn stamp(path: &Path) -> Option<FileStamp> {
 }
 
 impl TokenVerifier {
+    /// A verifier for `token` (`None`: every token is refused).
     pub fn new(token: Option<(RelayToken, TokenSource)>) -> TokenVerifier {
         let (digest, fingerprint, source, file_stamp) = match token {
             Some((t, source)) => {
@@ -247,7 +288,8 @@ impl TokenVerifier {
         }
     }
 
-    pub fn fingerprint(&self) -> Option<String> {
+    /// The fingerprint of the current token.
+    pub(crate) fn fingerprint(&self) -> Option<String> {
         self.inner
             .fingerprint
             .read()
@@ -255,12 +297,8 @@ impl TokenVerifier {
             .clone()
     }
 
-    pub fn source(&self) -> Option<&TokenSource> {
-        self.inner.source.as_ref()
-    }
-
     /// Re-reads the token file if its metadata changed. Returns true on a change.
-    pub fn refresh_from_file(&self) -> bool {
+    pub(crate) fn refresh_from_file(&self) -> bool {
         let Some(TokenSource::File(path)) = &self.inner.source else {
             return false;
         };
@@ -287,6 +325,12 @@ impl TokenVerifier {
             .file_stamp
             .write()
             .unwrap_or_else(|e| e.into_inner()) = now;
+        if let Some(t) = &token
+            && let Err(e) = require_strong(t, &TokenSource::File(path.clone()))
+        {
+            tracing::warn!("relay token file changed but the new token is refused: {e}");
+            return false;
+        }
         let (digest, fp) = match &token {
             Some(t) => (Some(t.digest()), Some(t.fingerprint())),
             None => (None, None),
@@ -315,8 +359,8 @@ impl TokenVerifier {
         changed
     }
 
-    /// Watches the token file for rotations until the returned task is dropped.
-    pub fn spawn_watcher(
+    /// Watches the token file for rotations until `shutdown` fires.
+    pub(crate) fn spawn_watcher(
         &self,
         period: Duration,
         mut shutdown: crate::shutdown::Shutdown,
@@ -437,6 +481,45 @@ mod tests {
         assert_eq!(t.expose(), "from-env-token");
         assert_eq!(source, TokenSource::Env);
         assert!(matches!(rotate(&file, &env), Err(TokenError::FromEnv)));
+    }
+
+    #[test]
+    fn short_tokens_are_refused_by_source() {
+        let short = RelayToken::from_user(&"x".repeat(31)).unwrap();
+        let ok = RelayToken::from_user(&"x".repeat(32)).unwrap();
+        let file = TokenSource::File(PathBuf::from("/tmp/t"));
+        assert!(require_strong(&ok, &TokenSource::Env).is_ok());
+        assert!(require_strong(&RelayToken::generate(), &file).is_ok());
+        let env = require_strong(&short, &TokenSource::Env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            env.contains("AIRELAYS_BEARER_TOKEN is 31 characters"),
+            "{env}"
+        );
+        let from_file = require_strong(&short, &file).unwrap_err().to_string();
+        assert!(from_file.contains("/tmp/t is 31 characters"), "{from_file}");
+        assert!(!env.contains('\n') && !from_file.contains('\n'));
+        assert!(
+            !from_file.contains(short.expose()),
+            "the token is never shown"
+        );
+    }
+
+    #[test]
+    fn a_short_token_written_into_the_file_is_not_adopted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("relay-token");
+        let (t, _) = ensure(&file).unwrap();
+        let v = TokenVerifier::new(Some((t.clone(), TokenSource::File(file.clone()))));
+        std::fs::write(&file, b"short-token\n").unwrap();
+        assert!(!v.refresh_from_file());
+        let good = format!("Bearer {}", t.expose());
+        assert_eq!(v.check(Some(good.as_bytes())), Ok(()));
+        assert_eq!(
+            v.check(Some(b"Bearer short-token")),
+            Err(AuthFailure::Invalid)
+        );
     }
 
     #[test]

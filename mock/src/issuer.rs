@@ -29,18 +29,19 @@ fn refresh_error(code: &str, message: &str) -> Response<Body> {
     )
 }
 
+fn token_json(tokens: &IssuedTokens) -> serde_json::Value {
+    json!({
+        "id_token": tokens.id_token,
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "expires_in": tokens.expires_in,
+        "token_type": "Bearer",
+        "scope": SCOPE,
+    })
+}
+
 fn token_response(tokens: &IssuedTokens) -> Response<Body> {
-    reply::json(
-        StatusCode::OK,
-        &json!({
-            "id_token": tokens.id_token,
-            "access_token": tokens.access_token,
-            "refresh_token": tokens.refresh_token,
-            "expires_in": tokens.expires_in,
-            "token_type": "Bearer",
-            "scope": SCOPE,
-        }),
-    )
+    reply::json(StatusCode::OK, &token_json(tokens))
 }
 
 /// Whether `uri` is `http://localhost:<port>/auth/callback`. Any port is accepted (tests use
@@ -232,9 +233,22 @@ async fn refresh(state: &MockState, client_id: &str, refresh_token: &str) -> Res
             "refresh_token is required",
         );
     }
-    let consumed = lock(&state.tokens).consume_refresh(refresh_token);
+    let rotate = state.knobs().refresh_rotation;
+    let consumed = if rotate {
+        lock(&state.tokens).consume_refresh(refresh_token)
+    } else {
+        lock(&state.tokens).check_refresh(refresh_token)
+    };
     match consumed {
-        Ok(()) => token_response(&state.issue_tokens()),
+        Ok(()) if rotate => token_response(&state.issue_tokens()),
+        Ok(()) => {
+            // No rotation: new id and access tokens, no `refresh_token` field at all.
+            let mut response = token_json(&state.issue_tokens());
+            if let Some(obj) = response.as_object_mut() {
+                obj.remove("refresh_token");
+            }
+            reply::json(StatusCode::OK, &response)
+        }
         Err(RefreshDenied::Reused) => refresh_error(
             "refresh_token_reused",
             "Your refresh token has already been used to generate a new access token. Please try signing in again.",

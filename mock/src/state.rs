@@ -289,6 +289,8 @@ pub(crate) struct Knobs {
     pub device_never_approve: bool,
     pub device_interval: String,
     pub authorize_error: Option<String>,
+    pub refresh_rotation: bool,
+    pub account: Option<crate::MockAccount>,
     pub models_failure: bool,
     pub models: Catalogue,
 }
@@ -320,6 +322,8 @@ impl Knobs {
             device_never_approve: false,
             device_interval: config.device_interval.clone(),
             authorize_error: None,
+            refresh_rotation: true,
+            account: None,
             models_failure: false,
             models: Catalogue::new(crate::catalog::default_models()),
         }
@@ -509,6 +513,18 @@ impl MockState {
         self.with_knobs(|k| k.authorize_error = error);
     }
 
+    /// `false` makes refresh answers carry no `refresh_token` (the old one stays valid and
+    /// is not spent), as some issuers do; `true` (the default) rotates it.
+    pub fn set_refresh_rotation(&self, rotate: bool) {
+        self.with_knobs(|k| k.refresh_rotation = rotate);
+    }
+
+    /// Mints tokens for `account` from now on (logins and refreshes); `None` restores the
+    /// account of the start configuration.
+    pub fn set_account(&self, account: Option<crate::MockAccount>) {
+        self.with_knobs(|k| k.account = account);
+    }
+
     /// `true` makes `/backend-api/codex/models` answer 500.
     pub fn set_models_failure(&self, fail: bool) {
         self.with_knobs(|k| k.models_failure = fail);
@@ -538,8 +554,9 @@ impl MockState {
 
     /// Mints a full set of credentials without a login flow, registered as valid.
     pub fn issue_tokens(&self) -> IssuedTokens {
-        let lifetime = self.knobs().access_token_lifetime;
-        lock(&self.tokens).issue(&self.config.account, lifetime)
+        let knobs = self.knobs();
+        let account = knobs.account.as_ref().unwrap_or(&self.config.account);
+        lock(&self.tokens).issue(account, knobs.access_token_lifetime)
     }
 
     /// Makes every access token issued so far answer 401 (refresh tokens stay valid), to

@@ -205,6 +205,15 @@ impl TokenStore {
         }
     }
 
+    /// Whether `refresh_token` is active, without spending it (refresh without rotation).
+    pub(crate) fn check_refresh(&self, refresh_token: &str) -> Result<(), RefreshDenied> {
+        match self.refresh.map.get(refresh_token) {
+            Some(RefreshStatus::Active) => Ok(()),
+            Some(RefreshStatus::Used) => Err(RefreshDenied::Reused),
+            Some(RefreshStatus::Revoked) | None => Err(RefreshDenied::Invalidated),
+        }
+    }
+
     /// Revokes a refresh or access token (unknown tokens are ignored, as RFC 7009 asks).
     pub(crate) fn revoke(&mut self, token: &str) {
         if let Some(status) = self.refresh.map.get_mut(token) {

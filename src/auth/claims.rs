@@ -1,4 +1,4 @@
-//! Reading JWT claims without verifying signatures (upstream-protocol §4): the tokens
+//! Reading JWT claims without verifying signatures (docs/upstream.md, JWT claims): the tokens
 //! come straight from the issuer over TLS, and we only need display facts (email,
 //! plan), the account id for the `ChatGPT-Account-ID` header, and the access-token
 //! expiry. Garbage in gives `None`s out, never a panic.
@@ -13,9 +13,13 @@ const PROFILE_NAMESPACE: &str = "https://api.openai.com/profile";
 /// The facts airelays reads from an id token.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IdClaims {
+    /// Top-level `email`, else the profile namespace's.
     pub email: Option<String>,
+    /// `chatgpt_account_id`: the `ChatGPT-Account-ID` header.
     pub account_id: Option<String>,
+    /// `chatgpt_plan_type`, lower-cased.
     pub plan: Option<String>,
+    /// `chatgpt_user_id`, else `user_id`.
     pub user_id: Option<String>,
 }
 

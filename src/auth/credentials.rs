@@ -12,6 +12,7 @@ use super::claims;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Secret {
         Secret(value.into())
     }
@@ -20,7 +21,7 @@ impl Secret {
         &self.0
     }
     /// SHA-256 of the secret: safe to keep for "have I seen this token" checks.
-    pub fn digest(&self) -> [u8; 32] {
+    pub(crate) fn digest(&self) -> [u8; 32] {
         Sha256::digest(self.0.as_bytes()).into()
     }
 }
@@ -34,19 +35,26 @@ impl std::fmt::Debug for Secret {
 /// The three tokens the issuer hands out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tokens {
+    /// The OpenID id token (a JWT with the account facts).
     pub id_token: Secret,
+    /// The bearer token of backend requests.
     pub access_token: Secret,
+    /// The token that buys new access tokens.
     pub refresh_token: Secret,
 }
 
 /// A complete credential set as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
+    /// The three secret tokens.
     pub tokens: Tokens,
     /// `chatgpt_account_id` from the id token: the `ChatGPT-Account-ID` header.
     pub account_id: Option<String>,
+    /// The signed-in email.
     pub email: Option<String>,
+    /// The ChatGPT plan (`plus`, `pro`, …).
     pub plan: Option<String>,
+    /// The ChatGPT user id.
     pub user_id: Option<String>,
     /// `exp` of the access token.
     pub access_expires_at: Option<jiff::Timestamp>,
@@ -73,8 +81,8 @@ impl Credentials {
     }
 
     /// Applies a refresh answer: each token present replaces the stored one. The account
-    /// id stays the one from login (upstream-protocol §1.6) unless it was unknown.
-    pub fn refreshed(&self, update: TokenUpdate, now: jiff::Timestamp) -> Credentials {
+    /// id stays the one from login (docs/upstream.md) unless it was unknown.
+    pub(crate) fn refreshed(&self, update: TokenUpdate, now: jiff::Timestamp) -> Credentials {
         let tokens = Tokens {
             id_token: update
                 .id_token
@@ -98,8 +106,8 @@ impl Credentials {
 
     /// Whether the access token should be refreshed before use: it expires within
     /// `margin`, or — when its expiry is unknown — the last refresh is older than
-    /// eight days (spec §3).
-    pub fn needs_refresh(&self, now: jiff::Timestamp, margin: jiff::SignedDuration) -> bool {
+    /// eight days (docs/auth.md, "Refresh").
+    pub(crate) fn needs_refresh(&self, now: jiff::Timestamp, margin: jiff::SignedDuration) -> bool {
         match self.access_expires_at {
             Some(exp) => exp <= now.saturating_add(margin).unwrap_or(now),
             None => {
@@ -110,17 +118,20 @@ impl Credentials {
     }
 
     /// Whether the access token is past its expiry (unknown expiry counts as valid).
-    pub fn access_expired(&self, now: jiff::Timestamp) -> bool {
+    pub(crate) fn access_expired(&self, now: jiff::Timestamp) -> bool {
         self.access_expires_at.is_some_and(|exp| exp <= now)
     }
 }
 
-/// What a refresh answer carries: every field is optional (upstream-protocol §3.1).
+/// What a refresh answer carries: every field is optional (docs/upstream.md, token refresh).
 #[derive(Debug, Clone, Default)]
-pub struct TokenUpdate {
-    pub id_token: Option<Secret>,
-    pub access_token: Option<Secret>,
-    pub refresh_token: Option<Secret>,
+pub(crate) struct TokenUpdate {
+    /// A new id token, if sent.
+    pub(crate) id_token: Option<Secret>,
+    /// A new access token, if sent.
+    pub(crate) access_token: Option<Secret>,
+    /// A rotated refresh token, if sent (absent: keep the old one).
+    pub(crate) refresh_token: Option<Secret>,
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Device-code login (upstream-protocol §2): request a user code, show the
+//! Device-code login (docs/upstream.md, device-code login): request a user code, show the
 //! verification URL and the code, poll until approved (403/404 mean "pending"),
 //! then exchange the code with the server-made PKCE verifier.
 
@@ -9,10 +9,10 @@ use super::credentials::Tokens;
 use super::issuer::{DeviceCode, DevicePoll, Issuer, IssuerError};
 
 /// The shortest pause between polls, even when the server says `"0"`.
-pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
+pub(crate) const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Requests a device code; a 404 means the server has no device-code login.
-pub async fn request_code(issuer: &Issuer) -> Result<DeviceCode, LoginError> {
+pub(crate) async fn request_code(issuer: &Issuer) -> Result<DeviceCode, LoginError> {
     issuer.device_usercode().await.map_err(|e| match e {
         IssuerError::Status { status: 404, .. } => LoginError::DeviceNotEnabled,
         other => LoginError::Issuer(other),
@@ -20,7 +20,7 @@ pub async fn request_code(issuer: &Issuer) -> Result<DeviceCode, LoginError> {
 }
 
 /// Polls until the code is approved (or `timeout` passes), then exchanges it.
-pub async fn complete(
+pub(crate) async fn complete(
     issuer: &Issuer,
     code: &DeviceCode,
     timeout: Duration,

@@ -1,6 +1,7 @@
-//! HTTP calls to the OAuth issuer (upstream-protocol §1.4, §2, §3): authorization-code
+//! HTTP calls to the OAuth issuer (docs/upstream.md, the OAuth part): authorization-code
 //! exchange (through `oauth2`, shared by the browser and device flows), refresh,
-//! revoke, and the device-code endpoints. Error bodies are read per §1.4/§3.2.
+//! revoke, and the device-code endpoints. Error bodies are read as docs/upstream.md
+//! describes the issuer's error shapes.
 //!
 //! No error produced here ever contains a token: messages carry the HTTP status, the
 //! issuer's error code and its human description only.
@@ -23,8 +24,8 @@ use serde_json::{Value, json};
 use super::credentials::{Secret, TokenUpdate, Tokens};
 use crate::config::UpstreamConfig;
 
-/// Scopes of the Codex CLI (upstream-protocol §1.3).
-pub const SCOPES: &[&str] = &[
+/// Scopes of the Codex CLI (docs/upstream.md, the authorize URL).
+pub(crate) const SCOPES: &[&str] = &[
     "openid",
     "profile",
     "email",
@@ -34,7 +35,7 @@ pub const SCOPES: &[&str] = &[
 ];
 
 /// Codes of a 401 refresh answer that mean the refresh token is dead for good.
-pub const PERMANENT_REFRESH_CODES: &[&str] = &[
+pub(crate) const PERMANENT_REFRESH_CODES: &[&str] = &[
     "refresh_token_expired",
     "refresh_token_reused",
     "refresh_token_invalidated",
@@ -42,7 +43,7 @@ pub const PERMANENT_REFRESH_CODES: &[&str] = &[
 
 /// A failed issuer call.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum IssuerError {
+pub(crate) enum IssuerError {
     /// The issuer could not be reached (DNS, connect, TLS, timeout).
     #[error("cannot reach the sign-in server {url}: {reason}")]
     Network { url: String, reason: String },
@@ -69,8 +70,8 @@ fn detail_suffix(code: &Option<String>, message: &Option<String>) -> String {
 
 impl IssuerError {
     /// Whether a refresh failure is permanent: HTTP 401 with one of
-    /// [`PERMANENT_REFRESH_CODES`] (upstream-protocol §3.2).
-    pub fn is_permanent_refresh_failure(&self) -> bool {
+    /// [`PERMANENT_REFRESH_CODES`] (docs/upstream.md, refresh failures).
+    pub(crate) fn is_permanent_refresh_failure(&self) -> bool {
         match self {
             IssuerError::Status {
                 status: 401,
@@ -84,7 +85,7 @@ impl IssuerError {
     }
 
     /// The issuer's error code, if it gave one.
-    pub fn code(&self) -> Option<&str> {
+    pub(crate) fn code(&self) -> Option<&str> {
         match self {
             IssuerError::Status { code, .. } => code.as_deref(),
             _ => None,
@@ -94,15 +95,17 @@ impl IssuerError {
 
 /// The code and human message of an issuer error body.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ErrorBody {
-    pub code: Option<String>,
-    pub message: Option<String>,
+pub(crate) struct ErrorBody {
+    /// The issuer's error code.
+    pub(crate) code: Option<String>,
+    /// The issuer's human message.
+    pub(crate) message: Option<String>,
 }
 
 /// Reads an error body: the code from `error.code`, `error` (a string) or a top-level
 /// `code`; the message from `error_description`, then `error.message`. A short
 /// non-JSON body becomes the message.
-pub fn parse_error_body(body: &[u8]) -> ErrorBody {
+pub(crate) fn parse_error_body(body: &[u8]) -> ErrorBody {
     match serde_json::from_slice::<Value>(body) {
         Ok(value) => parse_error_value(&value),
         Err(_) => {
@@ -119,7 +122,7 @@ pub fn parse_error_body(body: &[u8]) -> ErrorBody {
 }
 
 /// [`parse_error_body`] for an already parsed JSON value.
-pub fn parse_error_value(value: &Value) -> ErrorBody {
+pub(crate) fn parse_error_value(value: &Value) -> ErrorBody {
     let text = |v: Option<&Value>| {
         v.and_then(Value::as_str)
             .map(str::trim)
@@ -137,18 +140,20 @@ pub fn parse_error_value(value: &Value) -> ErrorBody {
     ErrorBody { code, message }
 }
 
-/// A device code to show the user (upstream-protocol §2).
+/// A device code to show the user (docs/upstream.md, device-code login).
 #[derive(Debug, Clone)]
-pub struct DeviceCode {
-    pub device_auth_id: String,
-    pub user_code: String,
+pub(crate) struct DeviceCode {
+    /// The id the polls name.
+    pub(crate) device_auth_id: String,
+    /// The code the user enters.
+    pub(crate) user_code: String,
     /// Seconds between polls (0 allowed).
-    pub interval: u64,
+    pub(crate) interval: u64,
 }
 
 /// One device-token poll.
 #[derive(Debug)]
-pub enum DevicePoll {
+pub(crate) enum DevicePoll {
     Pending,
     Approved {
         authorization_code: String,
@@ -221,10 +226,13 @@ type OAuthClient = oauth2::Client<
 >;
 
 /// An authorization request ready to send the user to.
-pub struct AuthorizeRequest {
-    pub url: url::Url,
-    pub state: CsrfToken,
-    pub verifier: PkceCodeVerifier,
+pub(crate) struct AuthorizeRequest {
+    /// The authorize URL (holds the state and PKCE challenge).
+    pub(crate) url: url::Url,
+    /// The random `state`.
+    pub(crate) state: CsrfToken,
+    /// The PKCE verifier for the code exchange.
+    pub(crate) verifier: PkceCodeVerifier,
 }
 
 /// The transport error the oauth2 adapter reports (no secrets: reqwest errors name
@@ -233,9 +241,38 @@ pub struct AuthorizeRequest {
 #[error("{0}")]
 struct TransportError(String);
 
+/// Sends one oauth2 request through reqwest, noting the HTTP status in `seen` (oauth2
+/// does not report it for error bodies it cannot parse).
+async fn send_oauth(
+    http: reqwest::Client,
+    seen: Arc<Mutex<Option<u16>>>,
+    request: oauth2::HttpRequest,
+) -> Result<oauth2::HttpResponse, TransportError> {
+    let request = reqwest::Request::try_from(request)
+        .map_err(|e| TransportError(e.without_url().to_string()))?;
+    let response = http
+        .execute(request)
+        .await
+        .map_err(|e| TransportError(e.without_url().to_string()))?;
+    if let Ok(mut s) = seen.lock() {
+        *s = Some(response.status().as_u16());
+    }
+    let mut builder = http::Response::builder().status(response.status());
+    for (name, value) in response.headers() {
+        builder = builder.header(name, value);
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| TransportError(e.without_url().to_string()))?;
+    builder
+        .body(body.to_vec())
+        .map_err(|e| TransportError(e.to_string()))
+}
+
 /// Talks to one issuer.
 #[derive(Clone)]
-pub struct Issuer {
+pub(crate) struct Issuer {
     http: reqwest::Client,
     base: String,
     client_id: String,
@@ -248,7 +285,8 @@ impl std::fmt::Debug for Issuer {
 }
 
 impl Issuer {
-    pub fn new(http: reqwest::Client, config: &UpstreamConfig) -> Issuer {
+    /// An issuer client for `config.issuer_base_url`.
+    pub(crate) fn new(http: reqwest::Client, config: &UpstreamConfig) -> Issuer {
         Issuer {
             http,
             base: config.issuer_base_url.trim_end_matches('/').to_string(),
@@ -256,17 +294,13 @@ impl Issuer {
         }
     }
 
-    pub fn base_url(&self) -> &str {
-        &self.base
-    }
-
     /// `<issuer>/codex/device`, where the user enters a device code.
-    pub fn device_verification_url(&self) -> String {
+    pub(crate) fn device_verification_url(&self) -> String {
         format!("{}/codex/device", self.base)
     }
 
     /// `<issuer>/deviceauth/callback`, the redirect URI of device-code exchanges.
-    pub fn device_redirect_uri(&self) -> String {
+    pub(crate) fn device_redirect_uri(&self) -> String {
         format!("{}/deviceauth/callback", self.base)
     }
 
@@ -292,8 +326,11 @@ impl Issuer {
     }
 
     /// Builds the authorize URL with PKCE S256 (64-byte verifier), a 32-byte state and
-    /// the parameters of upstream-protocol §1.3.
-    pub fn authorize_request(&self, redirect_uri: &str) -> Result<AuthorizeRequest, IssuerError> {
+    /// the parameters docs/upstream.md lists for the authorize URL.
+    pub(crate) fn authorize_request(
+        &self,
+        redirect_uri: &str,
+    ) -> Result<AuthorizeRequest, IssuerError> {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256_len(64);
         let state = CsrfToken::new_random_len(32);
         let state_for_url = state.clone();
@@ -313,103 +350,76 @@ impl Issuer {
         })
     }
 
-    /// Exchanges an authorization code (form body of upstream-protocol §1.4).
-    pub async fn exchange_code(
+    /// Exchanges an authorization code (the form body in docs/upstream.md, code exchange).
+    pub(crate) async fn exchange_code(
         &self,
         code: &str,
         verifier: &str,
         redirect_uri: &str,
     ) -> Result<Tokens, IssuerError> {
+        let what = "Token exchange";
         let client = self.oauth_client(redirect_uri)?;
         let status: Arc<Mutex<Option<u16>>> = Arc::default();
         let http = self.http.clone();
         let seen = Arc::clone(&status);
-        let send = move |request: oauth2::HttpRequest| {
-            let http = http.clone();
-            let seen = Arc::clone(&seen);
-            async move {
-                let request = reqwest::Request::try_from(request)
-                    .map_err(|e| TransportError(e.without_url().to_string()))?;
-                let response = http
-                    .execute(request)
-                    .await
-                    .map_err(|e| TransportError(e.without_url().to_string()))?;
-                if let Ok(mut s) = seen.lock() {
-                    *s = Some(response.status().as_u16());
-                }
-                let mut builder = http::Response::builder().status(response.status());
-                for (name, value) in response.headers() {
-                    builder = builder.header(name, value);
-                }
-                let body = response
-                    .bytes()
-                    .await
-                    .map_err(|e| TransportError(e.without_url().to_string()))?;
-                builder
-                    .body(body.to_vec())
-                    .map_err(|e| TransportError(e.to_string()))
-            }
-        };
-        let what = "Token exchange";
+        let send = move |request| send_oauth(http.clone(), Arc::clone(&seen), request);
+        let redirect =
+            RedirectUrl::new(redirect_uri.to_string()).map_err(|e| IssuerError::Malformed {
+                what,
+                reason: e.to_string(),
+            })?;
         let result = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()))
-            .set_redirect_uri(Cow::Owned(
-                RedirectUrl::new(redirect_uri.to_string()).map_err(|e| IssuerError::Malformed {
-                    what,
-                    reason: e.to_string(),
-                })?,
-            ))
+            .set_redirect_uri(Cow::Owned(redirect))
             .request_async(&send)
             .await;
         let status = status.lock().ok().and_then(|s| *s).unwrap_or(0);
-        match result {
-            Ok(response) => {
-                let refresh = response.refresh_token.ok_or(IssuerError::Malformed {
-                    what,
-                    reason: "no refresh_token in the answer".into(),
-                })?;
-                Ok(Tokens {
-                    id_token: response.id_token,
-                    access_token: Secret::new(response.access_token.secret().clone()),
-                    refresh_token: Secret::new(refresh.secret().clone()),
-                })
-            }
-            Err(RequestTokenError::ServerResponse(body)) => {
-                let parsed = parse_error_value(&body.0);
-                Err(IssuerError::Status {
-                    what,
-                    status,
-                    code: parsed.code,
-                    message: parsed.message,
-                })
-            }
-            Err(RequestTokenError::Parse(_, body)) if !(200..300).contains(&status) => {
-                let parsed = parse_error_body(&body);
-                Err(IssuerError::Status {
-                    what,
-                    status,
-                    code: parsed.code,
-                    message: parsed.message,
-                })
-            }
-            Err(RequestTokenError::Parse(e, _)) => Err(IssuerError::Malformed {
+        let response = result.map_err(|e| self.exchange_error(what, status, e))?;
+        let refresh = response.refresh_token.ok_or(IssuerError::Malformed {
+            what,
+            reason: "no refresh_token in the answer".into(),
+        })?;
+        Ok(Tokens {
+            id_token: response.id_token,
+            access_token: Secret::new(response.access_token.secret().clone()),
+            refresh_token: Secret::new(refresh.secret().clone()),
+        })
+    }
+
+    /// Reads a failed code exchange: the issuer's error body when it answered with an
+    /// error status, else what went wrong on the way.
+    fn exchange_error(
+        &self,
+        what: &'static str,
+        status: u16,
+        e: RequestTokenError<TransportError, IssuerErrorJson>,
+    ) -> IssuerError {
+        let failed = !(200..300).contains(&status);
+        let from = |parsed: ErrorBody| IssuerError::Status {
+            what,
+            status,
+            code: parsed.code,
+            message: parsed.message,
+        };
+        match e {
+            RequestTokenError::ServerResponse(body) => from(parse_error_value(&body.0)),
+            RequestTokenError::Parse(_, body) if failed => from(parse_error_body(&body)),
+            RequestTokenError::Parse(e, _) => IssuerError::Malformed {
                 what,
                 reason: format!("missing or invalid field at {}", e.path()),
-            }),
-            Err(RequestTokenError::Request(e)) => Err(IssuerError::Network {
+            },
+            RequestTokenError::Request(e) => IssuerError::Network {
                 url: self.endpoint("/oauth/token"),
                 reason: e.0,
-            }),
-            Err(RequestTokenError::Other(reason)) if !(200..300).contains(&status) => {
-                Err(IssuerError::Status {
-                    what,
-                    status,
-                    code: None,
-                    message: Some(reason),
-                })
-            }
-            Err(RequestTokenError::Other(reason)) => Err(IssuerError::Malformed { what, reason }),
+            },
+            RequestTokenError::Other(reason) if failed => IssuerError::Status {
+                what,
+                status,
+                code: None,
+                message: Some(reason),
+            },
+            RequestTokenError::Other(reason) => IssuerError::Malformed { what, reason },
         }
     }
 
@@ -448,8 +458,8 @@ impl Issuer {
         }
     }
 
-    /// Spends a refresh token (JSON body of upstream-protocol §3.1).
-    pub async fn refresh(&self, refresh_token: &Secret) -> Result<TokenUpdate, IssuerError> {
+    /// Spends a refresh token (the JSON body in docs/upstream.md, token refresh).
+    pub(crate) async fn refresh(&self, refresh_token: &Secret) -> Result<TokenUpdate, IssuerError> {
         let what = "Token refresh";
         let body = json!({
             "client_id": self.client_id,
@@ -481,8 +491,8 @@ impl Issuer {
         })
     }
 
-    /// Revokes a refresh token (upstream-protocol §3.5), with a 10 s timeout.
-    pub async fn revoke(&self, refresh_token: &Secret) -> Result<(), IssuerError> {
+    /// Revokes a refresh token (docs/upstream.md, logout), with a 10 s timeout.
+    pub(crate) async fn revoke(&self, refresh_token: &Secret) -> Result<(), IssuerError> {
         let what = "Token revocation";
         let body = json!({
             "token": refresh_token.expose(),
@@ -500,7 +510,7 @@ impl Issuer {
     }
 
     /// Requests a device code. A 404 means the server has no device-code login.
-    pub async fn device_usercode(&self) -> Result<DeviceCode, IssuerError> {
+    pub(crate) async fn device_usercode(&self) -> Result<DeviceCode, IssuerError> {
         let what = "Device-code request";
         let body = json!({ "client_id": self.client_id });
         let (status, bytes) = self
@@ -538,7 +548,7 @@ impl Issuer {
     }
 
     /// Polls once for device-code approval: 403/404 mean "pending".
-    pub async fn device_poll(&self, code: &DeviceCode) -> Result<DevicePoll, IssuerError> {
+    pub(crate) async fn device_poll(&self, code: &DeviceCode) -> Result<DevicePoll, IssuerError> {
         let what = "Device-code sign-in";
         let body = json!({
             "device_auth_id": code.device_auth_id,
@@ -575,7 +585,7 @@ impl Issuer {
 }
 
 /// The device `interval`: a JSON string (`"5"`) or number; `None` when unreadable.
-pub fn parse_interval(value: Option<&Value>) -> Option<u64> {
+pub(crate) fn parse_interval(value: Option<&Value>) -> Option<u64> {
     match value? {
         Value::String(s) => s.trim().parse().ok(),
         Value::Number(n) => n.as_u64().or_else(|| {

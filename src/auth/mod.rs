@@ -1,4 +1,4 @@
-//! Upstream sign-in (spec §3): how airelays gets, keeps and refreshes the ChatGPT
+//! Upstream sign-in (docs/auth.md): how airelays gets, keeps and refreshes the ChatGPT
 //! credentials of the Codex OAuth client.
 //!
 //! - [`browser`] and [`device`]: the two login flows (`airelays login`), both ending in
@@ -13,24 +13,34 @@
 //!
 //! [`local_status`] answers `airelays status` from local metadata only.
 
-pub mod browser;
+/// Browser login: PKCE, the one-time start link, the callback server.
+pub(crate) mod browser;
+/// Reading id-token and access-token claims.
 pub mod claims;
-pub mod credentials;
-pub mod device;
-pub mod issuer;
-pub mod session;
-pub mod store;
+/// The credential set and its secrets.
+pub(crate) mod credentials;
+/// Device-code login.
+pub(crate) mod device;
+/// HTTP calls to the OAuth issuer.
+pub(crate) mod issuer;
+/// The relay's credential session: in-memory token, refresh, watcher.
+pub(crate) mod session;
+/// The OS keychain or 0600 file that keeps the credentials.
+pub(crate) mod store;
 
 use crate::config::{Config, Paths};
 use crate::status::{UpstreamState, UpstreamStatus};
 
 pub use credentials::{Credentials, Secret, Tokens};
 pub use session::{Access, CredentialSession, SessionError};
-pub use store::{CredentialStore, StoreKind};
+pub use store::{
+    CredentialStore, KeychainError, RefreshErrorRecord, SecretBackend, StoreError, StoreKind,
+    Stored,
+};
 
 /// The upstream status from local metadata only: never the keychain, never the
 /// network, so `airelays status` stays fast.
-pub fn local_status(paths: &Paths, config: &Config) -> UpstreamStatus {
+pub(crate) fn local_status(paths: &Paths, config: &Config) -> UpstreamStatus {
     let Some((kind, meta)) = store::read_meta(paths) else {
         return missing_status(config);
     };
@@ -47,6 +57,7 @@ pub fn local_status(paths: &Paths, config: &Config) -> UpstreamStatus {
         last_refresh: last_refresh.map(|t| t.to_string()),
         access_expires_at: access_expires_at.map(|t| t.to_string()),
         detail: None,
+        credential_save_error: None,
     };
     let expired = match access_expires_at {
         Some(exp) => exp <= now,
@@ -65,7 +76,7 @@ pub fn local_status(paths: &Paths, config: &Config) -> UpstreamStatus {
 }
 
 /// `missing`, naming the configured store preference.
-pub fn missing_status(config: &Config) -> UpstreamStatus {
+pub(crate) fn missing_status(config: &Config) -> UpstreamStatus {
     UpstreamStatus {
         credential_store: Some(config.auth.credential_store.as_str().to_string()),
         detail: Some("No ChatGPT login found. Run `airelays login`.".into()),
@@ -89,6 +100,7 @@ pub(crate) fn status_of(
         last_refresh: Some(creds.last_refresh.to_string()),
         access_expires_at: creds.access_expires_at.map(|t| t.to_string()),
         detail: None,
+        credential_save_error: None,
     };
     let expired = creds.needs_refresh(now, jiff::SignedDuration::ZERO);
     set_state(&mut status, permanent_failure, expired);
@@ -153,11 +165,15 @@ mod tests {
 
 /// Why a login did not complete, with the next step.
 #[derive(Debug, thiserror::Error)]
-pub enum LoginError {
+pub(crate) enum LoginError {
     #[error("port {0} is busy — close the other login or use `airelays login --device`")]
     PortBusy(u16),
-    #[error("cannot listen for the sign-in callback on 127.0.0.1:{port}: {reason}")]
+    #[error("cannot listen for the sign-in callback on localhost:{port}: {reason}")]
     Listen { port: u16, reason: String },
+    #[error(
+        "another process tried to join this sign-in (its one-time link was opened twice), so it was aborted — run `airelays login` again"
+    )]
+    Joined,
     #[error(
         "Codex is not enabled for this ChatGPT workspace (missing_codex_entitlement) — ask the workspace admin to enable Codex, or run `airelays login` with another account"
     )]

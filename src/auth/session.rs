@@ -2,7 +2,7 @@
 //! memory (no disk or keychain read per request), proactive and reactive refresh, and
 //! a watcher that picks up a `login` or `logout` made from another terminal.
 //!
-//! Refresh rules (spec §3, upstream-protocol §3.3–§3.4):
+//! Refresh rules (docs/auth.md, "Refresh"):
 //! - proactive when the access token expires within 60 s (unknown expiry: last
 //!   refresh older than 8 days); reactive once after an upstream 401;
 //! - single-flight: one `tokio` mutex per session, and after acquiring it we look
@@ -11,32 +11,48 @@
 //!   holds another refresh token than the one we were about to spend, another
 //!   process (or a `login`) got there first and we adopt its set;
 //! - the rotated set is persisted before its access token is handed out, and a
-//!   refresh token that got a 2xx answer is never sent again (digests are kept);
+//!   refresh token that got a 2xx answer is never sent again (digests are kept) —
+//!   unless the answer carried no new refresh token, then the old one is kept;
+//! - when the keychain refuses the rotated set, `auto` keeps it in the 0600 file
+//!   until a background retry saves it to the keychain (and deletes the file);
+//!   `keychain` never writes the file: the set stays in memory, unused, while the
+//!   retry runs, and `status` says so (`credential_save_error`);
 //! - 401 `refresh_token_expired|reused|invalidated` is permanent: recorded in the
 //!   store metadata (so `airelays status` anywhere says so) and not retried until
 //!   the stored credentials change. Anything else is transient.
 
 use std::collections::HashSet;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use super::credentials::Credentials;
+use super::credentials::{Credentials, TokenUpdate};
 use super::issuer::{Issuer, IssuerError};
-use super::store::{CredentialStore, RefreshErrorRecord, StoreError, StoreKind, Stored};
+use super::store::{
+    CredentialStore, RefreshErrorRecord, SecretBackend, StoreError, StoreKind, Stored,
+};
 use crate::config::{Config, Paths};
 use crate::fsio::FileLock;
 use crate::status::UpstreamStatus;
 
+mod persist;
+mod watch;
+
 /// Refresh when the access token expires within this margin.
-pub const REFRESH_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+pub(crate) const REFRESH_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 /// `Retry-After` suggested after a transient refresh failure.
-pub const TRANSIENT_RETRY_AFTER_SECS: u64 = 30;
+pub(crate) const TRANSIENT_RETRY_AFTER_SECS: u64 = 30;
 /// How often the watcher looks at the credential files' metadata.
-pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+/// First pause before retrying a failed save of rotated credentials; doubles each time.
+pub(crate) const SAVE_RETRY_FIRST: Duration = Duration::from_secs(1);
+/// Longest pause between two retries of a failed save.
+pub(crate) const SAVE_RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// What an upstream request needs: the bearer token and the `ChatGPT-Account-ID`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Access {
+    /// The bearer token for the backend.
     pub access_token: Arc<str>,
     /// Empty when the id token named no account (then send no account header).
     pub account_id: String,
@@ -51,8 +67,9 @@ impl std::fmt::Debug for Access {
     }
 }
 
-/// Why no usable access token is available. Map to HTTP with [`SessionError::code`]
-/// and [`SessionError::retry_after_secs`] (all are 503).
+/// Why no usable access token is available. Its wire form comes from here alone:
+/// [`SessionError::status`], [`SessionError::error_type`], [`SessionError::code`],
+/// the message (`Display`) and [`SessionError::retry_after_secs`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
     /// Nobody is signed in.
@@ -61,20 +78,36 @@ pub enum SessionError {
     /// The refresh failed: permanently (a new login is needed) or transiently.
     #[error("{message}")]
     RefreshFailed {
+        /// A new login is needed.
         permanent: bool,
+        /// The sentence for the user.
         message: String,
+        /// Seconds for `Retry-After`.
         retry_after_secs: Option<u64>,
     },
     /// The stored credentials could not be read or saved (keychain locked, disk error).
     #[error("{message}")]
     Unavailable {
+        /// The sentence for the user.
         message: String,
+        /// Seconds for `Retry-After`.
         retry_after_secs: Option<u64>,
     },
 }
 
 impl SessionError {
-    /// The error code of the relay's 503 answer.
+    /// The HTTP status of the relay's answer: always 503 (the relay works, the sign-in
+    /// does not).
+    pub fn status(&self) -> http::StatusCode {
+        http::StatusCode::SERVICE_UNAVAILABLE
+    }
+
+    /// The OpenAI-envelope `error.type` of the relay's answer.
+    pub fn error_type(&self) -> &'static str {
+        "authentication_error"
+    }
+
+    /// The OpenAI-envelope `error.code` of the relay's answer.
     pub fn code(&self) -> &'static str {
         match self {
             SessionError::Missing => "upstream_auth_missing",
@@ -114,8 +147,9 @@ impl SessionError {
     }
 }
 
-/// The message for a permanent refresh failure (wording after Codex, §3.2).
-pub fn permanent_failure_message(code: Option<&str>) -> String {
+/// The message for a permanent refresh failure (wording after the Codex CLI; the codes
+/// are in docs/upstream.md).
+pub(crate) fn permanent_failure_message(code: Option<&str>) -> String {
     let why = match code.map(str::to_ascii_lowercase).as_deref() {
         Some("refresh_token_expired") => " because the refresh token has expired",
         Some("refresh_token_reused") => " because the refresh token was already used",
@@ -138,6 +172,10 @@ struct Current {
     transient: Option<(Instant, String)>,
     /// Rotated by us but not yet persisted (a save failed); never handed out unsaved.
     unsaved: bool,
+    /// Why the last save of this set to its store failed, while a retry is pending.
+    save_error: Option<String>,
+    /// The set lives in the fallback `auth.json` until a keychain save succeeds.
+    in_fallback_file: bool,
 }
 
 impl Current {
@@ -157,6 +195,8 @@ impl Current {
             permanent: refresh_error.map(|r| r.message.clone()),
             transient: None,
             unsaved: false,
+            save_error: None,
+            in_fallback_file: false,
         }
     }
 
@@ -185,6 +225,8 @@ struct Inner {
     gate: tokio::sync::Mutex<()>,
     /// SHA-256 of every refresh token that got a 2xx answer: never sent again.
     spent: Mutex<HashSet<[u8; 32]>>,
+    /// A background retry of a failed save is scheduled.
+    retrying: AtomicBool,
 }
 
 /// The signed-in session of one data directory. Cheap to clone (shared state).
@@ -201,6 +243,12 @@ impl std::fmt::Debug for CredentialSession {
     }
 }
 
+/// What a refresh step decided: answer now, or go on with this set.
+enum Step {
+    Done(Access),
+    Refresh(Box<Current>),
+}
+
 enum Trigger {
     Proactive,
     /// After an upstream 401 for this access token.
@@ -211,6 +259,27 @@ impl CredentialSession {
     /// A session for `paths`; credentials are loaded on first use.
     pub fn new(paths: Paths, config: Config, http: reqwest::Client) -> CredentialSession {
         let store = CredentialStore::new(paths.clone(), config.auth.credential_store);
+        CredentialSession::with_store(paths, config, http, store)
+    }
+
+    /// A session whose keychain is `backend` (tests use one whose saves can fail).
+    pub fn with_backend(
+        paths: Paths,
+        config: Config,
+        http: reqwest::Client,
+        backend: Arc<dyn SecretBackend>,
+    ) -> CredentialSession {
+        let store =
+            CredentialStore::with_backend(paths.clone(), config.auth.credential_store, backend);
+        CredentialSession::with_store(paths, config, http, store)
+    }
+
+    fn with_store(
+        paths: Paths,
+        config: Config,
+        http: reqwest::Client,
+        store: CredentialStore,
+    ) -> CredentialSession {
         let issuer = Issuer::new(http, &config.upstream);
         CredentialSession {
             inner: Arc::new(Inner {
@@ -221,6 +290,7 @@ impl CredentialSession {
                 state: RwLock::new(Loaded::NotYet),
                 gate: tokio::sync::Mutex::new(()),
                 spent: Mutex::new(HashSet::new()),
+                retrying: AtomicBool::new(false),
             }),
         }
     }
@@ -274,6 +344,11 @@ impl CredentialSession {
         if !matches!(snap, Loaded::NotYet) {
             return Ok(snap);
         }
+        if self.inner.store.has_orphans() {
+            // Keychain entries of a save that died before it committed (docs/auth.md).
+            let _lock = self.take_refresh_lock().await?;
+            self.inner.store.clean_orphans().await;
+        }
         let loaded = match self
             .inner
             .store
@@ -282,7 +357,11 @@ impl CredentialSession {
             .map_err(SessionError::from_store)?
         {
             None => Loaded::Missing,
-            Some(s) => Loaded::Present(Box::new(Current::from_stored(s))),
+            Some(s) => {
+                let mut cur = Current::from_stored(s);
+                self.resume_fallback(&mut cur);
+                Loaded::Present(Box::new(cur))
+            }
         };
         self.set_state(loaded.clone());
         Ok(loaded)
@@ -347,86 +426,16 @@ impl CredentialSession {
     ) -> Result<Access, SessionError> {
         let waiting_since = Instant::now();
         let _gate = self.inner.gate.lock().await;
-
-        // Another task may have finished a refresh (or failed one) while we waited.
-        let cur = match self.snapshot() {
-            Loaded::NotYet | Loaded::Missing => return Err(SessionError::Missing),
-            Loaded::Present(cur) => cur,
+        let cur = match self.after_waiting(&seen, &trigger, waiting_since)? {
+            Step::Done(access) => return Ok(access),
+            Step::Refresh(cur) => cur,
         };
-        if let Some(message) = &cur.permanent {
-            return Err(SessionError::permanent(message.clone()));
-        }
-        if !Arc::ptr_eq(&cur.creds, &seen) && Self::satisfies(&cur, &trigger) {
-            return Ok(cur.access.clone());
-        }
-        if let Some((at, message)) = &cur.transient
-            && *at >= waiting_since
-        {
-            return self.transient_outcome(&cur, &trigger, message.clone());
-        }
-
         // Cross-process: hold refresh.lock while we re-read, refresh and persist.
-        let lock_path = self.inner.paths.refresh_lock_file();
-        let dir = self.inner.paths.data_dir.clone();
-        let _lock = tokio::task::spawn_blocking(move || {
-            crate::fsio::ensure_private_dir(&dir)?;
-            FileLock::acquire(&lock_path)
-        })
-        .await
-        .map_err(|e| SessionError::Unavailable {
-            message: format!("cannot take the refresh lock: {e}"),
-            retry_after_secs: Some(5),
-        })?
-        .map_err(|e| SessionError::Unavailable {
-            message: format!(
-                "cannot take the refresh lock {}: {e}",
-                self.inner.paths.refresh_lock_file().display()
-            ),
-            retry_after_secs: Some(5),
-        })?;
-
-        let stored = match self.inner.store.load().await {
-            Ok(Some(s)) => s,
-            Ok(None) => {
-                self.set_state(Loaded::Missing);
-                return Err(SessionError::Missing);
-            }
-            Err(e) => return Err(SessionError::from_store(e)),
+        let _lock = self.take_refresh_lock().await?;
+        let base = match self.reconcile_with_store(cur, &trigger).await? {
+            Step::Done(access) => return Ok(access),
+            Step::Refresh(base) => base,
         };
-
-        let base = if cur.same_set(&stored.credentials) {
-            if let Some(record) = &stored.refresh_error {
-                let message = record.message.clone();
-                self.update_current(|c| c.permanent = Some(message.clone()));
-                return Err(SessionError::permanent(message));
-            }
-            cur
-        } else if self.is_spent(&stored.credentials) {
-            // The store still holds a set we already rotated: our newer set failed to
-            // save earlier. Save it now, before handing it out.
-            if cur.unsaved {
-                return match self.inner.store.save(&cur.creds, cur.kind).await {
-                    Ok(()) => {
-                        self.update_current(|c| c.unsaved = false);
-                        Ok(cur.access.clone())
-                    }
-                    Err(e) => Err(SessionError::from_store(e)),
-                };
-            }
-            cur
-        } else {
-            // A login or another process replaced the set: adopt it.
-            let adopted = Current::from_stored(stored);
-            self.set_state(Loaded::Present(Box::new(adopted.clone())));
-            if let Some(message) = &adopted.permanent {
-                return Err(SessionError::permanent(message.clone()));
-            }
-            if Self::satisfies(&adopted, &trigger) {
-                return Ok(adopted.access.clone());
-            }
-            Box::new(adopted)
-        };
-
         if self.is_spent(&base.creds) {
             return Err(SessionError::RefreshFailed {
                 permanent: false,
@@ -435,52 +444,14 @@ impl CredentialSession {
                 retry_after_secs: Some(5),
             });
         }
-
         match self
             .inner
             .issuer
             .refresh(&base.creds.tokens.refresh_token)
             .await
         {
-            Ok(update) => {
-                self.mark_spent(&base.creds);
-                let fresh = base.creds.refreshed(update, jiff::Timestamp::now());
-                let mut next = Current::new(fresh, base.kind, None);
-                let saved = self.inner.store.save(&next.creds, base.kind).await;
-                next.unsaved = saved.is_err();
-                let access = next.access.clone();
-                self.set_state(Loaded::Present(Box::new(next)));
-                match saved {
-                    Ok(()) => {
-                        tracing::info!("refreshed the ChatGPT access token");
-                        Ok(access)
-                    }
-                    Err(e) => {
-                        tracing::warn!("could not save the refreshed ChatGPT credentials: {e}");
-                        Err(SessionError::from_store(e))
-                    }
-                }
-            }
-            Err(e) if e.is_permanent_refresh_failure() => {
-                let message = permanent_failure_message(e.code());
-                tracing::warn!("ChatGPT token refresh failed permanently: {e}");
-                let record = RefreshErrorRecord {
-                    code: e.code().map(String::from),
-                    message: message.clone(),
-                    at: jiff::Timestamp::now().to_string(),
-                };
-                let digest = base.creds.tokens.refresh_token.digest();
-                if let Err(store_err) = self.inner.store.record_refresh_error(&digest, record).await
-                {
-                    tracing::warn!("could not record the refresh failure: {store_err}");
-                }
-                self.update_current(|c| {
-                    if c.same_set(&base.creds) {
-                        c.permanent = Some(message.clone());
-                    }
-                });
-                Err(SessionError::permanent(message))
-            }
+            Ok(update) => self.adopt_refreshed(&base, update).await,
+            Err(e) if e.is_permanent_refresh_failure() => self.record_permanent(&base, &e).await,
             Err(e) => {
                 let message = transient_message(&e);
                 tracing::warn!("ChatGPT token refresh failed, will retry: {e}");
@@ -488,6 +459,151 @@ impl CredentialSession {
                 self.transient_outcome(&base, &trigger, message)
             }
         }
+    }
+
+    /// After the gate: another task may have finished (or failed) a refresh meanwhile.
+    fn after_waiting(
+        &self,
+        seen: &Arc<Credentials>,
+        trigger: &Trigger,
+        waiting_since: Instant,
+    ) -> Result<Step, SessionError> {
+        let cur = match self.snapshot() {
+            Loaded::NotYet | Loaded::Missing => return Err(SessionError::Missing),
+            Loaded::Present(cur) => cur,
+        };
+        if let Some(message) = &cur.permanent {
+            return Err(SessionError::permanent(message.clone()));
+        }
+        if !Arc::ptr_eq(&cur.creds, seen) && Self::satisfies(&cur, trigger) {
+            return Ok(Step::Done(cur.access.clone()));
+        }
+        if let Some((at, message)) = &cur.transient
+            && *at >= waiting_since
+        {
+            return self
+                .transient_outcome(&cur, trigger, message.clone())
+                .map(Step::Done);
+        }
+        Ok(Step::Refresh(cur))
+    }
+
+    /// `refresh.lock`, taken off the runtime's workers.
+    async fn take_refresh_lock(&self) -> Result<FileLock, SessionError> {
+        let lock_path = self.inner.paths.refresh_lock_file();
+        let dir = self.inner.paths.data_dir.clone();
+        let unavailable = |e: String| SessionError::Unavailable {
+            message: format!(
+                "cannot take the refresh lock {}: {e}",
+                self.inner.paths.refresh_lock_file().display()
+            ),
+            retry_after_secs: Some(5),
+        };
+        tokio::task::spawn_blocking(move || {
+            crate::fsio::ensure_private_dir(&dir)?;
+            FileLock::acquire(&lock_path)
+        })
+        .await
+        .map_err(|e| unavailable(e.to_string()))?
+        .map_err(|e| unavailable(e.to_string()))
+    }
+
+    /// Under `refresh.lock`: re-read the store and decide which set to refresh, or answer
+    /// from what another process (or a `login`) saved meanwhile.
+    async fn reconcile_with_store(
+        &self,
+        cur: Box<Current>,
+        trigger: &Trigger,
+    ) -> Result<Step, SessionError> {
+        let stored = match self.inner.store.load().await {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                self.set_state(Loaded::Missing);
+                return Err(SessionError::Missing);
+            }
+            Err(e) => return Err(SessionError::from_store(e)),
+        };
+        if cur.same_set(&stored.credentials) {
+            if let Some(record) = &stored.refresh_error {
+                let message = record.message.clone();
+                self.update_current(|c| c.permanent = Some(message.clone()));
+                return Err(SessionError::permanent(message));
+            }
+            return Ok(Step::Refresh(cur));
+        }
+        if self.is_spent(&stored.credentials) {
+            // The store still holds a set we already rotated: our newer set failed to
+            // save earlier. Save it now, before handing it out.
+            if cur.unsaved {
+                let mut next = (*cur).clone();
+                let saved = self.persist(&mut next).await;
+                let access = next.access.clone();
+                self.set_state(Loaded::Present(Box::new(next)));
+                return saved.map(|()| Step::Done(access));
+            }
+            return Ok(Step::Refresh(cur));
+        }
+        // A login or another process replaced the set: adopt it.
+        let adopted = Current::from_stored(stored);
+        self.set_state(Loaded::Present(Box::new(adopted.clone())));
+        if let Some(message) = &adopted.permanent {
+            return Err(SessionError::permanent(message.clone()));
+        }
+        if Self::satisfies(&adopted, trigger) {
+            return Ok(Step::Done(adopted.access.clone()));
+        }
+        Ok(Step::Refresh(Box::new(adopted)))
+    }
+
+    /// A 2xx refresh answer: persist the rotated set, then hand out its access token.
+    async fn adopt_refreshed(
+        &self,
+        base: &Current,
+        update: TokenUpdate,
+    ) -> Result<Access, SessionError> {
+        // An issuer may answer without a new refresh token: the old one stays valid and
+        // is kept (docs/auth.md), so it is not spent.
+        let rotated = update
+            .refresh_token
+            .as_ref()
+            .is_some_and(|t| *t != base.creds.tokens.refresh_token);
+        if rotated {
+            self.mark_spent(&base.creds);
+        }
+        let fresh = base.creds.refreshed(update, jiff::Timestamp::now());
+        let mut next = Current::new(fresh, base.kind, None);
+        let saved = self.persist(&mut next).await;
+        let access = next.access.clone();
+        self.set_state(Loaded::Present(Box::new(next)));
+        saved.map(|()| {
+            tracing::info!("refreshed the ChatGPT access token");
+            access
+        })
+    }
+
+    /// A permanent refresh failure: recorded in the store so every process sees it.
+    async fn record_permanent(
+        &self,
+        base: &Current,
+        e: &IssuerError,
+    ) -> Result<Access, SessionError> {
+        let message = permanent_failure_message(e.code());
+        tracing::warn!("ChatGPT token refresh failed permanently: {e}");
+        let record = RefreshErrorRecord {
+            code: e.code().map(String::from),
+            message: message.clone(),
+            at: jiff::Timestamp::now().to_string(),
+        };
+        let digest = base.creds.tokens.refresh_token.digest();
+        if let Err(store_err) = self.inner.store.record_refresh_error(&digest, record).await {
+            tracing::warn!("could not record the refresh failure: {store_err}");
+        }
+        self.update_current(|c| {
+            if c.same_set(&base.creds) {
+                c.permanent = Some(message.clone());
+            }
+        });
+        Err(SessionError::permanent(message))
     }
 
     /// After a transient failure: keep using a still-valid access token on the
@@ -553,66 +669,20 @@ impl CredentialSession {
                 {
                     status.detail = Some(message.clone());
                 }
+                if cur.in_fallback_file {
+                    status.credential_store = Some(StoreKind::File.as_str().to_string());
+                }
+                status.credential_save_error = cur.save_error.clone();
+                if cur.unsaved {
+                    // Requests answer 503 until the background retry saves the set.
+                    status.detail = cur.save_error.clone();
+                }
                 status
             }
         }
-    }
-
-    /// Watches the credential files' metadata (no reads) and reloads the store when
-    /// they change, so a `login` or `logout` from another terminal is picked up within
-    /// about two seconds. The task ends when the session is dropped.
-    pub fn spawn_watcher(
-        &self,
-        mut shutdown: crate::shutdown::Shutdown,
-    ) -> tokio::task::JoinHandle<()> {
-        let session = self.clone();
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(WATCH_INTERVAL);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut last: Option<FilesSignature> = None;
-            loop {
-                tokio::select! {
-                    _ = ticker.tick() => {}
-                    _ = shutdown.fired() => return,
-                }
-                let now = FilesSignature::of(&session.inner.paths);
-                let changed = last.as_ref().is_some_and(|l| *l != now);
-                last = Some(now);
-                if changed
-                    && !matches!(session.snapshot(), Loaded::NotYet)
-                    && let Err(e) = session.reload().await
-                {
-                    tracing::warn!("could not reload the ChatGPT credentials: {e}");
-                    // Look again on the next tick.
-                    last = None;
-                }
-            }
-        })
     }
 }
 
 fn transient_message(e: &IssuerError) -> String {
     format!("Could not refresh the ChatGPT sign-in ({e}); airelays retries on the next request.")
-}
-
-/// Metadata of `auth.json` and `credentials.json` (size, mtime, inode).
-#[derive(Debug, PartialEq, Eq)]
-struct FilesSignature(Vec<Option<(u64, Option<std::time::SystemTime>, u64)>>);
-
-impl FilesSignature {
-    fn of(paths: &Paths) -> FilesSignature {
-        let one = |p: std::path::PathBuf| {
-            std::fs::symlink_metadata(p).ok().map(|m| {
-                #[cfg(unix)]
-                let ino = std::os::unix::fs::MetadataExt::ino(&m);
-                #[cfg(not(unix))]
-                let ino = 0;
-                (m.len(), m.modified().ok(), ino)
-            })
-        };
-        FilesSignature(vec![
-            one(paths.auth_file()),
-            one(paths.credentials_index_file()),
-        ])
-    }
 }

@@ -1,4 +1,4 @@
-//! Where credentials live (spec §3): the OS keychain or a 0600 file.
+//! Where credentials live (docs/auth.md): the OS keychain or a 0600 file.
 //!
 //! The commit point is always one atomically written local file, so a crash leaves
 //! the old set or the new set, never a mix:
@@ -28,26 +28,36 @@ use super::credentials::{Credentials, Tokens};
 use crate::config::{CredentialStoreKind, Paths};
 use crate::fsio;
 
+mod journal;
+mod keychain;
+
+use journal::Generation;
+use keychain::OsKeychain;
+use keychain::off_thread;
+pub use keychain::{KeychainError, SecretBackend};
+
 /// Keychain service name of every entry airelays writes.
-pub const SERVICE: &str = "airelays";
+pub(crate) const SERVICE: &str = "airelays";
 /// Largest secret stored in one keychain entry.
-pub const CHUNK_BYTES: usize = 2000;
+pub(crate) const CHUNK_BYTES: usize = 2000;
 /// How long the one-time keychain probe may take.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long one keychain operation (all chunks of a set) may take.
-pub const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 const FORMAT_VERSION: u32 = 1;
-
 /// Where a credential set is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StoreKind {
+    /// In the OS keychain, indexed by `credentials.json`.
     Keychain,
+    /// In `auth.json` (mode 0600).
     File,
 }
 
 impl StoreKind {
+    /// `keychain` or `file`, as config and status spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             StoreKind::Keychain => "keychain",
@@ -59,24 +69,32 @@ impl StoreKind {
 /// A permanent refresh failure, recorded so every process sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshErrorRecord {
+    /// The issuer's error code (`refresh_token_expired`, …).
     pub code: Option<String>,
+    /// The sentence shown to the user.
     pub message: String,
+    /// When it happened (RFC 3339).
     pub at: String,
 }
 
 /// The non-secret facts kept next to (or with) the tokens.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CredentialMeta {
-    pub account_id: Option<String>,
-    pub email: Option<String>,
-    pub plan: Option<String>,
-    pub user_id: Option<String>,
+pub(crate) struct CredentialMeta {
+    /// The ChatGPT account id.
+    pub(crate) account_id: Option<String>,
+    /// The signed-in email.
+    pub(crate) email: Option<String>,
+    /// The ChatGPT plan.
+    pub(crate) plan: Option<String>,
+    /// The ChatGPT user id.
+    pub(crate) user_id: Option<String>,
     /// RFC 3339.
-    pub access_expires_at: Option<String>,
+    pub(crate) access_expires_at: Option<String>,
     /// RFC 3339.
-    pub last_refresh: Option<String>,
+    pub(crate) last_refresh: Option<String>,
     /// RFC 3339; decides between the two files if a crash left both behind.
-    pub saved_at: Option<String>,
+    pub(crate) saved_at: Option<String>,
+    /// A permanent refresh failure recorded for this set.
     pub refresh_error: Option<RefreshErrorRecord>,
 }
 
@@ -148,26 +166,36 @@ struct MetaDoc {
 /// A credential set as loaded.
 #[derive(Debug, Clone)]
 pub struct Stored {
+    /// The credential set.
     pub credentials: Credentials,
+    /// The store it came from.
     pub kind: StoreKind,
-    pub refresh_error: Option<RefreshErrorRecord>,
+    /// A recorded permanent refresh failure.
+    pub(crate) refresh_error: Option<RefreshErrorRecord>,
 }
 
 /// A credential-store failure, phrased with the next step.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
+    /// A local file could not be read, written or removed.
     #[error("cannot {action} {path}: {reason}")]
     Io {
+        /// What was being done (`read`, `write`, …).
         action: &'static str,
+        /// The file.
         path: PathBuf,
+        /// The OS error, one line.
         reason: String,
     },
+    /// No keychain works here (or it did not answer in time).
     #[error(
         "the OS keychain is not usable ({0}) — set auth.credential_store = \"file\" (or AIRELAYS_CREDENTIAL_STORE=file) to keep the credentials in a 0600 file instead"
     )]
     KeychainUnusable(String),
+    /// A keychain call failed.
     #[error("the OS keychain failed: {0}")]
     Keychain(String),
+    /// The stored set is damaged or incomplete.
     #[error("the stored ChatGPT credentials are unreadable ({0}) — run `airelays login` again")]
     Corrupt(String),
 }
@@ -180,104 +208,8 @@ fn io_error(action: &'static str, path: &Path, e: std::io::Error) -> StoreError 
     }
 }
 
-/// A keychain failure: `unusable` for "no keychain here" (`PlatformFailure`,
-/// `NoStorageAccess`, `NoDefaultStore`, or no answer in time).
-#[derive(Debug, Clone)]
-pub struct KeychainError {
-    pub unusable: bool,
-    pub message: String,
-}
-
-/// The secret storage behind the keychain store (the OS keychain, or a map in tests).
-pub trait SecretBackend: Send + Sync + 'static {
-    fn set(&self, user: &str, secret: &str) -> Result<(), KeychainError>;
-    /// `Ok(None)` when no such entry exists.
-    fn get(&self, user: &str) -> Result<Option<String>, KeychainError>;
-    /// Deleting a missing entry is not an error.
-    fn delete(&self, user: &str) -> Result<(), KeychainError>;
-}
-
-/// The OS keychain through `keyring` (Keychain, Credential Manager, Secret Service).
-pub struct OsKeychain;
-
-fn keyring_error(e: keyring::Error) -> KeychainError {
-    let unusable = matches!(
-        e,
-        keyring::Error::PlatformFailure(_)
-            | keyring::Error::NoStorageAccess(_)
-            | keyring::Error::NoDefaultStore
-    );
-    let mut message = e.to_string();
-    if matches!(e, keyring::Error::NoDefaultStore)
-        && let Err(cause) = keyring::Entry::store_status()
-    {
-        message = cause.to_string();
-    }
-    KeychainError {
-        unusable,
-        message: one_line(&message),
-    }
-}
-
-fn one_line(s: &str) -> String {
-    let joined = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    joined.chars().take(300).collect()
-}
-
-impl SecretBackend for OsKeychain {
-    fn set(&self, user: &str, secret: &str) -> Result<(), KeychainError> {
-        keyring::Entry::new(SERVICE, user)
-            .and_then(|e| e.set_password(secret))
-            .map_err(keyring_error)
-    }
-    fn get(&self, user: &str) -> Result<Option<String>, KeychainError> {
-        match keyring::Entry::new(SERVICE, user).and_then(|e| e.get_password()) {
-            Ok(s) => Ok(Some(s)),
-            Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(keyring_error(e)),
-        }
-    }
-    fn delete(&self, user: &str) -> Result<(), KeychainError> {
-        match keyring::Entry::new(SERVICE, user).and_then(|e| e.delete_credential()) {
-            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-            Err(e) => Err(keyring_error(e)),
-        }
-    }
-}
-
-/// Runs `f` on its own thread and waits at most `limit` for it.
-async fn off_thread<T: Send + 'static>(
-    limit: Duration,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, KeychainError> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("airelays-keychain".into())
-        .spawn(move || {
-            let _ = tx.send(f());
-        })
-        .map_err(|e| KeychainError {
-            unusable: false,
-            message: format!("cannot start a keychain thread: {e}"),
-        })?;
-    match tokio::time::timeout(limit, rx).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(_)) => Err(KeychainError {
-            unusable: false,
-            message: "the keychain call ended without an answer".into(),
-        }),
-        Err(_) => Err(KeychainError {
-            unusable: true,
-            message: format!(
-                "the keychain did not answer within {} s (is it locked or waiting for a prompt?)",
-                limit.as_secs()
-            ),
-        }),
-    }
-}
-
 /// Splits `blob` into chunks of at most `max` bytes, on character boundaries.
-pub fn split_chunks(blob: &str, max: usize) -> Vec<&str> {
+pub(crate) fn split_chunks(blob: &str, max: usize) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = blob;
     while !rest.is_empty() {
@@ -302,9 +234,11 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Where a new login will be stored, and the warning to print when `auto` fell back.
 #[derive(Debug, Clone)]
-pub struct StoreChoice {
-    pub kind: StoreKind,
-    pub warning: Option<String>,
+pub(crate) struct StoreChoice {
+    /// The store to use.
+    pub(crate) kind: StoreKind,
+    /// The warning line when `auto` fell back to the file.
+    pub(crate) warning: Option<String>,
 }
 
 /// The credential store of one data directory.
@@ -330,6 +264,7 @@ impl CredentialStore {
         CredentialStore::with_backend(paths, preference, Arc::new(OsKeychain))
     }
 
+    /// The store for `paths` with another secret backend (tests).
     pub fn with_backend(
         paths: Paths,
         preference: CredentialStoreKind,
@@ -343,12 +278,8 @@ impl CredentialStore {
         }
     }
 
-    pub fn paths(&self) -> &Paths {
-        &self.paths
-    }
-
     /// Tries the keychain once per process (set, get, delete a probe entry).
-    pub async fn probe_keychain(&self) -> Result<(), String> {
+    pub(crate) async fn probe_keychain(&self) -> Result<(), String> {
         self.probe
             .get_or_init(|| async {
                 let backend = Arc::clone(&self.backend);
@@ -376,7 +307,7 @@ impl CredentialStore {
     }
 
     /// Decides where a new login is stored (`auth.credential_store`).
-    pub async fn choose(&self) -> Result<StoreChoice, StoreError> {
+    pub(crate) async fn choose(&self) -> Result<StoreChoice, StoreError> {
         match self.preference {
             CredentialStoreKind::File => Ok(StoreChoice {
                 kind: StoreKind::File,
@@ -472,79 +403,111 @@ impl CredentialStore {
             .map_err(|_| StoreError::Corrupt("the keychain entries are not valid".into()))
     }
 
-    /// Stores `creds` in `kind`, then removes any credentials from the other store.
+    /// Stores `creds` in `kind`, then removes any credentials from the other store. The
+    /// caller holds `refresh.lock`; keychain entries of saves that never committed are
+    /// deleted first (see [`CredentialStore::clean_orphans`]).
     pub async fn save(&self, creds: &Credentials, kind: StoreKind) -> Result<(), StoreError> {
         let dir = &self.paths.data_dir;
         fsio::ensure_private_dir(dir).map_err(|e| io_error("create", dir, e))?;
+        self.clean_orphans().await;
         let meta = CredentialMeta::of(creds, None);
+        let old_index = read_index(&self.paths).ok().flatten();
         match kind {
             StoreKind::File => {
-                let old_index = read_index(&self.paths).ok().flatten();
+                if let Some(old) = &old_index {
+                    self.write_journal(&[Generation::of(old)])?;
+                }
                 self.write_file_doc(&FileDoc {
                     version: FORMAT_VERSION,
                     store: StoreKind::File,
                     meta,
                     tokens: creds.tokens.clone(),
                 })?;
-                if let Some(old) = old_index {
+                if old_index.is_some() {
                     let path = self.paths.credentials_index_file();
                     fsio::remove_if_exists(&path).map_err(|e| io_error("remove", &path, e))?;
-                    self.delete_generation(&old).await;
+                    self.clean_orphans().await;
                 }
                 Ok(())
             }
-            StoreKind::Keychain => {
-                let old_index = read_index(&self.paths).ok().flatten();
-                let blob = serde_json::to_string(&creds.tokens)
-                    .map_err(|e| StoreError::Keychain(e.to_string()))?;
-                let generation = format!("{:016x}", rand::random::<u64>());
-                let chunks: Vec<String> = split_chunks(&blob, CHUNK_BYTES)
-                    .into_iter()
-                    .map(String::from)
-                    .collect();
-                let index = IndexDoc {
-                    version: FORMAT_VERSION,
-                    store: StoreKind::Keychain,
-                    generation: generation.clone(),
-                    chunks: chunks.len() as u32,
-                    sha256: hex(&Sha256::digest(blob.as_bytes())),
-                    meta,
-                };
-                let backend = Arc::clone(&self.backend);
-                let written = off_thread(KEYCHAIN_TIMEOUT, move || {
-                    for (i, chunk) in chunks.iter().enumerate() {
-                        if let Err(e) = backend.set(&entry_user(&generation, i as u32), chunk) {
-                            for j in 0..i {
-                                let _ = backend.delete(&entry_user(&generation, j as u32));
-                            }
-                            return Err(e);
-                        }
-                    }
-                    Ok(())
-                })
-                .await
-                .and_then(|r| r);
-                if let Err(e) = written {
-                    return Err(if e.unusable {
-                        StoreError::KeychainUnusable(e.message)
-                    } else {
-                        StoreError::Keychain(e.message)
-                    });
-                }
-                self.write_index(&index)?;
-                if let Some(old) = old_index {
-                    self.delete_generation(&old).await;
-                }
-                let auth = self.paths.auth_file();
-                fsio::remove_if_exists(&auth).map_err(|e| io_error("remove", &auth, e))?;
-                Ok(())
-            }
+            StoreKind::Keychain => self.save_keychain(creds, meta, old_index).await,
         }
+    }
+
+    /// Writes a keychain generation, commits it with `credentials.json`, then deletes the
+    /// previous generation and any fallback `auth.json`.
+    async fn save_keychain(
+        &self,
+        creds: &Credentials,
+        meta: CredentialMeta,
+        old_index: Option<IndexDoc>,
+    ) -> Result<(), StoreError> {
+        let blob = serde_json::to_string(&creds.tokens)
+            .map_err(|e| StoreError::Keychain(e.to_string()))?;
+        let chunks: Vec<String> = split_chunks(&blob, CHUNK_BYTES)
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let index = IndexDoc {
+            version: FORMAT_VERSION,
+            store: StoreKind::Keychain,
+            generation: format!("{:016x}", rand::random::<u64>()),
+            chunks: chunks.len() as u32,
+            sha256: hex(&Sha256::digest(blob.as_bytes())),
+            meta,
+        };
+        // The journal names every generation this save may leave behind: the new one
+        // until the index commits it, the old one after.
+        let mut journal: Vec<Generation> = old_index.iter().map(Generation::of).collect();
+        journal.push(Generation::of(&index));
+        self.write_journal(&journal)?;
+        if let Err(e) = self.write_chunks(&index.generation, chunks).await {
+            self.clean_orphans().await;
+            return Err(e);
+        }
+        self.write_index(&index)?;
+        self.clean_orphans().await;
+        let auth = self.paths.auth_file();
+        fsio::remove_if_exists(&auth).map_err(|e| io_error("remove", &auth, e))?;
+        Ok(())
+    }
+
+    async fn write_chunks(&self, generation: &str, chunks: Vec<String>) -> Result<(), StoreError> {
+        let backend = Arc::clone(&self.backend);
+        let generation = generation.to_string();
+        let written = off_thread(KEYCHAIN_TIMEOUT, move || {
+            for (i, chunk) in chunks.iter().enumerate() {
+                backend.set(&entry_user(&generation, i as u32), chunk)?;
+            }
+            Ok(())
+        })
+        .await
+        .and_then(|r| r);
+        written.map_err(|e| {
+            if e.unusable {
+                StoreError::KeychainUnusable(e.message)
+            } else {
+                StoreError::Keychain(e.message)
+            }
+        })
+    }
+
+    /// Writes `creds` to `auth.json` only, leaving the keychain as it is: the 0600 copy
+    /// `auto` keeps while keychain saves fail. The next keychain save deletes it.
+    pub(crate) async fn save_fallback_file(&self, creds: &Credentials) -> Result<(), StoreError> {
+        let dir = &self.paths.data_dir;
+        fsio::ensure_private_dir(dir).map_err(|e| io_error("create", dir, e))?;
+        self.write_file_doc(&FileDoc {
+            version: FORMAT_VERSION,
+            store: StoreKind::File,
+            meta: CredentialMeta::of(creds, None),
+            tokens: creds.tokens.clone(),
+        })
     }
 
     /// Records a permanent refresh failure in the metadata of the current store, if it
     /// still holds the credentials whose refresh token failed.
-    pub async fn record_refresh_error(
+    pub(crate) async fn record_refresh_error(
         &self,
         failed_refresh_token: &[u8; 32],
         record: RefreshErrorRecord,
@@ -586,36 +549,18 @@ impl CredentialStore {
         }
         let index_path = self.paths.credentials_index_file();
         if index_path.exists() {
-            let index = read_index(&self.paths).ok().flatten();
-            fsio::remove_if_exists(&index_path).map_err(|e| io_error("remove", &index_path, e))?;
-            if let Some(index) = index {
-                self.delete_generation(&index).await;
+            self.clean_orphans().await;
+            if let Some(index) = read_index(&self.paths).ok().flatten() {
+                self.write_journal(&[Generation::of(&index)])?;
             }
+            fsio::remove_if_exists(&index_path).map_err(|e| io_error("remove", &index_path, e))?;
+            self.clean_orphans().await;
             found = Some(StoreKind::Keychain);
         }
         if found.is_some() {
             let _ = fsio::sync_dir(&self.paths.data_dir);
         }
         Ok(found)
-    }
-
-    /// Best effort: entries left behind are harmless (no index points at them).
-    async fn delete_generation(&self, index: &IndexDoc) {
-        let backend = Arc::clone(&self.backend);
-        let users: Vec<String> = (0..index.chunks)
-            .map(|i| entry_user(&index.generation, i))
-            .collect();
-        let outcome = off_thread(KEYCHAIN_TIMEOUT, move || {
-            users.iter().try_for_each(|u| backend.delete(u))
-        })
-        .await
-        .and_then(|r| r);
-        if let Err(e) = outcome {
-            tracing::warn!(
-                "could not delete old credential entries from the OS keychain: {}",
-                e.message
-            );
-        }
     }
 
     fn write_file_doc(&self, doc: &FileDoc) -> Result<(), StoreError> {
@@ -677,7 +622,7 @@ fn current_kind(paths: &Paths) -> Result<Option<StoreKind>, StoreError> {
 
 /// The metadata of the current credentials (local files only: no keychain, no
 /// network), with the store that holds them.
-pub fn read_meta(paths: &Paths) -> Option<(StoreKind, CredentialMeta)> {
+pub(crate) fn read_meta(paths: &Paths) -> Option<(StoreKind, CredentialMeta)> {
     let file = read_meta_file(&paths.auth_file()).map(|(_, m)| (StoreKind::File, m));
     let index =
         read_meta_file(&paths.credentials_index_file()).map(|(_, m)| (StoreKind::Keychain, m));
@@ -902,6 +847,148 @@ pub(crate) mod tests {
         );
         store.save(&creds, StoreKind::File).await.unwrap();
         assert!(store.load().await.unwrap().unwrap().refresh_error.is_none());
+    }
+
+    /// A keychain that can die in the middle of a save and refuse deletes, to leave the
+    /// leftovers a killed process would.
+    #[derive(Default)]
+    struct CrashingKeychain {
+        inner: MemoryKeychain,
+        sets_before_crash: Mutex<Option<usize>>,
+        deletes_fail: std::sync::atomic::AtomicBool,
+    }
+
+    impl SecretBackend for CrashingKeychain {
+        fn set(&self, user: &str, secret: &str) -> Result<(), KeychainError> {
+            if let Some(n) = self.sets_before_crash.lock().unwrap().as_mut() {
+                if *n == 0 {
+                    return Err(KeychainError {
+                        unusable: false,
+                        message: "simulated crash".into(),
+                    });
+                }
+                *n -= 1;
+            }
+            self.inner.set(user, secret)
+        }
+        fn get(&self, user: &str) -> Result<Option<String>, KeychainError> {
+            self.inner.get(user)
+        }
+        fn delete(&self, user: &str) -> Result<(), KeychainError> {
+            if self.deletes_fail.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(KeychainError {
+                    unusable: false,
+                    message: "delete refused".into(),
+                });
+            }
+            self.inner.delete(user)
+        }
+    }
+
+    fn entry_generations(backend: &CrashingKeychain) -> std::collections::BTreeSet<String> {
+        let entries = backend.inner.entries.lock().unwrap();
+        entries
+            .keys()
+            .map(|k| k.split('.').nth(1).unwrap().to_string())
+            .collect()
+    }
+
+    fn index_generation(store: &CredentialStore) -> String {
+        read_index(&store.paths).unwrap().unwrap().generation
+    }
+
+    #[tokio::test]
+    async fn uncommitted_keychain_writes_are_cleaned_on_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Arc::new(CrashingKeychain::default());
+        let store = CredentialStore::with_backend(
+            paths(dir.path()),
+            CredentialStoreKind::Keychain,
+            backend.clone(),
+        );
+        let first = sample_credentials("rt_first", 3000);
+        store.save(&first, StoreKind::Keychain).await.unwrap();
+        // Dies after one chunk of the next set, with nothing able to clean up.
+        backend
+            .deletes_fail
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        *backend.sets_before_crash.lock().unwrap() = Some(1);
+        let second = sample_credentials("rt_second", 3000);
+        assert!(store.save(&second, StoreKind::Keychain).await.is_err());
+        assert_eq!(
+            entry_generations(&backend).len(),
+            2,
+            "a half-written set is left"
+        );
+        assert!(store.has_orphans());
+
+        // The next start (a new process) deletes it; the committed set is untouched.
+        backend
+            .deletes_fail
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        *backend.sets_before_crash.lock().unwrap() = None;
+        let restarted = CredentialStore::with_backend(
+            paths(dir.path()),
+            CredentialStoreKind::Keychain,
+            backend.clone(),
+        );
+        restarted.clean_orphans().await;
+        assert!(!restarted.has_orphans());
+        assert_eq!(
+            entry_generations(&backend).into_iter().collect::<Vec<_>>(),
+            vec![index_generation(&restarted)]
+        );
+        assert_eq!(restarted.load().await.unwrap().unwrap().credentials, first);
+    }
+
+    #[tokio::test]
+    async fn old_generations_left_after_a_commit_are_cleaned_on_save_and_logout() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Arc::new(CrashingKeychain::default());
+        let store = CredentialStore::with_backend(
+            paths(dir.path()),
+            CredentialStoreKind::Keychain,
+            backend.clone(),
+        );
+        store
+            .save(&sample_credentials("rt_a", 10), StoreKind::Keychain)
+            .await
+            .unwrap();
+        backend
+            .deletes_fail
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let b = sample_credentials("rt_b", 10);
+        store.save(&b, StoreKind::Keychain).await.unwrap();
+        let c = sample_credentials("rt_c", 10);
+        store.save(&c, StoreKind::Keychain).await.unwrap();
+        assert_eq!(entry_generations(&backend).len(), 3, "deletes were refused");
+        assert_eq!(store.load().await.unwrap().unwrap().credentials, c);
+
+        // The next save cleans every leftover generation, not only the last one.
+        backend
+            .deletes_fail
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let d = sample_credentials("rt_d", 10);
+        store.save(&d, StoreKind::Keychain).await.unwrap();
+        assert_eq!(
+            entry_generations(&backend).into_iter().collect::<Vec<_>>(),
+            vec![index_generation(&store)]
+        );
+        assert!(!store.has_orphans());
+
+        // Logout with refused deletes keeps the journal; the next one finishes the job.
+        backend
+            .deletes_fail
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(store.delete().await.unwrap(), Some(StoreKind::Keychain));
+        assert_eq!(entry_generations(&backend).len(), 1);
+        backend
+            .deletes_fail
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(store.delete().await.unwrap(), None);
+        store.clean_orphans().await;
+        assert!(entry_generations(&backend).is_empty());
+        assert!(!store.has_orphans());
     }
 
     /// The real OS keychain; runs only with `AIRELAYS_TEST_KEYCHAIN=1` and then must work.

@@ -132,6 +132,9 @@ async fn login(ctx: Context, args: &LoginArgs) -> CliResult {
     };
 
     let creds = Credentials::from_tokens(tokens, jiff::Timestamp::now());
+    if let Some(line) = account_change(&ctx, &creds) {
+        say(&line);
+    }
     {
         // A relay refreshing at this moment must not overwrite the new login.
         let _lock = take_refresh_lock(&ctx).await?;
@@ -158,6 +161,31 @@ async fn login(ctx: Context, args: &LoginArgs) -> CliResult {
     Ok(())
 }
 
+/// The line `login` prints before it replaces a stored login of another account.
+fn account_change(ctx: &Context, creds: &Credentials) -> Option<String> {
+    let (_, old) = crate::auth::store::read_meta(&ctx.paths)?;
+    let differs = |a: &Option<String>, b: &Option<String>| {
+        a.as_deref()
+            .zip(b.as_deref())
+            .is_some_and(|(a, b)| !a.eq_ignore_ascii_case(b))
+    };
+    if !differs(&old.account_id, &creds.account_id) && !differs(&old.email, &creds.email) {
+        return None;
+    }
+    let who = |email: &Option<String>, account: &Option<String>| {
+        format!(
+            "{} (account {})",
+            email.as_deref().unwrap_or("an unknown email"),
+            account.as_deref().unwrap_or("unknown")
+        )
+    };
+    Some(format!(
+        "Note: this sign-in is for another account: {} replaces the stored login of {}.",
+        who(&creds.email, &creds.account_id),
+        who(&old.email, &old.account_id)
+    ))
+}
+
 /// `airelays logout`: forgets the stored ChatGPT credentials.
 pub(crate) fn run_logout(ctx: &Context, args: &LogoutArgs) -> CliResult {
     block_on(logout(ctx, args))
@@ -165,6 +193,9 @@ pub(crate) fn run_logout(ctx: &Context, args: &LogoutArgs) -> CliResult {
 
 async fn logout(ctx: &Context, args: &LogoutArgs) -> CliResult {
     let store = CredentialStore::new(ctx.paths.clone(), ctx.config.auth.credential_store);
+    // Held from the load through the revoke and the delete: a relay refreshing meanwhile
+    // would otherwise save a rotated set we neither revoke nor see (docs/auth.md).
+    let _lock = take_refresh_lock(ctx).await?;
     let refresh_token = match store.load().await {
         Ok(stored) => stored.map(|s| s.credentials.tokens.refresh_token),
         Err(e) => {
@@ -186,10 +217,7 @@ async fn logout(ctx: &Context, args: &LogoutArgs) -> CliResult {
             ),
         }
     }
-    let deleted = {
-        let _lock = take_refresh_lock(ctx).await?;
-        store.delete().await?
-    };
+    let deleted = store.delete().await?;
     if args.json {
         return print_json(&json!({
             "revoked": revoked,

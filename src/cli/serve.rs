@@ -81,7 +81,10 @@ pub(crate) fn run(mut ctx: Context, args: &ServeArgs) -> CliResult {
     let mut notes = Vec::new();
     let token = if config.security.require_bearer_auth {
         match token::load(&config.security.bearer_token_file, &ctx.env)? {
-            Some(t) => Some(t),
+            Some(t) => {
+                token::require_strong(&t.0, &t.1)?;
+                Some(t)
+            }
             None => {
                 let (t, _) = token::ensure(&config.security.bearer_token_file)?;
                 notes.push(format!(

@@ -380,28 +380,6 @@ impl ApiError {
         )
     }
 
-    pub(crate) fn auth_missing() -> ApiError {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "authentication_error",
-            Some("upstream_auth_missing"),
-            "No ChatGPT login found. Run `airelays login`.",
-        )
-    }
-
-    pub(crate) fn auth_refresh_failed(message: &str, retry_after: Option<u64>) -> ApiError {
-        let e = ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "authentication_error",
-            Some("upstream_auth_refresh_failed"),
-            message.to_string(),
-        );
-        match retry_after {
-            Some(s) => e.with_retry_after(s),
-            None => e,
-        }
-    }
-
     pub(crate) fn auth_rejected() -> ApiError {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -411,12 +389,13 @@ impl ApiError {
         )
     }
 
-    /// A credential-session failure (docs/auth.md#refresh): always 503.
+    /// A credential-session failure (docs/auth.md#refresh): the session error says
+    /// its own status, type, code and retry time.
     pub(crate) fn from_session(e: &crate::auth::session::SessionError) -> ApiError {
-        use crate::auth::session::SessionError;
-        match e {
-            SessionError::Missing => ApiError::auth_missing(),
-            other => ApiError::auth_refresh_failed(&other.to_string(), other.retry_after_secs()),
+        let error = ApiError::new(e.status(), e.error_type(), Some(e.code()), e.to_string());
+        match e.retry_after_secs() {
+            Some(secs) => error.with_retry_after(secs),
+            None => error,
         }
     }
 

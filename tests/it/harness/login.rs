@@ -54,6 +54,14 @@ impl RunningLogin {
                     if pred(&line) {
                         return line;
                     }
+                    // The printed link is the one-time start path: play its first hop
+                    // (cookie + redirect) and offer the authorize URL it leads to.
+                    if line.starts_with("http://localhost:") && line.contains("/start/") {
+                        let (status, location, _) = get(&browser(), &line).await;
+                        if let Some(authorize) = location.filter(|l| status == 302 && pred(l)) {
+                            return authorize;
+                        }
+                    }
                 }
                 Err(mpsc::TryRecvError::Empty) => {
                     assert!(
@@ -94,8 +102,42 @@ pub fn browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// Cookies set by the login's loopback pages, per port: the test is one browser.
+static COOKIES: std::sync::Mutex<Vec<(u16, String, String)>> = std::sync::Mutex::new(Vec::new());
+
+fn loopback_port(url: &str) -> Option<u16> {
+    let url = url::Url::parse(url).ok()?;
+    matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+        .then(|| url.port())
+        .flatten()
+}
+
+/// GET without following redirects, sending and keeping loopback cookies like a browser.
 pub async fn get(client: &reqwest::Client, url: &str) -> (u16, Option<String>, String) {
-    let response = client.get(url).send().await.unwrap();
+    let port = loopback_port(url);
+    let mut request = client.get(url);
+    if let Some(port) = port {
+        let jar = COOKIES.lock().unwrap();
+        let header: Vec<String> = jar
+            .iter()
+            .filter(|(p, _, _)| *p == port)
+            .map(|(_, n, v)| format!("{n}={v}"))
+            .collect();
+        if !header.is_empty() {
+            request = request.header("cookie", header.join("; "));
+        }
+    }
+    let response = request.send().await.unwrap();
+    if let Some(port) = port {
+        let mut jar = COOKIES.lock().unwrap();
+        for set in response.headers().get_all("set-cookie") {
+            let pair = set.to_str().unwrap().split(';').next().unwrap_or("");
+            if let Some((name, value)) = pair.split_once('=') {
+                jar.retain(|(p, n, _)| !(*p == port && n == name));
+                jar.push((port, name.to_string(), value.to_string()));
+            }
+        }
+    }
     let status = response.status().as_u16();
     let location = response
         .headers()
