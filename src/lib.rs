@@ -57,6 +57,7 @@
 //! they must be chosen from the path before any body is parsed, for routes that
 //! relay nothing too. `docs/architecture.md` walks through adding a dialect.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod auth;
 pub mod cli;

@@ -10,13 +10,32 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::translate::DEFAULT_UNSUPPORTED_PARAMETERS;
-
 mod keys;
 mod paths;
 
 pub(crate) use keys::commented_example;
 pub use paths::Paths;
+
+/// Parameters the upstream rejects, which the relay removes and discloses
+/// (docs/architecture.md#removed-and-refused-parameters): the default of
+/// `upstream.unsupported_parameters`.
+pub const DEFAULT_UNSUPPORTED_PARAMETERS: &[&str] = &[
+    "temperature",
+    "top_p",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+    "user",
+    "safety_identifier",
+    "metadata",
+    "max_output_tokens",
+    "max_tokens",
+    "max_completion_tokens",
+    "truncation",
+    "background",
+    "top_logprobs",
+    "prompt_cache_retention",
+];
 
 /// The config file `init` writes and the repository ships, with every key.
 pub(crate) const EXAMPLE_CONFIG: &str = include_str!("../../config.example.toml");

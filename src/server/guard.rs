@@ -1,4 +1,4 @@
-//! The request guard of spec §5.1, in order: Host check (DNS rebinding), Origin
+//! The request guard (docs/architecture.md#request-guard-order), in order: Host check (DNS rebinding), Origin
 //! check and CORS, then for `/v1/*`: bearer token (a wrong one from a banned
 //! identity is 429), token bucket, concurrency.
 
@@ -82,14 +82,42 @@ impl Guard {
 
     /// Runs the guard. `protected` is true for `/v1/*`.
     pub fn check<B>(&self, req: &Request<B>, ip: IpAddr, protected: bool) -> Result<Pass, Stop> {
+        let refuse = |e: ApiError| Stop::Error(Box::new(e), None);
+        self.check_host(req).map_err(refuse)?;
         let headers = req.headers();
-        // 1. Host (HTTP/2 carries it as the :authority of the URI).
+        let cors_origin = self.check_origin(headers).map_err(refuse)?;
+        if req.method() == Method::OPTIONS
+            && let Some(o) = cors_origin
+        {
+            return Err(Stop::Preflight(o));
+        }
+        // A browser's no-cors request (`<img src>`, a form, a link) from another site
+        // carries no Origin but says where it comes from; it never has the token, so
+        // it is refused like a foreign Origin before it can touch the ban counter.
+        if protected && cors_origin.is_none() && is_cross_site_fetch(headers) {
+            return Err(refuse(ApiError::origin_not_allowed("(a cross-site page)")));
+        }
+        if !protected {
+            return Ok(Pass {
+                _slot: None,
+                cors_origin,
+            });
+        }
+        match self.check_client(headers, ip) {
+            Ok(slot) => Ok(Pass {
+                _slot: Some(slot),
+                cors_origin,
+            }),
+            Err(e) => Err(Stop::Error(Box::new(e), cors_origin)),
+        }
+    }
+
+    /// Step 1: the Host header (HTTP/2 carries it as the `:authority` of the URI).
+    fn check_host<B>(&self, req: &Request<B>) -> Result<(), ApiError> {
+        let headers = req.headers();
         // Two Host headers are a malformed request (RFC 9112 §3.2): never pick one.
         if headers.get_all(http::header::HOST).iter().nth(1).is_some() {
-            return Err(Stop::Error(
-                Box::new(ApiError::host_not_allowed("(several Host headers)")),
-                None,
-            ));
+            return Err(ApiError::host_not_allowed("(several Host headers)"));
         }
         let host_header = headers
             .get(http::header::HOST)
@@ -100,57 +128,34 @@ impl Guard {
         if let (Some(h), Some(t)) = (host_header, target)
             && !h.eq_ignore_ascii_case(t)
         {
-            return Err(Stop::Error(
-                Box::new(ApiError::host_not_allowed(&format!(
-                    "{h} (the request target names {t})"
-                ))),
-                None,
-            ));
+            return Err(ApiError::host_not_allowed(&format!(
+                "{h} (the request target names {t})"
+            )));
         }
-        let authority = host_header.or(target).unwrap_or_default().to_string();
-        if !self.host_allowed(&authority) {
-            return Err(Stop::Error(
-                Box::new(ApiError::host_not_allowed(&authority)),
-                None,
-            ));
+        let authority = host_header.or(target).unwrap_or_default();
+        if !self.host_allowed(authority) {
+            return Err(ApiError::host_not_allowed(authority));
         }
-        // 2. Origin and CORS.
-        let cors_origin = match headers.get(http::header::ORIGIN) {
-            None => None,
-            Some(v) => {
-                let origin = v.to_str().unwrap_or("");
-                if !self.origin_allowed(origin) {
-                    return Err(Stop::Error(
-                        Box::new(ApiError::origin_not_allowed(origin)),
-                        None,
-                    ));
-                }
-                Some(v.clone())
-            }
+        Ok(())
+    }
+
+    /// Step 2: the Origin, echoed in CORS headers when allowed.
+    fn check_origin(&self, headers: &HeaderMap) -> Result<Option<HeaderValue>, ApiError> {
+        let Some(v) = headers.get(http::header::ORIGIN) else {
+            return Ok(None);
         };
-        if req.method() == Method::OPTIONS
-            && let Some(o) = cors_origin
-        {
-            return Err(Stop::Preflight(o));
+        let origin = v.to_str().unwrap_or("");
+        if !self.origin_allowed(origin) {
+            return Err(ApiError::origin_not_allowed(origin));
         }
-        // A browser's no-cors request (`<img src>`, a form, a link) from another site
-        // carries no Origin but says where it comes from; it never has the token, so
-        // it is refused like a foreign Origin before it can touch the ban counter.
-        if protected && cors_origin.is_none() && is_cross_site_fetch(headers) {
-            return Err(Stop::Error(
-                Box::new(ApiError::origin_not_allowed("(a cross-site page)")),
-                None,
-            ));
-        }
-        if !protected {
-            return Ok(Pass {
-                _slot: None,
-                cors_origin,
-            });
-        }
-        // 3. Bearer, ban, bucket, concurrency. A token that verifies is served even
-        // from a banned identity: the ban bounds guessing, it must not let another
-        // local user lock the owner's tools out (docs/security.md, "Failed-auth ban").
+        Ok(Some(v.clone()))
+    }
+
+    /// Step 3, on protected paths: token, ban, bucket, concurrency. A token that
+    /// verifies is served even from a banned identity: the ban bounds guessing, it
+    /// must not let another local user lock the owner's tools out
+    /// (docs/security.md, "Failed-auth ban").
+    fn check_client(&self, headers: &HeaderMap, ip: IpAddr) -> Result<SlotGuard, ApiError> {
         let banned = self.limits.check_ban(ip);
         if self.require_auth {
             let presented = headers
@@ -159,10 +164,7 @@ impl Guard {
             if let Err(failure) = self.verifier.check(presented) {
                 // While banned, a wrong token is answered 429 and not counted again.
                 if let Err(secs) = banned {
-                    return Err(Stop::Error(
-                        Box::new(ApiError::ip_blocked(secs)),
-                        cors_origin,
-                    ));
+                    return Err(ApiError::ip_blocked(secs));
                 }
                 // Only a presented credential is a guess. A request without one is
                 // what any web page can make the browser send (a page cannot add an
@@ -172,36 +174,22 @@ impl Guard {
                 if failure != AuthFailure::Missing {
                     self.limits.record_auth_failure(ip, presented);
                 }
-                let err = match failure {
+                return Err(match failure {
                     AuthFailure::WrongScheme => ApiError::wrong_auth_scheme(),
                     AuthFailure::Missing | AuthFailure::Invalid => {
                         ApiError::missing_or_invalid_token()
                     }
-                };
-                return Err(Stop::Error(Box::new(err), cors_origin));
+                });
             }
         } else if let Err(secs) = banned {
-            return Err(Stop::Error(
-                Box::new(ApiError::ip_blocked(secs)),
-                cors_origin,
-            ));
+            return Err(ApiError::ip_blocked(secs));
         }
         if let Err(secs) = self.limits.take_token(ip) {
-            return Err(Stop::Error(
-                Box::new(ApiError::rate_limited(secs, self.per_minute)),
-                cors_origin,
-            ));
+            return Err(ApiError::rate_limited(secs, self.per_minute));
         }
-        match self.limits.acquire_slot(ip) {
-            Some(slot) => Ok(Pass {
-                _slot: Some(slot),
-                cors_origin,
-            }),
-            None => Err(Stop::Error(
-                Box::new(ApiError::too_many_concurrent(self.concurrent)),
-                cors_origin,
-            )),
-        }
+        self.limits
+            .acquire_slot(ip)
+            .ok_or_else(|| ApiError::too_many_concurrent(self.concurrent))
     }
 }
 

@@ -148,6 +148,7 @@ pub struct ChatStreamTranslator {
 }
 
 impl ChatStreamTranslator {
+    /// A translator for one chat answer.
     pub fn new(ctx: ChatContext) -> Self {
         let mut head = Vec::with_capacity(128 + ctx.id.len() + ctx.model.len());
         head.extend_from_slice(b"{\"id\":");

@@ -107,25 +107,8 @@ impl TranslateOptions<'_> {
     }
 }
 
-/// Parameters the upstream rejects (docs/architecture.md#removed-and-refused-parameters); the default of
-/// `upstream.unsupported_parameters`.
-pub const DEFAULT_UNSUPPORTED_PARAMETERS: &[&str] = &[
-    "temperature",
-    "top_p",
-    "presence_penalty",
-    "frequency_penalty",
-    "seed",
-    "user",
-    "safety_identifier",
-    "metadata",
-    "max_output_tokens",
-    "max_tokens",
-    "max_completion_tokens",
-    "truncation",
-    "background",
-    "top_logprobs",
-    "prompt_cache_retention",
-];
+/// The default of `upstream.unsupported_parameters` (defined with the configuration).
+pub use crate::config::DEFAULT_UNSUPPORTED_PARAMETERS;
 
 /// A translated request, ready to be sent upstream.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,6 +12,7 @@ use bytes::{Bytes, BytesMut};
 /// Safety net against a broken upstream that never ends an event.
 pub const MAX_EVENT_BYTES: usize = 256 * 1024 * 1024;
 
+/// One server-sent event, with its exact bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SseEvent {
     /// The `event:` field, if any.
@@ -39,6 +40,7 @@ impl SseEvent {
     }
 }
 
+/// An event grew past the safety net of [`MAX_EVENT_BYTES`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("an upstream event exceeded {MAX_EVENT_BYTES} bytes")]
 pub struct EventTooLarge;
@@ -61,10 +63,12 @@ pub struct SseReader {
 }
 
 impl SseReader {
+    /// A reader with nothing buffered.
     pub fn new() -> SseReader {
         SseReader::default()
     }
 
+    /// Appends bytes as they arrive.
     pub fn push(&mut self, chunk: &[u8]) {
         self.buf.extend_from_slice(chunk);
     }
