@@ -502,8 +502,10 @@ async fn browser_sign_in_page_says_it_succeeded() {
     let chromium = chromium();
     let env = Sandbox::mocked().await;
     let mut login = RunningLogin::spawn(env.cmd(&["login", "--no-browser", "--timeout", "100"]));
+    // The one-time start link: the browser that opens it gets the sign-in cookie the
+    // callback asks for, then the redirect to the issuer.
     let url = login
-        .line_where(|l| l.starts_with("http://") && l.contains("/oauth/authorize?"))
+        .line_where(|l| l.starts_with("http://localhost:") && l.contains("/start/"))
         .await;
 
     let artifacts = repo().join("tests/artifacts");
