@@ -4,7 +4,9 @@
 //! while the upstream pairs calls and outputs by `call_id`. So the calls of the
 //! assistant message at index `t` get the ids `call_<t>_<n>`, and the n-th `tool`
 //! message after that assistant message answers its n-th call; a `tool_name` that
-//! differs from that call's name is refused, naming the message.
+//! differs from that call's name is refused, naming the message. Clients that add
+//! ids anyway (Open WebUI sends `tool_calls[].id` and `tool_call_id`) are paired
+//! by them when they match a call of that message.
 
 use serde_json::{Map, Value};
 
@@ -44,14 +46,23 @@ pub(crate) fn prepare(
     Ok((upstream, shared))
 }
 
-/// The tool calls of the latest assistant message, and how many were answered.
+/// One tool call of the latest assistant message.
+#[derive(Debug)]
+struct Call {
+    /// `call_<turn>_<n>`.
+    id: String,
+    name: String,
+    /// The id the client gave the call, if any.
+    client_id: Option<String>,
+    answered: bool,
+}
+
+/// The tool calls of the latest assistant message.
 #[derive(Debug, Default)]
 struct Pairing {
     /// The index of that assistant message.
     turn: usize,
-    /// (call id, function name) of each of its calls.
-    calls: Vec<(String, String)>,
-    answered: usize,
+    calls: Vec<Call>,
 }
 
 impl Pairing {
@@ -146,6 +157,11 @@ impl Pairing {
         let mut chat_calls = Vec::with_capacity(calls.len());
         for (n, call) in calls.into_iter().enumerate() {
             let call_param = format!("{param}.tool_calls[{n}]");
+            let client_id = call
+                .get("id")
+                .and_then(Value::as_str)
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned);
             let (name, arguments) = function_of(call, &call_param)?;
             let id = format!("call_{turn}_{n}");
             let mut function = Map::new();
@@ -156,7 +172,12 @@ impl Pairing {
             chat_call.insert("type".to_owned(), Value::from("function"));
             chat_call.insert("function".to_owned(), Value::Object(function));
             chat_calls.push(Value::Object(chat_call));
-            self.calls.push((id, name));
+            self.calls.push(Call {
+                id,
+                name,
+                client_id,
+                answered: false,
+            });
         }
         if !chat_calls.is_empty() {
             chat.insert("tool_calls".to_owned(), Value::Array(chat_calls));
@@ -164,52 +185,61 @@ impl Pairing {
         Ok(())
     }
 
-    /// The call id a `tool` message answers: the next unanswered call of the
-    /// latest assistant message, whose name must match `tool_name`.
+    /// The call id a `tool` message answers: the call whose client id is its
+    /// `tool_call_id`, else the first unanswered call of the latest assistant
+    /// message. Its name must match `tool_name`.
     fn answer(
         &mut self,
         i: usize,
         message: &Map<String, Value>,
         param: &str,
     ) -> Result<String, TranslateError> {
-        let tool_name = match message.get("tool_name").or_else(|| message.get("name")) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(name)) => Some(name.as_str()),
-            Some(_) => {
-                return Err(TranslateError::invalid_type(
-                    format!("{param}.tool_name"),
-                    "a string",
-                ));
-            }
+        let text = |key: &str| match message.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(_) => Err(TranslateError::invalid_type(
+                format!("{param}.{key}"),
+                "a string",
+            )),
         };
-        let Some((id, name)) = self.calls.get(self.answered) else {
-            let message = if self.calls.is_empty() {
-                format!(
-                    "`messages[{i}]` is a tool result, but no earlier assistant message has tool calls to answer. Send the assistant message with its `tool_calls` before the tool results."
-                )
-            } else {
-                format!(
-                    "`messages[{i}]` is tool result number {} after `messages[{}]`, which made only {} tool call(s). Send one tool message per call, in the order of the calls.",
-                    self.answered + 1,
-                    self.turn,
-                    self.calls.len()
-                )
-            };
-            return Err(TranslateError::param(param, message));
+        let tool_name = text("tool_name")?.or(text("name")?);
+        let by_id = text("tool_call_id")?.and_then(|id| {
+            self.calls
+                .iter()
+                .position(|c| c.client_id.as_deref() == Some(id))
+        });
+        let Some(n) = by_id.or_else(|| self.calls.iter().position(|c| !c.answered)) else {
+            return Err(TranslateError::param(param, self.unanswerable(i)));
         };
+        let call = &mut self.calls[n];
         if let Some(tool_name) = tool_name
-            && tool_name != name
+            && tool_name != call.name
         {
             return Err(TranslateError::param(
                 format!("{param}.tool_name"),
                 format!(
-                    "`messages[{i}].tool_name` is \"{tool_name}\", but it answers call {} of `messages[{}]`, which called \"{name}\". Send the tool results in the order of the calls.",
-                    self.answered, self.turn
+                    "`messages[{i}].tool_name` is \"{tool_name}\", but it answers call {n} of `messages[{}]`, which called \"{}\". Send the tool results in the order of the calls.",
+                    self.turn, call.name
                 ),
             ));
         }
-        self.answered += 1;
-        Ok(id.clone())
+        call.answered = true;
+        Ok(call.id.clone())
+    }
+
+    /// Why tool message `i` answers no call.
+    fn unanswerable(&self, i: usize) -> String {
+        if self.calls.is_empty() {
+            format!(
+                "`messages[{i}]` is a tool result, but no earlier assistant message has tool calls to answer. Send the assistant message with its `tool_calls` before the tool results."
+            )
+        } else {
+            format!(
+                "`messages[{i}]` is one tool result too many: `messages[{}]` made {} tool call(s), all answered. Send one tool message per call, in the order of the calls.",
+                self.turn,
+                self.calls.len()
+            )
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 //!
 //! - `model` may carry a tag (`gpt-5.5:latest`, Open WebUI appends `:latest`); the
 //!   tag is stripped and the catalogue id goes upstream.
-//! - `think`: see [`Think`] for the table. `format: "json"` → a JSON object answer;
+//! - `think`: see `request::Think` for the table. `format: "json"` → a JSON object answer;
 //!   a schema object → structured output with `strict: true`.
 //! - `options` (`num_predict`, `temperature`, `top_p`, `seed`, `num_ctx`, …) are
 //!   removed and disclosed as `options.<name>`; a non-empty `options.stop` is
@@ -60,8 +60,8 @@ use serde_json::{Map, Value};
 use super::dialect::{AnswerContext, Dialect, Prepared};
 use super::{TranslateError, TranslateOptions, UpstreamRequest, parse_body};
 pub(crate) use generate::{chat_load_answer, generate_load_answer};
+pub(crate) use request::KeepAlive;
 use request::Shared;
-pub(crate) use request::{KeepAlive, Think};
 use stream::{Flavour, OllamaStream};
 
 /// The `Content-Type` of a streamed Ollama answer.

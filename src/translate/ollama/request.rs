@@ -242,9 +242,9 @@ impl Shared {
         Ok(None)
     }
 
-    /// Records a field the endpoint does not use (`null` counts as absent).
+    /// Records a field the endpoint does not use (`null` and `""` count as absent).
     pub(crate) fn ignore(&mut self, key: String, value: &Value) {
-        if !value.is_null() {
+        if !value.is_null() && value != "" {
             self.ignored.push(key);
         }
     }
