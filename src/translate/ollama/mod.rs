@@ -21,7 +21,8 @@
 //!   skip); `context` is refused (the backend keeps no context: send the
 //!   conversation to `/api/chat`), and so is a non-empty `suffix`. An empty or
 //!   missing `prompt` loads or unloads a model in Ollama: the route answers it
-//!   with [`generate_load_answer`] and makes no upstream call.
+//!   with [`generate_load_answer`] and makes no upstream call (an `/api/chat`
+//!   body without messages likewise, with [`chat_load_answer`]).
 //!
 //! Answers are NDJSON lines (`application/x-ndjson`, [`stream::OllamaStream`]) or,
 //! with `stream: false`, one object of the same shape with `done: true`.
@@ -29,9 +30,11 @@
 //! Durations (`total_duration`, `prompt_eval_duration`, `eval_duration`, in ns)
 //! are measured, never invented: translation reads no clock, so the dialects are
 //! generic over a [`StreamClock`] that the server supplies (`C::default()` is
-//! taken when the request is prepared, and read at each upstream event). With the
-//! default [`NoClock`] the durations are left out. `load_duration` is always 0:
-//! no model is loaded.
+//! taken when the request is prepared; it is read at the first output line and
+//! at the end). `prompt_eval_duration` runs until the first output,
+//! `eval_duration` from there to the end; a non-streamed answer reports only
+//! `total_duration`. With the default [`NoClock`] the durations are left out.
+//! `load_duration` is always 0: no model is loaded.
 
 // Until the lead wires the Ollama routes (server/routes), only the fuzz entry
 // points and the tests reach this module; remove this line when they do.
@@ -72,9 +75,9 @@ pub(crate) const NDJSON: &str = "application/x-ndjson";
 /// every feature the dialects serve (`think` levels, `tool_name`, schema `format`).
 pub(crate) const OLLAMA_API_VERSION: &str = "0.12.0";
 
-/// Elapsed time since a request was prepared, as the server measures it. The
-/// dialects read it at each upstream event and at the end; translation itself
-/// reads no clock.
+/// Elapsed time since a request was prepared, as the server measures it (e.g. a
+/// `std::time::Instant` taken in `Default::default`). The dialects read it at the
+/// first output and at the end; translation itself reads no clock.
 pub(crate) trait StreamClock: Default + Send + 'static {
     /// Nanoseconds since this clock was created, `None` when nothing is measured.
     fn elapsed_ns(&self) -> Option<u64>;

@@ -983,3 +983,28 @@ fn version_is_numeric_and_errors_have_ollamas_shape() {
         b"{\"error\":\"a\\nb\"}\n".to_vec()
     );
 }
+
+#[test]
+fn tool_arguments_that_are_not_an_object_are_kept_as_text() {
+    let item = |id: &str, arguments: &str| {
+        let item = json!({"type":"response.output_item.done","output_index":0,"item":{
+            "id":id,"type":"function_call","call_id":id,"name":"f","arguments":arguments}});
+        format!("event: response.output_item.done\ndata: {item}\n\n")
+    };
+    let transcript = [
+        item("fc_1", "not json"),
+        item("fc_2", ""),
+        item("fc_3", "[1,2]"),
+        "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"status\":\"completed\"}}\n\n".to_owned(),
+    ]
+    .concat();
+    let (lines, step) = run(chat_stream(NoClock), &transcript);
+    assert_eq!(step, StreamStep::Finished);
+    let args: Vec<&Value> = lines
+        .iter()
+        .filter_map(|l| l.pointer("/message/tool_calls/0/function/arguments"))
+        .collect();
+    assert_eq!(args, [&json!("not json"), &json!({}), &json!("[1,2]")]);
+    let last = lines.last().unwrap();
+    assert!(last.get("eval_count").is_none(), "no usage, no counts");
+}
