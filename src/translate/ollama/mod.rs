@@ -95,7 +95,7 @@ impl StreamClock for NoClock {
 
 /// The dialect state both endpoints keep for the answer.
 #[derive(Debug)]
-pub(crate) struct Answer<C> {
+struct Answer<C> {
     /// The model as the client spelled it (Ollama echoes it in every line).
     client_model: String,
     /// How long the client wants the model kept in `/api/ps`.

@@ -173,10 +173,13 @@ pub(crate) struct Shared {
     pub(crate) client_model: String,
     /// The catalogue id (tag stripped).
     pub(crate) model: String,
+    /// Whether the client wants a stream (Ollama's default: yes).
     pub(crate) stream: bool,
+    /// What `think` asked for.
     pub(crate) think: Think,
     /// The chat `response_format`, from `format`.
     pub(crate) format: Option<Value>,
+    /// `keep_alive`, for `/api/ps`.
     pub(crate) keep_alive: KeepAlive,
     /// Removed parameters, in request order.
     pub(crate) ignored: Vec<String>,
