@@ -23,6 +23,7 @@ pub mod chat_response;
 pub mod chat_stream;
 pub(crate) mod completions;
 pub(crate) mod dialect;
+pub mod ollama;
 pub(crate) mod responses;
 pub mod responses_request;
 pub mod responses_response;
