@@ -23,6 +23,7 @@ pub mod chat_response;
 pub mod chat_stream;
 pub mod completions;
 pub mod dialect;
+pub mod messages;
 pub mod responses;
 pub mod responses_request;
 pub mod responses_response;
