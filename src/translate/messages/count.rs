@@ -49,9 +49,10 @@ pub fn count_request(
 /// The countable content of an upstream body.
 pub fn count_input(body: &Map<String, Value>) -> CountInput {
     let mut input = CountInput::default();
+    let mut first = true;
     visit(body, &mut |piece| match piece {
         Piece::Text(text) => {
-            if !input.text.is_empty() {
+            if !std::mem::take(&mut first) {
                 input.text.push('\n');
             }
             input.text.push_str(text);
@@ -66,15 +67,18 @@ pub fn count_input(body: &Map<String, Value>) -> CountInput {
 /// bytes / [`BYTES_PER_TOKEN`] plus [`ATTACHMENT_TOKEN_ESTIMATE`] per image or
 /// file. Nothing is copied.
 pub fn estimate_input_tokens(body: &Map<String, Value>) -> u64 {
-    let mut bytes = 0u64;
+    // Counted like the text of [`count_input`]: pieces and the newlines between.
+    let mut bytes: Option<u64> = None;
     let mut attachments = 0u64;
     visit(body, &mut |piece| match piece {
         Piece::Text(text) => {
-            bytes = bytes.saturating_add(u64::try_from(text.len()).unwrap_or(u64::MAX));
+            let len = u64::try_from(text.len()).unwrap_or(u64::MAX);
+            bytes = Some(bytes.map_or(len, |b| b.saturating_add(len).saturating_add(1)));
         }
         Piece::Image | Piece::File => attachments = attachments.saturating_add(1),
     });
-    (bytes / BYTES_PER_TOKEN).saturating_add(attachments.saturating_mul(ATTACHMENT_TOKEN_ESTIMATE))
+    (bytes.unwrap_or(0) / BYTES_PER_TOKEN)
+        .saturating_add(attachments.saturating_mul(ATTACHMENT_TOKEN_ESTIMATE))
 }
 
 /// Calls `f` for every countable piece of the body, in order.
