@@ -47,9 +47,9 @@
 
 pub mod count;
 pub mod models;
-pub mod request;
-pub mod response;
-pub mod stream;
+pub(crate) mod request;
+pub(crate) mod response;
+pub(crate) mod stream;
 
 mod content;
 
@@ -193,8 +193,12 @@ pub fn prompt_cache_key(session: &str, agent: Option<&str>, model: &str) -> Stri
     format!("claude-{}", hex_prefix(&hash.finalize(), 32))
 }
 
-/// The Anthropic error `type` for an HTTP status (dialects.md §1.4's table);
-/// also what the HTTP error envelope of the Anthropic routes uses.
+/// The Anthropic error `type` for an HTTP status (Anthropic's table: 400
+/// `invalid_request_error`, 401 `authentication_error`, 403 `permission_error`,
+/// 404 `not_found_error`, 413 `request_too_large`, 429 `rate_limit_error`, 529
+/// `overloaded_error`, 500 `api_error`; the relay's 503 is overloaded too, its
+/// 422 an invalid request). Also what the HTTP error envelope of the Anthropic
+/// routes uses.
 pub fn error_type_for_status(status: u16) -> &'static str {
     match status {
         400 | 422 => "invalid_request_error",

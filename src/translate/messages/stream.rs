@@ -1,5 +1,5 @@
-//! Upstream events → Anthropic's streaming grammar (dialects.md §1.4 as
-//! summarised in docs/architecture.md, "The dialect seam"):
+//! Upstream events → Anthropic's streaming grammar, through the dialect seam
+//! (docs/architecture.md, "The dialect seam"):
 //!
 //! `message_start` (with a usage estimate), `ping`, then per content block
 //! `content_block_start`, `content_block_delta`s (`text_delta`,
@@ -262,6 +262,15 @@ impl MessagesStream {
             self.blocks.iter().position(|b| b.key.same(&key))
         };
         if let Some(position) = found {
+            return position;
+        }
+        // Deltas that named no item belong to the item that names itself later.
+        let adopted = self
+            .blocks
+            .iter()
+            .rposition(|b| b.key.is_anonymous() && b.kind.same_class(&kind) && !b.closed);
+        if let Some(position) = adopted.filter(|_| !key.is_anonymous()) {
+            self.blocks[position].key = key;
             return position;
         }
         self.blocks.push(Block {

@@ -1,6 +1,6 @@
-//! Tests of the Messages dialect: requests from a Claude Code-shaped body
-//! (dialects.md §1.3), answers, aliases, counting; the stream grammar is in
-//! `tests/stream.rs`.
+//! Tests of the Messages dialect: requests from a body shaped like Claude
+//! Code's (`fixtures/claude_code.json`), answers, aliases, counting; the stream
+//! grammar is in `tests/stream.rs`.
 
 mod stream;
 

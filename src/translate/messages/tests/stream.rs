@@ -467,3 +467,16 @@ fn summary_parts_are_separated_and_models_are_escaped() {
     let events = parse(&out);
     assert_eq!(events[0]["message"]["model"], json!("we\"ird\nmodel"));
 }
+
+#[test]
+fn deltas_without_item_identity_are_not_repeated() {
+    let events = [
+        json!({"type":"response.output_text.delta","delta":"Hel"}),
+        json!({"type":"response.output_text.delta","delta":"lo"}),
+        json!({"type":"response.output_item.done","output_index":0,"item":{"id":"m","type":"message","content":[{"type":"output_text","text":"Hello"}]}}),
+        json!({"type":"response.completed","response":{"output":[{"id":"m","type":"message","content":[{"type":"output_text","text":"Hello"}]}]}}),
+    ];
+    let (_, bytes) = run_json(&events, false);
+    let message = check(&parse(&bytes), true);
+    assert_eq!(message["content"], json!([{"type":"text","text":"Hello"}]));
+}
