@@ -57,6 +57,14 @@ impl ItemKey {
         }
     }
 
+    /// [`ItemKey::same`] against a borrowed identity (never for an anonymous one).
+    fn names(&self, id: Option<&str>, index: Option<u64>) -> bool {
+        match (self.id.as_deref(), id) {
+            (Some(a), Some(b)) => a == b,
+            _ => matches!((self.index, index), (Some(a), Some(b)) if a == b),
+        }
+    }
+
     fn is_anonymous(&self) -> bool {
         self.id.is_none() && self.index.is_none()
     }
@@ -221,6 +229,18 @@ impl MessagesStream {
             return StreamStep::Finished;
         }
         self.ensure_started(out);
+        if let Some(b) = self.open
+            && let Some(block) = self.blocks.get_mut(b)
+            && block.kind == Kind::Text
+            && block.key.names(item_id, output_index)
+        {
+            // The open text block, without building a key.
+            block.streamed = true;
+            if !delta.is_empty() {
+                self.delta(out, b, delta);
+            }
+            return StreamStep::Continue;
+        }
         let key = ItemKey {
             id: item_id.map(str::to_owned),
             index: output_index,
@@ -448,7 +468,7 @@ impl MessagesStream {
         out.extend_from_slice(
             b"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":",
         );
-        out.extend_from_slice(index.to_string().as_bytes());
+        write_index(out, index);
         out.extend_from_slice(b",\"content_block\":");
         match &block.kind {
             Kind::Text => out.extend_from_slice(b"{\"type\":\"text\",\"text\":\"\"}"),
@@ -483,7 +503,7 @@ impl MessagesStream {
         out.extend_from_slice(
             b"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":",
         );
-        out.extend_from_slice(index.to_string().as_bytes());
+        write_index(out, index);
         out.extend_from_slice(b"}\n\n");
         self.blocks[b].closed = true;
         self.open = None;
@@ -558,7 +578,7 @@ fn write_delta(out: &mut Vec<u8>, index: usize, kind: &str, field: &str, text: &
     out.extend_from_slice(
         b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":",
     );
-    out.extend_from_slice(index.to_string().as_bytes());
+    write_index(out, index);
     out.extend_from_slice(b",\"delta\":{\"type\":\"");
     out.extend_from_slice(kind.as_bytes());
     out.extend_from_slice(b"\",\"");
@@ -566,6 +586,13 @@ fn write_delta(out: &mut Vec<u8>, index: usize, kind: &str, field: &str, text: &
     out.extend_from_slice(b"\":");
     write_json_str(out, text);
     out.extend_from_slice(b"}}\n\n");
+}
+
+/// A block index in decimal, without an allocation.
+fn write_index(out: &mut Vec<u8>, index: usize) {
+    use std::io::Write as _;
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{index}");
 }
 
 /// The in-band `event: error` of a stream that failed after its first byte.

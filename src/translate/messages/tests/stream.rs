@@ -480,3 +480,122 @@ fn deltas_without_item_identity_are_not_repeated() {
     let message = check(&parse(&bytes), true);
     assert_eq!(message["content"], json!([{"type":"text","text":"Hello"}]));
 }
+
+/// The upstream events of output item `i`: `added`, its deltas, `done`.
+fn item_events(i: usize, kind: u8, pieces: &[String]) -> (Vec<Value>, Value) {
+    let index = i;
+    let id = format!("item_{i}");
+    let (added, delta_type, done) = match kind {
+        0 => {
+            let text = pieces.concat();
+            (
+                json!({"id":id,"type":"message","role":"assistant","content":[]}),
+                "response.output_text.delta",
+                json!({"id":id,"type":"message","role":"assistant","content":[{"type":"output_text","text":text}]}),
+            )
+        }
+        1 => (
+            json!({"id":id,"type":"reasoning","summary":[]}),
+            "response.reasoning_summary_text.delta",
+            json!({"id":id,"type":"reasoning","summary":[{"type":"summary_text","text":pieces.concat()}],
+                "encrypted_content":format!("E{i}")}),
+        ),
+        _ => (
+            json!({"id":id,"type":"function_call","call_id":format!("call_{i}"),"name":"f","arguments":""}),
+            "response.function_call_arguments.delta",
+            json!({"id":id,"type":"function_call","call_id":format!("call_{i}"),"name":"f","arguments":pieces.concat()}),
+        ),
+    };
+    let mut events =
+        vec![json!({"type":"response.output_item.added","output_index":index,"item":added})];
+    for piece in pieces {
+        events.push(json!({"type":delta_type,"item_id":id,"output_index":index,
+            "summary_index":0,"delta":piece}));
+    }
+    events.push(json!({"type":"response.output_item.done","output_index":index,"item":done}));
+    (events, done)
+}
+
+/// Splits `text` into `n` pieces at character boundaries.
+fn split(text: &str, n: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let size = chars.len().div_ceil(n.max(1)).max(1);
+    chars.chunks(size).map(|c| c.iter().collect()).collect()
+}
+
+/// Merges per-item event lists: items are added in output order, and each
+/// item's own events keep their order; `choices` pick the interleaving.
+fn interleave(per_item: Vec<Vec<Value>>, choices: &[u8]) -> Vec<Value> {
+    let mut cursors = vec![0usize; per_item.len()];
+    let mut merged = Vec::new();
+    let mut step = 0;
+    loop {
+        let ready: Vec<usize> = (0..per_item.len())
+            .filter(|&i| cursors[i] < per_item[i].len() && (i == 0 || cursors[i - 1] > 0))
+            .collect();
+        if ready.is_empty() {
+            return merged;
+        }
+        let pick = ready[usize::from(choices.get(step).copied().unwrap_or(0)) % ready.len()];
+        merged.push(per_item[pick][cursors[pick]].clone());
+        cursors[pick] += 1;
+        step += 1;
+    }
+}
+
+fn sorted(content: &Value) -> Vec<String> {
+    let mut blocks: Vec<String> = content
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(Value::to_string)
+        .collect();
+    blocks.sort();
+    blocks
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Any interleaving of text, reasoning and tool items keeps the grammar, and
+    /// the streamed blocks are the non-streamed answer's blocks.
+    #[test]
+    fn any_interleaving_keeps_the_grammar(
+        items in proptest::collection::vec((0u8..3, "[a-z é\"{}]{0,12}", 1usize..4), 1..5),
+        choices in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
+        thinking in proptest::prelude::any::<bool>(),
+    ) {
+        let mut per_item = Vec::new();
+        let mut output = Vec::new();
+        for (i, (kind, text, n)) in items.iter().enumerate() {
+            let text = if *kind == 2 { json!({"q": text}).to_string() } else { text.clone() };
+            let (events, done) = item_events(i, *kind, &split(&text, *n));
+            per_item.push(events);
+            output.push(done);
+        }
+        let mut events = interleave(per_item, &choices);
+        let response = json!({"id":"r","status":"completed","output":output,
+            "usage":{"input_tokens":10,"output_tokens":5}});
+        events.push(json!({"type":"response.completed","response":response}));
+        let (steps, bytes) = run_json(&events, thinking);
+        proptest::prop_assert_eq!(steps.last(), Some(&StreamStep::Finished));
+        let streamed = check(&parse(&bytes), true);
+        let dialect = Messages::prepare(
+            json!({"model":"m","messages":[],"thinking":{"type": if thinking {"adaptive"} else {"disabled"}}})
+                .to_string()
+                .as_bytes(),
+            &super::opts(),
+        )
+        .map(|p| p.dialect)
+        .expect("prepared");
+        let answer = crate::translate::dialect::AnswerContext {
+            requested_model: "m".into(),
+            model: "m".into(),
+            created: 0,
+            nonce: [0; 32],
+        };
+        let whole = dialect.finish(response, &answer);
+        proptest::prop_assert_eq!(sorted(&streamed["content"]), sorted(&whole["content"]));
+        proptest::prop_assert_eq!(&streamed["delta"]["stop_reason"], &whole["stop_reason"]);
+    }
+}
