@@ -10,28 +10,28 @@ use super::{TranslateError, TranslateOptions, UpstreamRequest};
 
 /// What every dialect's answer is built from, besides the upstream events.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct AnswerContext {
+pub struct AnswerContext {
     /// The model as the client spelled it.
-    pub(crate) requested_model: String,
+    pub requested_model: String,
     /// The catalogue's model id the request was sent to.
-    pub(crate) model: String,
+    pub model: String,
     /// When the answer was created (Unix seconds).
-    pub(crate) created: i64,
+    pub created: i64,
     /// Random bytes for the answer's id (translation itself draws none).
-    pub(crate) nonce: [u8; 32],
+    pub nonce: [u8; 32],
 }
 
 /// A translated request and the dialect state its answer needs.
 #[derive(Debug)]
-pub(crate) struct Prepared<D> {
+pub struct Prepared<D> {
     /// The upstream body and what the pipeline needs to know about it.
-    pub(crate) upstream: UpstreamRequest,
+    pub upstream: UpstreamRequest,
     /// The dialect's own state for the answer.
-    pub(crate) dialect: D,
+    pub dialect: D,
 }
 
 /// One client API relayed onto the backend's streamed Responses API.
-pub(crate) trait Dialect: Sized + Send + 'static {
+pub trait Dialect: Sized + Send + 'static {
     /// The translator of streamed answers.
     type Stream: StreamTranslator + 'static;
 
@@ -48,7 +48,7 @@ pub(crate) trait Dialect: Sized + Send + 'static {
 
 /// Up to 32 characters of `[A-Za-z0-9]` from the nonce, for answer ids such as
 /// `chatcmpl-…`.
-pub(crate) fn id_suffix(nonce: &[u8; 32], len: usize) -> String {
+pub fn id_suffix(nonce: &[u8; 32], len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     nonce
         .iter()

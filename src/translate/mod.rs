@@ -22,13 +22,14 @@ pub mod chat_request;
 pub mod chat_response;
 pub mod chat_stream;
 pub(crate) mod completions;
-pub(crate) mod dialect;
+pub mod dialect;
+pub mod messages;
 pub mod ollama;
 pub(crate) mod responses;
 pub mod responses_request;
 pub mod responses_response;
 mod schema;
-pub(crate) mod stream;
+pub mod stream;
 
 #[cfg(test)]
 mod fixtures;

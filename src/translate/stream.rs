@@ -27,19 +27,19 @@ pub enum StreamStep {
 
 /// A failure after the first byte, as the relay's error catalogue classified it.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct StreamFailure<'a> {
+pub struct StreamFailure<'a> {
     /// The HTTP status the failure would have had before the first byte.
-    pub(crate) status: u16,
+    pub status: u16,
     /// The OpenAI error type (`api_error`, `rate_limit_error`, …).
-    pub(crate) kind: &'a str,
+    pub kind: &'a str,
     /// The machine-readable code (`upstream_error`, `context_length_exceeded`, …).
-    pub(crate) code: Option<&'a str>,
+    pub code: Option<&'a str>,
     /// What happened, for the user.
-    pub(crate) message: &'a str,
+    pub message: &'a str,
 }
 
 /// Translates the backend's events of one response into client stream bytes.
-pub(crate) trait StreamTranslator: Send {
+pub trait StreamTranslator: Send {
     /// Feeds one upstream event, appending what it means for the client to `out`.
     fn on_event(&mut self, event: &UpstreamEvent, out: &mut StreamOut) -> StreamStep;
 
@@ -56,7 +56,7 @@ pub(crate) trait StreamTranslator: Send {
 /// Bytes collected for one body chunk: one forwarded event's bytes are kept as
 /// they are (no copy), anything more is joined into one buffer.
 #[derive(Debug, Default)]
-pub(crate) enum StreamOut {
+pub enum StreamOut {
     /// Nothing yet.
     #[default]
     Empty,
@@ -68,7 +68,7 @@ pub(crate) enum StreamOut {
 
 impl StreamOut {
     /// Bytes collected so far.
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         match self {
             StreamOut::Empty => 0,
             StreamOut::One(b) => b.len(),
@@ -77,12 +77,12 @@ impl StreamOut {
     }
 
     /// Whether nothing was collected.
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Appends bytes that are already whole (a forwarded event).
-    pub(crate) fn push(&mut self, bytes: Bytes) {
+    pub fn push(&mut self, bytes: Bytes) {
         match self {
             StreamOut::Empty => *self = StreamOut::One(bytes),
             StreamOut::One(first) => {
@@ -96,7 +96,7 @@ impl StreamOut {
     }
 
     /// The buffer to write translated bytes into.
-    pub(crate) fn vec(&mut self) -> &mut Vec<u8> {
+    pub fn vec(&mut self) -> &mut Vec<u8> {
         if let StreamOut::Many(v) = self {
             return v;
         }
@@ -109,7 +109,7 @@ impl StreamOut {
     }
 
     /// The collected bytes, `None` when there are none.
-    pub(crate) fn into_bytes(self) -> Option<Bytes> {
+    pub fn into_bytes(self) -> Option<Bytes> {
         match self {
             StreamOut::Empty => None,
             StreamOut::One(b) => Some(b),

@@ -13,20 +13,20 @@ use serde_json::Value;
 use super::sse::SseEvent;
 
 /// The event type of a text delta, the most frequent event of a stream.
-pub(crate) const TEXT_DELTA: &str = "response.output_text.delta";
+pub const TEXT_DELTA: &str = "response.output_text.delta";
 /// The event that carries a finished output item.
-pub(crate) const OUTPUT_ITEM_DONE: &str = "response.output_item.done";
+pub const OUTPUT_ITEM_DONE: &str = "response.output_item.done";
 
 /// One upstream event: its bytes, and its JSON once parsed.
 #[derive(Debug)]
-pub(crate) struct UpstreamEvent {
+pub struct UpstreamEvent {
     sse: SseEvent,
     json: OnceLock<Option<Value>>,
 }
 
 impl UpstreamEvent {
     /// Wraps an event read from the stream.
-    pub(crate) fn new(sse: SseEvent) -> UpstreamEvent {
+    pub fn new(sse: SseEvent) -> UpstreamEvent {
         UpstreamEvent {
             sse,
             json: OnceLock::new(),
@@ -34,12 +34,12 @@ impl UpstreamEvent {
     }
 
     /// The `event:` name, if the event had one.
-    pub(crate) fn name(&self) -> Option<&str> {
+    pub fn name(&self) -> Option<&str> {
         self.sse.event.as_deref()
     }
 
     /// The event type: the `event:` name, else the `type` of the JSON.
-    pub(crate) fn kind(&self) -> Option<&str> {
+    pub fn kind(&self) -> Option<&str> {
         match self.name() {
             Some(name) => Some(name),
             None => self.json().and_then(event_type),
@@ -47,7 +47,7 @@ impl UpstreamEvent {
     }
 
     /// The parsed `data:` JSON (`None` when empty or not JSON).
-    pub(crate) fn json(&self) -> Option<&Value> {
+    pub fn json(&self) -> Option<&Value> {
         self.json
             .get_or_init(|| {
                 (!self.sse.data.is_empty())
@@ -58,13 +58,13 @@ impl UpstreamEvent {
     }
 
     /// The exact bytes of the event, as the backend sent them.
-    pub(crate) fn raw(&self) -> &Bytes {
+    pub fn raw(&self) -> &Bytes {
         &self.sse.raw
     }
 
     /// The fields of a `response.output_text.delta`, borrowed from the event's
     /// bytes without building a JSON tree; `None` for any other event.
-    pub(crate) fn text_delta(&self) -> Option<TextDelta<'_>> {
+    pub fn text_delta(&self) -> Option<TextDelta<'_>> {
         if self.name() != Some(TEXT_DELTA) {
             return None;
         }
@@ -75,12 +75,12 @@ impl UpstreamEvent {
     }
 
     /// Whether this event ends the response.
-    pub(crate) fn is_terminal(&self) -> bool {
+    pub fn is_terminal(&self) -> bool {
         self.kind().is_some_and(is_terminal)
     }
 
     /// Whether this event comes before anything worth committing a 200 for.
-    pub(crate) fn is_preamble(&self) -> bool {
+    pub fn is_preamble(&self) -> bool {
         matches!(
             self.kind(),
             None | Some("response.created" | "response.in_progress" | "codex.rate_limits")
@@ -88,7 +88,7 @@ impl UpstreamEvent {
     }
 
     /// The code and message of a `response.failed` / `error` event.
-    pub(crate) fn failure(&self) -> Option<Failure> {
+    pub fn failure(&self) -> Option<Failure> {
         match self.kind()? {
             "response.failed" | "error" => self.json().and_then(failure_of),
             _ => None,
@@ -98,16 +98,16 @@ impl UpstreamEvent {
 
 /// The fields of a `response.output_text.delta` event, borrowed where possible.
 #[derive(Debug, serde::Deserialize)]
-pub(crate) struct TextDelta<'a> {
+pub struct TextDelta<'a> {
     /// The text.
     #[serde(borrow)]
-    pub(crate) delta: Cow<'a, str>,
+    pub delta: Cow<'a, str>,
     /// The message item the text belongs to.
     #[serde(borrow, default)]
-    pub(crate) item_id: Option<Cow<'a, str>>,
+    pub item_id: Option<Cow<'a, str>>,
     /// The position of that item in the output.
     #[serde(default)]
-    pub(crate) output_index: Option<u64>,
+    pub output_index: Option<u64>,
 }
 
 impl<'a> TextDelta<'a> {
@@ -125,20 +125,20 @@ impl<'a> TextDelta<'a> {
 
 /// What a failure event says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Failure {
+pub struct Failure {
     /// The backend's error code (or type), e.g. `context_length_exceeded`.
-    pub(crate) code: Option<String>,
+    pub code: Option<String>,
     /// The backend's message.
-    pub(crate) message: String,
+    pub message: String,
 }
 
 /// The `type` of an upstream SSE event (its `data:` JSON).
-pub(crate) fn event_type(event: &Value) -> Option<&str> {
+pub fn event_type(event: &Value) -> Option<&str> {
     event.get("type").and_then(Value::as_str)
 }
 
 /// Whether an upstream event of this type ends the response.
-pub(crate) fn is_terminal(event_type: &str) -> bool {
+pub fn is_terminal(event_type: &str) -> bool {
     matches!(
         event_type,
         "response.completed" | "response.incomplete" | "response.failed" | "error"
@@ -147,7 +147,7 @@ pub(crate) fn is_terminal(event_type: &str) -> bool {
 
 /// The code and message of a `response.failed` or `error` event, `None` for any
 /// other event.
-pub(crate) fn failure_of(event: &Value) -> Option<Failure> {
+pub fn failure_of(event: &Value) -> Option<Failure> {
     let error = match event_type(event)? {
         "response.failed" => event.get("response").and_then(|r| r.get("error")),
         "error" => Some(event.get("error").unwrap_or(event)),

@@ -4,7 +4,7 @@
 //! the usage headers ([`usage`]).
 
 pub(crate) mod client;
-pub(crate) mod events;
+pub mod events;
 pub(crate) mod models;
 pub mod sse;
 pub(crate) mod usage;

@@ -1,0 +1,227 @@
+//! The Anthropic Messages dialect (`POST /v1/messages`), the API Claude Code
+//! speaks (docs/architecture.md, "The dialect seam"). Requests become Responses
+//! bodies in [`request`] (content blocks in `content`), non-streamed answers are
+//! `message` objects built in [`response`], streamed answers follow Anthropic's
+//! event grammar in [`stream`], the `claude-*` aliases resolve in [`models`] and
+//! the text `count_tokens` counts comes from [`count`].
+//!
+//! ## Thinking signatures
+//!
+//! The backend's reasoning is opaque: each `reasoning` output item carries an
+//! `encrypted_content` blob that must be sent back with the next turn for the
+//! model to keep its reasoning. The relay hands it to the client inside the
+//! thinking block's `signature` (and reads it back from `signature`, or from a
+//! `redacted_thinking` block's `data`):
+//!
+//! ```text
+//! airelays1.<account-tag>.<encrypted_content>
+//! ```
+//!
+//! `airelays1` names the format; the account tag ([`account_tag`], `[A-Za-z0-9_-]`,
+//! no dot) names the ChatGPT account whose backend issued the blob, because
+//! another account's backend cannot decrypt it and would fail the whole turn. A
+//! thinking block whose signature lacks the prefix (a real Anthropic signature,
+//! from a session resumed across base URLs) or names another account is dropped
+//! and disclosed in `x-airelays-ignored-parameters` as `content.thinking` (or
+//! `content.redacted_thinking`), never sent upstream.
+//!
+//! ## Effort
+//!
+//! `reasoning.effort` comes from the request when it names one, else from the
+//! model alias ([`models`]):
+//!
+//! | request | upstream `reasoning.effort` |
+//! |---|---|
+//! | `output_config.effort` `low` / `medium` / `high` | the same |
+//! | `output_config.effort` `xhigh`, `max` | `xhigh` |
+//! | `thinking: {"type":"enabled","budget_tokens":N}`, N ≤ 1024 | `low` |
+//! | the same, 1024 < N ≤ 8192 | `medium` |
+//! | the same, N > 8192 | `high` |
+//! | `thinking: {"type":"adaptive"}`, `disabled` or absent | the alias's effort |
+//!
+//! `output_config.effort` wins over `thinking.budget_tokens`. With `thinking`
+//! `enabled` or `adaptive`, the relay also asks for reasoning summaries
+//! (`reasoning.summary: "auto"`) and streams them as thinking blocks; with it
+//! `disabled` or absent, no thinking blocks are sent. The effort is lowered to
+//! the nearest level the model supports ([`models::clamp_effort`]).
+
+pub mod count;
+pub mod models;
+pub(crate) mod request;
+pub(crate) mod response;
+pub(crate) mod stream;
+
+mod content;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::dialect::{AnswerContext, Dialect, Prepared, id_suffix};
+use super::{TranslateError, TranslateOptions};
+pub use stream::MessagesStream;
+
+/// The account tag signatures carry until the relay knows the account
+/// (the lead passes [`account_tag`] of the signed-in account).
+pub const DEFAULT_ACCOUNT_TAG: &str = "default";
+
+/// The prefix of every thinking signature the relay issues.
+pub const SIGNATURE_PREFIX: &str = "airelays1.";
+
+/// Per-request settings of the Messages dialect that do not come from the body.
+#[derive(Debug, Clone, Copy)]
+pub struct MessagesOptions<'a> {
+    /// The account tag thinking signatures are issued and accepted for.
+    pub account_tag: &'a str,
+    /// The `X-Claude-Code-Session-Id` header; wins over `metadata.user_id`.
+    pub session: Option<&'a str>,
+    /// The `X-Claude-Code-Agent-Id` header.
+    pub agent: Option<&'a str>,
+}
+
+impl Default for MessagesOptions<'_> {
+    fn default() -> Self {
+        MessagesOptions {
+            account_tag: DEFAULT_ACCOUNT_TAG,
+            session: None,
+            agent: None,
+        }
+    }
+}
+
+/// The Anthropic Messages API.
+#[derive(Debug, Clone)]
+pub struct Messages {
+    /// The client asked for thinking (`enabled` or `adaptive`): answers carry
+    /// thinking blocks.
+    thinking: bool,
+    /// The account tag of the signatures the answer issues.
+    account_tag: String,
+    /// A rough count of the request's input tokens, for `message_start`.
+    input_estimate: u64,
+}
+
+impl Messages {
+    /// [`Dialect::prepare`] with the settings that come from headers and the
+    /// signed-in account.
+    pub fn prepare_with(
+        body: &[u8],
+        opts: &TranslateOptions<'_>,
+        messages: &MessagesOptions<'_>,
+    ) -> Result<Prepared<Messages>, TranslateError> {
+        let translated = request::translate(body, opts, messages)?;
+        let input_estimate = count::estimate_input_tokens(&translated.upstream.body);
+        Ok(Prepared {
+            upstream: translated.upstream,
+            dialect: Messages {
+                thinking: translated.thinking,
+                account_tag: messages.account_tag.to_owned(),
+                input_estimate,
+            },
+        })
+    }
+
+    /// Whether the answer carries thinking blocks.
+    pub fn thinking(&self) -> bool {
+        self.thinking
+    }
+
+    /// `msg_…` for an answer.
+    fn message_id(answer: &AnswerContext) -> String {
+        format!("msg_{}", id_suffix(&answer.nonce, 24))
+    }
+}
+
+impl Dialect for Messages {
+    type Stream = MessagesStream;
+
+    fn prepare(body: &[u8], opts: &TranslateOptions<'_>) -> Result<Prepared<Self>, TranslateError> {
+        Messages::prepare_with(body, opts, &MessagesOptions::default())
+    }
+
+    fn stream(self, answer: &AnswerContext) -> MessagesStream {
+        MessagesStream::new(
+            Messages::message_id(answer),
+            &answer.requested_model,
+            self.account_tag,
+            self.thinking,
+            self.input_estimate,
+        )
+    }
+
+    fn finish(self, response: Value, answer: &AnswerContext) -> Value {
+        response::message_from_response(
+            &response,
+            &response::AnswerInfo {
+                id: Messages::message_id(answer),
+                model: &answer.requested_model,
+                account_tag: &self.account_tag,
+                thinking: self.thinking,
+            },
+        )
+    }
+}
+
+/// The account tag for a ChatGPT account id: the first 12 hex digits of its
+/// SHA-256 (the id itself never appears in a signature).
+pub fn account_tag(account_id: &str) -> String {
+    let digest = Sha256::digest(account_id.as_bytes());
+    hex_prefix(&digest, 12)
+}
+
+/// The signature carrying a reasoning item's encrypted content.
+pub fn sign(account_tag: &str, encrypted_content: &str) -> String {
+    format!("{SIGNATURE_PREFIX}{account_tag}.{encrypted_content}")
+}
+
+/// The encrypted content of a signature this relay issued for `account_tag`;
+/// `None` for any other signature (foreign, another account, or empty content).
+pub fn verify_signature<'s>(signature: &'s str, account_tag: &str) -> Option<&'s str> {
+    let rest = signature.strip_prefix(SIGNATURE_PREFIX)?;
+    let (tag, content) = rest.split_once('.')?;
+    (tag == account_tag && !content.is_empty()).then_some(content)
+}
+
+/// A stable `prompt_cache_key` for a Claude Code session (and agent, and model):
+/// `claude-` and the first 32 hex digits of a SHA-256 over the three, so
+/// consecutive turns of one session share the upstream prompt cache.
+pub fn prompt_cache_key(session: &str, agent: Option<&str>, model: &str) -> String {
+    let mut hash = Sha256::new();
+    for part in [session, agent.unwrap_or(""), model] {
+        hash.update(part.len().to_le_bytes());
+        hash.update(part.as_bytes());
+    }
+    format!("claude-{}", hex_prefix(&hash.finalize(), 32))
+}
+
+/// The Anthropic error `type` for an HTTP status (Anthropic's table: 400
+/// `invalid_request_error`, 401 `authentication_error`, 403 `permission_error`,
+/// 404 `not_found_error`, 413 `request_too_large`, 429 `rate_limit_error`, 529
+/// `overloaded_error`, 500 `api_error`; the relay's 503 is overloaded too, its
+/// 422 an invalid request). Also what the HTTP error envelope of the Anthropic
+/// routes uses.
+pub fn error_type_for_status(status: u16) -> &'static str {
+    match status {
+        400 | 422 => "invalid_request_error",
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        503 | 529 => "overloaded_error",
+        _ => "api_error",
+    }
+}
+
+/// The first `len` lowercase hex digits of `bytes`.
+fn hex_prefix(bytes: &[u8], len: usize) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]])
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
