@@ -280,6 +280,20 @@ impl TokenVerifier {
     pub fn check(&self, header: Option<&[u8]>) -> Result<(), AuthFailure> {
         let header = header.ok_or(AuthFailure::Missing)?;
         let presented = bearer_value(header).ok_or(AuthFailure::WrongScheme)?;
+        self.verify(presented)
+    }
+
+    /// Checks an `x-api-key` header value (the token itself, no scheme), as
+    /// Anthropic clients send it.
+    pub(crate) fn check_key(&self, key: &[u8]) -> Result<(), AuthFailure> {
+        match key.trim_ascii() {
+            [] => Err(AuthFailure::Missing),
+            presented => self.verify(presented),
+        }
+    }
+
+    /// Compares a presented token with the current one in constant time.
+    fn verify(&self, presented: &[u8]) -> Result<(), AuthFailure> {
         let presented_digest: [u8; 32] = Sha256::digest(presented).into();
         let current = *self.inner.digest.read().unwrap_or_else(|e| e.into_inner());
         match current {

@@ -1,12 +1,8 @@
 //! The error catalogue (docs/architecture.md#error-envelope-and-catalogue), in
-//! one place: every error the relay answers with is built here and written in the
-//! request's envelope — today the OpenAI one, `{"error":{"message","type","param","code"}}`.
+//! one place: every error the relay answers with is built here; `envelope`
+//! writes it in the request's dialect.
 
-use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode};
-use serde_json::json;
-
-use super::body::{Body, full};
+use http::StatusCode;
 
 /// An error answer. `retry_after` becomes the `Retry-After` header.
 #[derive(Debug, Clone, PartialEq)]
@@ -397,64 +393,6 @@ impl ApiError {
             Some(secs) => error.with_retry_after(secs),
             None => error,
         }
-    }
-
-    // ---- rendering -------------------------------------------------------------
-
-    pub(crate) fn envelope(&self) -> serde_json::Value {
-        json!({"error": {
-            "message": self.message,
-            "type": self.kind,
-            "param": self.param,
-            "code": self.code,
-        }})
-    }
-
-    /// The answer in `envelope`'s wire format.
-    pub(crate) fn into_response_in(self, envelope: Envelope) -> Response<Body> {
-        match envelope {
-            Envelope::OpenAi => self.into_response(),
-        }
-    }
-
-    /// The answer in the OpenAI envelope.
-    pub(crate) fn into_response(self) -> Response<Body> {
-        let body = serde_json::to_vec(&self.envelope()).unwrap_or_default();
-        let mut resp = Response::new(full(Bytes::from(body)));
-        *resp.status_mut() = self.status;
-        let h = resp.headers_mut();
-        h.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        if let Some(secs) = self.retry_after {
-            h.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        if let Some(retry) = self.should_retry {
-            h.insert(
-                "x-should-retry",
-                HeaderValue::from_static(if retry { "true" } else { "false" }),
-            );
-        }
-        resp
-    }
-}
-
-/// The error envelope of a request, chosen from its path (and, on shared paths,
-/// its headers) before the guard runs, so every answer to it — the guard's
-/// 401/403/413/429 included — is written in its client's dialect. An enum, not
-/// part of the `Dialect` trait: errors must be written before any body is parsed
-/// and for routes that relay nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Envelope {
-    /// `{"error":{"message","type","param","code"}}`.
-    OpenAi,
-}
-
-impl Envelope {
-    /// The envelope for a request to `path`.
-    pub(crate) fn of(_path: &str, _headers: &http::HeaderMap) -> Envelope {
-        Envelope::OpenAi
     }
 }
 

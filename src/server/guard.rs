@@ -151,6 +151,23 @@ impl Guard {
         Ok(Some(v.clone()))
     }
 
+    /// The credential a request presents and whether it verifies: the
+    /// `Authorization: Bearer` header, or only when that is absent, `x-api-key`
+    /// (Anthropic clients send one or the other). A wrong `x-api-key` counts toward
+    /// the ban exactly like a wrong bearer token.
+    fn presented_token<'h>(
+        &self,
+        headers: &'h HeaderMap,
+    ) -> (Option<&'h [u8]>, Result<(), AuthFailure>) {
+        if let Some(v) = headers.get(http::header::AUTHORIZATION) {
+            return (Some(v.as_bytes()), self.verifier.check(Some(v.as_bytes())));
+        }
+        match headers.get("x-api-key") {
+            Some(v) => (Some(v.as_bytes()), self.verifier.check_key(v.as_bytes())),
+            None => (None, Err(AuthFailure::Missing)),
+        }
+    }
+
     /// Step 3, on protected paths: token, ban, bucket, concurrency. A token that
     /// verifies is served even from a banned identity: the ban bounds guessing, it
     /// must not let another local user lock the owner's tools out
@@ -158,10 +175,8 @@ impl Guard {
     fn check_client(&self, headers: &HeaderMap, ip: IpAddr) -> Result<SlotGuard, ApiError> {
         let banned = self.limits.check_ban(ip);
         if self.require_auth {
-            let presented = headers
-                .get(http::header::AUTHORIZATION)
-                .map(|v| v.as_bytes());
-            if let Err(failure) = self.verifier.check(presented) {
+            let (presented, verdict) = self.presented_token(headers);
+            if let Err(failure) = verdict {
                 // While banned, a wrong token is answered 429 and not counted again.
                 if let Err(secs) = banned {
                     return Err(ApiError::ip_blocked(secs));
@@ -211,7 +226,9 @@ pub fn add_cors(headers: &mut HeaderMap, origin: &HeaderValue) {
     headers.insert(http::header::VARY, HeaderValue::from_static("Origin"));
     headers.insert(
         http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("x-request-id, retry-after, x-airelays-ignored-parameters"),
+        HeaderValue::from_static(
+            "x-request-id, request-id, retry-after, x-should-retry, x-airelays-ignored-parameters, x-airelays-upstream-model",
+        ),
     );
 }
 

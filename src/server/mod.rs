@@ -7,6 +7,7 @@
 //! per request.
 
 pub mod body;
+pub mod envelope;
 pub mod error;
 pub(crate) mod expansion;
 pub mod guard;
@@ -148,6 +149,8 @@ async fn handle(
         ticket.mark_trusted();
     }
     if let Ok(v) = HeaderValue::from_str(&id) {
+        // Anthropic's SDKs read `request-id`, OpenAI's `x-request-id`.
+        resp.headers_mut().insert("request-id", v.clone());
         resp.headers_mut().insert("x-request-id", v);
     }
     let model = resp.extensions().get::<LoggedModel>().map(|m| m.0.clone());

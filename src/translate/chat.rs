@@ -31,6 +31,7 @@ impl Chat {
 
 impl Dialect for Chat {
     type Stream = ChatStreamTranslator;
+    type Context = ();
 
     fn prepare(body: &[u8], opts: &TranslateOptions<'_>) -> Result<Prepared<Self>, TranslateError> {
         let (upstream, info) = chat_request::prepare(body, opts)?;

@@ -24,6 +24,7 @@ pub(crate) struct Completions {
 
 impl Dialect for Completions {
     type Stream = CompletionStream;
+    type Context = ();
 
     fn prepare(body: &[u8], opts: &TranslateOptions<'_>) -> Result<Prepared<Self>, TranslateError> {
         let chat = chat_body(parse_body(body)?)?;

@@ -35,8 +35,23 @@ pub trait Dialect: Sized + Send + 'static {
     /// The translator of streamed answers.
     type Stream: StreamTranslator + 'static;
 
+    /// What the route knows of the request besides its body (headers, the model
+    /// catalogue); `()` for dialects that need nothing else.
+    type Context: Send;
+
     /// Parses a client body and translates it into the upstream request.
     fn prepare(body: &[u8], opts: &TranslateOptions<'_>) -> Result<Prepared<Self>, TranslateError>;
+
+    /// [`Dialect::prepare`] with the route's context; by default the context is
+    /// not needed.
+    fn prepare_in(
+        body: &[u8],
+        opts: &TranslateOptions<'_>,
+        context: Self::Context,
+    ) -> Result<Prepared<Self>, TranslateError> {
+        let _ = context;
+        Self::prepare(body, opts)
+    }
 
     /// The translator for a streamed answer.
     fn stream(self, answer: &AnswerContext) -> Self::Stream;

@@ -17,6 +17,7 @@ pub(crate) struct Responses;
 
 impl Dialect for Responses {
     type Stream = ResponsesStream;
+    type Context = ();
 
     fn prepare(body: &[u8], opts: &TranslateOptions<'_>) -> Result<Prepared<Self>, TranslateError> {
         Ok(Prepared {

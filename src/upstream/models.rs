@@ -20,6 +20,9 @@ struct Cached {
     fetched_at: Instant,
     created: i64,
     entries: Arc<Vec<ModelEntry>>,
+    /// The catalogue's entries as the backend sent them (for dialects that read
+    /// more than the id, such as the `claude-*` aliases).
+    raw: Arc<Vec<Value>>,
 }
 
 /// How a requested model id resolved.
@@ -68,12 +71,31 @@ impl ModelCatalog {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Vec<Value>, E>>,
     {
+        let c = self.cached(fetch).await?;
+        Ok((c.entries, c.created))
+    }
+
+    /// The catalogue's raw entries and the time they were fetched.
+    pub(crate) async fn raw<F, Fut, E>(&self, fetch: F) -> Result<(Arc<Vec<Value>>, i64), E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<Value>, E>>,
+    {
+        let c = self.cached(fetch).await?;
+        Ok((c.raw, c.created))
+    }
+
+    async fn cached<F, Fut, E>(&self, fetch: F) -> Result<Cached, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<Value>, E>>,
+    {
         if let Some(c) = self.fresh() {
-            return Ok((c.entries, c.created));
+            return Ok(c);
         }
         let _guard = self.fetch_lock.lock().await;
         if let Some(c) = self.fresh() {
-            return Ok((c.entries, c.created));
+            return Ok(c);
         }
         match fetch().await {
             Ok(raw) => {
@@ -92,14 +114,15 @@ impl ModelCatalog {
                     fetched_at: Instant::now(),
                     created: jiff::Timestamp::now().as_second(),
                     entries: Arc::new(entries),
+                    raw: Arc::new(raw),
                 };
                 *self.cache.write().unwrap_or_else(|e| e.into_inner()) = Some(cached.clone());
-                Ok((cached.entries, cached.created))
+                Ok(cached)
             }
             Err(e) => match self.stale() {
                 Some(c) => {
                     tracing::warn!("model catalogue refresh failed; using the cached copy");
-                    Ok((c.entries, c.created))
+                    Ok(c)
                 }
                 None => Err(e),
             },

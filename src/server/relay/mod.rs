@@ -29,10 +29,24 @@ pub(crate) async fn relay<D: Dialect>(
     state: &Arc<AppState>,
     req: Request<Incoming>,
     pass: Pass,
+) -> Result<Response<Body>, ApiError>
+where
+    D: Dialect<Context = ()>,
+{
+    relay_in::<D>(state, req, pass, ()).await
+}
+
+/// [`relay`] for a dialect that takes a context from its route.
+pub(crate) async fn relay_in<D: Dialect>(
+    state: &Arc<AppState>,
+    req: Request<Incoming>,
+    pass: Pass,
+    context: D::Context,
 ) -> Result<Response<Body>, ApiError> {
     let (parts, body) = req.into_parts();
     let bytes = read_body(state, &parts.headers, body).await?;
-    let Prepared { upstream, dialect } = D::prepare(&bytes, &request::translate_options(state))?;
+    let opts = request::translate_options(state);
+    let Prepared { upstream, dialect } = D::prepare_in(&bytes, &opts, context)?;
     drop(bytes);
     let client_stream = upstream.client_stream;
     let request = request::upstream_body(state, upstream).await?;
@@ -71,6 +85,9 @@ fn relayed_headers(
     }
     if let Some(v) = ignored {
         h.insert("x-airelays-ignored-parameters", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(model) {
+        h.insert("x-airelays-upstream-model", v);
     }
     resp.extensions_mut().insert(LoggedModel(model.to_string()));
 }

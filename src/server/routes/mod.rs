@@ -3,6 +3,7 @@
 //! The relayed APIs are one line each: `relay` with their dialect.
 
 mod files;
+mod messages;
 mod models;
 mod public;
 mod relay_status;
@@ -16,7 +17,8 @@ use hyper::body::Incoming;
 use super::AppState;
 use super::body::Body;
 pub(crate) use super::body::json_response;
-use super::error::{ApiError, Envelope};
+use super::envelope::Envelope;
+use super::error::ApiError;
 use super::guard::{self, Pass, Stop};
 use super::relay::{fetch_catalogue, relay};
 use crate::translate::TranslateError;
@@ -65,7 +67,7 @@ pub(crate) async fn route(
         }
     };
     let cors = pass.cors_origin.clone();
-    let mut resp = dispatch(state, ip, req, &path, pass)
+    let mut resp = dispatch(state, ip, req, &path, pass, envelope)
         .await
         .unwrap_or_else(|e| e.into_response_in(envelope));
     if let Some(o) = cors {
@@ -80,6 +82,7 @@ async fn dispatch(
     req: Request<Incoming>,
     path: &str,
     pass: Pass,
+    envelope: Envelope,
 ) -> Answer {
     let method = req.method().clone();
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
@@ -88,6 +91,10 @@ async fn dispatch(
         ("GET" | "HEAD", ["healthz"]) => Ok(public::healthz()),
         ("GET" | "HEAD", [""]) | ("GET" | "HEAD", []) => Ok(public::index(state)),
         (_, ["v1", "v1", ..]) => Err(ApiError::doubled_v1(path, state.base_url())),
+        ("GET", ["v1", "models"]) if envelope == Envelope::Anthropic => messages::list(state).await,
+        ("GET", ["v1", "models", id]) if envelope == Envelope::Anthropic => {
+            messages::get(state, id).await
+        }
         ("GET", ["v1", "models"]) => models::list(state).await,
         ("GET", ["v1", "models", id]) => models::get(state, id).await,
         ("GET", ["v1", "responses"]) if is_websocket_upgrade(req.headers()) => {
@@ -96,6 +103,7 @@ async fn dispatch(
         ("POST", ["v1", "responses"]) => relay::<Responses>(state, req, pass).await,
         ("POST", ["v1", "chat", "completions"]) => relay::<Chat>(state, req, pass).await,
         ("POST", ["v1", "completions"]) => relay::<Completions>(state, req, pass).await,
+        ("POST", ["v1", "messages"]) => messages::create(state, req, pass).await,
         ("POST", ["v1", "files"]) => files::upload(state, req).await,
         ("GET", ["v1", "files"]) => files::list(state, req.uri().query().unwrap_or("")),
         ("GET", ["v1", "files", id]) => files::get(state, id),

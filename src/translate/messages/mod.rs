@@ -88,9 +88,26 @@ impl Default for MessagesOptions<'_> {
     }
 }
 
+/// What the `/v1/messages` route knows of a request besides its body.
+#[derive(Debug, Clone, Default)]
+pub struct MessagesContext {
+    /// The account tag thinking signatures are issued and accepted for.
+    pub account_tag: String,
+    /// The `X-Claude-Code-Session-Id` header.
+    pub session: Option<String>,
+    /// The `X-Claude-Code-Agent-Id` header.
+    pub agent: Option<String>,
+    /// The `claude-*` aliases, resolved against the catalogue.
+    pub aliases: Vec<models::Alias>,
+    /// The model catalogue.
+    pub catalogue: Vec<models::CatalogueModel>,
+}
+
 /// The Anthropic Messages API.
 #[derive(Debug, Clone)]
 pub struct Messages {
+    /// The model as the client named it, echoed in the answer.
+    requested_model: Option<String>,
     /// The client asked for thinking (`enabled` or `adaptive`): answers carry
     /// thinking blocks.
     thinking: bool,
@@ -113,6 +130,7 @@ impl Messages {
         Ok(Prepared {
             upstream: translated.upstream,
             dialect: Messages {
+                requested_model: None,
                 thinking: translated.thinking,
                 account_tag: messages.account_tag.to_owned(),
                 input_estimate,
@@ -133,15 +151,39 @@ impl Messages {
 
 impl Dialect for Messages {
     type Stream = MessagesStream;
+    type Context = MessagesContext;
 
     fn prepare(body: &[u8], opts: &TranslateOptions<'_>) -> Result<Prepared<Self>, TranslateError> {
         Messages::prepare_with(body, opts, &MessagesOptions::default())
     }
 
+    /// Translates with the request's session and account, and sends a `claude-*`
+    /// id to the upstream model (and effort) its alias names.
+    fn prepare_in(
+        body: &[u8],
+        opts: &TranslateOptions<'_>,
+        context: MessagesContext,
+    ) -> Result<Prepared<Self>, TranslateError> {
+        let options = MessagesOptions {
+            account_tag: &context.account_tag,
+            session: context.session.as_deref(),
+            agent: context.agent.as_deref(),
+        };
+        let mut prepared = Messages::prepare_with(body, opts, &options)?;
+        let requested = std::mem::take(&mut prepared.upstream.model);
+        let choice = models::choose(&requested, &context.aliases, &context.catalogue);
+        models::apply_choice(&mut prepared.upstream.body, &choice, &context.catalogue);
+        prepared.upstream.model = choice.model;
+        prepared.dialect.requested_model = Some(requested);
+        Ok(prepared)
+    }
+
     fn stream(self, answer: &AnswerContext) -> MessagesStream {
         MessagesStream::new(
             Messages::message_id(answer),
-            &answer.requested_model,
+            self.requested_model
+                .as_deref()
+                .unwrap_or(&answer.requested_model),
             self.account_tag,
             self.thinking,
             self.input_estimate,
@@ -153,7 +195,10 @@ impl Dialect for Messages {
             &response,
             &response::AnswerInfo {
                 id: Messages::message_id(answer),
-                model: &answer.requested_model,
+                model: self
+                    .requested_model
+                    .as_deref()
+                    .unwrap_or(&answer.requested_model),
                 account_tag: &self.account_tag,
                 thinking: self.thinking,
             },

@@ -143,6 +143,7 @@ impl<C> OllamaChat<C> {
 
 impl<C: StreamClock> Dialect for OllamaChat<C> {
     type Stream = OllamaStream<C>;
+    type Context = ();
 
     fn prepare(body: &[u8], opts: &TranslateOptions<'_>) -> Result<Prepared<Self>, TranslateError> {
         let (upstream, shared) = chat::prepare(parse_body(body)?, opts)?;
@@ -177,6 +178,7 @@ impl<C> OllamaGenerate<C> {
 
 impl<C: StreamClock> Dialect for OllamaGenerate<C> {
     type Stream = OllamaStream<C>;
+    type Context = ();
 
     fn prepare(body: &[u8], opts: &TranslateOptions<'_>) -> Result<Prepared<Self>, TranslateError> {
         let (upstream, shared) = generate::prepare(parse_body(body)?, opts)?;

@@ -4,6 +4,7 @@
 //! install fails the test with that command (these tests are never skipped).
 
 mod agents;
+mod anthropic;
 mod completions;
 mod runner;
 mod sdk;

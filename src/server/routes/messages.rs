@@ -1,0 +1,78 @@
+//! The Anthropic Messages API (docs/architecture.md, "Anthropic Messages"):
+//! `POST /v1/messages`, relayed through the Messages dialect with the request's
+//! Claude Code session and the `claude-*` aliases resolved against the model
+//! catalogue, and the Anthropic-shaped model list that `GET /v1/models` answers
+//! when a request carries `anthropic-version`.
+
+use std::sync::Arc;
+
+use http::{HeaderMap, Request, StatusCode};
+use hyper::body::Incoming;
+
+use super::{Answer, json_response};
+use crate::server::AppState;
+use crate::server::error::ApiError;
+use crate::server::guard::Pass;
+use crate::server::relay::{fetch_catalogue, relay_in};
+use crate::translate::messages::models::{self, Alias, CatalogueModel};
+use crate::translate::messages::{self as dialect, Messages, MessagesContext};
+
+/// `POST /v1/messages` (any query string, e.g. Claude Code's `?beta=true`).
+pub(crate) async fn create(state: &Arc<AppState>, req: Request<Incoming>, pass: Pass) -> Answer {
+    let context = context(state, req.headers()).await;
+    relay_in::<Messages>(state, req, pass, context).await
+}
+
+/// `GET /v1/models` for Anthropic clients: the `claude-*` aliases (each showing
+/// its mapping) and the upstream ids.
+pub(crate) async fn list(state: &Arc<AppState>) -> Answer {
+    let (catalogue, aliases, created) = aliases(state).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &models::model_list(&aliases, &catalogue, created),
+    ))
+}
+
+/// `GET /v1/models/{id}` for Anthropic clients.
+pub(crate) async fn get(state: &Arc<AppState>, id: &str) -> Answer {
+    let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
+    let (catalogue, aliases, created) = aliases(state).await?;
+    models::model_entry(&id, &aliases, &catalogue, created)
+        .map(|model| json_response(StatusCode::OK, &model))
+        .ok_or_else(|| ApiError::model_not_found(&id, &[]))
+}
+
+/// The catalogue and the aliases resolved against it.
+async fn aliases(state: &AppState) -> Result<(Vec<CatalogueModel>, Vec<Alias>, i64), ApiError> {
+    let (raw, created) = state.models.raw(|| fetch_catalogue(state)).await?;
+    let catalogue: Vec<CatalogueModel> = raw.iter().filter_map(CatalogueModel::from_json).collect();
+    let aliases = models::resolve_map(&[], &catalogue);
+    Ok((catalogue, aliases, created))
+}
+
+/// The request's session and account, and the aliases. A catalogue that cannot be
+/// read leaves the aliases empty: the model is then resolved as it is spelled, and
+/// the usual model errors apply.
+async fn context(state: &AppState, headers: &HeaderMap) -> MessagesContext {
+    let (catalogue, aliases) = match aliases(state).await {
+        Ok((catalogue, aliases, _)) => (catalogue, aliases),
+        Err(_) => (Vec::new(), Vec::new()),
+    };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let account_tag = state.credentials.status().account_id.map_or_else(
+        || dialect::DEFAULT_ACCOUNT_TAG.to_owned(),
+        |id| dialect::account_tag(&id),
+    );
+    MessagesContext {
+        account_tag,
+        session: header("x-claude-code-session-id"),
+        agent: header("x-claude-code-agent-id"),
+        aliases,
+        catalogue,
+    }
+}
