@@ -25,14 +25,11 @@ use crate::translate::dialect::{AnswerContext, Dialect, Prepared};
 pub(crate) use request::fetch_catalogue;
 
 /// Relays one client request in dialect `D` and produces the client's answer.
-pub(crate) async fn relay<D: Dialect>(
+pub(crate) async fn relay<D: Dialect<Context = ()>>(
     state: &Arc<AppState>,
     req: Request<Incoming>,
     pass: Pass,
-) -> Result<Response<Body>, ApiError>
-where
-    D: Dialect<Context = ()>,
-{
+) -> Result<Response<Body>, ApiError> {
     relay_in::<D>(state, req, pass, ()).await
 }
 
