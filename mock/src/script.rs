@@ -217,7 +217,9 @@ fn function_tool_names(tools: &[Value]) -> Vec<String> {
         .collect()
 }
 
-const SHELL_TOOLS: [&str; 3] = ["exec_command", "bash", "shell"];
+/// Shell tools of the real clients: Codex (`exec_command`, `shell`), opencode
+/// (`bash`) and Claude Code (`Bash`).
+const SHELL_TOOLS: [&str; 4] = ["exec_command", "bash", "Bash", "shell"];
 
 fn best_shell_tool(names: &[String]) -> Option<String> {
     SHELL_TOOLS
@@ -236,7 +238,7 @@ fn call_for(name: &str, marker: &str) -> ToolCall {
     let command = format!("echo {marker}");
     let arguments = match name {
         "exec_command" => json!({ "cmd": command }),
-        "bash" => json!({ "command": command, "description": "Print a marker" }),
+        "bash" | "Bash" => json!({ "command": command, "description": "Print a marker" }),
         "shell" => json!({ "command": ["bash", "-lc", command] }),
         _ => json!({}),
     };

@@ -64,16 +64,21 @@ impl ApiError {
 }
 
 /// The Anthropic envelope. Statuses follow Anthropic's table where it differs
-/// (an overloaded backend is 529); a usage limit says `x-should-retry: false`, so
-/// the SDKs and Claude Code do not retry a limit that resets hours later; a
-/// missing or wrong token names `ANTHROPIC_AUTH_TOKEN`.
+/// (an overloaded backend is 529); a usage limit and the client's own errors
+/// (4xx but 408 and 429) say `x-should-retry: false`, so the SDKs and Claude Code
+/// do not retry what cannot succeed; a missing or wrong token names
+/// `ANTHROPIC_AUTH_TOKEN`.
 fn anthropic(mut e: ApiError) -> Response<Body> {
     let code = e.code.as_deref().unwrap_or("");
     let status = match code {
         "upstream_overloaded" => StatusCode::from_u16(529).unwrap_or(e.status),
         _ => e.status,
     };
-    if code == "usage_limit_reached" {
+    // Claude Code retries what its SDK is not told to leave alone: a usage limit
+    // (it resets hours later) and the client's own errors are final.
+    if code == "usage_limit_reached"
+        || (400..500).contains(&status.as_u16()) && status != 429 && status != 408
+    {
         e.should_retry = Some(false);
     }
     let message = match code {

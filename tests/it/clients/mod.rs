@@ -5,6 +5,7 @@
 
 mod agents;
 mod anthropic;
+mod claude_code;
 mod completions;
 mod runner;
 mod sdk;

@@ -1,0 +1,6 @@
+export ANTHROPIC_BASE_URL=http://127.0.0.1:8080
+export ANTHROPIC_AUTH_TOKEN="$(airelays token show --json | jq -r .token)"
+export ANTHROPIC_MODEL=claude-sonnet
+export ANTHROPIC_SMALL_FAST_MODEL=claude-haiku
+export CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK=1
+export CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1
