@@ -208,3 +208,57 @@ async fn anthropic_routes_answer_in_anthropics_envelope_and_openai_clients_keep_
         .unwrap();
     assert_eq!(one["id"], "claude-sonnet", "{one}");
 }
+
+#[tokio::test]
+async fn anthropic_typescript_sdk_and_the_ai_sdk_provider_speak_messages() {
+    let r = Relay::start(RelayOptions::default()).await;
+    let seen = super::runner::node_script("anthropic_sdk.mjs", &r.url("/v1"), &r.token)
+        .await
+        .json();
+    assert_eq!(seen["create"]["text"], "pong", "{seen}");
+    assert_eq!(seen["create"]["model"], "claude-sonnet-4-5");
+    assert_eq!(seen["stream"]["text_length"], 300);
+    assert_eq!(seen["tools"]["stop_reason"], "tool_use");
+    assert!(
+        seen["tools"]["follow_up"]
+            .as_str()
+            .unwrap()
+            .starts_with("tool said:")
+    );
+    assert_eq!(seen["image"], "pong");
+    assert!(
+        seen["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == "claude-haiku")
+    );
+    assert_eq!(seen["wrong_token"]["status"], 401, "{seen}");
+    assert_eq!(seen["wrong_token"]["class"], "AuthenticationError");
+    assert_eq!(seen["unknown_model"]["status"], 404);
+    assert_eq!(seen["unknown_model"]["class"], "NotFoundError");
+    let ai = &seen["ai_sdk"];
+    assert_eq!(ai["text"], "pong", "{ai}");
+    assert_eq!(ai["stream_length"], 200);
+    assert_eq!(
+        ai["executed"],
+        serde_json::json!(["echo tool-ok-42"]),
+        "{ai}"
+    );
+    assert!(
+        ai["loop_text"].as_str().unwrap().starts_with("tool said:"),
+        "{ai}"
+    );
+
+    let image_upstream = r
+        .upstream_bodies()
+        .into_iter()
+        .find(|b| b.to_string().contains("IMAGE_MARKER"))
+        .expect("the image request");
+    assert!(
+        image_upstream
+            .to_string()
+            .contains("data:image/png;base64,"),
+        "the image reached the upstream as a data URL: {image_upstream}"
+    );
+}
