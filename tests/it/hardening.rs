@@ -580,3 +580,57 @@ async fn an_idle_http2_connection_without_streams_is_closed() {
     let ended = tokio::time::timeout(bound, conn).await;
     assert!(ended.is_ok(), "the idle HTTP/2 connection was still open");
 }
+
+/// The Anthropic routes inherit every guarantee: a wrong `x-api-key` counts toward
+/// the ban like a wrong bearer token (and the right one is still served), and a
+/// stalled body is a 408 — both in Anthropic's envelope.
+#[tokio::test]
+async fn anthropic_routes_inherit_the_guard() {
+    let r = Relay::start(RelayOptions {
+        env: vec![
+            ("AIRELAYS_FAILED_AUTH_MAX_ATTEMPTS", "3".into()),
+            ("AIRELAYS_BODY_READ_TIMEOUT_SECONDS", "1".into()),
+        ],
+        ..RelayOptions::default()
+    })
+    .await;
+    let body = json!({"model":"claude-sonnet-4-5","max_tokens":16,"messages":[{"role":"user","content":"say pong"}]});
+    let send = |key: String| {
+        r.http
+            .post(r.url("/v1/messages"))
+            .header("x-api-key", key)
+            .header("anthropic-version", "2023-06-01")
+            .json(&body)
+            .send()
+    };
+    for n in 0..3 {
+        let resp = send(format!("wrong-{n}-{}", "x".repeat(40))).await.unwrap();
+        assert_eq!(resp.status(), 401);
+        let err: Value = resp.json().await.unwrap();
+        assert_eq!(err["error"]["type"], "authentication_error", "{err}");
+    }
+    let banned = send(format!("wrong-9-{}", "x".repeat(40))).await.unwrap();
+    assert_eq!(banned.status(), 429);
+    let err: Value = banned.json().await.unwrap();
+    assert_eq!(
+        (err["type"].as_str(), err["error"]["type"].as_str()),
+        (Some("error"), Some("rate_limit_error")),
+        "{err}"
+    );
+    let served = send(r.token.clone()).await.unwrap();
+    assert_eq!(
+        served.status(),
+        200,
+        "the right x-api-key is served from a banned identity"
+    );
+    let answer: Value = served.json().await.unwrap();
+    assert_eq!(answer["content"][0]["text"], "pong", "{answer}");
+
+    let head = post_head(&r, "/v1/messages", "application/json", 100);
+    let stalled = raw_trickle(r.port, &head, &[b"{\"model\":"], Duration::ZERO).await;
+    assert!(stalled.starts_with("HTTP/1.1 408"), "{stalled}");
+    assert!(
+        stalled.contains("\"type\":\"error\"") && stalled.contains("invalid_request_error"),
+        "{stalled}"
+    );
+}

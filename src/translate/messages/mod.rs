@@ -242,11 +242,11 @@ pub fn prompt_cache_key(session: &str, agent: Option<&str>, model: &str) -> Stri
 /// `invalid_request_error`, 401 `authentication_error`, 403 `permission_error`,
 /// 404 `not_found_error`, 413 `request_too_large`, 429 `rate_limit_error`, 529
 /// `overloaded_error`, 500 `api_error`; the relay's 503 is overloaded too, its
-/// 422 an invalid request). Also what the HTTP error envelope of the Anthropic
+/// 408 and 422 invalid requests). Also what the HTTP error envelope of the Anthropic
 /// routes uses.
 pub fn error_type_for_status(status: u16) -> &'static str {
     match status {
-        400 | 422 => "invalid_request_error",
+        400 | 408 | 422 => "invalid_request_error",
         401 => "authentication_error",
         403 => "permission_error",
         404 => "not_found_error",
