@@ -18,6 +18,7 @@ pub mod recent_items;
 pub mod relay;
 pub mod routes;
 mod state;
+mod tokenizer;
 pub mod traffic;
 
 pub(crate) use state::{AppParts, AppState};

@@ -22,7 +22,7 @@ use super::guard::Pass;
 use super::{AppState, LoggedModel};
 use crate::translate::dialect::{AnswerContext, Dialect, Prepared};
 
-pub(crate) use request::fetch_catalogue;
+pub(crate) use request::{fetch_catalogue, translate_options};
 
 /// Relays one client request in dialect `D` and produces the client's answer.
 pub(crate) async fn relay<D: Dialect<Context = ()>>(

@@ -8,19 +8,53 @@ use std::sync::Arc;
 
 use http::{HeaderMap, Request, StatusCode};
 use hyper::body::Incoming;
+use serde_json::json;
 
 use super::{Answer, json_response};
 use crate::server::AppState;
+use crate::server::body::read_body;
 use crate::server::error::ApiError;
 use crate::server::guard::Pass;
-use crate::server::relay::{fetch_catalogue, relay_in};
+use crate::server::relay::{fetch_catalogue, relay_in, translate_options};
+use crate::server::tokenizer;
+use crate::translate::messages::count::{ATTACHMENT_TOKEN_ESTIMATE, count_request};
 use crate::translate::messages::models::{self, Alias, CatalogueModel};
-use crate::translate::messages::{self as dialect, Messages, MessagesContext};
+use crate::translate::messages::{self as dialect, Messages, MessagesContext, MessagesOptions};
 
 /// `POST /v1/messages` (any query string, e.g. Claude Code's `?beta=true`).
 pub(crate) async fn create(state: &Arc<AppState>, req: Request<Incoming>, pass: Pass) -> Answer {
     let context = context(state, req.headers()).await;
     relay_in::<Messages>(state, req, pass, context).await
+}
+
+/// `POST /v1/messages/count_tokens`: the request translated as `/v1/messages`
+/// would translate it, its text counted with `o200k_base`, plus
+/// `ATTACHMENT_TOKEN_ESTIMATE` per image or file — an estimate of what the
+/// upstream will count (docs/architecture.md, "Anthropic Messages"). Counted on a
+/// blocking thread: the tokenizer loads on first use.
+pub(crate) async fn count_tokens(state: &Arc<AppState>, req: Request<Incoming>) -> Answer {
+    let (parts, body) = req.into_parts();
+    let bytes = read_body(state, &parts.headers, body).await?;
+    let context = context(state, &parts.headers).await;
+    let state = Arc::clone(state);
+    let counted = tokio::task::spawn_blocking(move || {
+        let options = MessagesOptions {
+            account_tag: &context.account_tag,
+            session: context.session.as_deref(),
+            agent: context.agent.as_deref(),
+        };
+        let input = count_request(&bytes, &translate_options(&state), &options)?;
+        let text = tokenizer::count(&input.text)
+            .ok_or_else(|| ApiError::upstream_error("The token counter could not be loaded."))?;
+        let attachments = (input.images + input.files) as u64 * ATTACHMENT_TOKEN_ESTIMATE;
+        Ok::<u64, ApiError>(text as u64 + attachments)
+    })
+    .await
+    .map_err(|e| ApiError::upstream_error(format!("Counting failed: {e}")))??;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"input_tokens": counted}),
+    ))
 }
 
 /// `GET /v1/models` for Anthropic clients: the `claude-*` aliases (each showing

@@ -104,6 +104,7 @@ async fn dispatch(
         ("POST", ["v1", "chat", "completions"]) => relay::<Chat>(state, req, pass).await,
         ("POST", ["v1", "completions"]) => relay::<Completions>(state, req, pass).await,
         ("POST", ["v1", "messages"]) => messages::create(state, req, pass).await,
+        ("POST", ["v1", "messages", "count_tokens"]) => messages::count_tokens(state, req).await,
         ("POST", ["v1", "files"]) => files::upload(state, req).await,
         ("GET", ["v1", "files"]) => files::list(state, req.uri().query().unwrap_or("")),
         ("GET", ["v1", "files", id]) => files::get(state, id),

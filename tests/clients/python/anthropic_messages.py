@@ -85,6 +85,9 @@ seen["thinking"] = {
 }
 
 seen["models"] = [m.id for m in bearer.models.list(limit=1000).data]
+seen["count"] = bearer.messages.count_tokens(
+    model="claude-sonnet-4-5", messages=[{"role": "user", "content": "hello world " * 100}],
+).input_tokens
 
 try:
     anthropic.Anthropic(base_url=base, auth_token="wrong-" + "x" * 40, max_retries=0).messages.create(
