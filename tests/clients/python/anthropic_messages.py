@@ -102,4 +102,16 @@ try:
 except anthropic.NotFoundError as e:
     seen["unknown_model"] = {"class": type(e).__name__, "status": e.status_code}
 
+for name, prompt in [("quota", "FAULT:usage_limit"), ("overloaded", "FAULT:overloaded")]:
+    try:
+        bearer.messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=[{"role": "user", "content": prompt}])
+        seen[name] = "no error"
+    except anthropic.APIStatusError as e:
+        seen[name] = {
+            "class": type(e).__name__, "status": e.status_code,
+            "type": (e.body or {}).get("error", {}).get("type"),
+            "retry_after": e.response.headers.get("retry-after"),
+            "should_retry": e.response.headers.get("x-should-retry"),
+        }
+
 print(json.dumps(seen))

@@ -95,6 +95,21 @@ async fn anthropic_python_sdk_speaks_messages() {
             .contains("ANTHROPIC_AUTH_TOKEN")
     );
     assert_eq!(seen["unknown_model"]["status"], 404, "{seen}");
+    let quota = &seen["quota"];
+    assert_eq!(
+        (quota["class"].as_str(), quota["status"].as_u64()),
+        (Some("RateLimitError"), Some(429)),
+        "{quota}"
+    );
+    assert_eq!(quota["type"], "rate_limit_error");
+    assert_eq!(
+        quota["should_retry"], "false",
+        "a usage limit is not retried: {quota}"
+    );
+    assert!(quota["retry_after"].as_str().is_some(), "{quota}");
+    let overloaded = &seen["overloaded"];
+    assert_eq!(overloaded["status"], 529, "{overloaded}");
+    assert_eq!(overloaded["type"], "overloaded_error");
 
     let bodies = r.upstream_bodies();
     for body in &bodies {
