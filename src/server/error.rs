@@ -160,7 +160,7 @@ impl ApiError {
             "invalid_request_error",
             None,
             format!(
-                "Unknown route {method} {}. airelays serves /v1/chat/completions, /v1/responses, /v1/models and /v1/files.",
+                "Unknown route {method} {}. airelays serves /v1/responses, /v1/chat/completions, /v1/completions, /v1/messages, /v1/models and /v1/files.",
                 sanitize(path)
             ),
         )
