@@ -10,10 +10,16 @@ use super::{Config, ConfigError, CredentialStoreKind, EXAMPLE_CONFIG, ReasoningO
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Kind {
     Bool,
-    Int { min: u64, max: u64 },
+    Int {
+        min: u64,
+        max: u64,
+    },
     Text,
     Url,
     List,
+    /// `anthropic.model_map`: an array of `{match, model, effort}` tables in the
+    /// file; `match=model:effort,…` in the environment.
+    ModelMap,
     Choice(&'static [&'static str]),
     Path,
 }
@@ -28,6 +34,12 @@ impl Kind {
             Kind::Url => "an http:// or https:// URL".into(),
             Kind::List if from_env => "a comma-separated list".into(),
             Kind::List => "an array of strings".into(),
+            Kind::ModelMap if from_env => {
+                "a comma-separated list of match=model:effort (model and effort optional)".into()
+            }
+            Kind::ModelMap => {
+                "an array of tables {match = \"…\", model = \"…\", effort = \"…\"} (model and effort optional)".into()
+            }
             Kind::Choice(options) => format!("one of: {}", options.join(", ")),
             Kind::Path => "a file path".into(),
         }
@@ -222,11 +234,17 @@ pub(crate) const KEYS: &[KeySpec] = &[
         "AIRELAYS_CHAT_REASONING_OUTPUT",
         Kind::Choice(&["none", "reasoning_content"]),
     ),
+    key(
+        "anthropic.model_map",
+        "AIRELAYS_ANTHROPIC_MODEL_MAP",
+        Kind::ModelMap,
+    ),
 ];
 
 /// A parsed, kind-checked value ready to be assigned to a key.
 #[derive(Debug, Clone, PartialEq)]
 enum Value {
+    Rules(Vec<super::ModelMapRule>),
     Bool(bool),
     Int(u64),
     Text(String),
@@ -388,6 +406,7 @@ impl Config {
                     ReasoningOutput::None
                 }
             }
+            ("anthropic.model_map", Rules(v)) => self.anthropic.model_map = v,
             (other, value) => unreachable!("config key {other} assigned {value:?}"),
         }
     }
@@ -411,6 +430,11 @@ fn parse_toml_value(kind: Kind, raw: &toml::Value) -> Option<Value> {
             let v = u64::try_from(*i).ok()?;
             (min..=max).contains(&v).then_some(Value::Int(v))
         }
+        (Kind::ModelMap, toml::Value::Array(items)) => items
+            .iter()
+            .map(rule_of_table)
+            .collect::<Option<Vec<_>>>()
+            .map(Value::Rules),
         (Kind::List, toml::Value::Array(items)) => items
             .iter()
             .map(|i| i.as_str().map(|s| s.trim().to_string()))
@@ -433,6 +457,13 @@ fn parse_env_value(kind: Kind, raw: &str) -> Option<Value> {
             let v: u64 = raw.parse().ok()?;
             (min..=max).contains(&v).then_some(Value::Int(v))
         }
+        Kind::ModelMap => raw
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(rule_of_text)
+            .collect::<Option<Vec<_>>>()
+            .map(Value::Rules),
         Kind::List => Some(Value::List(
             raw.split(',')
                 .map(str::trim)
@@ -442,6 +473,43 @@ fn parse_env_value(kind: Kind, raw: &str) -> Option<Value> {
         )),
         _ => parse_text(kind, raw),
     }
+}
+
+/// `{match = "opus", model = "gpt-5.5", effort = "high"}`.
+fn rule_of_table(item: &toml::Value) -> Option<super::ModelMapRule> {
+    let table = item.as_table()?;
+    if table
+        .keys()
+        .any(|k| !matches!(k.as_str(), "match" | "model" | "effort"))
+    {
+        return None;
+    }
+    let text = |key: &str| match table.get(key) {
+        None => Some(None),
+        Some(v) => v.as_str().map(trimmed),
+    };
+    Some(super::ModelMapRule {
+        pattern: trimmed(table.get("match")?.as_str()?)?.to_ascii_lowercase(),
+        model: text("model")?,
+        effort: text("effort")?,
+    })
+}
+
+/// `opus=gpt-5.5:high`, `haiku=:low`, `sonnet`.
+fn rule_of_text(rule: &str) -> Option<super::ModelMapRule> {
+    let (pattern, target) = rule.split_once('=').unwrap_or((rule, ""));
+    let (model, effort) = target.split_once(':').unwrap_or((target, ""));
+    Some(super::ModelMapRule {
+        pattern: trimmed(pattern)?.to_ascii_lowercase(),
+        model: trimmed(model),
+        effort: trimmed(effort),
+    })
+}
+
+/// `s` without surrounding blanks, `None` when nothing is left.
+fn trimmed(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_owned())
 }
 
 fn parse_text(kind: Kind, s: &str) -> Option<Value> {

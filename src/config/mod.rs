@@ -212,6 +212,25 @@ pub struct ChatConfig {
     pub reasoning_output: ReasoningOutput,
 }
 
+/// `[anthropic]`: the Anthropic Messages API.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AnthropicConfig {
+    /// `anthropic.model_map`: rules mapping `claude-*` ids to upstream models, in
+    /// order, before the built-in `opus`, `sonnet` and `haiku` rules.
+    pub model_map: Vec<ModelMapRule>,
+}
+
+/// One `anthropic.model_map` rule: `{match, model, effort}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelMapRule {
+    /// Matched case-insensitively as a substring of the requested id.
+    pub pattern: String,
+    /// The upstream model; `None` means the plan's default model.
+    pub model: Option<String>,
+    /// The reasoning effort; `None` means the model's default level.
+    pub effort: Option<String>,
+}
+
 /// The effective configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -231,6 +250,8 @@ pub struct Config {
     pub logging: LoggingConfig,
     /// `[chat]`.
     pub chat: ChatConfig,
+    /// `[anthropic]`.
+    pub anthropic: AnthropicConfig,
 }
 
 impl Config {
@@ -292,6 +313,7 @@ impl Config {
             chat: ChatConfig {
                 reasoning_output: ReasoningOutput::None,
             },
+            anthropic: AnthropicConfig::default(),
         }
     }
 
@@ -374,6 +396,48 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn the_model_map_is_an_ordered_array_of_tables_or_an_env_list() {
+        let p = paths();
+        let mut c = Config::defaults(&p);
+        c.apply_toml(
+            "[anthropic]\nmodel_map = [{ match = \"Opus\", model = \"gpt-5.5\", effort = \"xhigh\" }, { match = \"haiku\" }]\n",
+            &p.config_file,
+        )
+        .unwrap();
+        let rule = |pattern: &str, model: Option<&str>, effort: Option<&str>| ModelMapRule {
+            pattern: pattern.into(),
+            model: model.map(Into::into),
+            effort: effort.map(Into::into),
+        };
+        assert_eq!(
+            c.anthropic.model_map,
+            [
+                rule("opus", Some("gpt-5.5"), Some("xhigh")),
+                rule("haiku", None, None)
+            ]
+        );
+        c.apply_env(&env_of(&[(
+            "AIRELAYS_ANTHROPIC_MODEL_MAP",
+            "sonnet=gpt-5.5-mini:low, haiku=:minimal",
+        )]))
+        .unwrap();
+        assert_eq!(
+            c.anthropic.model_map,
+            [
+                rule("sonnet", Some("gpt-5.5-mini"), Some("low")),
+                rule("haiku", None, Some("minimal"))
+            ]
+        );
+        let err = Config::defaults(&p)
+            .apply_toml(
+                "[anthropic]\nmodel_map = [{ pattern = \"opus\" }]\n",
+                &p.config_file,
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("anthropic.model_map"), "{err}");
     }
 
     #[test]

@@ -75,6 +75,11 @@ impl ModelCatalog {
         Ok((c.entries, c.created))
     }
 
+    /// The raw entries of the last catalogue fetched, without fetching.
+    pub(crate) fn cached_raw(&self) -> Option<Arc<Vec<Value>>> {
+        self.stale().map(|c| c.raw)
+    }
+
     /// The catalogue's raw entries and the time they were fetched.
     pub(crate) async fn raw<F, Fut, E>(&self, fetch: F) -> Result<(Arc<Vec<Value>>, i64), E>
     where

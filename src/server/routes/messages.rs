@@ -18,7 +18,7 @@ use crate::server::guard::Pass;
 use crate::server::relay::{fetch_catalogue, relay_in, translate_options};
 use crate::server::tokenizer;
 use crate::translate::messages::count::{ATTACHMENT_TOKEN_ESTIMATE, count_request};
-use crate::translate::messages::models::{self, Alias, CatalogueModel};
+use crate::translate::messages::models::{self, Alias, AliasRule, CatalogueModel};
 use crate::translate::messages::{self as dialect, Messages, MessagesContext, MessagesOptions};
 
 /// `POST /v1/messages` (any query string, e.g. Claude Code's `?beta=true`).
@@ -76,12 +76,42 @@ pub(crate) async fn get(state: &Arc<AppState>, id: &str) -> Answer {
         .ok_or_else(|| ApiError::model_not_found(&id, &[]))
 }
 
+/// The `claude-*` aliases as the relay resolves them now, for `/v1/relay/status`
+/// (against the last catalogue read; empty before the first).
+pub(crate) fn resolved_aliases(state: &AppState) -> serde_json::Value {
+    let raw = state.models.cached_raw().unwrap_or_default();
+    let (_, aliases) = resolve(state, &raw);
+    serde_json::Value::Array(
+        aliases
+            .iter()
+            .map(|a| json!({"match": a.pattern, "model": a.model, "effort": a.effort}))
+            .collect(),
+    )
+}
+
 /// The catalogue and the aliases resolved against it.
 async fn aliases(state: &AppState) -> Result<(Vec<CatalogueModel>, Vec<Alias>, i64), ApiError> {
     let (raw, created) = state.models.raw(|| fetch_catalogue(state)).await?;
-    let catalogue: Vec<CatalogueModel> = raw.iter().filter_map(CatalogueModel::from_json).collect();
-    let aliases = models::resolve_map(&[], &catalogue);
+    let (catalogue, aliases) = resolve(state, &raw);
     Ok((catalogue, aliases, created))
+}
+
+/// `anthropic.model_map` and the built-in rules, resolved against `raw`.
+fn resolve(state: &AppState, raw: &[serde_json::Value]) -> (Vec<CatalogueModel>, Vec<Alias>) {
+    let catalogue: Vec<CatalogueModel> = raw.iter().filter_map(CatalogueModel::from_json).collect();
+    let rules: Vec<AliasRule> = state
+        .config
+        .anthropic
+        .model_map
+        .iter()
+        .map(|r| AliasRule {
+            pattern: r.pattern.clone(),
+            model: r.model.clone(),
+            effort: r.effort.clone(),
+        })
+        .collect();
+    let aliases = models::resolve_map(&rules, &catalogue);
+    (catalogue, aliases)
 }
 
 /// The request's session and account, and the aliases. A catalogue that cannot be

@@ -52,5 +52,6 @@ pub(crate) fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
         "inline_file_reads": c.inline_file_reads.load(Ordering::Relaxed),
         "connections": {"open": state.connections.open(), "max": state.connections.max(), "refused": state.connections.refused.load(Ordering::Relaxed)},
     });
+    value["anthropic"] = json!({"aliases": super::messages::resolved_aliases(state)});
     json_response(StatusCode::OK, &value)
 }

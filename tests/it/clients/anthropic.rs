@@ -222,6 +222,18 @@ async fn anthropic_routes_answer_in_anthropics_envelope_and_openai_clients_keep_
         .await
         .unwrap();
     assert_eq!(one["id"], "claude-sonnet", "{one}");
+
+    // The relay status shows the alias map it resolved.
+    let status = r.relay_status().await;
+    let aliases = status["anthropic"]["aliases"]
+        .as_array()
+        .expect("anthropic.aliases");
+    let opus = aliases
+        .iter()
+        .find(|a| a["match"] == "opus")
+        .expect("the opus rule");
+    assert_eq!(opus["effort"], "high", "{status}");
+    assert!(!opus["model"].as_str().unwrap().starts_with("claude"));
 }
 
 #[tokio::test]
