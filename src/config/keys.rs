@@ -254,7 +254,7 @@ enum Value {
 impl Config {
     /// Applies the keys of a TOML document; unknown keys and bad values are errors
     /// naming the key and the file.
-    pub(crate) fn apply_toml(&mut self, text: &str, file: &Path) -> Result<(), ConfigError> {
+    pub fn apply_toml(&mut self, text: &str, file: &Path) -> Result<(), ConfigError> {
         let table: toml::Table = toml::from_str(text).map_err(|e| {
             ConfigError(format!(
                 "the config file {} is not valid TOML: {}",

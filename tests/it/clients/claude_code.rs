@@ -160,3 +160,20 @@ async fn claude_code_replays_thinking_on_the_next_turn() {
         "the first turn's encrypted reasoning is replayed: {last:#}"
     );
 }
+
+/// An upstream `context_length_exceeded` reaches Claude Code as Anthropic's
+/// "prompt is too long" 400, the error Claude Code answers by offering `/compact`.
+#[tokio::test]
+async fn claude_code_sees_a_too_long_prompt_as_anthropics_prompt_too_long() {
+    let r = Relay::start(RelayOptions::default()).await;
+    let home = ClientHome::new();
+    let ran = run(claude_p(
+        &home,
+        &r,
+        &r.token,
+        &["FAULT:failed:context_length_exceeded"],
+    ))
+    .await;
+    let text = format!("{}{}", ran.stdout, ran.stderr);
+    assert!(text.to_ascii_lowercase().contains("prompt is too long"), "{ran:#?}");
+}
