@@ -127,7 +127,7 @@ impl Plan {
             // (concurrency, rounds, requests per worker per round)
             Plan {
                 latency: vec![(1, 40, 50), (16, 30, 8), (64, 15, 4)],
-                throughput_rounds: 6,
+                throughput_rounds: 20,
                 large_rounds: 8,
                 large_per_round: 5,
                 streams: 256,
