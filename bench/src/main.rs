@@ -3,9 +3,9 @@
 //! airelays build (`--baseline`), and with AIRelays 0.22.
 //!
 //! Everything runs on 127.0.0.1: the mock (`airelays-mock`) as its own process, the
-//! release relay (and the baseline), and AIRelays 0.22 from a virtualenv. Every loop is bounded in count and
-//! time. Prints a markdown report and writes it, with the raw figures as JSON, to
-//! `bench/out/`. See `docs/benchmarks.md`.
+//! release relay (and the baseline), and AIRelays 0.22 from a virtualenv. Every loop is
+//! bounded in count and time. Prints a markdown report and writes it, with the raw figures
+//! as JSON, to `bench/out/`. See `docs/benchmarks.md`.
 
 mod client;
 mod payload;

@@ -647,4 +647,39 @@ mod tests {
         assert!(!md.contains("baseline, `/v1/completions`"), "{md}");
         assert_eq!(j["throughput"][1]["mb_per_s"][2], Value::Null);
     }
+
+    #[test]
+    fn python_column_beside_the_baseline() {
+        let mut r = report();
+        r.relays.push(figures(PYTHON, "python"));
+        r.relays[2].binary_bytes = None;
+        r.latency = vec![(
+            1,
+            vec![
+                measure(&[1.0]),
+                measure(&[1.2]),
+                measure(&[1.2]),
+                measure(&[5.0]),
+            ],
+        )];
+        r.throughput.clear();
+        r.full = true;
+        let (md, j) = r.render();
+        assert!(
+            md.contains("| airelays added vs baseline added | AIRelays added ÷ airelays added |"),
+            "{md}"
+        );
+        assert!(md.contains("| 1 | total p50 | 1.000 | 1.200 | 0.200 | 1.20× | 1.200 | 0.200 | 1.20× | 5.000 | 4.000 | 5.00× | +0% | 20.00× |"), "{md}");
+        assert!(
+            md.contains("| ≥ 10× less added latency than AIRelays 0.22 at concurrency 1 | 20×"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| release binary | 10.00 MiB | 10.00 MiB | (Python package + interpreter) |"
+            ),
+            "{md}"
+        );
+        assert_eq!(j["startup"][2]["key"], "python");
+    }
 }
