@@ -1,10 +1,11 @@
 //! `airelays-bench`: measures what airelays adds on top of the upstream, side by side with
-//! the mock upstream reached directly (the physical limit) and with AIRelays 0.22.
+//! the mock upstream reached directly (the physical limit), optionally with an older
+//! airelays build (`--baseline`), and with AIRelays 0.22.
 //!
 //! Everything runs on 127.0.0.1: the mock (`airelays-mock`) as its own process, the
-//! release relay, and AIRelays 0.22 from a virtualenv. Every loop is bounded in count and
-//! time. Prints a markdown report and writes it, with the raw figures as JSON, to
-//! `bench/out/`. See `docs/benchmarks.md`.
+//! release relay (and the baseline), and AIRelays 0.22 from a virtualenv. Every loop is
+//! bounded in count and time. Prints a markdown report and writes it, with the raw figures
+//! as JSON, to `bench/out/`. See `docs/benchmarks.md`.
 
 mod client;
 mod payload;
@@ -16,17 +17,21 @@ mod stats;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use procs::{Launcher, Proc, Scratch};
 use run::{Measure, Target, interleaved};
 
-const USAGE: &str = "usage: airelays-bench [--quick] [--no-python] [--relay PATH] [--mock PATH]
-                      [--python PATH] [--out DIR] [--only latency|throughput|large]
+const USAGE: &str = "usage: airelays-bench [--quick] [--no-python] [--relay PATH] [--baseline PATH]
+                      [--mock PATH] [--python PATH] [--out DIR]
+                      [--only latency|throughput|large]
 
   --quick        a smoke run: fewer rounds and requests (figures are rough)
   --no-python    skip AIRelays 0.22
   --relay PATH   the airelays binary (default: next to this one)
+  --baseline PATH  a second airelays binary (an older build), measured in the same
+                 interleaved rounds as \"airelays (baseline)\"; scripts/bench --baseline-rev
+                 REV builds one from a git revision
   --mock PATH    the airelays-mock binary (default: next to this one)
   --python PATH  AIRelays 0.22's `airelays` script (default: bench/.venv/bin/airelays)
   --out DIR      where to write the report (default: bench/out)
@@ -36,6 +41,8 @@ pub struct Args {
     pub quick: bool,
     pub python: Option<PathBuf>,
     pub relay: PathBuf,
+    /// A second airelays binary to compare against (`--baseline`).
+    pub baseline: Option<PathBuf>,
     pub mock: PathBuf,
     pub out: PathBuf,
     pub only: Option<String>,
@@ -50,6 +57,7 @@ fn parse_args() -> Result<Args, String> {
         quick: false,
         python: Some(PathBuf::from("bench/.venv/bin/airelays")),
         relay: here.join("airelays"),
+        baseline: None,
         mock: here.join("airelays-mock"),
         out: PathBuf::from("bench/out"),
         only: None,
@@ -61,6 +69,7 @@ fn parse_args() -> Result<Args, String> {
             "--quick" => args.quick = true,
             "--no-python" => args.python = None,
             "--relay" => args.relay = value()?.into(),
+            "--baseline" => args.baseline = Some(value()?.into()),
             "--mock" => args.mock = value()?.into(),
             "--python" => args.python = Some(value()?.into()),
             "--out" => args.out = value()?.into(),
@@ -118,7 +127,7 @@ impl Plan {
             // (concurrency, rounds, requests per worker per round)
             Plan {
                 latency: vec![(1, 40, 50), (16, 30, 8), (64, 15, 4)],
-                throughput_rounds: 6,
+                throughput_rounds: 20,
                 large_rounds: 8,
                 large_per_round: 5,
                 streams: 256,
@@ -157,19 +166,39 @@ fn phase(name: &str) {
     eprintln!("== {name}");
 }
 
-async fn bench(args: Args) -> Result<(), String> {
-    let plan = Plan::new(args.quick);
-    let wants = |name: &str| args.only.as_deref().is_none_or(|o| o == name);
-    let scratch = Scratch::new();
-    let run_started = Instant::now();
-    for bin in [&args.relay, &args.mock] {
-        if !bin.exists() {
-            return Err(format!(
-                "{} is missing; build with `cargo build --release --workspace` or run scripts/bench",
-                bin.display()
-            ));
-        }
-    }
+/// One relay under test (airelays, the baseline build, AIRelays 0.22) and how to restart it.
+pub struct Relay {
+    /// Its column in the report.
+    pub label: &'static str,
+    /// Its key in the JSON report.
+    pub key: &'static str,
+    launcher: Launcher,
+    binary: Option<PathBuf>,
+    proc: Option<Proc>,
+}
+
+/// Per relay, what is measured outside the interleaved workloads.
+pub struct RelayFigures {
+    pub label: &'static str,
+    pub key: &'static str,
+    pub idle_start_kib: u64,
+    pub idle_after_kib: u64,
+    pub status: stats::Samples,
+    pub start: stats::Samples,
+    /// Size of its release binary (none for AIRelays 0.22).
+    pub binary_bytes: Option<u64>,
+}
+
+/// The label of the baseline build's column.
+pub const BASELINE: &str = "airelays (baseline)";
+/// The label of AIRelays 0.22's column.
+pub const PYTHON: &str = "AIRelays 0.22";
+
+async fn start_relays(
+    args: &Args,
+    scratch: &Scratch,
+    mock: &procs::Mock,
+) -> Result<Vec<Relay>, String> {
     let python = match &args.python {
         Some(p) if p.exists() => Some(p.clone()),
         Some(p) => {
@@ -181,39 +210,79 @@ async fn bench(args: Args) -> Result<(), String> {
         }
         None => None,
     };
+    let mut relays = Vec::new();
+    let ours = [
+        ("airelays", "airelays", Some(&args.relay)),
+        (BASELINE, "baseline", args.baseline.as_ref()),
+    ];
+    for (label, key, binary) in ours {
+        let Some(binary) = binary else { continue };
+        let launcher = procs::prepare_relay(label, binary, &scratch.0.join(key), mock).await?;
+        relays.push(Relay {
+            label,
+            key,
+            launcher,
+            binary: Some(binary.clone()),
+            proc: None,
+        });
+    }
+    if let Some(p) = &python {
+        let launcher = procs::prepare_python(p, &scratch.0.join("python"), mock).await?;
+        relays.push(Relay {
+            label: PYTHON,
+            key: "python",
+            launcher,
+            binary: None,
+            proc: None,
+        });
+    }
+    for r in relays.iter_mut() {
+        r.proc = Some(r.launcher.start().await?.0);
+    }
+    Ok(relays)
+}
 
-    phase("starting the mock, airelays and AIRelays 0.22");
+fn rss(relay: &Relay) -> u64 {
+    relay.proc.as_ref().map(|p| p.memory_kib().0).unwrap_or(0)
+}
+
+async fn bench(args: Args) -> Result<(), String> {
+    let plan = Plan::new(args.quick);
+    let wants = |name: &str| args.only.as_deref().is_none_or(|o| o == name);
+    let scratch = Scratch::new();
+    let run_started = Instant::now();
+    for bin in [Some(&args.relay), Some(&args.mock), args.baseline.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        if !bin.exists() {
+            return Err(format!(
+                "{} is missing; build with `cargo build --release --workspace` or run scripts/bench",
+                bin.display()
+            ));
+        }
+    }
+
+    phase("starting the mock and the relays");
     let mock = procs::start_mock(&args.mock).await?;
-    let relay_launcher = procs::prepare_relay(&args.relay, &scratch.0.join("relay"), &mock).await?;
-    let (relay, _) = relay_launcher.start().await?;
-    let py_launcher = match &python {
-        Some(p) => Some(procs::prepare_python(p, &scratch.0.join("python"), &mock).await?),
-        None => None,
-    };
-    let py = match &py_launcher {
-        Some(l) => Some(l.start().await?),
-        None => None,
-    };
-    let mut results = json!({});
-    // RSS right after start: both servers answered /healthz and nothing else.
+    let mut relays = start_relays(&args, &scratch, &mock).await?;
+    // RSS right after start: the servers answered /healthz and nothing else.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    results["memory"]["idle_start_kib"] = json!({
-        "airelays": relay.memory_kib().0,
-        "python": py.as_ref().map(|(p, _)| p.memory_kib().0),
-    });
+    let idle_start: Vec<u64> = relays.iter().map(rss).collect();
 
     let mut targets = vec![
         Target::new("direct", mock.proc.addr, mock.proc.pid, true)
             .with_header("authorization", &format!("Bearer {}", mock.access_token))
             .with_header("chatgpt-account-id", &mock.account_id),
-        Target::new("airelays", relay.addr, relay.pid, false)
-            .with_header("authorization", &format!("Bearer {}", relay_launcher.token)),
     ];
-    if let (Some((p, _)), Some(l)) = (&py, &py_launcher) {
-        targets.push(
-            Target::new("AIRelays 0.22", p.addr, p.pid, false)
-                .with_header("authorization", &format!("Bearer {}", l.token)),
-        );
+    for r in &relays {
+        let proc = r.proc.as_ref().ok_or("relay not started")?;
+        let mut t = Target::new(r.label, proc.addr, proc.pid, false)
+            .with_header("authorization", &format!("Bearer {}", r.launcher.token));
+        if r.label != "airelays" {
+            t = t.with_optional_routes();
+        }
+        targets.push(t);
     }
 
     // 1. Added latency.
@@ -245,6 +314,7 @@ async fn bench(args: Args) -> Result<(), String> {
     for (route, work) in [
         ("/v1/responses", payload::responses(&long)),
         ("/v1/chat/completions", payload::chat_stream(&long)),
+        ("/v1/completions", payload::completions_stream(&long)),
     ]
     .into_iter()
     .filter(|_| wants("throughput"))
@@ -294,62 +364,73 @@ async fn bench(args: Args) -> Result<(), String> {
     }
     let mut soaks = Vec::new();
     for t in targets.iter_mut().filter(|t| full && !t.direct) {
-        let n = if t.label == "airelays" {
-            plan.soak
-        } else {
+        let n = if t.label == PYTHON {
             plan.python_soak
+        } else {
+            plan.soak
         };
         phase(&format!("{n} requests: {}", t.label));
         soaks.push((t.label, soak(t, &pong, plan.soak_warm, n).await?));
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    results["memory"]["idle_after_kib"] = json!({
-        "airelays": relay.memory_kib().0,
-        "python": py.as_ref().map(|(p, _)| p.memory_kib().0),
-    });
+    let idle_after: Vec<u64> = relays.iter().map(rss).collect();
 
-    // 5. Start-up and status.
+    // 5. Start-up and status, the relays taking turns.
     phase("status --json");
-    let (status_runs, py_status_runs) = if full {
-        (plan.status_runs, plan.python_starts.max(3))
-    } else {
-        (0, 0)
+    let counts = |r: &Relay, n: usize, py: usize| match (full, r.label == PYTHON) {
+        (false, _) => 0,
+        (true, true) => py,
+        (true, false) => n,
     };
-    let status_relay = time_runs(&relay_launcher, &["status", "--json"], status_runs).await?;
-    let status_py = match &py_launcher {
-        Some(l) => Some(time_runs(l, &["status", "--json"], py_status_runs).await?),
-        None => None,
-    };
+    let status_counts: Vec<usize> = relays
+        .iter()
+        .map(|r| counts(r, plan.status_runs, plan.python_starts.max(3)))
+        .collect();
+    let status = turns(&relays, &status_counts, Turn::Status).await?;
     drop(targets);
-    relay.stop(Duration::from_secs(10)).await;
-    if let Some((p, _)) = py {
-        p.stop(Duration::from_secs(10)).await;
+    for r in relays.iter_mut() {
+        if let Some(p) = r.proc.take() {
+            p.stop(Duration::from_secs(10)).await;
+        }
     }
     phase("start-up: serve → first /healthz");
-    let start_relay = time_starts(&relay_launcher, if full { plan.starts } else { 0 }).await?;
-    let start_py = match &py_launcher {
-        Some(l) if full => Some(time_starts(l, plan.python_starts).await?),
-        _ => None,
-    };
-    let binary_bytes = std::fs::metadata(&args.relay).map(|m| m.len()).unwrap_or(0);
+    let start_counts: Vec<usize> = relays
+        .iter()
+        .map(|r| counts(r, plan.starts, plan.python_starts))
+        .collect();
+    let start = turns(&relays, &start_counts, Turn::Start).await?;
     mock.proc.stop(Duration::from_secs(5)).await;
 
+    let figures = relays
+        .iter()
+        .zip(idle_start.iter().zip(idle_after.iter()))
+        .zip(status.into_iter().zip(start))
+        .map(
+            |((r, (&idle_start_kib, &idle_after_kib)), (status, start))| RelayFigures {
+                label: r.label,
+                key: r.key,
+                idle_start_kib,
+                idle_after_kib,
+                status,
+                start,
+                binary_bytes: r
+                    .binary
+                    .as_ref()
+                    .and_then(|b| std::fs::metadata(b).ok())
+                    .map(|m| m.len()),
+            },
+        )
+        .collect();
     let report = report::Report {
         quick: args.quick,
         full,
-        python: python.is_some(),
+        relays: figures,
         latency,
         throughput,
         large: large_m,
         large_bytes: large.client_body.len(),
         streams,
         soaks,
-        status_relay,
-        status_py,
-        start_relay,
-        start_py,
-        binary_bytes,
-        results,
         duration: run_started.elapsed(),
     };
     let (markdown, json) = report.render();
@@ -357,6 +438,43 @@ async fn bench(args: Args) -> Result<(), String> {
     write_out(&args.out, &markdown, &json)?;
     drop(scratch);
     Ok(())
+}
+
+/// What [`turns`] times.
+#[derive(Clone, Copy)]
+enum Turn {
+    /// The wall time of `status --json`.
+    Status,
+    /// From spawning `serve` to its first `/healthz` answer (then stopped).
+    Start,
+}
+
+/// Times `what` `counts[i]` times for relay `i`, the relays taking turns round by round (so
+/// noise lands on all of them alike).
+async fn turns(
+    relays: &[Relay],
+    counts: &[usize],
+    what: Turn,
+) -> Result<Vec<stats::Samples>, String> {
+    let mut out = vec![stats::Samples::default(); relays.len()];
+    let rounds = counts.iter().copied().max().unwrap_or(0);
+    for round in 0..rounds {
+        for (i, r) in relays.iter().enumerate() {
+            if round >= counts[i] {
+                continue;
+            }
+            let took = match what {
+                Turn::Status => r.launcher.run(&["status", "--json"]).await?.0,
+                Turn::Start => {
+                    let (p, took): (Proc, Duration) = r.launcher.start().await?;
+                    p.stop(Duration::from_secs(10)).await;
+                    took
+                }
+            };
+            out[i].push(took);
+        }
+    }
+    Ok(out)
 }
 
 fn write_out(dir: &PathBuf, markdown: &str, json: &Value) -> Result<(), String> {
@@ -448,23 +566,4 @@ async fn soak(
         end_kib: procs::memory_kib(target.pid).0,
         measure,
     })
-}
-
-async fn time_runs(l: &Launcher, args: &[&str], n: usize) -> Result<stats::Samples, String> {
-    let mut s = stats::Samples::default();
-    for _ in 0..n {
-        let (took, _) = l.run(args).await?;
-        s.push(took);
-    }
-    Ok(s)
-}
-
-async fn time_starts(l: &Launcher, n: usize) -> Result<stats::Samples, String> {
-    let mut s = stats::Samples::default();
-    for _ in 0..n {
-        let (p, took): (Proc, Duration) = l.start().await?;
-        s.push(took);
-        p.stop(Duration::from_secs(10)).await;
-    }
-    Ok(s)
 }

@@ -7,6 +7,10 @@ use serde_json::{Value, json};
 
 pub const MODEL: &str = "gpt-5.5";
 const INSTRUCTIONS: &str = "You are a concise assistant.";
+/// What airelays sends upstream when the client sends no instructions (its default
+/// `upstream.default_instructions`, src/config.rs).
+const RELAY_DEFAULT_INSTRUCTIONS: &str =
+    "You are a helpful assistant. Follow the user's instructions carefully and answer accurately.";
 
 /// One workload: what the relays get and what the mock gets directly.
 #[derive(Clone)]
@@ -64,6 +68,25 @@ pub fn chat_stream(prompt: &str) -> Work {
         client_path: "/v1/chat/completions",
         client_body: bytes(&chat),
         upstream_body: bytes(&upstream(vec![user_item(prompt)], None, INSTRUCTIONS)),
+    }
+}
+
+/// A streamed legacy completion (`POST /v1/completions`): the relay answers the `prompt` as
+/// one user message under its default instructions; directly, that Responses request.
+pub fn completions_stream(prompt: &str) -> Work {
+    let legacy = json!({
+        "model": MODEL,
+        "prompt": prompt,
+        "stream": true,
+    });
+    Work {
+        client_path: "/v1/completions",
+        client_body: bytes(&legacy),
+        upstream_body: bytes(&upstream(
+            vec![user_item(prompt)],
+            None,
+            RELAY_DEFAULT_INSTRUCTIONS,
+        )),
     }
 }
 
@@ -180,5 +203,19 @@ mod tests {
         let u: Value = serde_json::from_slice(&w.upstream_body).unwrap();
         assert_eq!(u["stream"], true);
         assert_eq!(u["store"], false);
+    }
+
+    #[test]
+    fn completions_stream_sends_the_prompt_and_its_upstream_form() {
+        let w = completions_stream("LONG:1000");
+        assert_eq!(w.client_path, "/v1/completions");
+        let v: Value = serde_json::from_slice(&w.client_body).unwrap();
+        assert_eq!(v["prompt"], "LONG:1000");
+        assert_eq!(v["stream"], true);
+        assert!(v.get("messages").is_none());
+        let u: Value = serde_json::from_slice(&w.upstream_body).unwrap();
+        assert_eq!(u["input"][0]["content"][0]["text"], "LONG:1000");
+        assert_eq!(u["instructions"], RELAY_DEFAULT_INSTRUCTIONS);
+        assert_eq!(u["stream"], true);
     }
 }

@@ -1,5 +1,6 @@
-//! The processes under test: the mock upstream, the airelays relay and AIRelays 0.22, each
-//! in a private temporary home, on 127.0.0.1 only; plus their RSS and CPU time from /proc.
+//! The processes under test: the mock upstream, the airelays relay (and, optionally, an
+//! older airelays build as the baseline) and AIRelays 0.22, each in a private temporary
+//! home, on 127.0.0.1 only; plus their RSS and CPU time from /proc.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -309,16 +310,22 @@ fn home_env(home: &Path, mock: &Mock) -> Vec<(String, String)> {
     env
 }
 
-/// Prepares airelays in `home`: `init`, then `login --device` against the mock (which
-/// approves device codes by itself), with the file credential store.
-pub async fn prepare_relay(binary: &Path, home: &Path, mock: &Mock) -> Result<Launcher, String> {
+/// Prepares an airelays binary (named `name` in messages) in `home`: `init`, then `login
+/// --device` against the mock (which approves device codes by itself), with the file
+/// credential store.
+pub async fn prepare_relay(
+    name: &'static str,
+    binary: &Path,
+    home: &Path,
+    mock: &Mock,
+) -> Result<Launcher, String> {
     std::fs::create_dir_all(home).map_err(|e| e.to_string())?;
     let port = free_port();
     let mut env = home_env(home, mock);
     env.push(("AIRELAYS_CREDENTIAL_STORE".to_owned(), "file".to_owned()));
     env.push(("AIRELAYS_OPEN_BROWSER".to_owned(), "false".to_owned()));
     let mut launcher = Launcher {
-        name: "airelays",
+        name,
         program: binary.to_path_buf(),
         args: vec!["serve".into(), "--port".into(), port.to_string()],
         env,

@@ -15,6 +15,10 @@ impl Samples {
         self.0.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Nearest-rank percentile (`p` in 0..=100); NaN when empty.
     pub fn percentile(&self, p: f64) -> f64 {
         if self.0.is_empty() {
