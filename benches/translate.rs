@@ -2,7 +2,11 @@
 //!
 //! - a generated 2 MB chat request (200 messages, 24 tools) through
 //!   `chat_request::prepare`, compared with parsing and serialising the same body;
-//! - a 1 MB answer of 10,000 upstream deltas through `ChatStreamTranslator`.
+//! - a generated 2 MB Claude Code history (the shape Claude Code sends: system blocks
+//!   with its billing header, 40 tools with `input_schema` and `cache_control`, tool
+//!   rounds) through `Messages::prepare_with`;
+//! - a 1 MB answer of 10,000 upstream deltas through `ChatStreamTranslator` and
+//!   `MessagesStream`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -10,6 +14,7 @@ use std::time::{Duration, Instant};
 use airelays::translate::chat_request;
 use airelays::translate::chat_response::ChatContext;
 use airelays::translate::chat_stream::ChatStreamTranslator;
+use airelays::translate::messages::{Messages, MessagesOptions, MessagesStream};
 use airelays::translate::{DEFAULT_UNSUPPORTED_PARAMETERS, TranslateOptions};
 use serde_json::{Value, json};
 
@@ -41,6 +46,45 @@ fn chat_body() -> Vec<u8> {
         .collect();
     let body = json!({"model":"gpt-5.5","messages":messages,"tools":tools,"tool_choice":"auto",
         "stream":true,"stream_options":{"include_usage":true},"max_tokens":32000,"temperature":0});
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+/// A Claude Code request of about 2 MB: system blocks (the billing header first), 40
+/// tools, and a history of text turns and tool rounds.
+fn claude_code_body() -> Vec<u8> {
+    let filler = "The quick brown fox jumps over the lazy dog; ".repeat(295);
+    let mut messages = Vec::new();
+    for i in 0..199 {
+        let message = match i % 4 {
+            0 => {
+                json!({"role":"user","content":[{"type":"text","text":format!("Question {i}: {filler}")}]})
+            }
+            1 => json!({"role":"assistant","content":[
+                {"type":"text","text":"Let me look."},
+                {"type":"tool_use","id":format!("toolu_{i}"),"name":"Read","input":{"file_path":format!("src/{i}.rs")}}]}),
+            2 => {
+                json!({"role":"user","content":[{"type":"tool_result","tool_use_id":format!("toolu_{}", i - 1),"content":filler}]})
+            }
+            _ => {
+                json!({"role":"assistant","content":[{"type":"text","text":format!("Answer {i}: {filler}")}]})
+            }
+        };
+        messages.push(message);
+    }
+    let tools: Vec<Value> = (0..40)
+        .map(|t| {
+            json!({"name":format!("Tool{t}"),"description":"Does one thing well. ".repeat(20),
+                "input_schema":{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",
+                    "properties":{"file_path":{"type":"string"},"limit":{"type":"number"}},
+                    "required":["file_path"],"additionalProperties":false},
+                "cache_control":{"type":"ephemeral"}})
+        })
+        .collect();
+    let body = json!({"model":"claude-sonnet-4-5","max_tokens":32000,"stream":true,
+        "system":[{"type":"text","text":"x-anthropic-billing-header: cc_version=2.1.332; cc_entrypoint=cli; cch=0f3a;"},
+                  {"type":"text","text":"You are Claude Code, a careful coding agent.","cache_control":{"type":"ephemeral"}}],
+        "messages":messages,"tools":tools,"thinking":{"type":"adaptive"},
+        "metadata":{"user_id":"user_0_account_1_session_2c7d0e0a-0000-4000-8000-000000000000"}});
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
@@ -177,4 +221,45 @@ fn main() {
         }),
     );
     println!("stream output: {produced} bytes of chat SSE");
+
+    let claude = claude_code_body();
+    println!(
+        "Claude Code request: {} bytes, 199 messages, 40 tools",
+        claude.len()
+    );
+    let session = MessagesOptions::default();
+    report(
+        "Messages::prepare_with (Claude Code history)",
+        time(60, || {
+            black_box(Messages::prepare_with(black_box(&claude), &opts, &session).ok());
+        }),
+    );
+    report(
+        "Messages::prepare_with + serialise upstream body",
+        time(60, || {
+            if let Ok(p) = Messages::prepare_with(black_box(&claude), &opts, &session) {
+                black_box(serde_json::to_vec(&p.upstream.body).ok());
+            }
+        }),
+    );
+    let mut anthropic_bytes = 0;
+    report(
+        "MessagesStream (parsed events)",
+        time(30, || {
+            let mut translator = MessagesStream::new(
+                "msg_b".into(),
+                "claude-sonnet-4-5",
+                "default".into(),
+                false,
+                100,
+            );
+            let mut out = Vec::with_capacity(4 << 20);
+            for event in &events {
+                translator.on_json(event, &mut out);
+            }
+            anthropic_bytes = out.len();
+            black_box(out);
+        }),
+    );
+    println!("Messages stream output: {anthropic_bytes} bytes of Anthropic SSE");
 }

@@ -315,6 +315,7 @@ async fn bench(args: Args) -> Result<(), String> {
         ("/v1/responses", payload::responses(&long)),
         ("/v1/chat/completions", payload::chat_stream(&long)),
         ("/v1/completions", payload::completions_stream(&long)),
+        ("/v1/messages", payload::messages_stream(&long)),
     ]
     .into_iter()
     .filter(|_| wants("throughput"))

@@ -90,6 +90,24 @@ pub fn completions_stream(prompt: &str) -> Work {
     }
 }
 
+/// A streamed Anthropic Messages request (`POST /v1/messages`, as Claude Code sends it):
+/// the relay answers in Anthropic's event grammar; directly, the equivalent Responses
+/// request.
+pub fn messages_stream(prompt: &str) -> Work {
+    let messages = json!({
+        "model": MODEL,
+        "max_tokens": 32000,
+        "system": [{"type": "text", "text": INSTRUCTIONS}],
+        "messages": [{"role": "user", "content": prompt}],
+        "stream": true,
+    });
+    Work {
+        client_path: "/v1/messages",
+        client_body: bytes(&messages),
+        upstream_body: bytes(&upstream(vec![user_item(prompt)], None, INSTRUCTIONS)),
+    }
+}
+
 /// Text that looks like a coding session: code, quotes, newlines, a little non-ASCII.
 fn filler(seed: usize, len: usize) -> String {
     const LINES: [&str; 6] = [

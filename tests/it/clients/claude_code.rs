@@ -175,5 +175,8 @@ async fn claude_code_sees_a_too_long_prompt_as_anthropics_prompt_too_long() {
     ))
     .await;
     let text = format!("{}{}", ran.stdout, ran.stderr);
-    assert!(text.to_ascii_lowercase().contains("prompt is too long"), "{ran:#?}");
+    assert!(
+        text.to_ascii_lowercase().contains("prompt is too long"),
+        "{ran:#?}"
+    );
 }
