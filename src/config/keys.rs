@@ -329,12 +329,10 @@ impl Config {
         Ok(())
     }
 
-    fn assign(&mut self, key: &str, value: Value) {
+    /// The `[security]` keys of [`Config::assign`].
+    fn assign_security(&mut self, key: &str, value: Value) {
         use Value::*;
         match (key, value) {
-            ("server.host", Text(v)) => self.server.host = v,
-            ("server.port", Int(v)) => self.server.port = v as u16,
-            ("server.shutdown_grace_seconds", Int(v)) => self.server.shutdown_grace_seconds = v,
             ("security.require_bearer_auth", Bool(v)) => self.security.require_bearer_auth = v,
             ("security.bearer_token_file", Text(v)) => {
                 self.security.bearer_token_file = absolute(PathBuf::from(v))
@@ -368,6 +366,17 @@ impl Config {
             ("security.body_total_timeout_seconds", Int(v)) => {
                 self.security.body_total_timeout_seconds = v
             }
+            (other, value) => unreachable!("config key {other} assigned {value:?}"),
+        }
+    }
+
+    fn assign(&mut self, key: &str, value: Value) {
+        use Value::*;
+        match (key, value) {
+            ("server.host", Text(v)) => self.server.host = v,
+            ("server.port", Int(v)) => self.server.port = v as u16,
+            ("server.shutdown_grace_seconds", Int(v)) => self.server.shutdown_grace_seconds = v,
+            (key, value) if key.starts_with("security.") => self.assign_security(key, value),
             ("upstream.base_url", Text(v)) => self.upstream.base_url = v,
             ("upstream.issuer_base_url", Text(v)) => self.upstream.issuer_base_url = v,
             ("upstream.client_id", Text(v)) => self.upstream.client_id = v,
