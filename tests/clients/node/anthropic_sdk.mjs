@@ -57,6 +57,13 @@ seen.wrong_token = await error(() => new Anthropic({ baseURL: base, authToken: '
   .messages.create({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }));
 seen.unknown_model = await error(() => client.messages.create({
   model: 'gpt-nope-9', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }));
+seen.quota = await error(() => client.messages.create({
+  model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'FAULT:usage_limit' }] }));
+seen.overloaded = await error(() => client.messages.create({
+  model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'FAULT:overloaded' }] }));
+const counted = await client.messages.countTokens({
+  model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'hello world '.repeat(100) }] });
+seen.count = counted.input_tokens;
 
 const anthropic = createAnthropic({ baseURL: `${base}/v1`, apiKey: token });
 const model = anthropic('claude-sonnet-4-5');

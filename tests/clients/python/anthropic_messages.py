@@ -84,6 +84,15 @@ seen["thinking"] = {
     "again": [b.type for b in again.content],
 }
 
+png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+seen["image"] = bearer.messages.create(
+    model="claude-sonnet-4-5", max_tokens=64,
+    messages=[{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
+        {"type": "text", "text": "PY_IMAGE say pong"},
+    ]}],
+).content[0].text
+
 seen["models"] = [m.id for m in bearer.models.list(limit=1000).data]
 seen["count"] = bearer.messages.count_tokens(
     model="claude-sonnet-4-5", messages=[{"role": "user", "content": "hello world " * 100}],
