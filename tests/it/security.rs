@@ -601,6 +601,20 @@ async fn secrets_never_reach_the_logs() {
         .status(),
         200
     );
+    // Anthropic clients: a wrong and then the right token in x-api-key.
+    let wrong_key = "wrong-x-api-key-0123456789abcdefghijklmnop";
+    let messages = json!({"model": "claude-sonnet-4-5", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]});
+    for (key, status) in [(wrong_key.to_string(), 401), (r.token.clone(), 200)] {
+        let resp = r
+            .http
+            .post(r.url("/v1/messages"))
+            .header("x-api-key", key)
+            .json(&messages)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), status);
+    }
     // A refresh (new tokens), a rotation (new relay token), uploads.
     r.mock().state().revoke_all_access_tokens();
     assert_eq!(
@@ -640,6 +654,7 @@ async fn secrets_never_reach_the_logs() {
         r.token.clone(),
         wrong[7..].to_string(),
         "query-secret-123".into(),
+        wrong_key.into(),
     ];
     for creds in [&creds_before, &creds_after] {
         for key in ["id_token", "access_token", "refresh_token"] {

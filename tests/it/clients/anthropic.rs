@@ -267,7 +267,10 @@ async fn anthropic_typescript_sdk_and_the_ai_sdk_provider_speak_messages() {
     assert_eq!(seen["quota"]["status"], 429, "{seen}");
     assert_eq!(seen["quota"]["class"], "RateLimitError");
     assert_eq!(seen["overloaded"]["status"], 529, "{seen}");
-    assert!((200..2_000).contains(&seen["count"].as_u64().unwrap()), "{seen}");
+    assert!(
+        (200..2_000).contains(&seen["count"].as_u64().unwrap()),
+        "{seen}"
+    );
     let ai = &seen["ai_sdk"];
     assert_eq!(ai["text"], "pong", "{ai}");
     assert_eq!(ai["stream_length"], 200);
