@@ -15,6 +15,7 @@ use super::chat_response::{
 pub use super::stream::StreamStep;
 use super::stream::{StreamFailure, StreamOut, StreamTranslator};
 use super::{event_type, failure_of, write_json_str};
+use crate::upstream::events::ItemRef;
 use crate::upstream::events::UpstreamEvent;
 
 /// The in-band error event sent when a chat stream fails after its first byte. It
@@ -32,54 +33,6 @@ pub fn error_chunk(message: &str, error_type: &str, code: Option<&str>) -> Vec<u
     }
     out.extend_from_slice(b"}}\n\n");
     out
-}
-
-/// Identifies an output item across events: by its id when both sides have one,
-/// else by `output_index`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ItemRef {
-    id: Option<String>,
-    index: Option<u64>,
-}
-
-impl ItemRef {
-    /// The item a delta event (`item_id`, `output_index`) refers to.
-    fn of_delta(event: &Value) -> Self {
-        ItemRef {
-            id: event
-                .get("item_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            index: event.get("output_index").and_then(Value::as_u64),
-        }
-    }
-
-    /// An item carried whole (`output_item.added` / `.done`, terminal output).
-    fn of_item(item: &Value, index: Option<u64>) -> Self {
-        ItemRef {
-            id: item.get("id").and_then(Value::as_str).map(str::to_owned),
-            index,
-        }
-    }
-
-    fn same(&self, other: &ItemRef) -> bool {
-        match (&self.id, &other.id) {
-            (Some(a), Some(b)) => a == b,
-            _ => matches!((self.index, other.index), (Some(a), Some(b)) if a == b),
-        }
-    }
-
-    /// Known to be another item (an event without any identity is not).
-    fn differs(&self, other: &ItemRef) -> bool {
-        match (&self.id, &other.id) {
-            (Some(a), Some(b)) => a != b,
-            _ => matches!((self.index, other.index), (Some(a), Some(b)) if a != b),
-        }
-    }
-
-    fn is_anonymous(&self) -> bool {
-        self.id.is_none() && self.index.is_none()
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

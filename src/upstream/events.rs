@@ -123,6 +123,63 @@ impl<'a> TextDelta<'a> {
     }
 }
 
+/// Identifies an upstream output item across events: by its id when both sides
+/// have one, else by `output_index` (some events name only one of the two).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemRef {
+    /// The item's `id` (`item_id` on delta events).
+    pub id: Option<String>,
+    /// Its `output_index`.
+    pub index: Option<u64>,
+}
+
+impl ItemRef {
+    /// The item a delta event (`item_id`, `output_index`) refers to.
+    pub fn of_delta(event: &Value) -> ItemRef {
+        ItemRef {
+            id: event
+                .get("item_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            index: event.get("output_index").and_then(Value::as_u64),
+        }
+    }
+
+    /// An item carried whole (`output_item.added` / `.done`, terminal output).
+    pub fn of_item(item: &Value, index: Option<u64>) -> ItemRef {
+        ItemRef {
+            id: item.get("id").and_then(Value::as_str).map(str::to_owned),
+            index,
+        }
+    }
+
+    /// Known to be the same item.
+    pub fn same(&self, other: &ItemRef) -> bool {
+        self.names(other.id.as_deref(), other.index)
+    }
+
+    /// [`ItemRef::same`] against a borrowed identity.
+    pub fn names(&self, id: Option<&str>, index: Option<u64>) -> bool {
+        match (self.id.as_deref(), id) {
+            (Some(a), Some(b)) => a == b,
+            _ => matches!((self.index, index), (Some(a), Some(b)) if a == b),
+        }
+    }
+
+    /// Known to be another item (an event without any identity is not).
+    pub fn differs(&self, other: &ItemRef) -> bool {
+        match (&self.id, &other.id) {
+            (Some(a), Some(b)) => a != b,
+            _ => matches!((self.index, other.index), (Some(a), Some(b)) if a != b),
+        }
+    }
+
+    /// Names neither an id nor an index.
+    pub fn is_anonymous(&self) -> bool {
+        self.id.is_none() && self.index.is_none()
+    }
+}
+
 /// What a failure event says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {

@@ -22,53 +22,8 @@ use super::{error_type_for_status, sign};
 use crate::translate::chat_response::{message_text, reasoning_summary};
 use crate::translate::stream::{StreamFailure, StreamOut, StreamStep, StreamTranslator};
 use crate::translate::{event_type, failure_of, write_json_str};
+use crate::upstream::events::ItemRef as ItemKey;
 use crate::upstream::events::UpstreamEvent;
-
-/// Identifies an upstream output item across events: by id when both sides have
-/// one, else by `output_index`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ItemKey {
-    id: Option<String>,
-    index: Option<u64>,
-}
-
-impl ItemKey {
-    fn of_delta(event: &Value) -> Self {
-        ItemKey {
-            id: event
-                .get("item_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            index: event.get("output_index").and_then(Value::as_u64),
-        }
-    }
-
-    fn of_item(item: &Value, index: Option<u64>) -> Self {
-        ItemKey {
-            id: item.get("id").and_then(Value::as_str).map(str::to_owned),
-            index,
-        }
-    }
-
-    fn same(&self, other: &ItemKey) -> bool {
-        match (&self.id, &other.id) {
-            (Some(a), Some(b)) => a == b,
-            _ => matches!((self.index, other.index), (Some(a), Some(b)) if a == b),
-        }
-    }
-
-    /// [`ItemKey::same`] against a borrowed identity (never for an anonymous one).
-    fn names(&self, id: Option<&str>, index: Option<u64>) -> bool {
-        match (self.id.as_deref(), id) {
-            (Some(a), Some(b)) => a == b,
-            _ => matches!((self.index, index), (Some(a), Some(b)) if a == b),
-        }
-    }
-
-    fn is_anonymous(&self) -> bool {
-        self.id.is_none() && self.index.is_none()
-    }
-}
 
 /// What a content block holds.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,6 +20,7 @@ use crate::translate::chat_response::{
 };
 use crate::translate::stream::{StreamFailure, StreamOut, StreamStep, StreamTranslator};
 use crate::translate::{event_type, failure_of, write_json_str};
+use crate::upstream::events::ItemRef as Item;
 use crate::upstream::events::UpstreamEvent;
 
 /// Which endpoint's lines to write.
@@ -36,50 +37,6 @@ pub(crate) fn rfc3339(created: i64) -> String {
     jiff::Timestamp::from_second(created)
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
         .to_string()
-}
-
-/// An output item across events: by id when both sides have one, else by index.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Item {
-    id: Option<String>,
-    index: Option<u64>,
-}
-
-impl Item {
-    fn of_delta(event: &Value) -> Item {
-        Item {
-            id: event
-                .get("item_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            index: event.get("output_index").and_then(Value::as_u64),
-        }
-    }
-
-    fn of_item(item: &Value, index: Option<u64>) -> Item {
-        Item {
-            id: item.get("id").and_then(Value::as_str).map(str::to_owned),
-            index,
-        }
-    }
-
-    fn same(&self, other: &Item) -> bool {
-        match (&self.id, &other.id) {
-            (Some(a), Some(b)) => a == b,
-            _ => matches!((self.index, other.index), (Some(a), Some(b)) if a == b),
-        }
-    }
-
-    fn differs(&self, other: &Item) -> bool {
-        match (&self.id, &other.id) {
-            (Some(a), Some(b)) => a != b,
-            _ => matches!((self.index, other.index), (Some(a), Some(b)) if a != b),
-        }
-    }
-
-    fn is_anonymous(&self) -> bool {
-        self.id.is_none() && self.index.is_none()
-    }
 }
 
 /// The measured durations of an answer, in nanoseconds.
