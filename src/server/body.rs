@@ -12,15 +12,15 @@ use hyper::body::Incoming;
 use super::AppState;
 use super::error::ApiError;
 
-pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+pub(crate) type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
-pub fn full(bytes: impl Into<Bytes>) -> Body {
+pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())
         .map_err(|never| match never {})
         .boxed_unsync()
 }
 
-pub fn empty() -> Body {
+pub(crate) fn empty() -> Body {
     full(Bytes::new())
 }
 
@@ -119,7 +119,7 @@ impl BodyDeadlines {
 
 /// Reads a request body, refusing more than `security.max_request_body_bytes`,
 /// and answering 408 when it stops arriving or takes too long.
-pub async fn read_body(
+pub(crate) async fn read_body(
     state: &AppState,
     headers: &HeaderMap,
     mut body: Incoming,
@@ -149,7 +149,10 @@ pub async fn read_body(
 }
 
 /// A JSON answer with `status`.
-pub fn json_response(status: http::StatusCode, value: &serde_json::Value) -> http::Response<Body> {
+pub(crate) fn json_response(
+    status: http::StatusCode,
+    value: &serde_json::Value,
+) -> http::Response<Body> {
     let mut resp = http::Response::new(full(serde_json::to_vec(value).unwrap_or_default()));
     *resp.status_mut() = status;
     resp.headers_mut().insert(

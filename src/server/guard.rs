@@ -13,27 +13,27 @@ use super::limits::{IpLimits, SlotGuard};
 use crate::config::is_loopback_host;
 use crate::token::{AuthFailure, TokenVerifier};
 
-pub struct Guard {
-    pub allowed_hosts: Vec<String>,
-    pub allowed_origins: Vec<String>,
+pub(crate) struct Guard {
+    pub(crate) allowed_hosts: Vec<String>,
+    pub(crate) allowed_origins: Vec<String>,
     /// The listener's own host, accepted as a Host header.
-    pub listen_host: String,
-    pub require_auth: bool,
-    pub verifier: TokenVerifier,
-    pub limits: Arc<IpLimits>,
-    pub per_minute: u32,
-    pub concurrent: u32,
+    pub(crate) listen_host: String,
+    pub(crate) require_auth: bool,
+    pub(crate) verifier: TokenVerifier,
+    pub(crate) limits: Arc<IpLimits>,
+    pub(crate) per_minute: u32,
+    pub(crate) concurrent: u32,
 }
 
 /// What passed the guard: the in-flight slot (for `/v1/*`) and the allowed
 /// origin to echo in CORS headers.
-pub struct Pass {
+pub(crate) struct Pass {
     _slot: Option<SlotGuard>,
-    pub cors_origin: Option<HeaderValue>,
+    pub(crate) cors_origin: Option<HeaderValue>,
 }
 
 /// What the guard decided instead of passing the request on.
-pub enum Stop {
+pub(crate) enum Stop {
     Error(Box<ApiError>, Option<HeaderValue>),
     Preflight(HeaderValue),
 }
@@ -81,7 +81,12 @@ impl Guard {
     }
 
     /// Runs the guard. `protected` is true for `/v1/*`.
-    pub fn check<B>(&self, req: &Request<B>, ip: IpAddr, protected: bool) -> Result<Pass, Stop> {
+    pub(crate) fn check<B>(
+        &self,
+        req: &Request<B>,
+        ip: IpAddr,
+        protected: bool,
+    ) -> Result<Pass, Stop> {
         let refuse = |e: ApiError| Stop::Error(Box::new(e), None);
         self.check_host(req).map_err(refuse)?;
         let headers = req.headers();
@@ -221,7 +226,7 @@ fn is_cross_site_fetch(headers: &HeaderMap) -> bool {
 }
 
 /// Adds the CORS headers for an allowed origin.
-pub fn add_cors(headers: &mut HeaderMap, origin: &HeaderValue) {
+pub(crate) fn add_cors(headers: &mut HeaderMap, origin: &HeaderValue) {
     headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
     headers.insert(http::header::VARY, HeaderValue::from_static("Origin"));
     headers.insert(
@@ -233,7 +238,10 @@ pub fn add_cors(headers: &mut HeaderMap, origin: &HeaderValue) {
 }
 
 /// The answer to a CORS preflight from an allowed origin.
-pub fn preflight(origin: &HeaderValue, requested_headers: Option<&HeaderValue>) -> Response<Body> {
+pub(crate) fn preflight(
+    origin: &HeaderValue,
+    requested_headers: Option<&HeaderValue>,
+) -> Response<Body> {
     let mut resp = Response::new(empty());
     *resp.status_mut() = StatusCode::NO_CONTENT;
     let h = resp.headers_mut();

@@ -20,16 +20,16 @@ use serde_json::{Value, json};
 use crate::config::SecurityConfig;
 
 /// Upper bound on IPs tracked at once (about 100 bytes each).
-pub const MAX_TRACKED_IPS: usize = 4096;
+pub(crate) const MAX_TRACKED_IPS: usize = 4096;
 
 #[derive(Debug, Clone)]
-pub struct LimitSettings {
-    pub per_minute: u32,
-    pub burst: u32,
-    pub concurrent: u32,
-    pub max_failures: u32,
-    pub failure_window: Duration,
-    pub block: Duration,
+pub(crate) struct LimitSettings {
+    pub(crate) per_minute: u32,
+    pub(crate) burst: u32,
+    pub(crate) concurrent: u32,
+    pub(crate) max_failures: u32,
+    pub(crate) failure_window: Duration,
+    pub(crate) block: Duration,
 }
 
 impl From<&SecurityConfig> for LimitSettings {
@@ -98,13 +98,13 @@ impl IpState {
 }
 
 /// Shared limiter for all connections.
-pub struct IpLimits {
+pub(crate) struct IpLimits {
     settings: LimitSettings,
     map: Mutex<HashMap<IpAddr, IpState>>,
 }
 
 /// Holds one in-flight slot of an IP until dropped (a stream keeps it to its end).
-pub struct SlotGuard {
+pub(crate) struct SlotGuard {
     limits: Arc<IpLimits>,
     ip: IpAddr,
 }
@@ -138,7 +138,7 @@ fn credential_fingerprint(presented: Option<&[u8]>) -> u64 {
 /// user can pick any of them; otherwise an IPv4 address, or the /64 of an IPv6
 /// address (one host usually owns a whole /64 and can pick any address in it, so a
 /// per-address ban would be lifted by changing address).
-pub fn limit_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn limit_key(ip: IpAddr) -> IpAddr {
     if is_loopback_ip(ip) {
         return IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
     }
@@ -153,7 +153,7 @@ pub fn limit_key(ip: IpAddr) -> IpAddr {
 
 /// Loopback, including the IPv4-mapped form (`Ipv6Addr::is_loopback` is false for
 /// `::ffff:127.0.0.1`).
-pub fn is_loopback_ip(ip: IpAddr) -> bool {
+pub(crate) fn is_loopback_ip(ip: IpAddr) -> bool {
     ip.to_canonical().is_loopback()
 }
 
@@ -162,7 +162,7 @@ fn ceil_secs(d: Duration) -> u64 {
 }
 
 impl IpLimits {
-    pub fn new(settings: LimitSettings) -> Arc<IpLimits> {
+    pub(crate) fn new(settings: LimitSettings) -> Arc<IpLimits> {
         Arc::new(IpLimits {
             settings,
             map: Mutex::new(HashMap::new()),
@@ -203,7 +203,7 @@ impl IpLimits {
     }
 
     /// `Err(seconds)` while the IP is banned.
-    pub fn check_ban(&self, ip: IpAddr) -> Result<(), u64> {
+    pub(crate) fn check_ban(&self, ip: IpAddr) -> Result<(), u64> {
         self.with_state(ip, |st, now, _| match st.banned_until {
             Some(until) if until > now => Err(ceil_secs(until - now).max(1)),
             _ => Ok(()),
@@ -214,7 +214,7 @@ impl IpLimits {
     /// (`None` when there was none). A value already counted within the window is
     /// a retry, not a guess, and is not counted again; the N-th distinct value
     /// within the window starts a ban.
-    pub fn record_auth_failure(&self, ip: IpAddr, presented: Option<&[u8]>) {
+    pub(crate) fn record_auth_failure(&self, ip: IpAddr, presented: Option<&[u8]>) {
         let fingerprint = credential_fingerprint(presented);
         self.with_state(ip, |st, now, s| {
             st.prune_failures(now, s);
@@ -234,7 +234,7 @@ impl IpLimits {
     }
 
     /// Takes one token from the bucket, or `Err(seconds until one is available)`.
-    pub fn take_token(&self, ip: IpAddr) -> Result<(), u64> {
+    pub(crate) fn take_token(&self, ip: IpAddr) -> Result<(), u64> {
         self.with_state(ip, |st, now, s| {
             st.refill(now, s);
             if st.tokens >= 1.0 {
@@ -248,7 +248,7 @@ impl IpLimits {
     }
 
     /// Takes an in-flight slot, or `None` at the per-IP cap.
-    pub fn acquire_slot(self: &Arc<Self>, ip: IpAddr) -> Option<SlotGuard> {
+    pub(crate) fn acquire_slot(self: &Arc<Self>, ip: IpAddr) -> Option<SlotGuard> {
         let ok = self.with_state(ip, |st, _, s| {
             if st.in_flight < s.concurrent {
                 st.in_flight += 1;
@@ -264,24 +264,24 @@ impl IpLimits {
     }
 
     /// Removes idle entries (run periodically).
-    pub fn sweep(&self) {
+    pub(crate) fn sweep(&self) {
         let now = Instant::now();
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, st| !st.idle(now, &self.settings));
     }
 
-    pub fn tracked(&self) -> usize {
+    pub(crate) fn tracked(&self) -> usize {
         self.map.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// Slots held across all IPs.
-    pub fn held_slots(&self) -> u64 {
+    pub(crate) fn held_slots(&self) -> u64 {
         let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         map.values().map(|s| u64::from(s.in_flight)).sum()
     }
 
     /// The caller's own state, for `/v1/relay/status`.
-    pub fn describe(&self, ip: IpAddr) -> Value {
+    pub(crate) fn describe(&self, ip: IpAddr) -> Value {
         let now = Instant::now();
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         match map.get_mut(&limit_key(ip)) {

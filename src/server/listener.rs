@@ -32,12 +32,12 @@ use super::{AppState, HEADER_READ_TIMEOUT};
 use crate::shutdown::Shutdown;
 
 /// How long a new connection may take to send its first request's headers.
-pub const FIRST_REQUEST_TIMEOUT: Duration = HEADER_READ_TIMEOUT;
+pub(crate) const FIRST_REQUEST_TIMEOUT: Duration = HEADER_READ_TIMEOUT;
 
 /// How long a connection may stay open with no request in progress (HTTP/1
 /// keep-alive, where hyper's header timeout closes it too, and HTTP/2 without an
 /// open stream).
-pub const IDLE_TIMEOUT: Duration = HEADER_READ_TIMEOUT;
+pub(crate) const IDLE_TIMEOUT: Duration = HEADER_READ_TIMEOUT;
 
 /// HTTP/2 keep-alive: a ping after this long without a frame from the client…
 const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
@@ -46,7 +46,7 @@ const H2_PING_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The default of `security.max_connections` (0): the file-descriptor soft limit
 /// minus 128 (for the data files, the upstream and the log), at most 4,096.
-pub fn default_max_connections() -> usize {
+pub(crate) fn default_max_connections() -> usize {
     #[cfg(unix)]
     let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile)
         .current

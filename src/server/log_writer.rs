@@ -12,12 +12,12 @@ use std::sync::{Arc, OnceLock};
 use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, WorkerGuard};
 
 /// Lines held while stderr is not being read (about 150 KiB of typical lines).
-pub const LOG_QUEUE_LINES: usize = 1024;
+pub(crate) const LOG_QUEUE_LINES: usize = 1024;
 
 static COUNTER: OnceLock<ErrorCounter> = OnceLock::new();
 
 /// Log lines dropped since start because the log output was not being read.
-pub fn dropped_log_lines() -> u64 {
+pub(crate) fn dropped_log_lines() -> u64 {
     COUNTER.get().map_or(0, |c| c.dropped_lines() as u64)
 }
 
@@ -50,7 +50,7 @@ impl Write for Resuming {
 
 /// The non-blocking stderr writer and the guard that flushes it at exit (keep it
 /// alive for as long as the program logs).
-pub fn stderr() -> (NonBlocking, WorkerGuard) {
+pub(crate) fn stderr() -> (NonBlocking, WorkerGuard) {
     let shared = Arc::new(OnceLock::new());
     let sink = Resuming {
         out: std::io::stderr(),

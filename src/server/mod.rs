@@ -6,20 +6,20 @@
 //! response. Every response carries `x-request-id`, and one log line is written
 //! per request.
 
-pub mod body;
-pub mod envelope;
-pub mod error;
+pub(crate) mod body;
+pub(crate) mod envelope;
+pub(crate) mod error;
 pub(crate) mod expansion;
-pub mod guard;
-pub mod limits;
+pub(crate) mod guard;
+pub(crate) mod limits;
 pub(crate) mod listener;
 pub(crate) mod log_writer;
-pub mod recent_items;
-pub mod relay;
-pub mod routes;
+pub(crate) mod recent_items;
+pub(crate) mod relay;
+pub(crate) mod routes;
 mod state;
 mod tokenizer;
-pub mod traffic;
+pub(crate) mod traffic;
 
 pub(crate) use state::{AppParts, AppState};
 pub(crate) use state::{CountGuard, Counter};
@@ -38,11 +38,11 @@ use crate::shutdown::Shutdown;
 use body::Body;
 
 /// How long a client may take to send its request headers.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The model id chosen for a request, for the log line.
 #[derive(Clone)]
-pub struct LoggedModel(pub String);
+pub(crate) struct LoggedModel(pub String);
 
 fn request_id() -> String {
     let n: u128 = rand::random();
@@ -52,7 +52,7 @@ fn request_id() -> String {
 /// Serves connections until `shutdown` fires, then lets open requests finish
 /// for `server.shutdown_grace_seconds`. The background tasks it starts stop on
 /// the same signal.
-pub async fn serve(
+pub(crate) async fn serve(
     state: Arc<AppState>,
     listener: TcpListener,
     shutdown: Shutdown,

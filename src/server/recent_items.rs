@@ -20,7 +20,7 @@ use super::error::ApiError;
 
 /// Remembered items, shared by every request of the running relay.
 #[derive(Clone)]
-pub struct RecentItems {
+pub(crate) struct RecentItems {
     inner: Arc<Mutex<Inner>>,
 }
 
@@ -38,9 +38,9 @@ struct Inner {
 impl RecentItems {
     /// 16 MiB of item JSON: many turns of reasoning (a few KiB each with its
     /// encrypted content) and text.
-    pub const DEFAULT_CAPACITY_BYTES: usize = 16 * 1024 * 1024;
+    pub(crate) const DEFAULT_CAPACITY_BYTES: usize = 16 * 1024 * 1024;
 
-    pub fn new(capacity_bytes: usize) -> RecentItems {
+    pub(crate) fn new(capacity_bytes: usize) -> RecentItems {
         RecentItems {
             inner: Arc::new(Mutex::new(Inner {
                 by_id: HashMap::new(),
@@ -54,7 +54,7 @@ impl RecentItems {
 
     /// Remembers the item of a `response.output_item.done` event; other events and
     /// items without an id are ignored.
-    pub fn observe_event(&self, event: &Value) {
+    pub(crate) fn observe_event(&self, event: &Value) {
         if event.get("type").and_then(Value::as_str) == Some("response.output_item.done")
             && let Some(item) = event.get("item")
         {
@@ -65,7 +65,7 @@ impl RecentItems {
     /// Remembers one output item under its `id`, evicting the oldest items beyond
     /// the capacity. The stored copy has no `id`: the backend keeps no items, and
     /// Codex, its own client, never sends ids back.
-    pub fn remember(&self, item: &Value) {
+    pub(crate) fn remember(&self, item: &Value) {
         let Some(mut fields) = item.as_object().cloned() else {
             return;
         };
@@ -103,7 +103,7 @@ impl RecentItems {
     }
 
     /// The number of `item_reference`s in `body["input"]`.
-    pub fn count_references(body: &Map<String, Value>) -> usize {
+    pub(crate) fn count_references(body: &Map<String, Value>) -> usize {
         match body.get("input") {
             Some(Value::Array(input)) => input.iter().filter(|i| is_reference(i)).count(),
             _ => 0,
@@ -113,7 +113,7 @@ impl RecentItems {
     /// The bytes that filling in every `item_reference` adds (each remembered
     /// item's serialised size, per reference), without copying an item; a
     /// reference to an unknown item is a 400.
-    pub fn referenced_bytes(&self, body: &Map<String, Value>) -> Result<u64, ApiError> {
+    pub(crate) fn referenced_bytes(&self, body: &Map<String, Value>) -> Result<u64, ApiError> {
         let Some(Value::Array(input)) = body.get("input") else {
             return Ok(0);
         };
@@ -132,7 +132,10 @@ impl RecentItems {
 
     /// Replaces every `item_reference` in `body["input"]` by the remembered item and
     /// returns how many it replaced; a reference to an unknown item is a 400.
-    pub fn resolve_references(&self, body: &mut Map<String, Value>) -> Result<usize, ApiError> {
+    pub(crate) fn resolve_references(
+        &self,
+        body: &mut Map<String, Value>,
+    ) -> Result<usize, ApiError> {
         let Some(Value::Array(input)) = body.get_mut("input") else {
             return Ok(0);
         };

@@ -22,21 +22,21 @@ const POLL: Duration = Duration::from_millis(250);
 
 /// The traffic log's queue. Recording never waits: a full queue drops the line
 /// and counts it (`live.traffic_log_lines_dropped`).
-pub struct TrafficLog {
+pub(crate) struct TrafficLog {
     tx: SyncSender<String>,
     dropped: AtomicU64,
     stop: Arc<AtomicBool>,
 }
 
 /// One request, as the traffic log records it.
-pub struct Entry<'a> {
-    pub id: &'a str,
-    pub method: &'a str,
-    pub path: &'a str,
-    pub status: u16,
-    pub model: Option<&'a str>,
-    pub latency: Duration,
-    pub ip: IpAddr,
+pub(crate) struct Entry<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) method: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) status: u16,
+    pub(crate) model: Option<&'a str>,
+    pub(crate) latency: Duration,
+    pub(crate) ip: IpAddr,
 }
 
 fn open_log(dir: &Path) -> Option<std::fs::File> {
@@ -103,7 +103,7 @@ fn write_lines(dir: PathBuf, rx: Receiver<String>, stop: Arc<AtomicBool>) {
 
 impl TrafficLog {
     /// Starts the writer thread for `dir/traffic.jsonl`.
-    pub fn start(dir: PathBuf) -> TrafficLog {
+    pub(crate) fn start(dir: PathBuf) -> TrafficLog {
         let (tx, rx) = sync_channel::<String>(QUEUE);
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
@@ -128,12 +128,12 @@ impl TrafficLog {
 
     /// Lines dropped because the queue was full (the disk was slower than the
     /// requests) or the writer had stopped.
-    pub fn dropped(&self) -> u64 {
+    pub(crate) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 
     /// Queues one line; never waits.
-    pub fn record(&self, e: Entry<'_>) {
+    pub(crate) fn record(&self, e: Entry<'_>) {
         let path = e.path.split('?').next().unwrap_or(e.path);
         let mut line = json!({
             "ts": crate::upstream::usage::now_rfc3339(),
