@@ -15,8 +15,8 @@ use super::chat_response::{
 pub use super::stream::StreamStep;
 use super::stream::{StreamFailure, StreamOut, StreamTranslator};
 use super::{event_type, failure_of, write_json_str};
-use crate::upstream::events::ItemRef;
 use crate::upstream::events::UpstreamEvent;
+use crate::upstream::events::{ItemRef, StreamedItems};
 
 /// The in-band error event sent when a chat stream fails after its first byte. It
 /// is never followed by `[DONE]`.
@@ -89,9 +89,7 @@ pub struct ChatStreamTranslator {
     done: bool,
     tool_calls: Vec<ToolCall>,
     /// Message and reasoning items whose text came as deltas.
-    streamed_items: Vec<ItemRef>,
-    /// Some delta named no item at all; final items then add no text.
-    anonymous_deltas: bool,
+    streamed: StreamedItems,
     /// Items whose final form (`output_item.done`) was handled.
     done_items: Vec<ItemRef>,
     /// The message item the last text came from.
@@ -117,8 +115,7 @@ impl ChatStreamTranslator {
             started: false,
             done: false,
             tool_calls: Vec::new(),
-            streamed_items: Vec::new(),
-            anonymous_deltas: false,
+            streamed: StreamedItems::default(),
             done_items: Vec::new(),
             last_text_item: None,
             last_summary: None,
@@ -142,7 +139,7 @@ impl ChatStreamTranslator {
             id: item_id.map(str::to_owned),
             index: output_index,
         };
-        self.mark_streamed(&item);
+        self.streamed.mark(&item);
         self.text(out, item, delta);
         StreamStep::Continue
     }
@@ -165,19 +162,19 @@ impl ChatStreamTranslator {
         match kind {
             "response.output_text.delta" => {
                 let item = ItemRef::of_delta(event);
-                self.mark_streamed(&item);
+                self.streamed.mark(&item);
                 self.text(out, item, delta());
             }
             "response.refusal.delta" => {
                 let item = ItemRef::of_delta(event);
-                self.mark_streamed(&item);
+                self.streamed.mark(&item);
                 if !delta().is_empty() {
                     self.delta_field(out, "refusal", delta());
                 }
             }
             "response.reasoning_summary_text.delta" if self.ctx.reasoning_output => {
                 let item = ItemRef::of_delta(event);
-                self.mark_streamed(&item);
+                self.streamed.mark(&item);
                 let part = event
                     .get("summary_index")
                     .and_then(Value::as_u64)
@@ -211,26 +208,11 @@ impl ChatStreamTranslator {
             _ => {
                 if let Some(failure) = failure_of(event) {
                     self.done = true;
-                    return StreamStep::Failed {
-                        code: failure.code,
-                        message: failure.message,
-                    };
+                    return failure.into();
                 }
             }
         }
         StreamStep::Continue
-    }
-
-    fn mark_streamed(&mut self, item: &ItemRef) {
-        if item.is_anonymous() {
-            self.anonymous_deltas = true;
-        } else if !self.streamed_items.iter().any(|i| i.same(item)) {
-            self.streamed_items.push(item.clone());
-        }
-    }
-
-    fn was_streamed(&self, item: &ItemRef) -> bool {
-        self.anonymous_deltas || self.streamed_items.iter().any(|i| i.same(item))
     }
 
     /// Text of message `item`; a new message after earlier text starts with a blank line.
@@ -379,14 +361,16 @@ impl ChatStreamTranslator {
         }
         self.done_items.push(item_ref.clone());
         match item.get("type").and_then(Value::as_str) {
-            Some("message") if !self.was_streamed(&item_ref) => {
+            Some("message") if !self.streamed.contains(&item_ref) => {
                 let (text, refusal) = message_text(item);
                 self.text(out, item_ref, &text);
                 if !refusal.is_empty() {
                     self.delta_field(out, "refusal", &refusal);
                 }
             }
-            Some("reasoning") if self.ctx.reasoning_output && !self.was_streamed(&item_ref) => {
+            Some("reasoning")
+                if self.ctx.reasoning_output && !self.streamed.contains(&item_ref) =>
+            {
                 let summary = reasoning_summary(item);
                 self.reasoning(out, (item_ref, 0), &summary);
             }

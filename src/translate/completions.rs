@@ -324,10 +324,7 @@ impl CompletionStream {
             _ => match failure_of(event) {
                 Some(failure) => {
                     self.done = true;
-                    StreamStep::Failed {
-                        code: failure.code,
-                        message: failure.message,
-                    }
+                    failure.into()
                 }
                 None => StreamStep::Continue,
             },

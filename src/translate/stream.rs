@@ -25,6 +25,15 @@ pub enum StreamStep {
     },
 }
 
+impl From<crate::upstream::events::Failure> for StreamStep {
+    fn from(failure: crate::upstream::events::Failure) -> StreamStep {
+        StreamStep::Failed {
+            code: failure.code,
+            message: failure.message,
+        }
+    }
+}
+
 /// A failure after the first byte, as the relay's error catalogue classified it.
 #[derive(Debug, Clone, Copy)]
 pub struct StreamFailure<'a> {

@@ -180,6 +180,30 @@ impl ItemRef {
     }
 }
 
+/// The items whose text arrived as deltas, so their final form adds no text
+/// again. A delta that names no item at all makes every item count as streamed.
+#[derive(Debug, Clone, Default)]
+pub struct StreamedItems {
+    items: Vec<ItemRef>,
+    anonymous: bool,
+}
+
+impl StreamedItems {
+    /// Records that `item` streamed text.
+    pub fn mark(&mut self, item: &ItemRef) {
+        if item.is_anonymous() {
+            self.anonymous = true;
+        } else if !self.items.iter().any(|i| i.same(item)) {
+            self.items.push(item.clone());
+        }
+    }
+
+    /// Whether `item`'s text already went out as deltas.
+    pub fn contains(&self, item: &ItemRef) -> bool {
+        self.anonymous || self.items.iter().any(|i| i.same(item))
+    }
+}
+
 /// What a failure event says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {

@@ -124,10 +124,7 @@ impl MessagesStream {
         }
         if let Some(failure) = failure_of(event) {
             self.done = true;
-            return StreamStep::Failed {
-                code: failure.code,
-                message: failure.message,
-            };
+            return failure.into();
         }
         let Some(kind) = event_type(event) else {
             return StreamStep::Continue;

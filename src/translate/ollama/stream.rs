@@ -20,8 +20,8 @@ use crate::translate::chat_response::{
 };
 use crate::translate::stream::{StreamFailure, StreamOut, StreamStep, StreamTranslator};
 use crate::translate::{event_type, failure_of, write_json_str};
-use crate::upstream::events::ItemRef as Item;
 use crate::upstream::events::UpstreamEvent;
+use crate::upstream::events::{ItemRef as Item, StreamedItems};
 
 /// Which endpoint's lines to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,9 +185,7 @@ pub(crate) struct OllamaStream<C> {
     first_output_ns: Option<u64>,
     done: bool,
     /// Message and reasoning items whose text came as deltas.
-    streamed_items: Vec<Item>,
-    /// Some delta named no item; final items then add no text.
-    anonymous_deltas: bool,
+    streamed: StreamedItems,
     /// Items whose final form was handled.
     done_items: Vec<Item>,
     /// The `call_id`s of the tool calls written.
@@ -211,8 +209,7 @@ impl<C: StreamClock> OllamaStream<C> {
             clock,
             first_output_ns: None,
             done: false,
-            streamed_items: Vec::new(),
-            anonymous_deltas: false,
+            streamed: StreamedItems::default(),
             done_items: Vec::new(),
             calls: Vec::new(),
             last_text_item: None,
@@ -249,31 +246,16 @@ impl<C: StreamClock> OllamaStream<C> {
             _ => {
                 if let Some(failure) = failure_of(event) {
                     self.done = true;
-                    return StreamStep::Failed {
-                        code: failure.code,
-                        message: failure.message,
-                    };
+                    return failure.into();
                 }
             }
         }
         StreamStep::Continue
     }
 
-    fn mark_streamed(&mut self, item: &Item) {
-        if item.is_anonymous() {
-            self.anonymous_deltas = true;
-        } else if !self.streamed_items.iter().any(|i| i.same(item)) {
-            self.streamed_items.push(item.clone());
-        }
-    }
-
-    fn was_streamed(&self, item: &Item) -> bool {
-        self.anonymous_deltas || self.streamed_items.iter().any(|i| i.same(item))
-    }
-
     /// Answer text; a new message after earlier text starts after a blank line.
     fn text(&mut self, out: &mut Vec<u8>, item: Item, text: &str) {
-        self.mark_streamed(&item);
+        self.streamed.mark(&item);
         if text.is_empty() {
             return;
         }
@@ -302,7 +284,7 @@ impl<C: StreamClock> OllamaStream<C> {
 
     /// Reasoning summary text; a new summary part starts after a blank line.
     fn thinking(&mut self, out: &mut Vec<u8>, part: (Item, u64), text: &str) {
-        self.mark_streamed(&part.0);
+        self.streamed.mark(&part.0);
         if text.is_empty() {
             return;
         }
@@ -361,12 +343,12 @@ impl<C: StreamClock> OllamaStream<C> {
         }
         self.done_items.push(item_ref.clone());
         match item.get("type").and_then(Value::as_str) {
-            Some("message") if !self.was_streamed(&item_ref) => {
+            Some("message") if !self.streamed.contains(&item_ref) => {
                 let (text, refusal) = message_text(item);
                 let text = if text.is_empty() { refusal } else { text };
                 self.text(out, item_ref, &text);
             }
-            Some("reasoning") if !self.was_streamed(&item_ref) => {
+            Some("reasoning") if !self.streamed.contains(&item_ref) => {
                 let summary = reasoning_summary(item);
                 self.thinking(out, (item_ref, 0), &summary);
             }
