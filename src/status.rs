@@ -46,6 +46,19 @@ pub(crate) struct ServerStatus {
     pub(crate) port: u16,
     pub(crate) base_url: String,
     pub(crate) started_at: Option<String>,
+    /// The Ollama API's second listener (`ollama.listen`); added in schema version 3.
+    pub(crate) ollama: OllamaListenerStatus,
+}
+
+/// The `ollama.listen` listener: its address when on, and whether `/api/*` there
+/// needs the relay token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct OllamaListenerStatus {
+    /// `http://host:port` of the running relay's second listener (the configured
+    /// one when no relay runs); `null` when off.
+    pub(crate) url: Option<String>,
+    /// `ollama.require_token`.
+    pub(crate) require_token: bool,
 }
 
 /// The relay token: required, present, where from, and its fingerprint.
@@ -208,6 +221,9 @@ pub struct RelayStateFile {
     pub base_url: String,
     /// When it started (RFC 3339).
     pub started_at: String,
+    /// The `ollama.listen` listener's URL (`http://host:port`), when it serves one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ollama_url: Option<String>,
 }
 
 /// The parts of the document that come from other subsystems.
@@ -307,6 +323,7 @@ fn relay_token_status(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> 
 /// The running relay (`live`, else `relay.json` under a held lock), or the
 /// configured address when none runs.
 fn server_status(paths: &Paths, config: &Config, live: Option<RelayStateFile>) -> ServerStatus {
+    let require_token = config.ollama.require_token;
     match live.or_else(|| running_relay(paths)) {
         Some(s) => ServerStatus {
             running: true,
@@ -315,6 +332,10 @@ fn server_status(paths: &Paths, config: &Config, live: Option<RelayStateFile>) -
             port: s.port,
             base_url: s.base_url,
             started_at: Some(s.started_at),
+            ollama: OllamaListenerStatus {
+                url: s.ollama_url,
+                require_token,
+            },
         },
         None => ServerStatus {
             running: false,
@@ -323,6 +344,14 @@ fn server_status(paths: &Paths, config: &Config, live: Option<RelayStateFile>) -
             port: config.server.port,
             base_url: base_url(&config.server.host, config.server.port),
             started_at: None,
+            ollama: OllamaListenerStatus {
+                url: config
+                    .ollama
+                    .listen
+                    .as_deref()
+                    .map(|l| format!("http://{l}")),
+                require_token,
+            },
         },
     }
 }

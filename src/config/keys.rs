@@ -22,6 +22,8 @@ pub(crate) enum Kind {
     ModelMap,
     Choice(&'static [&'static str]),
     Path,
+    /// A listen address `host:port` (`[v6]:port` for IPv6), or `""` for off.
+    Listen,
 }
 
 impl Kind {
@@ -42,6 +44,9 @@ impl Kind {
             }
             Kind::Choice(options) => format!("one of: {}", options.join(", ")),
             Kind::Path => "a file path".into(),
+            Kind::Listen => {
+                "an address host:port such as \"127.0.0.1:11434\", or \"\" for off".into()
+            }
         }
     }
 }
@@ -239,6 +244,12 @@ pub(crate) const KEYS: &[KeySpec] = &[
         "AIRELAYS_ANTHROPIC_MODEL_MAP",
         Kind::ModelMap,
     ),
+    key("ollama.listen", "AIRELAYS_OLLAMA_LISTEN", Kind::Listen),
+    key(
+        "ollama.require_token",
+        "AIRELAYS_OLLAMA_REQUIRE_TOKEN",
+        Kind::Bool,
+    ),
 ];
 
 /// A parsed, kind-checked value ready to be assigned to a key.
@@ -416,6 +427,8 @@ impl Config {
                 }
             }
             ("anthropic.model_map", Rules(v)) => self.anthropic.model_map = v,
+            ("ollama.listen", Text(v)) => self.ollama.listen = non_empty(Some(v)),
+            ("ollama.require_token", Bool(v)) => self.ollama.require_token = v,
             (other, value) => unreachable!("config key {other} assigned {value:?}"),
         }
     }
@@ -531,8 +544,27 @@ fn parse_text(kind: Kind, s: &str) -> Option<Value> {
             ok.then(|| Value::Text(trimmed.trim_end_matches('/').to_string()))
         }
         Kind::Choice(options) if options.contains(&trimmed) => Some(Value::Text(trimmed.into())),
+        Kind::Listen if trimmed.is_empty() || is_listen_address(trimmed) => {
+            Some(Value::Text(trimmed.into()))
+        }
         _ => None,
     }
+}
+
+/// `host:port` with a host and a numeric port (`[v6]:port` for IPv6).
+fn is_listen_address(s: &str) -> bool {
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return false;
+    };
+    let host = match host.strip_prefix('[') {
+        Some(v6) => match v6.strip_suffix(']') {
+            Some(v6) => v6,
+            None => return false,
+        },
+        None if host.contains(':') => return false,
+        None => host,
+    };
+    !host.is_empty() && !host.contains(char::is_whitespace) && port.parse::<u16>().is_ok()
 }
 
 fn display_toml(v: &toml::Value) -> String {

@@ -231,6 +231,17 @@ pub struct ModelMapRule {
     pub effort: Option<String>,
 }
 
+/// `[ollama]`: the Ollama API and its optional second listener.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OllamaConfig {
+    /// `ollama.listen`: a second listener for apps that hard-code Ollama's address
+    /// (`127.0.0.1:11434`); `None` when off.
+    pub listen: Option<String>,
+    /// `ollama.require_token`: whether `/api/*` on that listener needs the relay
+    /// token (loopback listeners only may turn it off; `/v1/*` always needs it).
+    pub require_token: bool,
+}
+
 /// The effective configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -252,6 +263,8 @@ pub struct Config {
     pub chat: ChatConfig,
     /// `[anthropic]`.
     pub anthropic: AnthropicConfig,
+    /// `[ollama]`.
+    pub ollama: OllamaConfig,
 }
 
 impl Config {
@@ -314,6 +327,10 @@ impl Config {
                 reasoning_output: ReasoningOutput::None,
             },
             anthropic: AnthropicConfig::default(),
+            ollama: OllamaConfig {
+                listen: None,
+                require_token: true,
+            },
         }
     }
 

@@ -160,7 +160,7 @@ impl ApiError {
             "invalid_request_error",
             None,
             format!(
-                "Unknown route {method} {}. airelays serves /v1/responses, /v1/chat/completions, /v1/completions, /v1/messages, /v1/models and /v1/files.",
+                "Unknown route {method} {}. airelays serves /v1/responses, /v1/chat/completions, /v1/completions, /v1/messages, /v1/models, /v1/files and the Ollama API under /api.",
                 sanitize(path)
             ),
         )
@@ -188,6 +188,21 @@ impl ApiError {
                 sanitize(path)
             ),
         )
+    }
+
+    /// 403 for Ollama's model management (`/api/pull`, `/api/delete`, …).
+    pub(crate) fn models_managed_by_plan(operation: &str) -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            Some("models_managed_by_plan"),
+            format!(
+                "/api/{} is not available: the models come from your ChatGPT plan and cannot be pulled, pushed, created, copied or deleted here. GET /api/tags lists the models you can use.",
+                sanitize(operation)
+            ),
+        );
+        e.should_retry = Some(false);
+        e
     }
 
     // ---- 413 / 422 -----------------------------------------------------------

@@ -15,6 +15,7 @@ pub(crate) mod limits;
 pub(crate) mod listener;
 pub(crate) mod log_writer;
 pub(crate) mod recent_items;
+pub(crate) mod recent_models;
 pub(crate) mod relay;
 pub(crate) mod routes;
 mod state;
@@ -36,6 +37,7 @@ use tokio::net::TcpListener;
 
 use crate::shutdown::Shutdown;
 use body::Body;
+pub(crate) use listener::Listener;
 
 /// How long a client may take to send its request headers.
 pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
@@ -49,19 +51,41 @@ fn request_id() -> String {
     format!("req_{:032x}", n)
 }
 
-/// Serves connections until `shutdown` fires, then lets open requests finish
-/// for `server.shutdown_grace_seconds`. The background tasks it starts stop on
-/// the same signal.
+/// Serves connections on the relay's listener (and on the `ollama.listen` one
+/// when given) until `shutdown` fires, then lets open requests finish for
+/// `server.shutdown_grace_seconds`. The background tasks it starts stop on the
+/// same signal.
 pub(crate) async fn serve(
     state: Arc<AppState>,
     listener: TcpListener,
+    ollama: Option<TcpListener>,
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_limits(Arc::clone(&state), shutdown.clone()));
     let persister = tokio::spawn(persist_usage(Arc::clone(&state), shutdown.clone()));
     let traffic = tokio::spawn(stop_traffic_log(Arc::clone(&state), shutdown.clone()));
     let grace = Duration::from_secs(state.config.server.shutdown_grace_seconds);
-    listener::accept_loop(Arc::clone(&state), listener, shutdown, grace).await;
+    let second = ollama.map(|l| {
+        let loop_ = listener::accept_loop(
+            Arc::clone(&state),
+            l,
+            Listener::Ollama,
+            shutdown.clone(),
+            grace,
+        );
+        tokio::spawn(loop_)
+    });
+    listener::accept_loop(
+        Arc::clone(&state),
+        listener,
+        Listener::Main,
+        shutdown,
+        grace,
+    )
+    .await;
+    if let Some(second) = second {
+        let _ = second.await;
+    }
     let _ = tokio::join!(sweeper, persister, traffic);
     write_usage(&state);
     Ok(())
@@ -124,13 +148,16 @@ fn client_ip(peer: SocketAddr) -> IpAddr {
 async fn handle(
     state: Arc<AppState>,
     peer: SocketAddr,
+    which: Listener,
     ticket: &listener::Ticket,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
     // A connection that completes a request with the right token (or any request
-    // when the token is off) leaves the untrusted half of the connection cap.
+    // when the token is off, on this listener) leaves the untrusted half of the
+    // connection cap.
     let authenticated = !state.guard.require_auth
+        || (which == Listener::Ollama && !state.config.ollama.require_token)
         || state
             .guard
             .verifier
@@ -145,7 +172,7 @@ async fn handle(
     let path = req.uri().path().to_string();
     let ip = client_ip(peer);
     state.counters.requests.fetch_add(1, Ordering::Relaxed);
-    let mut resp = routes::route(&state, ip, req).await;
+    let mut resp = routes::route(&state, ip, which, req).await;
     if authenticated {
         ticket.mark_trusted();
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::guard::Guard;
 use super::limits::{IpLimits, LimitSettings};
 use super::recent_items::RecentItems;
+use super::recent_models::RecentModels;
 use super::traffic::TrafficLog;
 use crate::auth::session::CredentialSession;
 use crate::config::{Config, Paths};
@@ -107,6 +108,8 @@ pub(crate) struct AppState {
     pub(crate) files: FileStore,
     /// Output items of recent responses, for clients that send `item_reference`s.
     pub(crate) recent_items: RecentItems,
+    /// The models Ollama clients used recently, for `/api/ps`.
+    pub(crate) recent_models: RecentModels,
     pub(crate) counters: Counters,
     pub(crate) usage: Mutex<Option<UsageSnapshot>>,
     pub(crate) usage_changed: tokio::sync::Notify,
@@ -133,7 +136,9 @@ impl AppState {
         let guard = Guard {
             allowed_hosts: s.allowed_hosts.clone(),
             allowed_origins: s.allowed_origins.clone(),
-            listen_host: config.server.host.clone(),
+            listen_hosts: std::iter::once(config.server.host.clone())
+                .chain(config.ollama.listen.clone())
+                .collect(),
             require_auth: s.require_bearer_auth,
             verifier,
             limits: IpLimits::new(LimitSettings::from(s)),
@@ -158,6 +163,7 @@ impl AppState {
             credentials,
             files,
             recent_items: RecentItems::new(RecentItems::DEFAULT_CAPACITY_BYTES),
+            recent_models: RecentModels::default(),
             traffic,
             connections: super::listener::Connections::new(
                 s.max_connections,

@@ -22,7 +22,7 @@ use super::guard::Pass;
 use super::{AppState, LoggedModel};
 use crate::translate::dialect::{AnswerContext, Dialect, Prepared};
 
-pub(crate) use request::{fetch_catalogue, translate_options};
+pub(crate) use request::{fetch_catalogue, resolve_model, translate_options};
 
 /// Relays one client request in dialect `D` and produces the client's answer.
 pub(crate) async fn relay<D: Dialect<Context = ()>>(
@@ -43,8 +43,20 @@ pub(crate) async fn relay_in<D: Dialect>(
     let (parts, body) = req.into_parts();
     let bytes = read_body(state, &parts.headers, body).await?;
     let opts = request::translate_options(state);
-    let Prepared { upstream, dialect } = D::prepare_in(&bytes, &opts, context)?;
+    let prepared = D::prepare_in(&bytes, &opts, context)?;
     drop(bytes);
+    relay_prepared(state, &parts.headers, prepared, pass).await
+}
+
+/// [`relay`] for a request its route has already read and translated (a route
+/// that answers some bodies itself, such as Ollama's load requests).
+pub(crate) async fn relay_prepared<D: Dialect>(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    prepared: Prepared<D>,
+    pass: Pass,
+) -> Result<Response<Body>, ApiError> {
+    let Prepared { upstream, dialect } = prepared;
     let client_stream = upstream.client_stream;
     let request = request::upstream_body(state, upstream).await?;
     let answer = AnswerContext {
@@ -53,7 +65,7 @@ pub(crate) async fn relay_in<D: Dialect>(
         created: jiff::Timestamp::now().as_second(),
         nonce: rand::random(),
     };
-    let mut open = open::open(state, request.body, &parts.headers).await?;
+    let mut open = open::open(state, request.body, headers).await?;
     let upstream_headers = std::mem::take(&mut open.headers);
     let mut resp = if client_stream {
         stream::respond(state, open, dialect.stream(&answer), pass)

@@ -7,5 +7,6 @@ mod agents;
 mod anthropic;
 mod claude_code;
 mod completions;
+mod ollama;
 mod runner;
 mod sdk;

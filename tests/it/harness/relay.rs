@@ -134,6 +134,22 @@ impl Relay {
         std::fs::read_to_string(self.sandbox.dir.path().join("relay.stderr")).unwrap_or_default()
     }
 
+    /// The port of the `ollama.listen` listener, from the banner's `Ollama:` line.
+    pub fn ollama_port(&self) -> u16 {
+        self.stdout_lines
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("Ollama:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|url| url.rsplit(':').next())
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("no Ollama listener in the banner: {:?}", self.stdout_lines))
+    }
+
+    /// A URL on the `ollama.listen` listener.
+    pub fn ollama_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.ollama_port())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
