@@ -44,6 +44,7 @@ mod guard;
 mod hardening;
 mod login;
 mod models;
+mod ollama;
 mod relay;
 mod responses;
 mod security;
