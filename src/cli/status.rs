@@ -86,9 +86,18 @@ fn relay_section(doc: &StatusDocument) -> Section {
     } else {
         "not running".into()
     };
-    Section::new("Relay")
+    let mut section = Section::new("Relay")
         .row("State:", server)
-        .row("Base URL:", doc.server.base_url.clone())
+        .row("Base URL:", doc.server.base_url.clone());
+    if let Some(url) = &doc.server.ollama.url {
+        let token = if doc.server.ollama.require_token {
+            "with the relay token"
+        } else {
+            "/api/* without a token"
+        };
+        section = section.row("Ollama:", format!("{url} ({token})"));
+    }
+    section
         .row(
             "Config:",
             format!(

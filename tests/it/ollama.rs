@@ -210,6 +210,15 @@ async fn the_second_listener_is_reported_and_keeps_its_token_by_default() {
         format!("http://127.0.0.1:{}", r.ollama_port())
     );
     assert_eq!(status["server"]["ollama"]["require_token"], true);
+    let human = r.sandbox.run(&["status"]);
+    assert!(
+        crate::harness::stdout(&human).contains(&format!(
+            "Ollama:    http://127.0.0.1:{} (with the relay token)",
+            r.ollama_port()
+        )),
+        "{}",
+        crate::harness::stdout(&human)
+    );
     let live = r.relay_status().await;
     assert_eq!(
         live["server"]["ollama"]["url"],

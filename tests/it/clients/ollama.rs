@@ -5,7 +5,9 @@
 //! the upstream (the tool result paired as `function_call_output`, the image, the
 //! JSON schema).
 
-use super::runner::{node_script, python_script};
+use std::path::Path;
+
+use super::runner::{ClientHome, client, node_script, python_script, run};
 use crate::harness::relay::{Relay, RelayOptions};
 use serde_json::Value;
 
@@ -251,4 +253,34 @@ async fn ollama_libraries_on_a_keyless_second_listener() {
     // The relay's own port still needs the token on /api/*.
     let main = r.http.get(r.url("/api/tags")).send().await.unwrap();
     assert_eq!(main.status(), 401);
+}
+
+/// `docs/clients/ollama-env.sh`, pointed at this relay: the library needs nothing else.
+#[tokio::test]
+async fn the_documented_ollama_environment_works() {
+    let r = Relay::start(RelayOptions::default()).await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let snippet = std::fs::read_to_string(root.join("docs/clients/ollama-env.sh")).unwrap();
+    let home = ClientHome::new();
+    let mut cmd = home.command(&client(".venv/bin/python"));
+    cmd.arg(root.join("tests/clients/python/ollama_env.py"))
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let vars: Vec<&str> = snippet
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+        .collect();
+    assert_eq!(vars, ["OLLAMA_HOST", "OLLAMA_API_KEY"], "{snippet}");
+    assert!(snippet.contains("OLLAMA_HOST=http://127.0.0.1:8080\n"));
+    cmd.env("OLLAMA_HOST", r.url(""))
+        .env("OLLAMA_API_KEY", &r.token);
+    let seen = run(cmd).await.json();
+    assert_eq!(seen["content"], "pong", "{seen}");
+    assert!(
+        seen["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == "gpt-5.5:latest")
+    );
 }
