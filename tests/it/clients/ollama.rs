@@ -250,6 +250,36 @@ async fn ollama_libraries_on_a_keyless_second_listener() {
         .await
         .unwrap();
     assert_eq!(keyed.status(), 200);
+    // Open WebUI's Ollama connection also calls {url}/v1/chat/completions, with its key.
+    let chat: Value = r
+        .http
+        .post(r.ollama_url("/v1/chat/completions"))
+        .bearer_auth(&r.token)
+        .json(&serde_json::json!({"model": "gpt-5.5", "messages": [{"role": "user", "content": "say pong"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(chat["choices"][0]["message"]["content"], "pong", "{chat}");
+    // A web page still cannot use the keyless listener: rebinding, a foreign origin,
+    // a cross-site no-cors request.
+    let tags = r.ollama_url("/api/tags");
+    let refused = [
+        r.http.get(&tags).header("host", "evil.example"),
+        r.http.get(&tags).header("origin", "https://evil.example"),
+        r.http.get(&tags).header("sec-fetch-site", "cross-site"),
+    ];
+    for req in refused {
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 403);
+        let body: Value = resp.json().await.unwrap();
+        assert!(
+            body["error"].as_str().is_some(),
+            "Ollama's envelope: {body}"
+        );
+    }
     // The relay's own port still needs the token on /api/*.
     let main = r.http.get(r.url("/api/tags")).send().await.unwrap();
     assert_eq!(main.status(), 401);
