@@ -166,15 +166,43 @@ impl UpstreamStatus {
     }
 }
 
-/// The last snapshot of the upstream `x-codex-*` usage headers.
+/// The plan's usage as last seen: from the backend's usage endpoint (polled) or
+/// from the `x-codex-*` headers of an answer (docs/status-json.md, `usage`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct UsageSnapshot {
-    /// When the headers were seen (RFC 3339).
+    /// When the figures were read (RFC 3339).
     pub observed_at: String,
-    /// The plan the headers name.
+    /// The plan the backend names.
     pub plan: Option<String>,
-    /// One entry per usage window the headers describe.
+    /// One entry per usage window.
     pub windows: Vec<UsageWindow>,
+    /// Where the figures come from: `poll` (the usage endpoint) or `headers`
+    /// (schema version 3; older snapshots read as `headers`).
+    #[serde(default = "headers_source")]
+    pub source: String,
+    /// The plan's credits, when the backend reports them (schema version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credits: Option<UsageCredits>,
+    /// Why the last poll failed, when it did after this snapshot was read: the
+    /// snapshot is kept, and `observed_at` says how old it is (schema version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_error: Option<String>,
+}
+
+fn headers_source() -> String {
+    "headers".to_owned()
+}
+
+/// The plan's credits (`credits` of the usage endpoint, or the
+/// `x-codex-credits-*` headers).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UsageCredits {
+    /// Whether the plan has credits.
+    pub has_credits: bool,
+    /// Whether they are unlimited.
+    pub unlimited: bool,
+    /// The balance, as the backend writes it.
+    pub balance: Option<String>,
 }
 
 /// One usage window of the subscription.
@@ -186,6 +214,17 @@ pub struct UsageWindow {
     pub used_percent: f64,
     /// When it resets (RFC 3339).
     pub resets_at: Option<String>,
+    /// The window's id, from its length, never from the slot it arrived in:
+    /// `5h`, `7d`, `30d`, otherwise `<minutes>m` (schema version 3).
+    #[serde(default)]
+    pub id: String,
+    /// For a limit of its own (`additional_rate_limits`): its `limit_name`; such a
+    /// window meters only some models or features (schema version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_name: Option<String>,
+    /// For a limit of its own: the `metered_feature` it meters (schema version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metered_feature: Option<String>,
 }
 
 /// The per-IP limits in force.

@@ -26,6 +26,9 @@ pub(crate) struct ServeArgs {
     /// Accept requests without the relay token (loopback listeners only)
     #[arg(long)]
     pub(crate) no_auth: bool,
+    /// Let every request through the quota guard (usage.refuse_at_percent)
+    #[arg(long)]
+    pub(crate) ignore_usage_guard: bool,
 }
 
 /// `airelays serve`: starts the relay in the foreground until a signal stops it.
@@ -106,11 +109,13 @@ pub(crate) fn run(mut ctx: Context, args: &ServeArgs) -> CliResult {
         .enable_all()
         .build()
         .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(serve_async(ctx, token, notes, style, lock))
+    let ignore = args.ignore_usage_guard;
+    runtime.block_on(serve_async(ctx, ignore, token, notes, style, lock))
 }
 
 async fn serve_async(
     ctx: Context,
+    ignore_usage_guard: bool,
     token: Option<(token::RelayToken, token::TokenSource)>,
     notes: Vec<String>,
     style: Style,
@@ -177,6 +182,7 @@ async fn serve_async(
         http,
         files,
         relay,
+        ignore_usage_guard,
     });
 
     print_banner(&state, &url, token.as_ref(), &notes, &style);

@@ -186,6 +186,7 @@ pub(crate) const KEYS: &[KeySpec] = &[
         "AIRELAYS_RETRY_ATTEMPTS",
         int(0, 10),
     ),
+    key("upstream.usage_url", "AIRELAYS_USAGE_URL", Kind::Url),
     KeySpec {
         key: "upstream.unsupported_parameters",
         env: None,
@@ -249,6 +250,21 @@ pub(crate) const KEYS: &[KeySpec] = &[
         "ollama.require_token",
         "AIRELAYS_OLLAMA_REQUIRE_TOKEN",
         Kind::Bool,
+    ),
+    key(
+        "usage.poll_seconds",
+        "AIRELAYS_USAGE_POLL_SECONDS",
+        int(0, 86_400),
+    ),
+    key(
+        "usage.warn_at_percent",
+        "AIRELAYS_USAGE_WARN_AT_PERCENT",
+        int(0, 100),
+    ),
+    key(
+        "usage.refuse_at_percent",
+        "AIRELAYS_USAGE_REFUSE_AT_PERCENT",
+        int(0, 100),
     ),
 ];
 
@@ -403,6 +419,7 @@ impl Config {
                 self.upstream.unsupported_parameters = v
             }
             ("upstream.default_instructions", Text(v)) => self.upstream.default_instructions = v,
+            ("upstream.usage_url", Text(v)) => self.upstream.usage_url = Some(v),
             ("models.cache_ttl_seconds", Int(v)) => self.models.cache_ttl_seconds = v,
             ("models.extra_models", List(v)) => self.models.extra_models = v,
             ("auth.credential_store", Text(v)) => {
@@ -429,6 +446,9 @@ impl Config {
             ("anthropic.model_map", Rules(v)) => self.anthropic.model_map = v,
             ("ollama.listen", Text(v)) => self.ollama.listen = non_empty(Some(v)),
             ("ollama.require_token", Bool(v)) => self.ollama.require_token = v,
+            ("usage.poll_seconds", Int(v)) => self.usage.poll_seconds = v,
+            ("usage.warn_at_percent", Int(v)) => self.usage.warn_at_percent = v,
+            ("usage.refuse_at_percent", Int(v)) => self.usage.refuse_at_percent = v,
             (other, value) => unreachable!("config key {other} assigned {value:?}"),
         }
     }

@@ -163,6 +163,22 @@ pub struct UpstreamConfig {
     pub unsupported_parameters: Vec<String>,
     /// `upstream.default_instructions`: sent when the client gives no instructions.
     pub default_instructions: String,
+    /// `upstream.usage_url`: the backend's usage endpoint; `None` derives it from
+    /// `base_url` (docs/upstream.md, "Usage endpoint").
+    pub usage_url: Option<String>,
+}
+
+/// `[usage]`: plan usage polling and the quota guard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageConfig {
+    /// `usage.poll_seconds`: how often the usage endpoint is read while the relay
+    /// is in use (0 = only at start and on demand).
+    pub poll_seconds: u64,
+    /// `usage.warn_at_percent`: a window this full is warned about (0 = never).
+    pub warn_at_percent: u64,
+    /// `usage.refuse_at_percent`: a window this full refuses new requests with 429
+    /// `usage_guard` (0 = off).
+    pub refuse_at_percent: u64,
 }
 
 /// `[models]`: the model catalogue.
@@ -265,6 +281,8 @@ pub struct Config {
     pub anthropic: AnthropicConfig,
     /// `[ollama]`.
     pub ollama: OllamaConfig,
+    /// `[usage]`.
+    pub usage: UsageConfig,
 }
 
 impl Config {
@@ -306,6 +324,7 @@ impl Config {
                     .map(|s| s.to_string())
                     .collect(),
                 default_instructions: DEFAULT_INSTRUCTIONS.into(),
+                usage_url: None,
             },
             models: ModelsConfig {
                 cache_ttl_seconds: 300,
@@ -330,6 +349,11 @@ impl Config {
             ollama: OllamaConfig {
                 listen: None,
                 require_token: true,
+            },
+            usage: UsageConfig {
+                poll_seconds: 300,
+                warn_at_percent: 90,
+                refuse_at_percent: 0,
             },
         }
     }

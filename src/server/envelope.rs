@@ -83,6 +83,7 @@ fn anthropic(mut e: ApiError) -> Response<Body> {
     // Claude Code retries what its SDK is not told to leave alone: a usage limit
     // (it resets hours later) and the client's own errors are final.
     if code == "usage_limit_reached"
+        || code == "usage_guard"
         || (400..500).contains(&status.as_u16()) && status != 429 && status != 408
     {
         e.should_retry = Some(false);

@@ -319,6 +319,30 @@ impl ApiError {
         }
     }
 
+    /// 429 from the quota guard (`usage.refuse_at_percent`).
+    pub(crate) fn usage_guard(
+        window: &str,
+        used: f64,
+        threshold: u64,
+        resets: Option<String>,
+        retry_after: Option<u64>,
+    ) -> ApiError {
+        let resets = resets.map_or(String::new(), |t| format!(" until it resets at {t}"));
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            Some("usage_guard"),
+            format!(
+                "The {window} of your ChatGPT plan is {used:.0}% used, at or past usage.refuse_at_percent ({threshold}%): airelays refuses new requests{resets}, so nothing spends the rest of it unnoticed. For urgent work send the header `x-airelays-override-usage-guard: 1`, or run `airelays serve --ignore-usage-guard`."
+            ),
+        );
+        e.should_retry = Some(false);
+        match retry_after {
+            Some(s) => e.with_retry_after(s),
+            None => e,
+        }
+    }
+
     pub(crate) fn upstream_rate_limited(detail: &str, retry_after: Option<u64>) -> ApiError {
         let e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,

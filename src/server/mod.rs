@@ -21,6 +21,7 @@ pub(crate) mod routes;
 mod state;
 mod tokenizer;
 pub(crate) mod traffic;
+pub(crate) mod usage;
 
 pub(crate) use state::{AppParts, AppState};
 pub(crate) use state::{CountGuard, Counter};
@@ -64,6 +65,7 @@ pub(crate) async fn serve(
     let sweeper = tokio::spawn(sweep_limits(Arc::clone(&state), shutdown.clone()));
     let persister = tokio::spawn(persist_usage(Arc::clone(&state), shutdown.clone()));
     let traffic = tokio::spawn(stop_traffic_log(Arc::clone(&state), shutdown.clone()));
+    let poller = tokio::spawn(usage::poll_loop(Arc::clone(&state), shutdown.clone()));
     let grace = Duration::from_secs(state.config.server.shutdown_grace_seconds);
     let second = ollama.map(|l| {
         let loop_ = listener::accept_loop(
@@ -86,7 +88,7 @@ pub(crate) async fn serve(
     if let Some(second) = second {
         let _ = second.await;
     }
-    let _ = tokio::join!(sweeper, persister, traffic);
+    let _ = tokio::join!(sweeper, persister, traffic, poller);
     write_usage(&state);
     Ok(())
 }
@@ -114,7 +116,7 @@ async fn sweep_limits(state: Arc<AppState>, mut shutdown: Shutdown) {
 async fn persist_usage(state: Arc<AppState>, mut shutdown: Shutdown) {
     loop {
         tokio::select! {
-            _ = state.usage_changed.notified() => {}
+            _ = state.usage.changed.notified() => {}
             _ = shutdown.fired() => return,
         }
         let st = Arc::clone(&state);
@@ -128,12 +130,7 @@ async fn persist_usage(state: Arc<AppState>, mut shutdown: Shutdown) {
 }
 
 fn write_usage(state: &AppState) {
-    let snapshot = state
-        .usage
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    if let Some(s) = snapshot
+    if let Some(s) = state.usage.snapshot()
         && let Ok(bytes) = serde_json::to_vec_pretty(&s)
         && let Err(e) = crate::fsio::write_private_atomic(&state.paths.usage_file(), &bytes)
     {

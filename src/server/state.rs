@@ -1,8 +1,8 @@
 //! What every request handler shares: the configuration, the guard, the upstream
 //! client, the credential session, the stores, and the live counters.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::guard::Guard;
@@ -10,10 +10,11 @@ use super::limits::{IpLimits, LimitSettings};
 use super::recent_items::RecentItems;
 use super::recent_models::RecentModels;
 use super::traffic::TrafficLog;
+use super::usage::PlanUsage;
 use crate::auth::session::CredentialSession;
 use crate::config::{Config, Paths};
 use crate::files::FileStore;
-use crate::status::{RelayStateFile, UsageSnapshot};
+use crate::status::RelayStateFile;
 use crate::token::TokenVerifier;
 use crate::upstream::UpstreamClient;
 use crate::upstream::models::ModelCatalog;
@@ -95,6 +96,8 @@ pub(crate) struct AppParts {
     pub(crate) files: FileStore,
     /// What `relay.json` says about this relay (its address and pid).
     pub(crate) relay: RelayStateFile,
+    /// `serve --ignore-usage-guard`.
+    pub(crate) ignore_usage_guard: bool,
 }
 
 /// Everything the request handlers share.
@@ -111,8 +114,8 @@ pub(crate) struct AppState {
     /// The models Ollama clients used recently, for `/api/ps`.
     pub(crate) recent_models: RecentModels,
     pub(crate) counters: Counters,
-    pub(crate) usage: Mutex<Option<UsageSnapshot>>,
-    pub(crate) usage_changed: tokio::sync::Notify,
+    /// The plan's usage: snapshot, answer headers, warning and quota guard.
+    pub(crate) usage: PlanUsage,
     pub(crate) traffic: Option<TrafficLog>,
     /// The connection caps (`security.max_connections`, `…_per_ip`).
     pub(crate) connections: Arc<super::listener::Connections>,
@@ -131,6 +134,7 @@ impl AppState {
             http,
             files,
             relay,
+            ignore_usage_guard,
         } = parts;
         let s = &config.security;
         let guard = Guard {
@@ -155,8 +159,11 @@ impl AppState {
                 Duration::from_secs(config.models.cache_ttl_seconds),
                 config.models.extra_models.clone(),
             ),
-            usage: Mutex::new(crate::status::read_usage(&paths.usage_file())),
-            usage_changed: tokio::sync::Notify::new(),
+            usage: PlanUsage::new(
+                &config.usage,
+                crate::status::read_usage(&paths.usage_file()),
+                ignore_usage_guard,
+            ),
             counters: Counters::default(),
             relay,
             guard,
@@ -177,11 +184,5 @@ impl AppState {
     /// The base URL clients use (`http://127.0.0.1:8080/v1`).
     pub(crate) fn base_url(&self) -> &str {
         &self.relay.base_url
-    }
-
-    /// Records the latest upstream usage snapshot (persisted in the background).
-    pub(crate) fn record_usage(&self, snapshot: UsageSnapshot) {
-        *self.usage.lock().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
-        self.usage_changed.notify_one();
     }
 }

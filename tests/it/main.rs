@@ -51,3 +51,4 @@ mod security;
 mod session;
 mod signin;
 mod soak;
+mod usage;

@@ -59,6 +59,8 @@ pub(crate) async fn relay_prepared<D: Dialect>(
     let Prepared { upstream, dialect } = prepared;
     let client_stream = upstream.client_stream;
     let request = request::upstream_body(state, upstream).await?;
+    state.usage.check(&request.model, headers)?;
+    state.usage.note_request();
     let answer = AnswerContext {
         requested_model: request.requested_model,
         model: request.model,
@@ -75,7 +77,19 @@ pub(crate) async fn relay_prepared<D: Dialect>(
         json_response(StatusCode::OK, &dialect.finish(response, &answer))
     };
     relayed_headers(&mut resp, &upstream_headers, request.ignored, &answer.model);
+    usage_headers(&mut resp, &state.usage.derived());
     Ok(resp)
+}
+
+/// The plan's usage on every relayed answer (docs/architecture.md, "Plan usage").
+fn usage_headers(resp: &mut Response<Body>, usage: &super::usage::Derived) {
+    let h = resp.headers_mut();
+    for (name, value) in &usage.headers {
+        h.insert(name.clone(), value.clone());
+    }
+    if let Some(w) = &usage.warning {
+        h.insert(super::usage::WARNING_HEADER, w.clone());
+    }
 }
 
 /// Response headers common to relayed answers: the backend's usage headers, the

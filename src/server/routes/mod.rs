@@ -137,7 +137,7 @@ async fn dispatch(
         ("GET", ["v1", "relay", "status"]) => {
             // Release this request's own slot so the counters describe everything else.
             drop(pass);
-            Ok(relay_status::get(state, ip))
+            Ok(relay_status::get(state, ip).await)
         }
         (_, ["v1", "embeddings"]) => {
             Err(ApiError::unsupported_route("Embeddings (/v1/embeddings)"))
