@@ -133,7 +133,7 @@ fn judge(value: &str, target: &Target, v1: bool) -> Verdict {
     let fixed_path = if v1 {
         if path.ends_with("/v1/v1") {
             problems.push("ends in a doubled /v1".into());
-            path.trim_end_matches("/v1").to_string()
+            path[..path.len() - 3].to_string()
         } else if !path.ends_with("/v1") {
             problems.push("lacks the /v1 suffix".into());
             format!("{path}/v1")
@@ -142,7 +142,7 @@ fn judge(value: &str, target: &Target, v1: bool) -> Verdict {
         }
     } else if path.ends_with("/v1") {
         problems.push("ends in /v1 (Claude Code appends /v1/messages itself)".into());
-        path.trim_end_matches("/v1").to_string()
+        path[..path.len() - 3].to_string()
     } else {
         path
     };

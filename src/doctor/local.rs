@@ -30,7 +30,7 @@ pub(super) async fn config_check(
             "config",
             format!("the config file does not load: {e}"),
             format!(
-                "fix {} (every key is described in config.example.toml); the other checks use the defaults",
+                "fix {} (every key is described in config.example.toml); the other checks use the defaults and the environment",
                 file.display()
             ),
         ),

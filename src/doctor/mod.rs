@@ -248,7 +248,10 @@ pub(crate) async fn run_all(
     options: &Options,
     progress: &mut dyn Progress,
 ) -> Vec<Check> {
-    let effective = config.clone().unwrap_or_else(|_| Config::defaults(paths));
+    let effective = match &config {
+        Ok(c) => c.clone(),
+        Err(_) => defaults_and_env(paths, env),
+    };
     let mut probe = Probe::new(paths, &effective, env);
     let mut run = Run {
         checks: Vec::new(),
@@ -272,6 +275,19 @@ pub(crate) async fn run_all(
     relay::steps(&mut run, &mut probe).await;
     clients::steps(&mut run, &probe).await;
     run.checks
+}
+
+/// The configuration without the (broken) file: the defaults and the environment,
+/// else the defaults alone.
+fn defaults_and_env(paths: &Paths, env: fn(&str) -> Option<String>) -> Config {
+    let without_file = Paths {
+        config_file: paths.data_dir.join("doctor: no config file"),
+        data_dir: paths.data_dir.clone(),
+    };
+    match Config::load(&without_file, &env) {
+        Ok(c) => c,
+        Err(_) => Config::defaults(paths),
+    }
 }
 
 /// The credential store, the sign-in and (for `airelays doctor`, `options` given)
