@@ -85,7 +85,7 @@ pub(crate) fn render(check: &Check, style: &Style) -> String {
         CheckStatus::Warn => style.yellow("warn"),
         CheckStatus::Fail => style.red("FAIL"),
     };
-    let mut line = format!("{status}  {:<16} {}", check.id, check.summary);
+    let mut line = format!("{status}  {:<17}{}", check.id, check.summary);
     if let Some(hint) = &check.hint {
         line.push_str(&format!("\n      {} {hint}", style.dim("→")));
     }

@@ -165,7 +165,11 @@ pub(super) fn catalogue(probe: &Probe) -> Check {
         }
         Err(e) => Check::fail(
             ID,
-            format!("cannot read the model catalogue at {}: {e}", cat.url),
+            format!(
+                "cannot read the model catalogue at {}: {}",
+                cat.url,
+                e.replace(&format!(" for url ({})", cat.url), "")
+            ),
             "check your network / HTTPS_PROXY (see the `proxy` check); `upstream.base_url`",
         ),
     }

@@ -130,6 +130,7 @@ async fn a_healthy_setup_passes_every_check_and_the_ids_are_documented() {
 #[tokio::test(flavor = "multi_thread")]
 async fn with_the_upstream_down_the_upstream_check_fails_naming_the_url() {
     let mut sb = Sandbox::mocked().await;
+    sb.set_env("AIRELAYS_PORT", "0");
     assert!(sb.run(&["init"]).status.success());
     sb.sign_in().await;
     let backend = sb.mock().backend_url();
