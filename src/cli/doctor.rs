@@ -70,7 +70,10 @@ fn footer(report: &Report, style: &Style) -> String {
     let (fails, warns) = (count(CheckStatus::Fail), count(CheckStatus::Warn));
     match (fails, warns) {
         (0, 0) => format!("\n{}", style.green("All checks passed.")),
-        (0, w) => format!("\n{}", style.yellow(&format!("No failures, {w} warning(s)."))),
+        (0, w) => format!(
+            "\n{}",
+            style.yellow(&format!("No failures, {w} warning(s)."))
+        ),
         (f, w) => format!(
             "\n{}",
             style.red(&format!("{f} check(s) failed, {w} warning(s)."))

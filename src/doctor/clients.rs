@@ -52,7 +52,14 @@ pub(super) async fn steps(run: &mut Run<'_>, probe: &Probe) {
         .map(PathBuf::from)
         .or_else(|| home.as_ref().map(|h| h.join(".codex")));
     run.begin("Codex config", false);
-    run.end(config_file(&target, "client_codex", codex_dir.map(|d| vec![d.join("config.toml")])).await);
+    run.end(
+        config_file(
+            &target,
+            "client_codex",
+            codex_dir.map(|d| vec![d.join("config.toml")]),
+        )
+        .await,
+    );
     let xdg = env("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         .or_else(|| home.as_ref().map(|h| h.join(".config")));
@@ -158,12 +165,18 @@ fn judge(value: &str, target: &Target, v1: bool) -> Verdict {
 fn key_finding(name: &str, value: &str, target: &Target) -> Option<Finding> {
     let expected = target.fingerprint.as_ref()?;
     let theirs = token::fingerprint_of(value.trim().as_bytes());
-    if target.token.as_ref().is_some_and(|t| t.expose() == value.trim()) {
+    if target
+        .token
+        .as_ref()
+        .is_some_and(|t| t.expose() == value.trim())
+    {
         return None;
     }
     Some((
         CheckStatus::Warn,
-        format!("{name} (fingerprint {theirs}) is not the relay token; the relay expects fingerprint {expected}"),
+        format!(
+            "{name} (fingerprint {theirs}) is not the relay token; the relay expects fingerprint {expected}"
+        ),
         Some(format!(
             "export {name}=\"$(airelays token show --json | jq -r .token)\""
         )),
@@ -231,7 +244,11 @@ fn claude_env(target: &Target, env: fn(&str) -> Option<String>) -> Check {
     if let Some((name, value)) = key {
         findings.extend(key_finding(name, &value, target));
     }
-    combine(ID, format!("ANTHROPIC_BASE_URL={base} matches the relay"), findings)
+    combine(
+        ID,
+        format!("ANTHROPIC_BASE_URL={base} matches the relay"),
+        findings,
+    )
 }
 
 /// `client_codex` / `client_opencode`: every base URL in the first of `files` that
@@ -273,7 +290,10 @@ async fn config_file(target: &Target, id: &'static str, files: Option<Vec<PathBu
     let none = if at_relay == 0 {
         format!("{} has no provider pointing at this machine", shown(&file))
     } else {
-        format!("{} points at the relay ({at_relay} provider(s))", shown(&file))
+        format!(
+            "{} points at the relay ({at_relay} provider(s))",
+            shown(&file)
+        )
     };
     combine(id, none, findings)
 }
@@ -309,7 +329,10 @@ fn value_of(line: &str, key: &str) -> Option<String> {
         .and_then(|r| r.strip_prefix('"'))
         .or_else(|| line.strip_prefix(key))?;
     let rest = rest.trim_start();
-    let rest = rest.strip_prefix('=').or_else(|| rest.strip_prefix(':'))?.trim_start();
+    let rest = rest
+        .strip_prefix('=')
+        .or_else(|| rest.strip_prefix(':'))?
+        .trim_start();
     let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
     let body = &rest[1..];
     body.find(quote).map(|end| body[..end].to_string())
@@ -331,7 +354,10 @@ mod tests {
     fn base_urls_are_judged_against_the_relay() {
         let t = target(8080);
         assert_eq!(judge("http://127.0.0.1:8080/v1", &t, true), Verdict::Relay);
-        assert_eq!(judge("https://api.openai.com/v1", &t, true), Verdict::Elsewhere);
+        assert_eq!(
+            judge("https://api.openai.com/v1", &t, true),
+            Verdict::Elsewhere
+        );
         assert_eq!(
             judge("http://127.0.0.1:8080/v1/v1/", &t, true),
             Verdict::Wrong(

@@ -69,7 +69,11 @@ pub(super) async fn steps(run: &mut Run<'_>, probe: &mut Probe, model: Option<&s
 fn pick_model(probe: &Probe) -> Option<String> {
     let (models, _) = probe.catalogue.as_ref()?.outcome.as_ref().ok()?;
     let mut sorted: Vec<&Value> = models.iter().collect();
-    sorted.sort_by_key(|m| m.get("priority").and_then(Value::as_i64).unwrap_or(i64::MAX));
+    sorted.sort_by_key(|m| {
+        m.get("priority")
+            .and_then(Value::as_i64)
+            .unwrap_or(i64::MAX)
+    });
     let sorted: Vec<Value> = sorted.into_iter().cloned().collect();
     let listed = super::upstream::listed_models(&sorted);
     listed
@@ -113,7 +117,8 @@ fn tool_def() -> Value {
 
 /// The prompt asks for the tool by name; `RUN_TOOL` is also what makes the mock
 /// upstream call it.
-const TOOL_PROMPT: &str = "Call the airelays_doctor_echo tool once with text \"RUN_TOOL\", then reply with its output.";
+const TOOL_PROMPT: &str =
+    "Call the airelays_doctor_echo tool once with text \"RUN_TOOL\", then reply with its output.";
 
 /// `live_tools`: the model calls the offered function, and answers its output.
 async fn tool_round_trip(probe: &Probe, model: &str) -> Check {
@@ -128,11 +133,17 @@ async fn tool_round_trip(probe: &Probe, model: &str) -> Check {
     let Some(call) = a.calls.first() else {
         return Check::fail(
             ID,
-            format!("{model} answered without calling the tool: {:?}", first_line(&a.text)),
+            format!(
+                "{model} answered without calling the tool: {:?}",
+                first_line(&a.text)
+            ),
             "try another model with `--model`",
         );
     };
-    let call_id = call.get("call_id").and_then(Value::as_str).unwrap_or("call");
+    let call_id = call
+        .get("call_id")
+        .and_then(Value::as_str)
+        .unwrap_or("call");
     let input = json!([
         user(TOOL_PROMPT),
         {
@@ -188,7 +199,12 @@ async fn exchange(probe: &Probe, model: &str, body: Value) -> Result<Answer, Str
     let body = Bytes::from(body.to_string());
     let read = async {
         let mut stream = client
-            .post_responses(body, &access.access_token, &access.account_id, &http::HeaderMap::new())
+            .post_responses(
+                body,
+                &access.access_token,
+                &access.account_id,
+                &http::HeaderMap::new(),
+            )
             .await
             .map_err(|e| match e {
                 crate::upstream::UpstreamError::Status { status, body, .. } => format!(
@@ -235,5 +251,10 @@ async fn exchange(probe: &Probe, model: &str, body: Value) -> Result<Answer, Str
     };
     tokio::time::timeout(LIVE_TIMEOUT, read)
         .await
-        .unwrap_or_else(|_| Err(format!("no complete answer within {} s", LIVE_TIMEOUT.as_secs())))
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "no complete answer within {} s",
+                LIVE_TIMEOUT.as_secs()
+            ))
+        })
 }

@@ -92,10 +92,7 @@ fn modes(paths: &Paths, token_file: PathBuf) -> Check {
     } else {
         Check::fail(
             ID,
-            format!(
-                "{} file(s) other users can read or enter",
-                loose.len()
-            ),
+            format!("{} file(s) other users can read or enter", loose.len()),
             loose.join("; "),
         )
         .with_details(checked)
@@ -130,7 +127,11 @@ pub(super) async fn relay_token(probe: &Probe) -> Check {
         Err(check) => return check,
     };
     match loaded {
-        Err(e) => Check::fail(ID, format!("the relay token cannot be used: {e}"), "run `airelays token rotate`"),
+        Err(e) => Check::fail(
+            ID,
+            format!("the relay token cannot be used: {e}"),
+            "run `airelays token rotate`",
+        ),
         Ok(None) if !required => Check::warn(
             ID,
             "no relay token, and the relay does not require one (security.require_bearer_auth = false)",
@@ -150,7 +151,11 @@ pub(super) async fn relay_token(probe: &Probe) -> Check {
                 TokenSource::File(p) => p.display().to_string(),
             };
             if let Err(e) = token::require_strong(&t, &source) {
-                return Check::fail(ID, format!("the relay token is too short: {e}"), "run `airelays token rotate`");
+                return Check::fail(
+                    ID,
+                    format!("the relay token is too short: {e}"),
+                    "run `airelays token rotate`",
+                );
             }
             Check::ok(
                 ID,
@@ -193,9 +198,9 @@ pub(super) fn proxy(env: fn(&str) -> Option<String>) -> Check {
         .map(|(_, v)| v.to_ascii_lowercase())
         .collect::<Vec<_>>()
         .join(",");
-    let proxies_http = set.iter().any(|(k, _)| {
-        k.eq_ignore_ascii_case("HTTP_PROXY") || k.eq_ignore_ascii_case("ALL_PROXY")
-    });
+    let proxies_http = set
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("HTTP_PROXY") || k.eq_ignore_ascii_case("ALL_PROXY"));
     let bypasses_loopback = no_proxy.split(',').any(|h| {
         let h = h.trim();
         h == "*" || h == "127.0.0.1" || h == "localhost" || h.starts_with("127.")

@@ -74,7 +74,11 @@ impl Check {
         }
     }
     /// A warning with its next step.
-    pub(crate) fn warn(id: &'static str, summary: impl Into<String>, hint: impl Into<String>) -> Check {
+    pub(crate) fn warn(
+        id: &'static str,
+        summary: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Check {
         Check {
             status: CheckStatus::Warn,
             hint: Some(hint.into()),
@@ -82,7 +86,11 @@ impl Check {
         }
     }
     /// A failure with its next step.
-    pub(crate) fn fail(id: &'static str, summary: impl Into<String>, hint: impl Into<String>) -> Check {
+    pub(crate) fn fail(
+        id: &'static str,
+        summary: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Check {
         Check {
             status: CheckStatus::Fail,
             hint: Some(hint.into()),
@@ -334,5 +342,46 @@ mod tests {
         assert_eq!(v["checks"][1]["hint"], "fix it");
         let failed = Report::of(vec![Check::fail("upstream", "down", "retry")]);
         assert!(!failed.ok);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn relay_checks_run_the_relay_and_upstream_checks_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            config_file: dir.path().join("config.toml"),
+            data_dir: dir.path().join("data"),
+        };
+        let mut config = Config::defaults(&paths);
+        config.auth.credential_store = crate::config::CredentialStoreKind::File;
+        // A closed port: refused at once, never the real backend.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        config.upstream.base_url = format!("http://127.0.0.1:{port}/backend-api/codex");
+        let checks = relay_checks(&paths, &config).await;
+        let ids: Vec<&str> = checks.iter().map(|c| c.id).collect();
+        assert_eq!(
+            ids,
+            [
+                "config",
+                "relay_token",
+                "credential_store",
+                "signed_in",
+                "clock_skew",
+                "upstream"
+            ]
+        );
+        let status = |id: &str| checks.iter().find(|c| c.id == id).unwrap().status;
+        assert_eq!(status("config"), CheckStatus::Ok);
+        assert_eq!(status("relay_token"), CheckStatus::Fail);
+        assert_eq!(status("signed_in"), CheckStatus::Fail);
+        assert_eq!(status("upstream"), CheckStatus::Fail);
+        let upstream = checks.iter().find(|c| c.id == "upstream").unwrap();
+        assert!(
+            upstream.summary.contains(&format!("127.0.0.1:{port}")),
+            "{upstream:?}"
+        );
+        // It binds no port and spends nothing: nothing was written to the data dir.
+        assert!(!paths.data_dir.join("relay.lock").exists());
     }
 }

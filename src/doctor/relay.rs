@@ -15,7 +15,10 @@ const LOCAL_TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) async fn steps(run: &mut Run<'_>, probe: &mut Probe) {
     run.begin("relay running", false);
     let paths = probe.paths.clone();
-    let found = match blocking("relay_running", move || crate::status::running_relay(&paths)).await
+    let found = match blocking("relay_running", move || {
+        crate::status::running_relay(&paths)
+    })
+    .await
     {
         Ok(found) => found,
         Err(check) => {
@@ -106,11 +109,7 @@ async fn token_accepted(
         .flatten();
     let url = format!("{}/v1/relay/status", origin(state));
     let (Some(client), Some((token, _))) = (client, token) else {
-        return Check::warn(
-            ID,
-            "not tested: no relay token here",
-            "run `airelays init`",
-        );
+        return Check::warn(ID, "not tested: no relay token here", "run `airelays init`");
     };
     let fingerprint = token.fingerprint();
     let sent = client.get(&url).bearer_auth(token.expose()).send().await;

@@ -112,7 +112,10 @@ pub(super) fn signed_in(probe: &mut Probe) -> Check {
         ),
         Some(exp) => Check::ok(
             ID,
-            format!("{who}; the access token expires at {exp} ({})", until(now, exp)),
+            format!(
+                "{who}; the access token expires at {exp} ({})",
+                until(now, exp)
+            ),
         ),
     }
 }
@@ -136,7 +139,11 @@ pub(super) async fn refresh(probe: &mut Probe, live: bool) -> Check {
     const ID: &str = "refresh";
     let (Some((creds, _, refresh_error)), Some(session)) = (&probe.creds, probe.session.clone())
     else {
-        return Check::fail(ID, "nothing to refresh: not signed in", "run `airelays login`");
+        return Check::fail(
+            ID,
+            "nothing to refresh: not signed in",
+            "run `airelays login`",
+        );
     };
     if let Some(message) = refresh_error {
         return Check::fail(ID, message.clone(), "run `airelays login`");

@@ -88,7 +88,11 @@ pub(super) async fn fetch(probe: &mut Probe) {
 pub(super) fn clock_skew(probe: &Probe) -> Check {
     const ID: &str = "clock_skew";
     let Some(cat) = &probe.catalogue else {
-        return Check::warn(ID, "not measured: no HTTPS client", "see the `upstream` check");
+        return Check::warn(
+            ID,
+            "not measured: no HTTPS client",
+            "see the `upstream` check",
+        );
     };
     let Some(date) = &cat.date else {
         return Check::warn(
@@ -147,7 +151,12 @@ pub(super) fn catalogue(probe: &Probe) -> Check {
             }
             Check::ok(
                 ID,
-                format!("{} lists {} models: {}", cat.url, listed.len(), listed.join(", ")),
+                format!(
+                    "{} lists {} models: {}",
+                    cat.url,
+                    listed.len(),
+                    listed.join(", ")
+                ),
             )
             .with_details(listed)
         }

@@ -72,7 +72,10 @@ async fn a_healthy_setup_passes_every_check_and_the_ids_are_documented() {
     assert_eq!(report["ok"], true);
     for c in report["checks"].as_array().unwrap() {
         assert_eq!(c["status"], "ok", "{c:#}");
-        assert!(c["summary"].as_str().is_some_and(|s| !s.is_empty()), "{c:#}");
+        assert!(
+            c["summary"].as_str().is_some_and(|s| !s.is_empty()),
+            "{c:#}"
+        );
         assert!(c.get("hint").is_some(), "{c:#}");
     }
     let expected = [
@@ -109,7 +112,10 @@ async fn a_healthy_setup_passes_every_check_and_the_ids_are_documented() {
     )
     .expect("docs/doctor-json.md");
     for id in expected.iter().chain(&["live_probe", "live_tools"]) {
-        assert!(docs.contains(&format!("`{id}`")), "{id} is not in docs/doctor-json.md");
+        assert!(
+            docs.contains(&format!("`{id}`")),
+            "{id} is not in docs/doctor-json.md"
+        );
     }
     assert!(!stdout(&out).contains(&relay.token));
 
@@ -167,7 +173,10 @@ async fn a_revoked_refresh_token_fails_with_live_and_says_login() {
     assert_eq!(out.status.code(), Some(1), "{report:#}");
     let refresh = check(&report, "refresh");
     assert_eq!(refresh["status"], "fail", "{refresh:#}");
-    assert!(refresh["summary"].as_str().unwrap().contains("revoked"), "{refresh:#}");
+    assert!(
+        refresh["summary"].as_str().unwrap().contains("revoked"),
+        "{refresh:#}"
+    );
     assert!(refresh["hint"].as_str().unwrap().contains("airelays login"));
     assert_eq!(sb.mock().state().refresh_calls(), 1);
     let text = stdout(&out);
@@ -228,7 +237,10 @@ async fn client_variables_are_checked_against_the_relay() {
     assert_eq!(out.status.code(), Some(0), "{report:#}");
     let env = check(&report, "client_env");
     assert_eq!(env["status"], "warn", "{env:#}");
-    assert!(env["summary"].as_str().unwrap().contains("/v1/v1"), "{env:#}");
+    assert!(
+        env["summary"].as_str().unwrap().contains("/v1/v1"),
+        "{env:#}"
+    );
     assert_eq!(
         env["hint"],
         format!("export OPENAI_BASE_URL=http://127.0.0.1:{port}/v1")
@@ -254,7 +266,10 @@ async fn client_variables_are_checked_against_the_relay() {
         format!("export ANTHROPIC_BASE_URL=http://127.0.0.1:{port}")
     );
     for text in [stdout(&out), stderr(&out)] {
-        assert!(!text.contains(stale) && !text.contains(&relay.token), "{text}");
+        assert!(
+            !text.contains(stale) && !text.contains(&relay.token),
+            "{text}"
+        );
     }
 }
 
@@ -277,16 +292,22 @@ async fn a_codex_provider_on_another_port_is_named_with_its_line() {
     let codex = check(&report, "client_codex");
     assert_eq!(codex["status"], "warn", "{codex:#}");
     let summary = codex["summary"].as_str().unwrap();
-    assert!(summary.contains(&format!("{}:5", file.display())), "{summary}");
     assert!(
-        summary.contains(&format!("points at port {other}, but the relay listens on {}", relay.port)),
+        summary.contains(&format!("{}:5", file.display())),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!(
+            "points at port {other}, but the relay listens on {}",
+            relay.port
+        )),
         "{summary}"
     );
     assert!(!summary.contains("api.openai.com"), "{summary}");
 
     // The human form names the file and line too.
     let human = stdout(&sb.output(doctor(sb, &[])).await);
-    assert!(human.contains(&format!("config.toml:5")), "{human}");
+    assert!(human.contains("config.toml:5"), "{human}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -299,10 +320,16 @@ async fn live_runs_the_probe_and_a_tool_round_trip_and_prints_tokens() {
         let c = check(&report, id);
         assert_eq!(c["status"], "ok", "{c:#}");
     }
-    let probe = check(&report, "live_probe")["summary"].as_str().unwrap().to_string();
+    let probe = check(&report, "live_probe")["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(probe.starts_with("gpt-5.4-mini answered"), "{probe}");
     assert!(probe.contains("tokens used"), "{probe}");
-    let tools = check(&report, "live_tools")["summary"].as_str().unwrap().to_string();
+    let tools = check(&report, "live_tools")["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(tools.contains("tool said: doctor-ok"), "{tools}");
     assert!(tools.contains("tokens used"), "{tools}");
     let bodies = relay.upstream_bodies();
@@ -317,7 +344,10 @@ async fn live_runs_the_probe_and_a_tool_round_trip_and_prints_tokens() {
     assert_eq!(relay.mock().state().refresh_calls(), 1);
     sb.assert_no_refresh_token_reused();
     let resp = relay
-        .post("/v1/responses", &crate::harness::relay::text_request("hi", false))
+        .post(
+            "/v1/responses",
+            &crate::harness::relay::text_request("hi", false),
+        )
         .send()
         .await
         .unwrap();
@@ -326,7 +356,10 @@ async fn live_runs_the_probe_and_a_tool_round_trip_and_prints_tokens() {
     // --model overrides the choice.
     let (_, report) =
         doctor_json(sb, doctor(sb, &["--json", "--live", "--model", "gpt-5.5"])).await;
-    let probe = check(&report, "live_probe")["summary"].as_str().unwrap().to_string();
+    let probe = check(&report, "live_probe")["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(probe.starts_with("gpt-5.5 answered"), "{probe}");
 }
 
