@@ -6,7 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
+use super::local::redact_userinfo;
 use super::{Check, CheckStatus, Probe, Run, blocking};
+
+mod scan;
 use crate::config::is_loopback_host;
 use crate::token::{self, RelayToken};
 
@@ -57,6 +60,7 @@ pub(super) async fn steps(run: &mut Run<'_>, probe: &Probe) {
             &target,
             "client_codex",
             codex_dir.map(|d| vec![d.join("config.toml")]),
+            env,
         )
         .await,
     );
@@ -68,7 +72,7 @@ pub(super) async fn steps(run: &mut Run<'_>, probe: &Probe) {
         vec![dir.join("opencode.json"), dir.join("opencode.jsonc")]
     });
     run.begin("opencode config", false);
-    run.end(config_file(&target, "client_opencode", opencode).await);
+    run.end(config_file(&target, "client_opencode", opencode, env).await);
     run.begin("Claude Code variables", false);
     run.end(claude_env(&target, env));
 }
@@ -161,25 +165,25 @@ fn judge(value: &str, target: &Target, v1: bool) -> Verdict {
     Verdict::Wrong(problems.join(" and "), corrected)
 }
 
-/// A key variable compared with the relay token, by fingerprint.
-fn key_finding(name: &str, value: &str, target: &Target) -> Option<Finding> {
+/// A key compared with the relay token, by fingerprint. `label` names it in the
+/// finding; `var` is the variable to export, when it comes from one.
+fn key_finding(label: &str, var: Option<&str>, value: &str, target: &Target) -> Option<Finding> {
     let expected = target.fingerprint.as_ref()?;
-    let theirs = token::fingerprint_of(value.trim().as_bytes());
-    if target
-        .token
-        .as_ref()
-        .is_some_and(|t| t.expose() == value.trim())
-    {
+    let value = value.trim();
+    if target.token.as_ref().is_some_and(|t| t.expose() == value) {
         return None;
     }
+    let theirs = token::fingerprint_of(value.as_bytes());
+    let hint = match var {
+        Some(var) => format!("export {var}=\"$(airelays token show --json | jq -r .token)\""),
+        None => format!("set {label} to the relay token (`airelays token show`)"),
+    };
     Some((
         CheckStatus::Warn,
         format!(
-            "{name} (fingerprint {theirs}) is not the relay token; the relay expects fingerprint {expected}"
+            "{label} (fingerprint {theirs}) is not the relay token; the relay expects fingerprint {expected}"
         ),
-        Some(format!(
-            "export {name}=\"$(airelays token show --json | jq -r .token)\""
-        )),
+        Some(hint),
     ))
 }
 
@@ -191,7 +195,7 @@ fn url_finding(name: &str, value: &str, target: &Target, v1: bool) -> (Option<Fi
         Verdict::Wrong(problem, corrected) => (
             Some((
                 CheckStatus::Warn,
-                format!("{name}={value} {problem}"),
+                format!("{name}={} {problem}", redact_userinfo(value)),
                 Some(format!("export {name}={corrected}")),
             )),
             true,
@@ -218,7 +222,12 @@ fn openai_env(target: &Target, env: fn(&str) -> Option<String>) -> Check {
             "OPENAI_BASE_URL points at the relay but OPENAI_API_KEY is not set".into(),
             Some("export OPENAI_API_KEY=\"$(airelays token show --json | jq -r .token)\"".into()),
         )),
-        Some(key) => findings.extend(key_finding("OPENAI_API_KEY", &key, target)),
+        Some(key) => findings.extend(key_finding(
+            "OPENAI_API_KEY",
+            Some("OPENAI_API_KEY"),
+            &key,
+            target,
+        )),
     }
     combine(
         ID,
@@ -242,7 +251,7 @@ fn claude_env(target: &Target, env: fn(&str) -> Option<String>) -> Check {
         .into_iter()
         .find_map(|k| env(k).filter(|v| !v.trim().is_empty()).map(|v| (k, v)));
     if let Some((name, value)) = key {
-        findings.extend(key_finding(name, &value, target));
+        findings.extend(key_finding(name, Some(name), &value, target));
     }
     combine(
         ID,
@@ -252,8 +261,14 @@ fn claude_env(target: &Target, env: fn(&str) -> Option<String>) -> Check {
 }
 
 /// `client_codex` / `client_opencode`: every base URL in the first of `files` that
-/// exists, judged with its line number.
-async fn config_file(target: &Target, id: &'static str, files: Option<Vec<PathBuf>>) -> Check {
+/// exists, judged with its line number, and the key its provider sends (Codex's
+/// `env_key`, `CODEX_API_KEY` for `openai_base_url`, opencode's `apiKey`).
+async fn config_file(
+    target: &Target,
+    id: &'static str,
+    files: Option<Vec<PathBuf>>,
+    env: fn(&str) -> Option<String>,
+) -> Check {
     let Some(files) = files else {
         return Check::ok(id, "no home directory to look in");
     };
@@ -273,19 +288,22 @@ async fn config_file(target: &Target, id: &'static str, files: Option<Vec<PathBu
         Ok(None) => return Check::ok(id, format!("no {listed}")),
         Ok(Some(found)) => found,
     };
+    let keys = scan::settings(&text, &["env_key", "apiKey"]);
     let mut findings = Vec::new();
     let mut at_relay = 0;
-    for (line, key, value) in base_urls(&text) {
-        let place = format!("{}:{line}", file.display());
-        match judge(&value, target, true) {
-            Verdict::Elsewhere => {}
+    for url in scan::settings(&text, &["openai_base_url", "base_url", "baseURL"]) {
+        let place = format!("{}:{}", file.display(), url.line);
+        let shown_value = redact_userinfo(&url.value);
+        match judge(&url.value, target, true) {
+            Verdict::Elsewhere => continue,
             Verdict::Relay => at_relay += 1,
             Verdict::Wrong(problem, corrected) => findings.push((
                 CheckStatus::Warn,
-                format!("{place}: {key} = {value} {problem}"),
-                Some(format!("set {key} to {corrected} in {place}")),
+                format!("{place}: {} = {shown_value} {problem}", url.key),
+                Some(format!("set {} to {corrected} in {place}", url.key)),
             )),
         }
+        findings.extend(provider_key(&url, &keys, &place, target, env));
     }
     let none = if at_relay == 0 {
         format!("{} has no provider pointing at this machine", shown(&file))
@@ -298,44 +316,39 @@ async fn config_file(target: &Target, id: &'static str, files: Option<Vec<PathBu
     combine(id, none, findings)
 }
 
+/// The key a provider pointing at this machine sends, compared with the relay token.
+fn provider_key(
+    url: &scan::Setting,
+    keys: &[scan::Setting],
+    place: &str,
+    target: &Target,
+    env: fn(&str) -> Option<String>,
+) -> Option<Finding> {
+    let var = match scan::key_of(url, keys)? {
+        scan::KeyRef::Env(var) => var,
+        scan::KeyRef::Literal(value) => {
+            return key_finding(&format!("the apiKey near {place}"), None, &value, target);
+        }
+    };
+    match env(&var).filter(|v| !v.trim().is_empty()) {
+        Some(value) => key_finding(
+            &format!("{var} (the key of {place})"),
+            Some(&var),
+            &value,
+            target,
+        ),
+        None => Some((
+            CheckStatus::Warn,
+            format!("{place} sends the key in {var}, which is not set in this shell"),
+            Some(format!(
+                "export {var}=\"$(airelays token show --json | jq -r .token)\""
+            )),
+        )),
+    }
+}
+
 fn shown(path: &Path) -> String {
     path.display().to_string()
-}
-
-/// The `base_url`/`openai_base_url` (TOML) and `"baseURL"` (JSON) values of `text`,
-/// with their 1-based line numbers.
-fn base_urls(text: &str) -> Vec<(usize, &'static str, String)> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim();
-        if t.starts_with('#') || t.starts_with("//") {
-            continue;
-        }
-        for key in ["openai_base_url", "base_url", "baseURL"] {
-            if let Some(value) = value_of(t, key) {
-                out.push((i + 1, key, value));
-                break;
-            }
-        }
-    }
-    out
-}
-
-/// `key = "v"`, `"key": "v"` or `key: "v"` at the start of `line` → `v`.
-fn value_of(line: &str, key: &str) -> Option<String> {
-    let rest = line
-        .strip_prefix('"')
-        .and_then(|r| r.strip_prefix(key))
-        .and_then(|r| r.strip_prefix('"'))
-        .or_else(|| line.strip_prefix(key))?;
-    let rest = rest.trim_start();
-    let rest = rest
-        .strip_prefix('=')
-        .or_else(|| rest.strip_prefix(':'))?
-        .trim_start();
-    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-    let body = &rest[1..];
-    body.find(quote).map(|end| body[..end].to_string())
 }
 
 #[cfg(test)]
@@ -380,23 +393,5 @@ mod tests {
             )
         );
         assert_eq!(judge("not a url", &t, true), Verdict::Elsewhere);
-    }
-
-    #[test]
-    fn base_urls_are_found_with_their_lines() {
-        let toml = "model = \"x\"\n\n[model_providers.a]\nbase_url = \"http://127.0.0.1:9/v1\" # c\n# base_url = \"no\"\nopenai_base_url='http://h/v1'\n";
-        assert_eq!(
-            base_urls(toml),
-            vec![
-                (4, "base_url", "http://127.0.0.1:9/v1".to_string()),
-                (6, "openai_base_url", "http://h/v1".to_string())
-            ]
-        );
-        let json = "{\n  \"options\": {\n    \"baseURL\": \"http://127.0.0.1:8080/v1\",\n";
-        assert_eq!(
-            base_urls(json),
-            vec![(3, "baseURL", "http://127.0.0.1:8080/v1".to_string())]
-        );
-        assert!(base_urls("base_url = 3\n\"baseURL\"").is_empty());
     }
 }

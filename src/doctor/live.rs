@@ -45,7 +45,7 @@ pub(super) async fn steps(run: &mut Run<'_>, probe: &mut Probe, model: Option<&s
         ));
         return;
     }
-    let check = match exchange(probe, &model, probe_body(&model)).await {
+    let check = match exchange(probe, probe_body(&model)).await {
         Ok(a) => Check::ok(
             "live_probe",
             format!(
@@ -126,7 +126,7 @@ async fn tool_round_trip(probe: &Probe, model: &str) -> Check {
     let mut first = base_body(model, json!([user(TOOL_PROMPT)]));
     first["tools"] = json!([tool_def()]);
     first["tool_choice"] = json!("required");
-    let a = match exchange(probe, model, first).await {
+    let a = match exchange(probe, first).await {
         Ok(a) => a,
         Err(e) => return Check::fail(ID, format!("{model}: {e}"), hint_for(&e)),
     };
@@ -156,7 +156,7 @@ async fn tool_round_trip(probe: &Probe, model: &str) -> Check {
     ]);
     let mut second = base_body(model, input);
     second["tools"] = json!([tool_def()]);
-    match exchange(probe, model, second).await {
+    match exchange(probe, second).await {
         Ok(b) => Check::ok(
             ID,
             format!(
@@ -191,11 +191,10 @@ fn hint_for(error: &str) -> &'static str {
 }
 
 /// One streamed exchange, bounded by [`LIVE_TIMEOUT`].
-async fn exchange(probe: &Probe, model: &str, body: Value) -> Result<Answer, String> {
+async fn exchange(probe: &Probe, body: Value) -> Result<Answer, String> {
     let (Some(client), Some(access)) = (&probe.upstream, &probe.access) else {
         return Err("no upstream client or access token".into());
     };
-    let _ = model;
     let body = Bytes::from(body.to_string());
     let read = async {
         let mut stream = client

@@ -208,7 +208,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 /// Records checks and tells `progress`.
 struct Run<'a> {
     checks: Vec<Check>,
-    progress: &'a mut dyn Progress,
+    progress: &'a mut (dyn Progress + Send),
 }
 
 impl Run<'_> {
@@ -254,7 +254,7 @@ pub(crate) async fn run_all(
     config: Result<Config, ConfigError>,
     env: fn(&str) -> Option<String>,
     options: &Options,
-    progress: &mut dyn Progress,
+    progress: &mut (dyn Progress + Send),
 ) -> Vec<Check> {
     let effective = match &config {
         Ok(c) => c.clone(),
@@ -358,7 +358,11 @@ mod tests {
         let port = closed.local_addr().unwrap().port();
         drop(closed);
         config.upstream.base_url = format!("http://127.0.0.1:{port}/backend-api/codex");
-        let checks = relay_checks(&paths, &config).await;
+        fn send<T: Send>(t: T) -> T {
+            t
+        }
+        // The relay awaits it in a request handler: the future must be `Send`.
+        let checks = send(relay_checks(&paths, &config)).await;
         let ids: Vec<&str> = checks.iter().map(|c| c.id).collect();
         assert_eq!(
             ids,

@@ -308,6 +308,57 @@ async fn a_codex_provider_on_another_port_is_named_with_its_line() {
     // The human form names the file and line too.
     let human = stdout(&sb.output(doctor(sb, &[])).await);
     assert!(human.contains("config.toml:5"), "{human}");
+
+    // A provider at the relay whose env_key holds a stale token: named by fingerprint.
+    std::fs::write(
+        &file,
+        format!(
+            "[model_providers.airelays]\nbase_url = \"http://127.0.0.1:{}/v1\"\nenv_key = \"AIRELAYS_TOKEN\"\n",
+            relay.port
+        ),
+    )
+    .unwrap();
+    let stale = "a-stale-relay-token-from-last-week-0000000000";
+    let mut cmd = doctor(sb, &["--json"]);
+    cmd.env("AIRELAYS_TOKEN", stale);
+    let (out, report) = doctor_json(sb, cmd).await;
+    let codex = check(&report, "client_codex");
+    assert_eq!(codex["status"], "warn", "{codex:#}");
+    let summary = codex["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!("AIRELAYS_TOKEN (the key of {}:2)", file.display())),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("the relay expects fingerprint"),
+        "{summary}"
+    );
+    assert!(!stdout(&out).contains(stale) && !stdout(&out).contains(&relay.token));
+
+    // opencode's provider at the relay with the right token is ok.
+    let opencode = sb.home().join(".config/opencode");
+    std::fs::create_dir_all(&opencode).unwrap();
+    std::fs::write(
+        opencode.join("opencode.json"),
+        format!(
+            "{{\n  \"provider\": {{\n    \"airelays\": {{\n      \"options\": {{\n        \"baseURL\": \"http://127.0.0.1:{}/v1\",\n        \"apiKey\": \"{{env:AIRELAYS_TOKEN}}\"\n      }}\n    }}\n  }}\n}}\n",
+            relay.port
+        ),
+    )
+    .unwrap();
+    let mut cmd = doctor(sb, &["--json"]);
+    cmd.env("AIRELAYS_TOKEN", &relay.token);
+    let (_, report) = doctor_json(sb, cmd).await;
+    let opencode = check(&report, "client_opencode");
+    assert_eq!(opencode["status"], "ok", "{opencode:#}");
+    assert!(
+        opencode["summary"]
+            .as_str()
+            .unwrap()
+            .contains("points at the relay"),
+        "{opencode:#}"
+    );
+    assert_eq!(check(&report, "client_codex")["status"], "ok", "{report:#}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
