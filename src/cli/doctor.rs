@@ -121,9 +121,9 @@ impl Printer {
 }
 
 impl Progress for Printer {
-    fn started(&mut self, title: &str, network: bool) {
+    fn started(&mut self, title: &str, slow: bool) {
         // A spinner only on a colour terminal: never in a pipe or with NO_COLOR.
-        if self.json || !network || !self.style.enabled() {
+        if self.json || !slow || !self.style.enabled() {
             return;
         }
         let stop = Arc::new(AtomicBool::new(false));

@@ -135,8 +135,9 @@ pub(crate) struct Options {
 /// Told as checks start and finish (the command line shows progress; the relay's
 /// test endpoint ignores it).
 pub(crate) trait Progress {
-    /// A check starts; `network` when it waits on the network (a spinner helps).
-    fn started(&mut self, title: &str, network: bool);
+    /// A check starts; `slow` when it waits on the network or the keychain (a spinner
+    /// helps).
+    fn started(&mut self, title: &str, slow: bool);
     /// A check finished.
     fn finished(&mut self, check: &Check);
 }
@@ -145,26 +146,28 @@ pub(crate) trait Progress {
 struct Quiet;
 
 impl Progress for Quiet {
-    fn started(&mut self, _title: &str, _network: bool) {}
+    fn started(&mut self, _title: &str, _slow: bool) {}
     fn finished(&mut self, _check: &Check) {}
 }
 
 /// What the checks learn and pass on, in order: the credentials, an access token,
-/// the catalogue.
-pub(crate) struct Probe {
-    pub(crate) paths: Paths,
-    pub(crate) config: Config,
-    pub(crate) env: fn(&str) -> Option<String>,
-    pub(crate) upstream: Option<UpstreamClient>,
-    pub(crate) session: Option<CredentialSession>,
-    /// The stored credential set, once the store answered.
-    pub(crate) creds: Option<(Credentials, StoreKind, Option<String>)>,
+/// the catalogue, the running relay.
+struct Probe {
+    paths: Paths,
+    config: Config,
+    env: fn(&str) -> Option<String>,
+    /// The backend client (`None` only when the TLS backend failed to start).
+    upstream: Option<UpstreamClient>,
+    /// The same credential session the relay uses, for any refresh.
+    session: Option<CredentialSession>,
+    /// The stored credential set, its store and any recorded refresh failure.
+    creds: Option<(Credentials, StoreKind, Option<String>)>,
     /// An access token to call the backend with.
-    pub(crate) access: Option<Access>,
+    access: Option<Access>,
     /// The catalogue fetch (done once, by the clock-skew check).
-    pub(crate) catalogue: Option<upstream::Catalogue>,
-    /// The running relay's base URL, once found.
-    pub(crate) relay: Option<crate::status::RelayStateFile>,
+    catalogue: Option<upstream::Catalogue>,
+    /// The running relay, once found.
+    relay: Option<crate::status::RelayStateFile>,
 }
 
 impl Probe {
@@ -190,9 +193,9 @@ impl Probe {
     }
 }
 
-/// Runs `check` on a blocking thread (file and keychain work never blocks a runtime
-/// worker of the relay).
-pub(crate) async fn blocking<T: Send + 'static>(
+/// Runs `work` on a blocking thread (file and keychain work never blocks a runtime
+/// worker of the relay); a panic in it becomes a failed check `id`.
+async fn blocking<T: Send + 'static>(
     id: &'static str,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Check> {
@@ -212,8 +215,8 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn begin(&mut self, title: &str, network: bool) {
-        self.progress.started(title, network);
+    fn begin(&mut self, title: &str, slow: bool) {
+        self.progress.started(title, slow);
     }
     fn end(&mut self, check: Check) {
         self.progress.finished(&check);
@@ -301,7 +304,7 @@ fn defaults_and_env(paths: &Paths, env: fn(&str) -> Option<String>) -> Config {
 /// The credential store, the sign-in and (for `airelays doctor`, `options` given)
 /// the refresh token.
 async fn signin_steps(run: &mut Run<'_>, probe: &mut Probe, options: Option<&Options>) {
-    run.begin("credential store", false);
+    run.begin("credential store", true);
     run.end(signin::store(probe).await);
     run.begin("signed in", false);
     let signed_in = signin::signed_in(probe);

@@ -20,26 +20,29 @@ pub(super) async fn steps(run: &mut Run<'_>, probe: &mut Probe) {
     })
     .await
     {
-        Ok(found) => found,
         Err(check) => {
             run.end(check);
             None
         }
+        Ok(Some(state)) => {
+            run.end(Check::ok(
+                "relay_running",
+                format!(
+                    "pid {} serves {} since {}",
+                    state.pid, state.base_url, state.started_at
+                ),
+            ));
+            Some(state)
+        }
+        Ok(None) => {
+            run.end(Check::warn(
+                "relay_running",
+                "no relay is running for this data directory",
+                "run `airelays serve`",
+            ));
+            None
+        }
     };
-    match &found {
-        Some(state) => run.end(Check::ok(
-            "relay_running",
-            format!(
-                "pid {} serves {} since {}",
-                state.pid, state.base_url, state.started_at
-            ),
-        )),
-        None => run.end(Check::warn(
-            "relay_running",
-            "no relay is running for this data directory",
-            "run `airelays serve`",
-        )),
-    }
     if let Some(state) = &found {
         let client = loopback_client();
         run.begin("relay /healthz", true);

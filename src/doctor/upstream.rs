@@ -14,18 +14,19 @@ const SKEW_WARN_SECS: i64 = 60;
 const SKEW_FAIL_SECS: i64 = 300;
 
 /// The catalogue fetch, done once.
-pub(crate) struct Catalogue {
+pub(super) struct Catalogue {
     /// The URL asked.
-    pub(crate) url: String,
+    url: String,
     /// Whether an access token was sent.
-    pub(crate) signed: bool,
+    signed: bool,
     /// The models and the answer's headers, or what went wrong.
-    pub(crate) outcome: Result<(Vec<Value>, HeaderMap), String>,
+    pub(super) outcome: Result<(Vec<Value>, HeaderMap), String>,
     /// The `Date` of any HTTP answer (errors included).
-    pub(crate) date: Option<String>,
-    /// When the request was sent and answered (Unix seconds), to bound the skew.
-    pub(crate) sent: i64,
-    pub(crate) answered: i64,
+    date: Option<String>,
+    /// When the request was sent (Unix seconds); the answer was dated after it.
+    sent: i64,
+    /// When the answer arrived (Unix seconds); it was dated before it.
+    answered: i64,
 }
 
 /// Fetches the catalogue (bounded by [`super::NETWORK_TIMEOUT`]) into `probe`.
@@ -185,7 +186,7 @@ pub(super) fn catalogue(probe: &Probe) -> Check {
 }
 
 /// The ids of the catalogue entries with `visibility: "list"` (or none), in order.
-pub(crate) fn listed_models(models: &[Value]) -> Vec<String> {
+pub(super) fn listed_models(models: &[Value]) -> Vec<String> {
     models
         .iter()
         .filter(|m| {
