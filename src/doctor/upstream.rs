@@ -109,17 +109,9 @@ pub(super) fn clock_skew(probe: &Probe) -> Check {
             "see the `upstream` check",
         );
     };
-    // The answer was dated somewhere between sending and receiving: the skew is the
-    // distance to that interval (its 1 s resolution aside).
-    let skew = if theirs < cat.sent - 1 {
-        theirs - (cat.sent - 1)
-    } else if theirs > cat.answered + 1 {
-        theirs - (cat.answered + 1)
-    } else {
-        0
-    };
+    let skew = skew_secs(theirs, cat.sent, cat.answered);
     let summary = match skew {
-        0 => "this machine's clock agrees with the backend's (within 1 s)".to_string(),
+        0 => "this machine's clock agrees with the backend's Date header".to_string(),
         s if s > 0 => format!("this machine's clock is {s} s behind the backend's"),
         s => format!("this machine's clock is {} s ahead of the backend's", -s),
     };
@@ -127,6 +119,19 @@ pub(super) fn clock_skew(probe: &Probe) -> Check {
         s if s > SKEW_FAIL_SECS => Check::fail(ID, summary, "sync the system clock (enable NTP)"),
         s if s > SKEW_WARN_SECS => Check::warn(ID, summary, "sync the system clock (enable NTP)"),
         _ => Check::ok(ID, summary),
+    }
+}
+
+/// How far the backend's clock (`theirs`) is ahead of ours (negative: behind). The
+/// answer was dated between sending and receiving, so the skew is the distance to that
+/// interval, widened by the header's 1 s resolution.
+fn skew_secs(theirs: i64, sent: i64, answered: i64) -> i64 {
+    if theirs < sent - 1 {
+        theirs - (sent - 1)
+    } else if theirs > answered + 1 {
+        theirs - (answered + 1)
+    } else {
+        0
     }
 }
 
@@ -197,4 +202,32 @@ pub(super) fn listed_models(models: &[Value]) -> Vec<String> {
         .filter_map(|m| m.get("slug").or_else(|| m.get("id"))?.as_str())
         .map(String::from)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skew_is_the_distance_to_the_round_trip() {
+        assert_eq!(skew_secs(100, 100, 102), 0);
+        assert_eq!(skew_secs(99, 100, 102), 0);
+        assert_eq!(skew_secs(103, 100, 102), 0);
+        assert_eq!(skew_secs(200, 100, 102), 97);
+        assert_eq!(skew_secs(0, 100, 102), -99);
+        let date = "Mon, 07 Dec 2026 20:18:30 GMT";
+        let parsed = jiff::fmt::rfc2822::parse(date).unwrap().timestamp();
+        assert_eq!(parsed.to_string(), "2026-12-07T20:18:30Z");
+    }
+
+    #[test]
+    fn only_listed_models_are_named() {
+        let models = serde_json::json!([
+            {"slug": "a", "visibility": "list"},
+            {"slug": "hidden", "visibility": "hide"},
+            {"id": "b"},
+            {"visibility": "list"}
+        ]);
+        assert_eq!(listed_models(models.as_array().unwrap()), ["a", "b"]);
+    }
 }
