@@ -26,8 +26,14 @@ struct Answer {
 }
 
 /// `live_probe` and `live_tools`.
-pub(super) async fn steps(run: &mut Run<'_>, probe: &mut Probe, model: Option<&str>) {
-    let model = model.map(String::from).or_else(|| pick_model(probe));
+pub(super) async fn steps(run: &mut Run<'_>, probe: &Probe, model: Option<&str>) {
+    let catalogue = probe
+        .catalogue
+        .as_ref()
+        .and_then(|c| c.outcome.as_ref().ok());
+    let model = model
+        .map(String::from)
+        .or_else(|| catalogue.and_then(|(models, _)| pick_model(models)));
     run.begin("live probe", true);
     let Some(model) = model else {
         run.end(Check::fail(
@@ -65,16 +71,15 @@ pub(super) async fn steps(run: &mut Run<'_>, probe: &mut Probe, model: Option<&s
     }
 }
 
-/// The listed model whose slug ends in `-mini`, else the first listed (the default).
-fn pick_model(probe: &Probe) -> Option<String> {
-    let (models, _) = probe.catalogue.as_ref()?.outcome.as_ref().ok()?;
-    let mut sorted: Vec<&Value> = models.iter().collect();
+/// The listed model whose slug ends in `-mini`, else the listed one of lowest
+/// `priority` (the plan's default).
+fn pick_model(models: &[Value]) -> Option<String> {
+    let mut sorted: Vec<Value> = models.to_vec();
     sorted.sort_by_key(|m| {
         m.get("priority")
             .and_then(Value::as_i64)
             .unwrap_or(i64::MAX)
     });
-    let sorted: Vec<Value> = sorted.into_iter().cloned().collect();
     let listed = super::upstream::listed_models(&sorted);
     listed
         .iter()
@@ -256,4 +261,35 @@ async fn exchange(probe: &Probe, body: Value) -> Result<Answer, String> {
                 LIVE_TIMEOUT.as_secs()
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mini_model_is_probed_else_the_default() {
+        let models = json!([
+            {"slug": "b", "priority": 1},
+            {"slug": "a", "priority": 0},
+            {"slug": "c-mini", "priority": 2},
+            {"slug": "d-mini", "priority": 3, "visibility": "hide"}
+        ]);
+        assert_eq!(
+            pick_model(models.as_array().unwrap()).as_deref(),
+            Some("c-mini")
+        );
+        let models = json!([{"slug": "b", "priority": 1}, {"slug": "a", "priority": 0}]);
+        assert_eq!(pick_model(models.as_array().unwrap()).as_deref(), Some("a"));
+        assert_eq!(pick_model(&[]), None);
+    }
+
+    #[test]
+    fn no_body_carries_an_output_token_limit() {
+        let body = probe_body("m");
+        assert_eq!(body["stream"], true);
+        assert_eq!(body["store"], false);
+        assert!(body.get("max_output_tokens").is_none());
+        assert!(body["instructions"].is_string());
+    }
 }

@@ -281,7 +281,7 @@ pub(crate) async fn run_all(
     run.begin("upstream", false);
     run.end(upstream::catalogue(&probe));
     if options.live {
-        live::steps(&mut run, &mut probe, options.model.as_deref()).await;
+        live::steps(&mut run, &probe, options.model.as_deref()).await;
     }
     relay::steps(&mut run, &mut probe).await;
     clients::steps(&mut run, &probe).await;
