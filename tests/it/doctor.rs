@@ -439,3 +439,67 @@ async fn a_broken_config_file_is_a_failed_check_not_an_early_exit() {
     assert_eq!(check(&report, "signed_in")["status"], "fail");
     assert!(stderr(&out).trim().is_empty() || !stderr(&out).contains("error:"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_relay_running_with_another_token_and_a_busy_port_are_failures() {
+    let relay = Relay::start(RelayOptions::default()).await;
+    let sb = &relay.sandbox;
+    // This shell's token is not the one the relay runs with.
+    let other = "another-relay-token-from-this-shell-000000000";
+    let mut cmd = doctor(sb, &["--json"]);
+    cmd.env("AIRELAYS_BEARER_TOKEN", other);
+    let (out, report) = doctor_json(sb, cmd).await;
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
+    let auth = check(&report, "relay_auth");
+    assert_eq!(auth["status"], "fail", "{auth:#}");
+    assert!(
+        auth["summary"]
+            .as_str()
+            .unwrap()
+            .contains("the relay refuses the current token"),
+        "{auth:#}"
+    );
+    assert!(
+        check(&report, "relay_token")["summary"]
+            .as_str()
+            .unwrap()
+            .contains("AIRELAYS_BEARER_TOKEN")
+    );
+    assert!(!stdout(&out).contains(other) && !stdout(&out).contains(&relay.token));
+
+    // No relay for this data dir, and another program holds the configured port.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let mut lone = Sandbox::mocked().await;
+    lone.set_env("AIRELAYS_PORT", &port);
+    assert!(lone.run(&["init"]).status.success());
+    lone.sign_in().await;
+    let (out, report) = doctor_json(&lone, doctor(&lone, &["--json"])).await;
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
+    let p = check(&report, "port");
+    assert_eq!(p["status"], "fail", "{p:#}");
+    assert!(
+        p["summary"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("127.0.0.1:{port}"))
+    );
+    assert!(p["hint"].as_str().unwrap().contains("--port 0"));
+    drop(busy);
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_readable_secret_file_fails_with_the_chmod_to_run() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let sb = Sandbox::mocked().await;
+    assert!(sb.run(&["init"]).status.success());
+    sb.sign_in().await;
+    let auth = sb.data_dir().join("auth.json");
+    std::fs::set_permissions(&auth, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (out, report) = doctor_json(&sb, doctor(&sb, &["--json"])).await;
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
+    let modes = check(&report, "private_files");
+    assert_eq!(modes["status"], "fail", "{modes:#}");
+    assert_eq!(modes["hint"], format!("chmod 600 {}", auth.display()));
+}
