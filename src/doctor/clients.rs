@@ -278,15 +278,22 @@ async fn config_file(
         .collect::<Vec<_>>()
         .join(" or ");
     let read = blocking(id, move || {
-        files
-            .into_iter()
-            .find_map(|f| std::fs::read_to_string(&f).ok().map(|text| (f, text)))
+        let file = files.into_iter().find(|f| f.exists())?;
+        let text = std::fs::read_to_string(&file);
+        Some((file, text))
     })
     .await;
     let (file, text) = match read {
         Err(check) => return check,
         Ok(None) => return Check::ok(id, format!("no {listed}")),
-        Ok(Some(found)) => found,
+        Ok(Some((file, Err(e)))) => {
+            return Check::warn(
+                id,
+                format!("cannot read {}: {e}", file.display()),
+                "check the file's permissions and encoding (UTF-8)",
+            );
+        }
+        Ok(Some((file, Ok(text)))) => (file, text),
     };
     let keys = scan::settings(&text, &["env_key", "apiKey"]);
     let mut findings = Vec::new();
