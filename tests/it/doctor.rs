@@ -308,7 +308,15 @@ async fn a_codex_provider_on_another_port_is_named_with_its_line() {
     // The human form names the file and line too.
     let human = stdout(&sb.output(doctor(sb, &[])).await);
     assert!(human.contains("config.toml:5"), "{human}");
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_keys_client_configs_send_are_compared_by_fingerprint() {
+    let relay = Relay::start(RelayOptions::default()).await;
+    let sb = &relay.sandbox;
+    let codex = sb.home().join(".codex");
+    std::fs::create_dir_all(&codex).unwrap();
+    let file = codex.join("config.toml");
     // A provider at the relay whose env_key holds a stale token: named by fingerprint.
     std::fs::write(
         &file,
