@@ -29,6 +29,8 @@
 //!   `ollama.listen` one) and lifecycle, shared state, the request guard and
 //!   per-IP limits, routing, the relay pipeline, the error catalogue and its
 //!   envelopes (OpenAI's, Anthropic's, Ollama's).
+//! - [`doctor`] — the ordered self-checks of `airelays doctor`, also run by the
+//!   relay's `POST /v1/relay/test` ([`doctor::relay_checks`]).
 //! - [`shutdown`] — the one shutdown signal every background task stops on.
 //!
 //! # How a request flows
@@ -64,6 +66,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub(crate) mod doctor;
 pub mod files;
 pub mod fsio;
 pub mod http;

@@ -329,6 +329,23 @@ impl UpstreamClient {
         token: &str,
         account_id: &str,
     ) -> Result<Vec<serde_json::Value>, UpstreamError> {
+        self.fetch_models_with_headers(token, account_id)
+            .await
+            .map(|(models, _)| models)
+    }
+
+    /// The URL of the model catalogue (`airelays doctor` names it in its findings).
+    pub(crate) fn models_url(&self) -> &str {
+        &self.models_url
+    }
+
+    /// [`UpstreamClient::fetch_models`] with the answer's headers (`airelays doctor`
+    /// reads its `Date` to measure clock skew).
+    pub(crate) async fn fetch_models_with_headers(
+        &self,
+        token: &str,
+        account_id: &str,
+    ) -> Result<(Vec<serde_json::Value>, HeaderMap), UpstreamError> {
         let headers = self.common_headers(token, account_id);
         let send = self.http.get(&self.models_url).headers(headers).send();
         let resp = match tokio::time::timeout(self.idle_timeout, send).await {
@@ -351,7 +368,7 @@ impl UpstreamClient {
             models: Vec<serde_json::Value>,
         }
         serde_json::from_slice::<Catalogue>(&body)
-            .map(|c| c.models)
+            .map(|c| (c.models, headers))
             .map_err(|e| UpstreamError::Malformed(format!("model catalogue: {e}")))
     }
 

@@ -38,6 +38,7 @@ mod cli;
 mod clients;
 mod crash;
 mod crash_keychain;
+mod doctor;
 mod faults;
 mod files;
 mod guard;
