@@ -22,6 +22,8 @@ mod relay;
 mod signin;
 mod upstream;
 
+pub(crate) use upstream::usage_finding as usage_check;
+
 use std::time::Duration;
 
 use serde::Serialize;
@@ -229,8 +231,6 @@ impl Run<'_> {
 /// catalogue. `POST /v1/relay/test` runs them from inside the relay: file and keychain
 /// work runs on blocking threads, every network call has a timeout, no refresh token
 /// is spent and no port is bound.
-// Called by the relay's `POST /v1/relay/test` (the server side of issue #17).
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) async fn relay_checks(paths: &Paths, config: &Config) -> Vec<Check> {
     let config_result = Ok(config.clone());
     let mut quiet = Quiet;
@@ -280,6 +280,8 @@ pub(crate) async fn run_all(
     run.end(local::proxy(env));
     run.begin("upstream", false);
     run.end(upstream::catalogue(&probe));
+    run.begin("plan usage", true);
+    run.end(upstream::usage(&probe).await);
     if options.live {
         live::steps(&mut run, &probe, options.model.as_deref()).await;
     }

@@ -190,6 +190,97 @@ pub(super) fn catalogue(probe: &Probe) -> Check {
     }
 }
 
+/// `usage`: the plan's usage windows, read from the usage endpoint with the access
+/// token the sign-in check found (never refreshed for it). A window past
+/// `usage.refuse_at_percent` (or at 100%) fails, past `usage.warn_at_percent` warns.
+pub(super) async fn usage(probe: &Probe) -> Check {
+    const ID: &str = "usage";
+    let (Some(client), Some(access)) = (&probe.upstream, &probe.access) else {
+        return Check::warn(
+            ID,
+            "not read: no usable sign-in",
+            "see the `signed_in` check",
+        );
+    };
+    let read = client.fetch_usage(&access.access_token, &access.account_id);
+    let payload = match tokio::time::timeout(NETWORK_TIMEOUT, read).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => {
+            return Check::warn(
+                ID,
+                format!("cannot read {}: {e}", client.usage_url()),
+                "check your network; `upstream.usage_url` if you use another backend",
+            );
+        }
+        Err(_) => {
+            return Check::warn(
+                ID,
+                format!(
+                    "{} did not answer within {} s",
+                    client.usage_url(),
+                    NETWORK_TIMEOUT.as_secs()
+                ),
+                "retry; check your network",
+            );
+        }
+    };
+    let now = jiff::Timestamp::now().as_second();
+    let Some(snapshot) = crate::upstream::usage::snapshot_from_payload(&payload, now) else {
+        return Check::warn(
+            ID,
+            format!("{} answered an unknown shape", client.usage_url()),
+            "report this as a bug",
+        );
+    };
+    usage_finding(&snapshot, &probe.config.usage)
+}
+
+/// The `usage` finding for a snapshot, against the warning and guard thresholds.
+pub(crate) fn usage_finding(
+    s: &crate::status::UsageSnapshot,
+    config: &crate::config::UsageConfig,
+) -> Check {
+    const ID: &str = "usage";
+    let plan = s.plan.as_deref().unwrap_or("unknown");
+    let lines: Vec<String> = s
+        .windows
+        .iter()
+        .map(|w| {
+            let name = w
+                .limit_name
+                .as_ref()
+                .map_or(w.id.clone(), |l| format!("{} {l}", w.id));
+            let resets = w.resets_at.as_deref().map_or("reset unknown".into(), |t| {
+                format!("resets {}", crate::upstream::usage::local_time(t))
+            });
+            format!("{name}: {:.0}% used, {resets}", w.used_percent)
+        })
+        .collect();
+    let summary = format!(
+        "{plan} plan: {}",
+        if lines.is_empty() {
+            "no window reported".into()
+        } else {
+            lines.join("; ")
+        }
+    );
+    let fullest = s.windows.iter().map(|w| w.used_percent).fold(0.0, f64::max);
+    let refuse = config.refuse_at_percent;
+    if fullest >= 100.0 || (refuse > 0 && fullest >= refuse as f64) {
+        Check::fail(ID, summary, "wait for the reset; the relay refuses requests until then (`usage.refuse_at_percent`, or the plan's own limit)")
+            .with_details(lines)
+    } else if config.warn_at_percent > 0 && fullest >= config.warn_at_percent as f64 {
+        Check::warn(
+            ID,
+            summary,
+            "a window is nearly used up; `airelays status` shows when it resets",
+        )
+        .with_details(lines)
+    } else {
+        Check::ok(ID, summary).with_details(lines)
+    }
+}
+
 /// The ids of the catalogue entries with `visibility: "list"` (or none), in order.
 pub(super) fn listed_models(models: &[Value]) -> Vec<String> {
     models

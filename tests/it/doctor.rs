@@ -88,6 +88,7 @@ async fn a_healthy_setup_passes_every_check_and_the_ids_are_documented() {
         "clock_skew",
         "proxy",
         "upstream",
+        "usage",
         "relay_running",
         "relay_health",
         "relay_auth",
@@ -104,6 +105,14 @@ async fn a_healthy_setup_passes_every_check_and_the_ids_are_documented() {
             .unwrap()
             .contains("gpt-5.4-mini"),
         "{report:#}"
+    );
+    let usage = check(&report, "usage")["summary"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        usage.starts_with("plus plan: 5h: 12% used") && usage.contains("7d: 24% used"),
+        "{usage}"
     );
     // The refresh token is not spent when no refresh is due.
     assert_eq!(relay.mock().state().refresh_calls(), 0);
@@ -510,4 +519,73 @@ async fn a_readable_secret_file_fails_with_the_chmod_to_run() {
     let modes = check(&report, "private_files");
     assert_eq!(modes["status"], "fail", "{modes:#}");
     assert_eq!(modes["hint"], format!("chmod 600 {}", auth.display()));
+}
+
+/// `POST /v1/relay/test`: the relay and upstream checks of `doctor`, run by the
+/// relay itself, plus the plan's usage read on demand; the token is required.
+#[tokio::test]
+async fn the_relay_test_endpoint_runs_the_relay_and_upstream_checks() {
+    let mut relay = Relay::start(RelayOptions::default()).await;
+    let anonymous = relay
+        .http
+        .post(relay.url("/v1/relay/test"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let usage_reads = relay.mock().state().usage_calls();
+    let report: Value = relay
+        .post("/v1/relay/test", &serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert_eq!(
+        ids(&report),
+        [
+            "config",
+            "relay_token",
+            "credential_store",
+            "signed_in",
+            "clock_skew",
+            "upstream",
+            "usage"
+        ]
+    );
+    assert!(
+        check(&report, "usage")["summary"]
+            .as_str()
+            .unwrap()
+            .contains("7d: 24% used"),
+        "{report:#}"
+    );
+    assert!(
+        relay.mock().state().usage_calls() > usage_reads,
+        "read on demand"
+    );
+    assert!(!report.to_string().contains(&relay.token));
+
+    // With the upstream gone, the upstream check fails and names the URL.
+    relay.sandbox.stop_mock().await;
+    let report: Value = relay
+        .post("/v1/relay/test", &serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["ok"], false, "{report:#}");
+    let upstream = check(&report, "upstream");
+    assert_eq!(upstream["status"], "fail");
+    assert!(
+        upstream["summary"]
+            .as_str()
+            .unwrap()
+            .contains("/backend-api/codex/models"),
+        "{upstream}"
+    );
 }

@@ -8,6 +8,7 @@ mod models;
 mod ollama;
 mod public;
 mod relay_status;
+mod relay_test;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -139,6 +140,7 @@ async fn dispatch(
             drop(pass);
             Ok(relay_status::get(state, ip).await)
         }
+        ("POST", ["v1", "relay", "test"]) => relay_test::post(state).await,
         (_, ["v1", "embeddings"]) => {
             Err(ApiError::unsupported_route("Embeddings (/v1/embeddings)"))
         }
@@ -214,6 +216,7 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
         ["api", "show" | "chat" | "generate"] => Some("POST"),
         ["healthz"] | [""] | [] => Some("GET"),
         ["v1", "models"] | ["v1", "models", _] | ["v1", "relay", "status"] => Some("GET"),
+        ["v1", "relay", "test"] => Some("POST"),
         ["v1", "responses"] | ["v1", "chat", "completions"] | ["v1", "completions"] => Some("POST"),
         ["v1", "files"] => Some("GET, POST"),
         ["v1", "files", _] => Some("GET, DELETE"),
