@@ -363,7 +363,7 @@ _airelays() {
             return 0
             ;;
         airelays__subcmd__serve)
-            opts="-v -q -h --host --port --no-auth --config --data-dir --verbose --quiet --help"
+            opts="-v -q -h --host --port --no-auth --log-file --config --data-dir --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

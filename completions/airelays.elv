@@ -81,6 +81,7 @@ set edit:completion:arg-completer[airelays] = {|@words|
             cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
             cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
             cand --no-auth 'Accept requests without the relay token (loopback listeners only)'
+            cand --log-file 'Log to <data_dir>/logs/airelays.log (rotated) instead of stderr [config: logging.file]'
             cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
             cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
             cand -q 'Only errors'

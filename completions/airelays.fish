@@ -66,6 +66,7 @@ complete -c airelays -n "__fish_airelays_using_subcommand serve" -l port -d 'Lis
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -l no-auth -d 'Accept requests without the relay token (loopback listeners only)'
+complete -c airelays -n "__fish_airelays_using_subcommand serve" -l log-file -d 'Log to <data_dir>/logs/airelays.log (rotated) instead of stderr [config: logging.file]'
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -s q -l quiet -d 'Only errors'
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -s h -l help -d 'Print help'

@@ -171,8 +171,9 @@ fn run(cli: Cli) -> CliResult {
     }
 }
 
-/// Logs go to stderr through a bounded, lossy queue (`server::log_writer`): a
-/// stalled reader drops lines, never a request.
+/// Logs go to stderr, or for `serve --log-file` to the rotating log file, through a
+/// bounded, lossy queue (`server::log_writer`): a stalled reader drops lines, never
+/// a request.
 fn init_logging(cli: &Cli) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use tracing_subscriber::EnvFilter;
     let default = if cli.quiet {
@@ -191,11 +192,19 @@ fn init_logging(cli: &Cli) -> Option<tracing_appender::non_blocking::WorkerGuard
         }
         _ => EnvFilter::new(default),
     };
-    let (writer, guard) = crate::server::log_writer::stderr();
+    let file = match &cli.command {
+        Command::Serve(args) => serve::log_file(cli, args),
+        _ => None,
+    };
+    let ansi = file.is_none() && Style::stderr().enabled();
+    let (writer, guard) = match file {
+        Some(file) => crate::server::log_writer::file(file),
+        None => crate::server::log_writer::stderr(),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
-        .with_ansi(Style::stderr().enabled())
+        .with_ansi(ansi)
         .with_target(false)
         .try_init()
         .ok()

@@ -26,6 +26,39 @@ pub(crate) struct ServeArgs {
     /// Accept requests without the relay token (loopback listeners only)
     #[arg(long)]
     pub(crate) no_auth: bool,
+    /// Log to <data_dir>/logs/airelays.log (rotated) instead of stderr [config: logging.file]
+    #[arg(long)]
+    pub(crate) log_file: bool,
+}
+
+/// The rotating log file `serve` writes instead of stderr, when `--log-file` or
+/// `logging.file` asks for one. `None` when it is not asked for, or when the
+/// configuration does not load (`serve` then reports that error itself). A file
+/// that cannot be opened is said on stderr, and logs stay there.
+pub(crate) fn log_file(
+    cli: &super::Cli,
+    args: &ServeArgs,
+) -> Option<crate::server::log_file::RotatingFile> {
+    let ctx = super::Context::load(cli).ok()?;
+    if !(args.log_file || ctx.config.logging.file) {
+        return None;
+    }
+    let logs = ctx.paths.logs_dir();
+    let logging = &ctx.config.logging;
+    match crate::server::log_file::RotatingFile::open(
+        &logs,
+        logging.max_file_bytes,
+        logging.max_files,
+    ) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            eprintln!(
+                "airelays: cannot write the log file in {}: {e} — logging to stderr",
+                logs.display()
+            );
+            None
+        }
+    }
 }
 
 /// `airelays serve`: starts the relay in the foreground until a signal stops it.
