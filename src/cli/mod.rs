@@ -21,8 +21,11 @@ macro_rules! outln {
 mod completions;
 mod init;
 mod login;
+mod logs;
+mod man;
 mod output;
 mod serve;
+mod service;
 mod status;
 mod token;
 
@@ -84,6 +87,14 @@ pub(crate) enum Command {
     /// Show or rotate the relay token clients must send
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Run the relay as your service, started at login (systemd, launchd, Task Scheduler)
+    #[command(subcommand)]
+    Service(service::ServiceCommand),
+    /// Print or follow the relay's log file (or the traffic log)
+    #[command(
+        after_help = "Examples:\n  airelays logs\n  airelays logs -f            # follow, across rotations\n  airelays logs --traffic -n 20"
+    )]
+    Logs(logs::LogsArgs),
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  airelays completions bash > ~/.local/share/bash-completion/completions/airelays"
@@ -160,6 +171,10 @@ fn run(cli: Cli) -> CliResult {
         return completions::run(args);
     }
     let ctx = Context::load(&cli)?;
+    let given = service::Given {
+        config: cli.config.is_some(),
+        data_dir: cli.data_dir.is_some(),
+    };
     match cli.command {
         Command::Init(args) => init::run(&ctx, &args),
         Command::Login(args) => login::run_login(ctx, &args),
@@ -167,6 +182,8 @@ fn run(cli: Cli) -> CliResult {
         Command::Serve(args) => serve::run(ctx, &args),
         Command::Status(args) => status::run(&ctx, &args),
         Command::Token(cmd) => token::run(&ctx, &cmd),
+        Command::Service(cmd) => service::run(&ctx, &cmd, &given),
+        Command::Logs(args) => logs::run(&ctx, &args),
         Command::Completions(_) => unreachable!("handled above"),
     }
 }

@@ -15,6 +15,7 @@ mod paths;
 
 pub(crate) use keys::commented_example;
 pub use paths::Paths;
+pub(crate) use paths::service_file;
 
 /// Parameters the upstream rejects, which the relay removes and discloses
 /// (docs/architecture.md#removed-and-refused-parameters): the default of
@@ -385,6 +386,15 @@ impl Config {
     pub fn listens_on_loopback(&self) -> bool {
         is_loopback_host(&self.server.host)
     }
+}
+
+/// Every environment variable that sets a configuration key or path
+/// (`AIRELAYS_CONFIG`, `AIRELAYS_DATA_DIR` and each key's), for `service install`
+/// to carry into the service.
+pub(crate) fn setting_env_vars() -> impl Iterator<Item = &'static str> {
+    ["AIRELAYS_CONFIG", "AIRELAYS_DATA_DIR"]
+        .into_iter()
+        .chain(keys::KEYS.iter().filter_map(|k| k.env))
 }
 
 /// Reads a variable of this process's environment: the `env` lookup every loader

@@ -85,10 +85,10 @@ fn remove_expired(dir: &Path, today: Date, retention_days: u64) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let day = name.to_str().and_then(day_of);
-        if day.is_some_and(|d| expired(d, today, retention_days)) {
-            if let Err(e) = std::fs::remove_file(entry.path()) {
-                tracing::warn!("cannot delete the old traffic log {name:?}: {e}");
-            }
+        if day.is_some_and(|d| expired(d, today, retention_days))
+            && let Err(e) = std::fs::remove_file(entry.path())
+        {
+            tracing::warn!("cannot delete the old traffic log {name:?}: {e}");
         }
     }
 }
