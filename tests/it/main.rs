@@ -48,6 +48,7 @@ mod ollama;
 mod relay;
 mod responses;
 mod security;
+mod service;
 mod session;
 mod signin;
 mod soak;

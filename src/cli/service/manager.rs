@@ -59,19 +59,10 @@ impl Manager {
     pub(crate) fn probe(self) -> Result<(), String> {
         match self {
             Manager::Systemd => {
-                let ran = systemctl(&["is-system-running"], QUERY_TIMEOUT)?;
-                let state = ran.stdout.trim();
-                match state {
-                    "running" | "degraded" | "starting" | "initializing" | "maintenance" => Ok(()),
-                    _ => Err(format!(
-                        "systemd's user instance does not answer ({})",
-                        if state.is_empty() || state == "offline" {
-                            ran.why()
-                        } else {
-                            state.to_string()
-                        }
-                    )),
-                }
+                // Any question the manager must answer itself (`is-system-running`
+                // answers "offline" without asking it where /run/systemd/system is missing).
+                let ran = systemctl(&["show-environment"], QUERY_TIMEOUT)?;
+                ok_or_why(&ran, "systemd's user instance does not answer")
             }
             Manager::Launchd => {
                 let ran = runner::run("launchctl", &["print", &gui_domain()?], QUERY_TIMEOUT)?;
