@@ -186,7 +186,8 @@ fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
 }
 
 /// Prints new lines until stdout closes or the user stops it. On a rotation the
-/// rest of the old file is printed first, then the new file from its start.
+/// rest of the old file is printed first, then every newer file from its start
+/// (several rotations may happen between two looks).
 fn follow(source: &Source, out: &mut impl Write) {
     let mut held = source.current().and_then(|p| Followed::open(p, true));
     loop {
@@ -201,7 +202,10 @@ fn follow(source: &Source, out: &mut impl Write) {
                     if f.copy_new(out).is_err() {
                         return;
                     }
-                    held = now.and_then(|p| Followed::open(p, false));
+                    match newer_than(source, f, out) {
+                        Ok(next) => held = next,
+                        Err(_) => return,
+                    }
                     continue;
                 }
             }
@@ -209,6 +213,34 @@ fn follow(source: &Source, out: &mut impl Write) {
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// Prints the files that came after `old` but are no longer the current one, and
+/// returns the current file, to be read from its start.
+fn newer_than(
+    source: &Source,
+    old: &Followed,
+    out: &mut impl Write,
+) -> std::io::Result<Option<Followed>> {
+    let mut files: Vec<Followed> = source
+        .files()
+        .into_iter()
+        .filter_map(|p| Followed::open(p, false))
+        .collect();
+    // The old file's place among them (gone: rotated out, so all of them are newer).
+    let after = files
+        .iter()
+        .position(|g| same_file(&g.meta, &old.meta))
+        .map_or(0, |i| i + 1);
+    if after >= files.len() {
+        // Truncated or recreated in place: the current file again, from its start.
+        return Ok(files.pop());
+    }
+    let current = files.pop();
+    for mut g in files.into_iter().skip(after) {
+        g.copy_new(out)?;
+    }
+    Ok(current)
 }
 
 #[cfg(test)]

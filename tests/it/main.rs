@@ -43,6 +43,7 @@ mod files;
 mod guard;
 mod hardening;
 mod login;
+mod logs;
 mod models;
 mod ollama;
 mod relay;
