@@ -33,6 +33,49 @@ async fn request(r: &Relay) -> String {
     resp.headers()["x-request-id"].to_str().unwrap().to_string()
 }
 
+/// A running `airelays logs -f -n 0`, its output drained into a buffer.
+struct Follower {
+    child: std::process::Child,
+    seen: Arc<Mutex<String>>,
+    drain: std::thread::JoinHandle<()>,
+}
+
+impl Follower {
+    fn start(sandbox: &Sandbox) -> Follower {
+        let mut child = sandbox
+            .cmd(&["logs", "-f", "-n", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn logs -f");
+        let seen = Arc::new(Mutex::new(String::new()));
+        let mut pipe = child.stdout.take().unwrap();
+        let sink = Arc::clone(&seen);
+        let drain = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                sink.lock().unwrap().push_str(&text);
+            }
+        });
+        Follower { child, seen, drain }
+    }
+
+    /// What it printed so far.
+    fn seen(&self) -> String {
+        self.seen.lock().unwrap().clone()
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.drain.join().unwrap();
+    }
+}
+
 #[tokio::test]
 async fn the_log_file_rotates_and_logs_follow_reads_across_the_rotation() {
     let mut r = Relay::start(RelayOptions {
@@ -45,28 +88,8 @@ async fn the_log_file_rotates_and_logs_follow_reads_across_the_rotation() {
     })
     .await;
     let logs = r.sandbox.data_dir().join("logs");
-    let mut follower = r
-        .sandbox
-        .cmd(&["logs", "-f", "-n", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn logs -f");
-    let seen = Arc::new(Mutex::new(String::new()));
-    let mut pipe = follower.stdout.take().unwrap();
-    let sink = Arc::clone(&seen);
-    let drain = std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = pipe.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
-    let shows = |id: &str| seen.lock().unwrap().contains(id);
+    let follower = Follower::start(&r.sandbox);
+    let shows = |id: &str| follower.seen().contains(id);
 
     // Following has begun once a new line shows up.
     let mut first = String::new();
@@ -79,11 +102,7 @@ async fn the_log_file_rotates_and_logs_follow_reads_across_the_rotation() {
         shows(&first)
     })
     .await;
-    assert!(
-        following,
-        "logs -f printed nothing: {}",
-        seen.lock().unwrap()
-    );
+    assert!(following, "logs -f printed nothing: {}", follower.seen());
 
     // Every request from here on, across two rotations, reaches the follower.
     let mut ids = Vec::new();
@@ -124,9 +143,7 @@ async fn the_log_file_rotates_and_logs_follow_reads_across_the_rotation() {
         !r.stderr_log().contains("GET /healthz"),
         "the log went to the file, not stderr"
     );
-    let _ = follower.kill();
-    let _ = follower.wait();
-    drain.join().unwrap();
+    follower.stop();
 }
 
 #[tokio::test]

@@ -32,101 +32,131 @@ fn keychain_note(
     ))
 }
 
-/// Prints the service's status, human or `--json`. Always exits 0, like `status`.
-pub(super) fn status(ctx: &Context, file: &Path, manager: Manager, json: bool) -> CliResult {
-    let installed = file.exists();
-    let reachable = manager.probe();
-    let state: Option<Result<ServiceState, String>> = match (&reachable, installed) {
-        (Ok(()), true) => Some(manager.query()),
-        _ => None,
-    };
-    let session_bus = reachable
-        .as_ref()
-        .ok()
-        .and_then(|()| manager.has_session_bus());
-    let upstream = crate::auth::local_status(&ctx.paths, &ctx.config);
-    let configured = ctx.config.auth.credential_store;
-    let note = keychain_note(
-        manager,
-        session_bus,
-        configured,
-        upstream.credential_store.as_deref(),
-    );
-    let log = ctx
-        .paths
-        .logs_dir()
-        .join(crate::server::log_file::LOG_FILE_NAME);
-    let running = state
-        .as_ref()
-        .and_then(|s| s.as_ref().ok())
-        .is_some_and(|s| s.running);
-    if json {
-        let (state_text, pid) = match &state {
+/// Everything `service status` reports.
+struct Report {
+    installed: bool,
+    file: String,
+    manager: Manager,
+    reachable: Result<(), String>,
+    state: Option<Result<ServiceState, String>>,
+    session_bus: Option<bool>,
+    upstream: crate::status::UpstreamStatus,
+    configured: CredentialStoreKind,
+    note: Option<String>,
+    log: String,
+}
+
+impl Report {
+    fn gather(ctx: &Context, file: &Path, manager: Manager) -> Report {
+        let installed = file.exists();
+        let reachable = manager.probe();
+        let state = match (&reachable, installed) {
+            (Ok(()), true) => Some(manager.query()),
+            _ => None,
+        };
+        let session_bus = reachable
+            .as_ref()
+            .ok()
+            .and_then(|()| manager.has_session_bus());
+        let upstream = crate::auth::local_status(&ctx.paths, &ctx.config);
+        let configured = ctx.config.auth.credential_store;
+        let in_use = upstream.credential_store.as_deref();
+        let note = keychain_note(manager, session_bus, configured, in_use);
+        let log = ctx
+            .paths
+            .logs_dir()
+            .join(crate::server::log_file::LOG_FILE_NAME);
+        Report {
+            installed,
+            file: file.display().to_string(),
+            manager,
+            reachable,
+            state,
+            session_bus,
+            upstream,
+            configured,
+            note,
+            log: log.display().to_string(),
+        }
+    }
+
+    fn running(&self) -> bool {
+        matches!(&self.state, Some(Ok(s)) if s.running)
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let (state, pid) = match &self.state {
             Some(Ok(s)) => (Some(s.state.clone()), s.pid),
             _ => (None, None),
         };
-        return print_json(&json!({
-            "installed": installed,
-            "file": file.display().to_string(),
-            "manager": manager.name(),
-            "manager_error": reachable.as_ref().err(),
-            "running": running,
-            "state": state_text,
+        json!({
+            "installed": self.installed,
+            "file": self.file,
+            "manager": self.manager.name(),
+            "manager_error": self.reachable.as_ref().err(),
+            "running": self.running(),
+            "state": state,
             "pid": pid,
-            "log_file": log.display().to_string(),
-            "session_bus": session_bus,
+            "log_file": self.log,
+            "session_bus": self.session_bus,
             "credential_store": {
-                "configured": configured.as_str(),
-                "in_use": upstream.credential_store,
+                "configured": self.configured.as_str(),
+                "in_use": self.upstream.credential_store,
             },
-            "upstream_state": upstream.state,
-            "email": upstream.email,
-            "note": note,
-        }));
+            "upstream_state": self.upstream.state,
+            "email": self.upstream.email,
+            "note": self.note,
+        })
     }
-    let style = Style::stdout();
-    let manager_row = match &reachable {
-        Ok(()) => manager.name().to_string(),
-        Err(why) => style.yellow(&format!("{} — {why}", manager.name())),
-    };
-    let state_row = match &state {
-        Some(Ok(s)) => match s.pid {
-            Some(pid) => format!("{} (pid {pid})", s.state),
-            None => s.state.clone(),
-        },
-        Some(Err(why)) => style.yellow(why),
-        None if !installed => "not installed — `airelays service install`".into(),
-        None => "unknown (the manager does not answer)".into(),
-    };
-    let mut section = Section::new("Service")
-        .row("Installed:", yes_no(&style, installed))
-        .row("File:", file.display().to_string())
-        .row("Manager:", manager_row)
-        .row("Running:", yes_no(&style, running))
-        .row("State:", state_row)
-        .row(
-            "Log file:",
-            format!("{} (`airelays logs -f`)", log.display()),
-        )
-        .row(
-            "Credentials:",
-            format!(
-                "{} (configured: {})",
-                upstream
-                    .credential_store
-                    .as_deref()
-                    .unwrap_or("none stored"),
-                configured.as_str()
-            ),
-        )
-        .row("Sign-in:", upstream.state.to_string());
-    if let Some(bus) = session_bus {
-        section = section.row("Session bus:", if bus { "yes" } else { "no" });
+
+    fn human(&self, style: &Style) -> String {
+        let manager = match &self.reachable {
+            Ok(()) => self.manager.name().to_string(),
+            Err(why) => style.yellow(&format!("{} — {why}", self.manager.name())),
+        };
+        let state = match &self.state {
+            Some(Ok(s)) => match s.pid {
+                Some(pid) => format!("{} (pid {pid})", s.state),
+                None => s.state.clone(),
+            },
+            Some(Err(why)) => style.yellow(why),
+            None if !self.installed => "not installed — `airelays service install`".into(),
+            None => "unknown (the manager does not answer)".into(),
+        };
+        let stored = self.upstream.credential_store.as_deref();
+        let mut section = Section::new("Service")
+            .row("Installed:", yes_no(style, self.installed))
+            .row("File:", self.file.clone())
+            .row("Manager:", manager)
+            .row("Running:", yes_no(style, self.running()))
+            .row("State:", state)
+            .row("Log file:", format!("{} (`airelays logs -f`)", self.log))
+            .row(
+                "Credentials:",
+                format!(
+                    "{} (configured: {})",
+                    stored.unwrap_or("none stored"),
+                    self.configured.as_str()
+                ),
+            )
+            .row("Sign-in:", self.upstream.state.to_string());
+        if let Some(bus) = self.session_bus {
+            section = section.row("Session bus:", if bus { "yes" } else { "no" });
+        }
+        if let Some(note) = &self.note {
+            section = section.row("Note:", style.yellow(note));
+        }
+        section.render(style)
     }
-    if let Some(note) = &note {
-        section = section.row("Note:", style.yellow(note));
+}
+
+/// Prints the service's status, human or `--json`. Always exits 0, like `status`.
+pub(super) fn status(ctx: &Context, file: &Path, manager: Manager, json: bool) -> CliResult {
+    let report = Report::gather(ctx, file, manager);
+    if json {
+        return print_json(&report.json());
     }
-    out!("{}", section.render(&style));
+    out!("{}", report.human(&Style::stdout()));
     Ok(())
 }
 
