@@ -63,15 +63,7 @@ pub(crate) fn log_file(
 
 /// `airelays serve`: starts the relay in the foreground until a signal stops it.
 pub(crate) fn run(mut ctx: Context, args: &ServeArgs) -> CliResult {
-    if let Some(h) = &args.host {
-        ctx.config.server.host = h.clone();
-    }
-    if let Some(p) = args.port {
-        ctx.config.server.port = p;
-    }
-    if args.no_auth {
-        ctx.config.security.require_bearer_auth = false;
-    }
+    apply_flags(&mut ctx.config, args);
     let config = &ctx.config;
     if !config.security.require_bearer_auth {
         // Before binding: every address the configured host resolves to.
@@ -226,6 +218,22 @@ async fn serve_async(
     Ok(())
 }
 
+/// The command line's settings, over the file's and the environment's.
+fn apply_flags(config: &mut crate::config::Config, args: &ServeArgs) {
+    if let Some(h) = &args.host {
+        config.server.host = h.clone();
+    }
+    if let Some(p) = args.port {
+        config.server.port = p;
+    }
+    if args.no_auth {
+        config.security.require_bearer_auth = false;
+    }
+    if args.log_file {
+        config.logging.file = true;
+    }
+}
+
 /// Whether `ollama.listen` may be served without the token: it (and, with
 /// `--no-auth`, its `/v1/*`) must resolve to loopback addresses only. Checked
 /// before binding; [`bind_ollama`] checks the bound address again.
@@ -358,6 +366,13 @@ fn print_banner(
         outln!("  Ollama:    {ollama} ({note}; /v1/* always with the token)");
     }
     outln!("  Sign-in:   {signed_in}");
+    if state.config.logging.file {
+        let log = state
+            .paths
+            .logs_dir()
+            .join(crate::server::log_file::LOG_FILE_NAME);
+        outln!("  Log file:  {} (`airelays logs -f`)", log.display());
+    }
     for n in notes {
         outln!("  Note:      {n}");
     }

@@ -88,6 +88,14 @@ async fn the_log_file_rotates_and_logs_follow_reads_across_the_rotation() {
     })
     .await;
     let logs = r.sandbox.data_dir().join("logs");
+    let banner = r.stdout_lines.join("\n");
+    assert!(
+        banner.contains(&format!(
+            "Log file:  {}",
+            logs.join("airelays.log").display()
+        )),
+        "{banner}"
+    );
     let follower = Follower::start(&r.sandbox);
     let shows = |id: &str| follower.seen().contains(id);
 

@@ -18,7 +18,6 @@ use serde_json::json;
 
 use super::{CliError, CliResult, Context, Style, print_json};
 use manager::Manager;
-use report::status;
 use spec::{Carried, ServiceSpec};
 
 #[derive(Debug, Subcommand)]
@@ -76,7 +75,7 @@ pub(crate) fn run(ctx: &Context, cmd: &ServiceCommand, given: &Given) -> CliResu
     match cmd {
         ServiceCommand::Install(args) => install(ctx, &file, manager, given, args),
         ServiceCommand::Uninstall(args) => uninstall(&file, manager, args.json),
-        ServiceCommand::Status(args) => status(ctx, &file, manager, args.json),
+        ServiceCommand::Status(args) => report::status(ctx, &file, manager, args.json),
         ServiceCommand::Start(args) => start_stop(&file, manager, true, args.json),
         ServiceCommand::Stop(args) => start_stop(&file, manager, false, args.json),
     }
@@ -184,7 +183,17 @@ fn report_install(
         .join(crate::server::log_file::LOG_FILE_NAME);
     let names: Vec<&str> = carried.env.iter().map(|(k, _)| k.as_str()).collect();
     let style = Style::stderr();
-    for w in &carried.warnings {
+    let keychain = enabled.as_ref().and_then(|_| {
+        let stored = crate::auth::local_status(&ctx.paths, &ctx.config).credential_store;
+        let configured = ctx.config.auth.credential_store;
+        report::keychain_note(
+            manager,
+            manager.has_session_bus(),
+            configured,
+            stored.as_deref(),
+        )
+    });
+    for w in carried.warnings.iter().chain(&keychain) {
         eprintln!("{} {w}", style.yellow("warning:"));
     }
     if json {

@@ -12,7 +12,7 @@ use crate::cli::{CliResult, Context, Style, print_json};
 use crate::config::CredentialStoreKind;
 
 /// What the service's environment means for the credential store, when it matters.
-fn keychain_note(
+pub(super) fn keychain_note(
     manager: Manager,
     session_bus: Option<bool>,
     configured: CredentialStoreKind,
