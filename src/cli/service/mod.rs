@@ -98,6 +98,7 @@ fn install(
 ) -> CliResult {
     let program = std::env::current_exe()
         .and_then(|p| p.canonicalize())
+        .map(without_verbatim_prefix)
         .map_err(|e| CliError::new(format!("cannot tell where this airelays binary is: {e}")))?;
     let mut carried = spec::carry(
         std::env::vars_os()
@@ -125,6 +126,13 @@ fn install(
         }
     };
     write_service_file(file, &bytes)?;
+    // launchd opens its log there before the relay runs; the relay would create it.
+    crate::fsio::ensure_private_dir(&ctx.paths.logs_dir()).map_err(|e| {
+        CliError::new(format!(
+            "cannot create {}: {e}",
+            ctx.paths.logs_dir().display()
+        ))
+    })?;
     let enabled = if args.no_enable {
         None
     } else {
@@ -140,6 +148,15 @@ fn install(
         )
     };
     report_install(ctx, file, manager, &spec, &carried, enabled, args.json)
+}
+
+/// `C:\x` for Windows' `\\?\C:\x` (what `canonicalize` gives there), which not
+/// every program a task starts accepts.
+fn without_verbatim_prefix(path: std::path::PathBuf) -> std::path::PathBuf {
+    match path.to_str().and_then(|p| p.strip_prefix(r"\\?\")) {
+        Some(rest) if !rest.starts_with("UNC\\") => std::path::PathBuf::from(rest),
+        _ => path,
+    }
 }
 
 /// On Windows, values `cmd.exe` cannot set are not carried either.

@@ -131,3 +131,14 @@ fn the_task_starts_at_this_users_logon_only() {
     assert!(text.contains("<Command>C:\\Windows\\System32\\conhost.exe</Command>"));
     assert!(text.contains("--headless"));
 }
+
+#[test]
+fn the_verbatim_prefix_is_dropped_but_not_from_unc_paths() {
+    let p = |s: &str| super::without_verbatim_prefix(PathBuf::from(s));
+    assert_eq!(
+        p(r"\\?\C:\bin\airelays.exe"),
+        PathBuf::from(r"C:\bin\airelays.exe")
+    );
+    assert_eq!(p(r"\\?\UNC\srv\x"), PathBuf::from(r"\\?\UNC\srv\x"));
+    assert_eq!(p("/usr/bin/airelays"), PathBuf::from("/usr/bin/airelays"));
+}
