@@ -217,6 +217,47 @@ fn without_a_user_bus_install_says_so_in_one_line() {
     assert!(stderr(&out).contains("not installed"), "{}", stderr(&out));
 }
 
+#[test]
+fn service_status_reads_the_settings_the_service_was_installed_with() {
+    let sb = isolated(Sandbox::new());
+    let elsewhere = sb.dir.path().join("elsewhere");
+    let config = sb.dir.path().join("relay.toml");
+    let (elsewhere_arg, config_arg) = (
+        elsewhere.display().to_string(),
+        config.display().to_string(),
+    );
+    let out = sb.run(&[
+        "service",
+        "install",
+        "--no-enable",
+        "--data-dir",
+        &elsewhere_arg,
+        "--config",
+        &config_arg,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Asked from a shell with other settings, it answers for the service.
+    let mut cmd = sb.cmd(&["service", "status", "--json"]);
+    cmd.env("AIRELAYS_CREDENTIAL_STORE", "keychain");
+    let status = json_of(&cmd.output().unwrap());
+    assert_eq!(status["seen_by"], "service");
+    assert_eq!(status["data_dir"], elsewhere_arg);
+    assert_eq!(status["credential_store"]["configured"], "file");
+    assert_eq!(
+        status["log_file"],
+        format!("{elsewhere_arg}/logs/airelays.log")
+    );
+    assert_eq!(status["notes"], serde_json::json!([]));
+    // A config the service cannot load is said, with the key.
+    std::fs::write(&config, "[server]\nport = \"eighty\"\n").unwrap();
+    let status = json_of(&sb.run(&["service", "status", "--json"]));
+    let notes = status["notes"].to_string();
+    assert!(
+        notes.contains("cannot start") && notes.contains("server.port"),
+        "{notes}"
+    );
+}
+
 /// A user systemd instance in a private mount namespace (where `/run/systemd/system`
 /// exists, so systemd agrees to run as a user instance), with the sandbox's HOME
 /// and runtime dir; killed and waited for when dropped.
@@ -318,6 +359,7 @@ async fn under_a_user_systemd_instance_the_service_runs_and_answers() {
     assert!(running, "{status}");
     assert!(status["pid"].is_u64(), "{status}");
     assert_eq!(status["upstream_state"], "ready");
+    assert_eq!(status["seen_by"], "service");
     assert!(
         status["state"].as_str().unwrap().contains("running"),
         "{status}"

@@ -10,6 +10,7 @@ mod runner;
 mod spec;
 mod task;
 mod unit;
+mod view;
 
 use std::path::Path;
 

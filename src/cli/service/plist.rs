@@ -78,3 +78,62 @@ pub(crate) fn xml(s: &str) -> String {
     }
     out
 }
+
+/// What an installed LaunchAgent runs: its `ProgramArguments` and its
+/// `EnvironmentVariables`, read back from the text [`render`] wrote (one element a
+/// line, as it writes them).
+pub(crate) fn parse(text: &str) -> (Vec<String>, Vec<(String, String)>) {
+    let mut words = Vec::new();
+    let mut env = Vec::new();
+    let mut section = "";
+    let mut pending_key: Option<String> = None;
+    for line in text.lines().map(str::trim) {
+        let inner = |tag: &str| {
+            line.strip_prefix(&format!("<{tag}>"))?
+                .strip_suffix(&format!("</{tag}>"))
+                .map(unescape)
+        };
+        match line {
+            "<key>ProgramArguments</key>" => section = "args",
+            "<key>EnvironmentVariables</key>" => section = "env",
+            "</array>" | "</dict>" => section = "",
+            _ => match (section, inner("key"), inner("string")) {
+                ("args", _, Some(word)) => words.push(word),
+                ("env", Some(key), _) => pending_key = Some(key),
+                ("env", _, Some(value)) => env.extend(pending_key.take().map(|k| (k, value))),
+                _ => {}
+            },
+        }
+    }
+    (words, env)
+}
+
+/// XML content back to text (the five entities [`xml`] writes).
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rendered_plist_reads_back() {
+        let spec = ServiceSpec::new(
+            "/Applications/my bin/airelays".into(),
+            None,
+            Some("/Users/a&b/<data>".into()),
+            vec![("HTTPS_PROXY".into(), "http://p:1/?a=1&b='2'".into())],
+            "/d/logs".into(),
+        );
+        let (words, env) = parse(&render(&spec));
+        let mut want = vec![spec.program.display().to_string()];
+        want.extend(spec.args.iter().cloned());
+        assert_eq!(words, want);
+        assert_eq!(env, spec.env);
+    }
+}

@@ -40,9 +40,12 @@ struct Report {
     reachable: Result<(), String>,
     state: Option<Result<ServiceState, String>>,
     session_bus: Option<bool>,
+    /// `service` when read from the installed file, else `this shell`.
+    seen_by: &'static str,
+    data_dir: String,
     upstream: crate::status::UpstreamStatus,
     configured: CredentialStoreKind,
-    note: Option<String>,
+    notes: Vec<String>,
     log: String,
 }
 
@@ -58,12 +61,22 @@ impl Report {
             .as_ref()
             .ok()
             .and_then(|()| manager.has_session_bus());
-        let upstream = crate::auth::local_status(&ctx.paths, &ctx.config);
-        let configured = ctx.config.auth.credential_store;
+        let mut notes = Vec::new();
+        let (paths, config, seen_by) = match super::view::read(file, manager) {
+            Some(Ok((paths, config))) => (paths, config, "service"),
+            Some(Err(e)) => {
+                notes.push(format!(
+                    "the service's configuration does not load, so it cannot start: {e}"
+                ));
+                (ctx.paths.clone(), ctx.config.clone(), "this shell")
+            }
+            None => (ctx.paths.clone(), ctx.config.clone(), "this shell"),
+        };
+        let upstream = crate::auth::local_status(&paths, &config);
+        let configured = config.auth.credential_store;
         let in_use = upstream.credential_store.as_deref();
-        let note = keychain_note(manager, session_bus, configured, in_use);
-        let log = ctx
-            .paths
+        notes.extend(keychain_note(manager, session_bus, configured, in_use));
+        let log = paths
             .logs_dir()
             .join(crate::server::log_file::LOG_FILE_NAME);
         Report {
@@ -73,9 +86,11 @@ impl Report {
             reachable,
             state,
             session_bus,
+            seen_by,
+            data_dir: paths.data_dir.display().to_string(),
             upstream,
             configured,
-            note,
+            notes,
             log: log.display().to_string(),
         }
     }
@@ -99,13 +114,15 @@ impl Report {
             "pid": pid,
             "log_file": self.log,
             "session_bus": self.session_bus,
+            "seen_by": self.seen_by,
+            "data_dir": self.data_dir,
             "credential_store": {
                 "configured": self.configured.as_str(),
                 "in_use": self.upstream.credential_store,
             },
             "upstream_state": self.upstream.state,
             "email": self.upstream.email,
-            "note": self.note,
+            "notes": self.notes,
         })
     }
 
@@ -131,6 +148,8 @@ impl Report {
             .row("Running:", yes_no(style, self.running()))
             .row("State:", state)
             .row("Log file:", format!("{} (`airelays logs -f`)", self.log))
+            .row("Seen by:", format!("{} (the sign-in below)", self.seen_by))
+            .row("Data dir:", self.data_dir.clone())
             .row(
                 "Credentials:",
                 format!(
@@ -143,7 +162,7 @@ impl Report {
         if let Some(bus) = self.session_bus {
             section = section.row("Session bus:", if bus { "yes" } else { "no" });
         }
-        if let Some(note) = &self.note {
+        for note in &self.notes {
             section = section.row("Note:", style.yellow(note));
         }
         section.render(style)

@@ -78,6 +78,68 @@ fn quoted(s: &str) -> String {
     out
 }
 
+/// What an installed unit runs: its `ExecStart=` words (program first) and its
+/// `Environment=` variables, read back from the text [`render`] wrote.
+pub(crate) fn parse(text: &str) -> (Vec<String>, Vec<(String, String)>) {
+    let mut words = Vec::new();
+    let mut env = Vec::new();
+    for line in text.lines() {
+        if let Some(exec) = line.strip_prefix("ExecStart=") {
+            words = split_words(exec);
+        } else if let Some(value) = line.strip_prefix("Environment=") {
+            let pair = unquote(value).replace("%%", "%");
+            if let Some((k, v)) = pair.split_once('=') {
+                env.push((k.to_string(), v.to_string()));
+            }
+        }
+    }
+    (words, env)
+}
+
+/// `ExecStart=` split into words: quotes and escapes undone, `$$` and `%%` single.
+fn split_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let Some(&first) = chars.peek() else { break };
+        let mut word = String::new();
+        if first == '"' {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => word.extend(chars.next()),
+                    '"' => break,
+                    c => word.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                word.push(c);
+            }
+        }
+        words.push(word.replace("$$", "$").replace("%%", "%"));
+    }
+    words
+}
+
+/// A [`quoted`] string's content (a bare one as it is).
+fn unquote(s: &str) -> String {
+    let Some(inner) = s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) else {
+        return s.to_string();
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            out.extend(chars.next());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +151,24 @@ mod tests {
         assert_eq!(exec_word("50%$HOME"), "\"50%%$$HOME\"");
         assert_eq!(exec_word("a\"b\\c"), "\"a\\\"b\\\\c\"");
         assert_eq!(exec_word(""), "\"\"");
+    }
+
+    #[test]
+    fn a_rendered_unit_reads_back() {
+        let spec = ServiceSpec::new(
+            "/opt/my bin/airelays".into(),
+            Some("/c/50%$HOME \"q\".toml".into()),
+            None,
+            vec![
+                ("AIRELAYS_PORT".into(), "9000".into()),
+                ("AIRELAYS_EXTRA_MODELS".into(), "a%b,\"c\"\\d,$$e".into()),
+            ],
+            "/d/logs".into(),
+        );
+        let (words, env) = parse(&render(&spec));
+        let mut want = vec![spec.program.display().to_string()];
+        want.extend(spec.args.iter().cloned());
+        assert_eq!(words, want);
+        assert_eq!(env, spec.env);
     }
 }
