@@ -258,6 +258,53 @@ fn service_status_reads_the_settings_the_service_was_installed_with() {
     );
 }
 
+#[test]
+fn status_never_asks_the_manager_and_service_status_stops_waiting_for_it() {
+    let mut sb = isolated(Sandbox::new());
+    // A systemctl that records its calls and then hangs.
+    let bin = sb.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = sb.dir.path().join("calls.log");
+    let script = format!(
+        "#!/bin/sh\necho \"$@\" >> '{}'\nexec sleep 60\n",
+        calls.display()
+    );
+    std::fs::write(bin.join("systemctl"), script).unwrap();
+    std::fs::set_permissions(
+        bin.join("systemctl"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    sb.set_env("PATH", &path);
+    assert!(
+        sb.run(&["service", "install", "--no-enable"])
+            .status
+            .success()
+    );
+    let status = json_of(&sb.run(&["status", "--json"]));
+    assert_eq!(status["service"]["installed"], true);
+    assert!(!calls.exists(), "status ran systemctl");
+
+    let out = sb.run(&["service", "status", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = json_of(&out);
+    let why = report["manager_error"].as_str().unwrap_or_default();
+    assert!(why.contains("did not answer within 2 s"), "{report}");
+    assert_eq!(report["installed"], true);
+    assert_eq!(report["running"], false);
+    let asked = std::fs::read_to_string(&calls).unwrap();
+    assert_eq!(
+        asked.trim(),
+        "--user show-environment",
+        "one question, given up on"
+    );
+}
+
 /// A user systemd instance in a private mount namespace (where `/run/systemd/system`
 /// exists, so systemd agrees to run as a user instance), with the sandbox's HOME
 /// and runtime dir; killed and waited for when dropped.
