@@ -21,7 +21,10 @@ pub(super) fn keychain_note(
     if manager != Manager::Systemd || session_bus != Some(false) {
         return None;
     }
-    if configured == CredentialStoreKind::File {
+    // The file store needs no bus; `auto` with the credentials in the file uses it.
+    if configured == CredentialStoreKind::File
+        || (configured == CredentialStoreKind::Auto && in_use == Some("file"))
+    {
         return None;
     }
     let stored = in_use.map_or(String::new(), |s| {
@@ -201,5 +204,11 @@ mod tests {
         ] {
             assert_eq!(keychain_note(Manager::Systemd, bus, store, None), None);
         }
+        let auto = CredentialStoreKind::Auto;
+        assert_eq!(
+            keychain_note(Manager::Systemd, Some(false), auto, Some("file")),
+            None
+        );
+        assert!(keychain_note(Manager::Systemd, Some(false), auto, None).is_some());
     }
 }
