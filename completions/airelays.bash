@@ -34,8 +34,14 @@ _airelays() {
             airelays,logout)
                 cmd="airelays__subcmd__logout"
                 ;;
+            airelays,logs)
+                cmd="airelays__subcmd__logs"
+                ;;
             airelays,serve)
                 cmd="airelays__subcmd__serve"
+                ;;
+            airelays,service)
+                cmd="airelays__subcmd__service"
                 ;;
             airelays,status)
                 cmd="airelays__subcmd__status"
@@ -61,8 +67,14 @@ _airelays() {
             airelays__subcmd__help,logout)
                 cmd="airelays__subcmd__help__subcmd__logout"
                 ;;
+            airelays__subcmd__help,logs)
+                cmd="airelays__subcmd__help__subcmd__logs"
+                ;;
             airelays__subcmd__help,serve)
                 cmd="airelays__subcmd__help__subcmd__serve"
+                ;;
+            airelays__subcmd__help,service)
+                cmd="airelays__subcmd__help__subcmd__service"
                 ;;
             airelays__subcmd__help,status)
                 cmd="airelays__subcmd__help__subcmd__status"
@@ -70,11 +82,62 @@ _airelays() {
             airelays__subcmd__help,token)
                 cmd="airelays__subcmd__help__subcmd__token"
                 ;;
+            airelays__subcmd__help__subcmd__service,install)
+                cmd="airelays__subcmd__help__subcmd__service__subcmd__install"
+                ;;
+            airelays__subcmd__help__subcmd__service,start)
+                cmd="airelays__subcmd__help__subcmd__service__subcmd__start"
+                ;;
+            airelays__subcmd__help__subcmd__service,status)
+                cmd="airelays__subcmd__help__subcmd__service__subcmd__status"
+                ;;
+            airelays__subcmd__help__subcmd__service,stop)
+                cmd="airelays__subcmd__help__subcmd__service__subcmd__stop"
+                ;;
+            airelays__subcmd__help__subcmd__service,uninstall)
+                cmd="airelays__subcmd__help__subcmd__service__subcmd__uninstall"
+                ;;
             airelays__subcmd__help__subcmd__token,rotate)
                 cmd="airelays__subcmd__help__subcmd__token__subcmd__rotate"
                 ;;
             airelays__subcmd__help__subcmd__token,show)
                 cmd="airelays__subcmd__help__subcmd__token__subcmd__show"
+                ;;
+            airelays__subcmd__service,help)
+                cmd="airelays__subcmd__service__subcmd__help"
+                ;;
+            airelays__subcmd__service,install)
+                cmd="airelays__subcmd__service__subcmd__install"
+                ;;
+            airelays__subcmd__service,start)
+                cmd="airelays__subcmd__service__subcmd__start"
+                ;;
+            airelays__subcmd__service,status)
+                cmd="airelays__subcmd__service__subcmd__status"
+                ;;
+            airelays__subcmd__service,stop)
+                cmd="airelays__subcmd__service__subcmd__stop"
+                ;;
+            airelays__subcmd__service,uninstall)
+                cmd="airelays__subcmd__service__subcmd__uninstall"
+                ;;
+            airelays__subcmd__service__subcmd__help,help)
+                cmd="airelays__subcmd__service__subcmd__help__subcmd__help"
+                ;;
+            airelays__subcmd__service__subcmd__help,install)
+                cmd="airelays__subcmd__service__subcmd__help__subcmd__install"
+                ;;
+            airelays__subcmd__service__subcmd__help,start)
+                cmd="airelays__subcmd__service__subcmd__help__subcmd__start"
+                ;;
+            airelays__subcmd__service__subcmd__help,status)
+                cmd="airelays__subcmd__service__subcmd__help__subcmd__status"
+                ;;
+            airelays__subcmd__service__subcmd__help,stop)
+                cmd="airelays__subcmd__service__subcmd__help__subcmd__stop"
+                ;;
+            airelays__subcmd__service__subcmd__help,uninstall)
+                cmd="airelays__subcmd__service__subcmd__help__subcmd__uninstall"
                 ;;
             airelays__subcmd__token,help)
                 cmd="airelays__subcmd__token__subcmd__help"
@@ -101,7 +164,7 @@ _airelays() {
 
     case "${cmd}" in
         airelays)
-            opts="-v -q -h -V --config --data-dir --verbose --quiet --help --version init login logout serve status doctor token completions help"
+            opts="-v -q -h -V --config --data-dir --verbose --quiet --help --version init login logout serve status doctor token service logs completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -171,7 +234,7 @@ _airelays() {
             return 0
             ;;
         airelays__subcmd__help)
-            opts="init login logout serve status doctor token completions help"
+            opts="init login logout serve status doctor token service logs completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -268,9 +331,107 @@ _airelays() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        airelays__subcmd__help__subcmd__logs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         airelays__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__help__subcmd__service)
+            opts="install uninstall status start stop"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__help__subcmd__service__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__help__subcmd__service__subcmd__start)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__help__subcmd__service__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__help__subcmd__service__subcmd__stop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__help__subcmd__service__subcmd__uninstall)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -408,8 +569,38 @@ _airelays() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        airelays__subcmd__logs)
+            opts="-f -n -v -q -h --follow --traffic --lines --config --data-dir --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lines)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         airelays__subcmd__serve)
-            opts="-v -q -h --host --port --no-auth --ignore-usage-guard --config --data-dir --verbose --quiet --help"
+            opts="-v -q -h --host --port --no-auth --ignore-usage-guard --log-file --config --data-dir --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -423,6 +614,236 @@ _airelays() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__service)
+            opts="-v -q -h --config --data-dir --verbose --quiet --help install uninstall status start stop help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__service__subcmd__help)
+            opts="install uninstall status start stop help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__service__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__service__subcmd__help__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__service__subcmd__help__subcmd__start)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__service__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__service__subcmd__help__subcmd__stop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__service__subcmd__help__subcmd__uninstall)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__service__subcmd__install)
+            opts="-v -q -h --no-enable --json --config --data-dir --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__service__subcmd__start)
+            opts="-v -q -h --json --config --data-dir --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__service__subcmd__status)
+            opts="-v -q -h --json --config --data-dir --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__service__subcmd__stop)
+            opts="-v -q -h --json --config --data-dir --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__service__subcmd__uninstall)
+            opts="-v -q -h --json --config --data-dir --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

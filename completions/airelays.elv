@@ -35,6 +35,8 @@ set edit:completion:arg-completer[airelays] = {|@words|
             cand status 'Report what is configured, signed in and running (no secrets)'
             cand doctor 'Check the set-up end to end: config, sign-in, upstream, relay, clients'
             cand token 'Show or rotate the relay token clients must send'
+            cand service 'Run the relay as your service, started at login (systemd, launchd, Task Scheduler)'
+            cand logs 'Print or follow the relay''s log file (or the traffic log)'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -83,6 +85,7 @@ set edit:completion:arg-completer[airelays] = {|@words|
             cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
             cand --no-auth 'Accept requests without the relay token (loopback listeners only)'
             cand --ignore-usage-guard 'Let every request through the quota guard (usage.refuse_at_percent)'
+            cand --log-file 'Log to <data_dir>/logs/airelays.log (rotated) instead of stderr [config: logging.file]'
             cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
             cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
             cand -q 'Only errors'
@@ -160,6 +163,113 @@ set edit:completion:arg-completer[airelays] = {|@words|
         }
         &'airelays;token;help;help'= {
         }
+        &'airelays;service'= {
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand install 'Write the service file and start the relay at login (again: replaces it)'
+            cand uninstall 'Stop the service and remove exactly what `install` wrote'
+            cand status 'Whether the service is installed and running, where it logs, and the sign-in it sees'
+            cand start 'Start the installed service'
+            cand stop 'Stop the service until the next login (or `service start`)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'airelays;service;install'= {
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand --no-enable 'Write the service file only; do not register or start it'
+            cand --json 'Print one JSON object'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'airelays;service;uninstall'= {
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand --json 'Print one JSON object'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'airelays;service;status'= {
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand --json 'Print one JSON object'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'airelays;service;start'= {
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand --json 'Print one JSON object'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'airelays;service;stop'= {
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand --json 'Print one JSON object'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'airelays;service;help'= {
+            cand install 'Write the service file and start the relay at login (again: replaces it)'
+            cand uninstall 'Stop the service and remove exactly what `install` wrote'
+            cand status 'Whether the service is installed and running, where it logs, and the sign-in it sees'
+            cand start 'Start the installed service'
+            cand stop 'Stop the service until the next login (or `service start`)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'airelays;service;help;install'= {
+        }
+        &'airelays;service;help;uninstall'= {
+        }
+        &'airelays;service;help;status'= {
+        }
+        &'airelays;service;help;start'= {
+        }
+        &'airelays;service;help;stop'= {
+        }
+        &'airelays;service;help;help'= {
+        }
+        &'airelays;logs'= {
+            cand -n 'How many of the last lines to print first'
+            cand --lines 'How many of the last lines to print first'
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand -f 'Keep printing lines as they are written, across rotations (Ctrl-C ends)'
+            cand --follow 'Keep printing lines as they are written, across rotations (Ctrl-C ends)'
+            cand --traffic 'The traffic log (logs/traffic-YYYY-MM-DD.jsonl) instead of the relay''s log'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'airelays;completions'= {
             cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
             cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
@@ -178,6 +288,8 @@ set edit:completion:arg-completer[airelays] = {|@words|
             cand status 'Report what is configured, signed in and running (no secrets)'
             cand doctor 'Check the set-up end to end: config, sign-in, upstream, relay, clients'
             cand token 'Show or rotate the relay token clients must send'
+            cand service 'Run the relay as your service, started at login (systemd, launchd, Task Scheduler)'
+            cand logs 'Print or follow the relay''s log file (or the traffic log)'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -200,6 +312,25 @@ set edit:completion:arg-completer[airelays] = {|@words|
         &'airelays;help;token;show'= {
         }
         &'airelays;help;token;rotate'= {
+        }
+        &'airelays;help;service'= {
+            cand install 'Write the service file and start the relay at login (again: replaces it)'
+            cand uninstall 'Stop the service and remove exactly what `install` wrote'
+            cand status 'Whether the service is installed and running, where it logs, and the sign-in it sees'
+            cand start 'Start the installed service'
+            cand stop 'Stop the service until the next login (or `service start`)'
+        }
+        &'airelays;help;service;install'= {
+        }
+        &'airelays;help;service;uninstall'= {
+        }
+        &'airelays;help;service;status'= {
+        }
+        &'airelays;help;service;start'= {
+        }
+        &'airelays;help;service;stop'= {
+        }
+        &'airelays;help;logs'= {
         }
         &'airelays;help;completions'= {
         }

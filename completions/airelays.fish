@@ -37,6 +37,8 @@ complete -c airelays -n "__fish_airelays_needs_command" -f -a "serve" -d 'Run th
 complete -c airelays -n "__fish_airelays_needs_command" -f -a "status" -d 'Report what is configured, signed in and running (no secrets)'
 complete -c airelays -n "__fish_airelays_needs_command" -f -a "doctor" -d 'Check the set-up end to end: config, sign-in, upstream, relay, clients'
 complete -c airelays -n "__fish_airelays_needs_command" -f -a "token" -d 'Show or rotate the relay token clients must send'
+complete -c airelays -n "__fish_airelays_needs_command" -f -a "service" -d 'Run the relay as your service, started at login (systemd, launchd, Task Scheduler)'
+complete -c airelays -n "__fish_airelays_needs_command" -f -a "logs" -d 'Print or follow the relay\'s log file (or the traffic log)'
 complete -c airelays -n "__fish_airelays_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c airelays -n "__fish_airelays_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c airelays -n "__fish_airelays_using_subcommand init" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
@@ -68,6 +70,7 @@ complete -c airelays -n "__fish_airelays_using_subcommand serve" -l config -d 'C
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -l no-auth -d 'Accept requests without the relay token (loopback listeners only)'
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -l ignore-usage-guard -d 'Let every request through the quota guard (usage.refuse_at_percent)'
+complete -c airelays -n "__fish_airelays_using_subcommand serve" -l log-file -d 'Log to <data_dir>/logs/airelays.log (rotated) instead of stderr [config: logging.file]'
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -s q -l quiet -d 'Only errors'
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -s h -l help -d 'Print help'
@@ -108,19 +111,82 @@ complete -c airelays -n "__fish_airelays_using_subcommand token; and __fish_seen
 complete -c airelays -n "__fish_airelays_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the relay token and the header clients send'
 complete -c airelays -n "__fish_airelays_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "rotate" -d 'Replace the relay token; a running relay accepts only the new one within 1 s'
 complete -c airelays -n "__fish_airelays_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and not __fish_seen_subcommand_from install uninstall status start stop help" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand service; and not __fish_seen_subcommand_from install uninstall status start stop help" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand service; and not __fish_seen_subcommand_from install uninstall status start stop help" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and not __fish_seen_subcommand_from install uninstall status start stop help" -s q -l quiet -d 'Only errors'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and not __fish_seen_subcommand_from install uninstall status start stop help" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and not __fish_seen_subcommand_from install uninstall status start stop help" -f -a "install" -d 'Write the service file and start the relay at login (again: replaces it)'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and not __fish_seen_subcommand_from install uninstall status start stop help" -f -a "uninstall" -d 'Stop the service and remove exactly what `install` wrote'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and not __fish_seen_subcommand_from install uninstall status start stop help" -f -a "status" -d 'Whether the service is installed and running, where it logs, and the sign-in it sees'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and not __fish_seen_subcommand_from install uninstall status start stop help" -f -a "start" -d 'Start the installed service'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and not __fish_seen_subcommand_from install uninstall status start stop help" -f -a "stop" -d 'Stop the service until the next login (or `service start`)'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and not __fish_seen_subcommand_from install uninstall status start stop help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from install" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from install" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from install" -l no-enable -d 'Write the service file only; do not register or start it'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from install" -l json -d 'Print one JSON object'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from install" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from install" -s q -l quiet -d 'Only errors'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from uninstall" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from uninstall" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from uninstall" -l json -d 'Print one JSON object'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from uninstall" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from uninstall" -s q -l quiet -d 'Only errors'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from uninstall" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from status" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from status" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from status" -l json -d 'Print one JSON object'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from status" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Only errors'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from start" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from start" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from start" -l json -d 'Print one JSON object'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from start" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from start" -s q -l quiet -d 'Only errors'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from stop" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from stop" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from stop" -l json -d 'Print one JSON object'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from stop" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from stop" -s q -l quiet -d 'Only errors'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from help" -f -a "install" -d 'Write the service file and start the relay at login (again: replaces it)'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from help" -f -a "uninstall" -d 'Stop the service and remove exactly what `install` wrote'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from help" -f -a "status" -d 'Whether the service is installed and running, where it logs, and the sign-in it sees'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from help" -f -a "start" -d 'Start the installed service'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Stop the service until the next login (or `service start`)'
+complete -c airelays -n "__fish_airelays_using_subcommand service; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c airelays -n "__fish_airelays_using_subcommand logs" -s n -l lines -d 'How many of the last lines to print first' -r
+complete -c airelays -n "__fish_airelays_using_subcommand logs" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand logs" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand logs" -s f -l follow -d 'Keep printing lines as they are written, across rotations (Ctrl-C ends)'
+complete -c airelays -n "__fish_airelays_using_subcommand logs" -l traffic -d 'The traffic log (logs/traffic-YYYY-MM-DD.jsonl) instead of the relay\'s log'
+complete -c airelays -n "__fish_airelays_using_subcommand logs" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
+complete -c airelays -n "__fish_airelays_using_subcommand logs" -s q -l quiet -d 'Only errors'
+complete -c airelays -n "__fish_airelays_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c airelays -n "__fish_airelays_using_subcommand completions" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
 complete -c airelays -n "__fish_airelays_using_subcommand completions" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
 complete -c airelays -n "__fish_airelays_using_subcommand completions" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
 complete -c airelays -n "__fish_airelays_using_subcommand completions" -s q -l quiet -d 'Only errors'
 complete -c airelays -n "__fish_airelays_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token completions help" -f -a "init" -d 'Write a config file and create the data directory and relay token if missing'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token completions help" -f -a "login" -d 'Sign in to ChatGPT (browser, or device code with --device)'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token completions help" -f -a "logout" -d 'Revoke and delete the stored ChatGPT credentials'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token completions help" -f -a "serve" -d 'Run the relay in the foreground until Ctrl-C'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token completions help" -f -a "status" -d 'Report what is configured, signed in and running (no secrets)'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token completions help" -f -a "doctor" -d 'Check the set-up end to end: config, sign-in, upstream, relay, clients'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token completions help" -f -a "token" -d 'Show or rotate the relay token clients must send'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs completions help" -f -a "init" -d 'Write a config file and create the data directory and relay token if missing'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs completions help" -f -a "login" -d 'Sign in to ChatGPT (browser, or device code with --device)'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs completions help" -f -a "logout" -d 'Revoke and delete the stored ChatGPT credentials'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs completions help" -f -a "serve" -d 'Run the relay in the foreground until Ctrl-C'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs completions help" -f -a "status" -d 'Report what is configured, signed in and running (no secrets)'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs completions help" -f -a "doctor" -d 'Check the set-up end to end: config, sign-in, upstream, relay, clients'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs completions help" -f -a "token" -d 'Show or rotate the relay token clients must send'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs completions help" -f -a "service" -d 'Run the relay as your service, started at login (systemd, launchd, Task Scheduler)'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs completions help" -f -a "logs" -d 'Print or follow the relay\'s log file (or the traffic log)'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c airelays -n "__fish_airelays_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "show" -d 'Print the relay token and the header clients send'
 complete -c airelays -n "__fish_airelays_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "rotate" -d 'Replace the relay token; a running relay accepts only the new one within 1 s'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and __fish_seen_subcommand_from service" -f -a "install" -d 'Write the service file and start the relay at login (again: replaces it)'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and __fish_seen_subcommand_from service" -f -a "uninstall" -d 'Stop the service and remove exactly what `install` wrote'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and __fish_seen_subcommand_from service" -f -a "status" -d 'Whether the service is installed and running, where it logs, and the sign-in it sees'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and __fish_seen_subcommand_from service" -f -a "start" -d 'Start the installed service'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and __fish_seen_subcommand_from service" -f -a "stop" -d 'Stop the service until the next login (or `service start`)'

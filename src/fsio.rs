@@ -112,6 +112,27 @@ pub(crate) fn create_private(path: &Path) -> io::Result<File> {
     options.open(path)
 }
 
+/// Opens (creating it if missing) a private file for appending: 0600, never through
+/// a symbolic link, and a file left readable by others (an older version, a hand
+/// edit) is made private first. For log files.
+pub(crate) fn open_private_append(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    options.mode(0o600).custom_flags(libc_nofollow());
+    let file = match options.open(path) {
+        Ok(f) => f,
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(symlink_error(path)),
+        Err(e) => return Err(e),
+    };
+    #[cfg(unix)]
+    if file.metadata()?.permissions().mode() & 0o777 != 0o600 {
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}
+
 /// Reads a private file, or `None` when it does not exist. Refuses symlinks: the file is
 /// opened with `O_NOFOLLOW`, so a link planted between a check and the open cannot
 /// redirect the read.

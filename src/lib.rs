@@ -4,7 +4,8 @@
 //! # Map of the crate
 //!
 //! - [`cli`] — the command line (`main.rs` only calls [`cli::main`]): one file per
-//!   subcommand, human and `--json` output.
+//!   subcommand (a folder for `service`: one generator per service-file format and
+//!   the managers that load them), human and `--json` output.
 //! - [`config`] — paths and every configuration key, with precedence
 //!   flag > environment > file > default.
 //! - [`fsio`] — private file I/O: 0700 dirs, 0600 files, atomic replace, file locks.

@@ -27,7 +27,29 @@ pub(crate) struct StatusDocument {
     pub(crate) usage: Option<UsageSnapshot>,
     pub(crate) limits: LimitsStatus,
     pub(crate) uploads: UploadsStatus,
+    /// Whether `airelays service install` wrote its file; added in schema version 3.
+    pub(crate) service: ServiceFileStatus,
     pub(crate) next_steps: Vec<String>,
+}
+
+/// The user service's file (systemd unit, LaunchAgent, task XML): only whether it
+/// exists, so `status` stays fast and never asks the service manager
+/// (`airelays service status` does).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct ServiceFileStatus {
+    pub(crate) installed: bool,
+    /// Where the file is (or would be); `null` without a home directory.
+    pub(crate) file: Option<String>,
+}
+
+impl ServiceFileStatus {
+    fn read(env: &dyn Fn(&str) -> Option<String>) -> ServiceFileStatus {
+        let file = crate::config::service_file(env);
+        ServiceFileStatus {
+            installed: file.as_ref().is_some_and(|f| f.is_file()),
+            file: file.map(|f| f.display().to_string()),
+        }
+    }
 }
 
 /// The config file and whether it exists.
@@ -336,6 +358,7 @@ pub(crate) fn collect(
             max_upload_bytes: config.uploads.max_upload_bytes,
             max_total_upload_bytes: config.uploads.max_total_upload_bytes,
         },
+        service: ServiceFileStatus::read(env),
         next_steps,
     }
 }

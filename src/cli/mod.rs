@@ -22,8 +22,11 @@ mod completions;
 mod doctor;
 mod init;
 mod login;
+mod logs;
+mod man;
 mod output;
 mod serve;
+mod service;
 mod status;
 mod token;
 
@@ -90,6 +93,14 @@ pub(crate) enum Command {
     /// Show or rotate the relay token clients must send
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Run the relay as your service, started at login (systemd, launchd, Task Scheduler)
+    #[command(subcommand)]
+    Service(service::ServiceCommand),
+    /// Print or follow the relay's log file (or the traffic log)
+    #[command(
+        after_help = "Examples:\n  airelays logs\n  airelays logs -f            # follow, across rotations\n  airelays logs --traffic -n 20"
+    )]
+    Logs(logs::LogsArgs),
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  airelays completions bash > ~/.local/share/bash-completion/completions/airelays"
@@ -173,6 +184,10 @@ fn run(cli: Cli) -> CliResult {
         return doctor::run(cli.config.clone(), cli.data_dir.clone(), args);
     }
     let ctx = Context::load(&cli)?;
+    let given = service::Given {
+        config: cli.config.is_some(),
+        data_dir: cli.data_dir.is_some(),
+    };
     match cli.command {
         Command::Init(args) => init::run(&ctx, &args),
         Command::Login(args) => login::run_login(ctx, &args),
@@ -180,12 +195,15 @@ fn run(cli: Cli) -> CliResult {
         Command::Serve(args) => serve::run(ctx, &args),
         Command::Status(args) => status::run(&ctx, &args),
         Command::Token(cmd) => token::run(&ctx, &cmd),
+        Command::Service(cmd) => service::run(&ctx, &cmd, &given),
+        Command::Logs(args) => logs::run(&ctx, &args),
         Command::Completions(_) | Command::Doctor(_) => unreachable!("handled above"),
     }
 }
 
-/// Logs go to stderr through a bounded, lossy queue (`server::log_writer`): a
-/// stalled reader drops lines, never a request.
+/// Logs go to stderr, or for `serve --log-file` to the rotating log file, through a
+/// bounded, lossy queue (`server::log_writer`): a stalled reader drops lines, never
+/// a request.
 fn init_logging(cli: &Cli) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use tracing_subscriber::EnvFilter;
     let default = if cli.quiet {
@@ -204,11 +222,19 @@ fn init_logging(cli: &Cli) -> Option<tracing_appender::non_blocking::WorkerGuard
         }
         _ => EnvFilter::new(default),
     };
-    let (writer, guard) = crate::server::log_writer::stderr();
+    let file = match &cli.command {
+        Command::Serve(args) => serve::log_file(cli, args),
+        _ => None,
+    };
+    let ansi = file.is_none() && Style::stderr().enabled();
+    let (writer, guard) = match file {
+        Some(file) => crate::server::log_writer::file(file),
+        None => crate::server::log_writer::stderr(),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
-        .with_ansi(Style::stderr().enabled())
+        .with_ansi(ansi)
         .with_target(false)
         .try_init()
         .ok()

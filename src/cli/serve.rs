@@ -29,19 +29,44 @@ pub(crate) struct ServeArgs {
     /// Let every request through the quota guard (usage.refuse_at_percent)
     #[arg(long)]
     pub(crate) ignore_usage_guard: bool,
+    /// Log to <data_dir>/logs/airelays.log (rotated) instead of stderr [config: logging.file]
+    #[arg(long)]
+    pub(crate) log_file: bool,
+}
+
+/// The rotating log file `serve` writes instead of stderr, when `--log-file` or
+/// `logging.file` asks for one. `None` when it is not asked for, or when the
+/// configuration does not load (`serve` then reports that error itself). A file
+/// that cannot be opened is said on stderr, and logs stay there.
+pub(crate) fn log_file(
+    cli: &super::Cli,
+    args: &ServeArgs,
+) -> Option<crate::server::log_file::RotatingFile> {
+    let ctx = super::Context::load(cli).ok()?;
+    if !(args.log_file || ctx.config.logging.file) {
+        return None;
+    }
+    let logs = ctx.paths.logs_dir();
+    let logging = &ctx.config.logging;
+    match crate::server::log_file::RotatingFile::open(
+        &logs,
+        logging.max_file_bytes,
+        logging.max_files,
+    ) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            eprintln!(
+                "airelays: cannot write the log file in {}: {e} — logging to stderr",
+                logs.display()
+            );
+            None
+        }
+    }
 }
 
 /// `airelays serve`: starts the relay in the foreground until a signal stops it.
 pub(crate) fn run(mut ctx: Context, args: &ServeArgs) -> CliResult {
-    if let Some(h) = &args.host {
-        ctx.config.server.host = h.clone();
-    }
-    if let Some(p) = args.port {
-        ctx.config.server.port = p;
-    }
-    if args.no_auth {
-        ctx.config.security.require_bearer_auth = false;
-    }
+    apply_flags(&mut ctx.config, args);
     let config = &ctx.config;
     if !config.security.require_bearer_auth {
         // Before binding: every address the configured host resolves to.
@@ -199,6 +224,22 @@ async fn serve_async(
     Ok(())
 }
 
+/// The command line's settings, over the file's and the environment's.
+fn apply_flags(config: &mut crate::config::Config, args: &ServeArgs) {
+    if let Some(h) = &args.host {
+        config.server.host = h.clone();
+    }
+    if let Some(p) = args.port {
+        config.server.port = p;
+    }
+    if args.no_auth {
+        config.security.require_bearer_auth = false;
+    }
+    if args.log_file {
+        config.logging.file = true;
+    }
+}
+
 /// Whether `ollama.listen` may be served without the token: it (and, with
 /// `--no-auth`, its `/v1/*`) must resolve to loopback addresses only. Checked
 /// before binding; [`bind_ollama`] checks the bound address again.
@@ -331,6 +372,13 @@ fn print_banner(
         outln!("  Ollama:    {ollama} ({note}; /v1/* always with the token)");
     }
     outln!("  Sign-in:   {signed_in}");
+    if state.config.logging.file {
+        let log = state
+            .paths
+            .logs_dir()
+            .join(crate::server::log_file::LOG_FILE_NAME);
+        outln!("  Log file:  {} (`airelays logs -f`)", log.display());
+    }
     for n in notes {
         outln!("  Note:      {n}");
     }

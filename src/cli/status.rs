@@ -112,6 +112,13 @@ fn relay_section(doc: &StatusDocument) -> Section {
             ),
         )
         .row("Data dir:", doc.data_dir.clone())
+        .row(
+            "Service:",
+            match (&doc.service.file, doc.service.installed) {
+                (Some(file), true) => format!("installed ({file}; `airelays service status`)"),
+                _ => "not installed (`airelays service install` starts it at login)".into(),
+            },
+        )
 }
 
 /// The relay token: required or not, present or missing, and its fingerprint.

@@ -236,6 +236,18 @@ pub(crate) const KEYS: &[KeySpec] = &[
     ),
     key("logging.traffic_log", "AIRELAYS_TRAFFIC_LOG", Kind::Bool),
     key(
+        "logging.traffic_retention_days",
+        "AIRELAYS_TRAFFIC_RETENTION_DAYS",
+        int(1, 3650),
+    ),
+    key("logging.file", "AIRELAYS_LOG_FILE", Kind::Bool),
+    key(
+        "logging.max_file_bytes",
+        "AIRELAYS_LOG_MAX_FILE_BYTES",
+        int(4096, BIG),
+    ),
+    key("logging.max_files", "AIRELAYS_LOG_MAX_FILES", int(1, 1000)),
+    key(
         "chat.reasoning_output",
         "AIRELAYS_CHAT_REASONING_OUTPUT",
         Kind::Choice(&["none", "reasoning_content"]),
@@ -436,6 +448,10 @@ impl Config {
             ("uploads.max_total_upload_bytes", Int(v)) => self.uploads.max_total_upload_bytes = v,
             ("uploads.max_inline_text_bytes", Int(v)) => self.uploads.max_inline_text_bytes = v,
             ("logging.traffic_log", Bool(v)) => self.logging.traffic_log = v,
+            ("logging.traffic_retention_days", Int(v)) => self.logging.traffic_retention_days = v,
+            ("logging.file", Bool(v)) => self.logging.file = v,
+            ("logging.max_file_bytes", Int(v)) => self.logging.max_file_bytes = v,
+            ("logging.max_files", Int(v)) => self.logging.max_files = v as u32,
             ("chat.reasoning_output", Text(v)) => {
                 self.chat.reasoning_output = if v == "reasoning_content" {
                     ReasoningOutput::ReasoningContent

@@ -15,6 +15,7 @@ mod paths;
 
 pub(crate) use keys::commented_example;
 pub use paths::Paths;
+pub(crate) use paths::service_file;
 
 /// Parameters the upstream rejects, which the relay removes and discloses
 /// (docs/architecture.md#removed-and-refused-parameters): the default of
@@ -214,11 +215,19 @@ pub struct UploadsConfig {
     pub max_inline_text_bytes: u64,
 }
 
-/// `[logging]`: the traffic log.
+/// `[logging]`: the log file and the traffic log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoggingConfig {
     /// `logging.traffic_log`: write a redacted JSONL log of requests and responses.
     pub traffic_log: bool,
+    /// `logging.traffic_retention_days`: daily traffic files kept (today's included).
+    pub traffic_retention_days: u64,
+    /// `logging.file`: `serve` logs to `<data_dir>/logs/airelays.log` instead of stderr.
+    pub file: bool,
+    /// `logging.max_file_bytes`: the log file's size at which it rotates.
+    pub max_file_bytes: u64,
+    /// `logging.max_files`: log files kept, the current one included.
+    pub max_files: u32,
 }
 
 /// `[chat]`: Chat Completions options.
@@ -341,7 +350,13 @@ impl Config {
                 max_total_upload_bytes: 268_435_456,
                 max_inline_text_bytes: 1_000_000,
             },
-            logging: LoggingConfig { traffic_log: false },
+            logging: LoggingConfig {
+                traffic_log: false,
+                traffic_retention_days: 14,
+                file: false,
+                max_file_bytes: 10_485_760,
+                max_files: 5,
+            },
             chat: ChatConfig {
                 reasoning_output: ReasoningOutput::None,
             },
@@ -395,6 +410,15 @@ impl Config {
     pub fn listens_on_loopback(&self) -> bool {
         is_loopback_host(&self.server.host)
     }
+}
+
+/// Every environment variable that sets a configuration key or path
+/// (`AIRELAYS_CONFIG`, `AIRELAYS_DATA_DIR` and each key's), for `service install`
+/// to carry into the service.
+pub(crate) fn setting_env_vars() -> impl Iterator<Item = &'static str> {
+    ["AIRELAYS_CONFIG", "AIRELAYS_DATA_DIR"]
+        .into_iter()
+        .chain(keys::KEYS.iter().filter_map(|k| k.env))
 }
 
 /// Reads a variable of this process's environment: the `env` lookup every loader

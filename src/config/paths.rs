@@ -93,6 +93,30 @@ impl Paths {
     }
 }
 
+/// The file `airelays service install` writes for this user's service manager: the
+/// systemd user unit on Linux (`$XDG_CONFIG_HOME/systemd/user/airelays.service`), the
+/// LaunchAgent on macOS (`~/Library/LaunchAgents/airelays.plist`), the scheduled
+/// task's XML on Windows (`<config dir>\\airelays-task.xml`). `None` without a home
+/// directory. `airelays status` only checks whether it exists.
+pub(crate) fn service_file(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let base = directories::BaseDirs::new();
+    let home = non_empty(env("HOME"))
+        .map(PathBuf::from)
+        .or_else(|| base.as_ref().map(|b| b.home_dir().to_path_buf()))?;
+    if cfg!(target_os = "macos") {
+        return Some(home.join("Library/LaunchAgents/airelays.plist"));
+    }
+    if cfg!(windows) {
+        let project = directories::ProjectDirs::from("", "", "airelays")?;
+        return Some(project.config_dir().join("airelays-task.xml"));
+    }
+    let config = non_empty(env("XDG_CONFIG_HOME"))
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| home.join(".config"));
+    Some(config.join("systemd/user/airelays.service"))
+}
+
 pub(super) fn absolute(p: PathBuf) -> PathBuf {
     if p.is_absolute() {
         p

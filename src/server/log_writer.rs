@@ -1,4 +1,5 @@
-//! The log writer: lines go to stderr through a bounded queue drained by one
+//! The log writer: lines go to stderr (or, with `serve --log-file`, to the rotating
+//! file of `server::log_file`) through a bounded queue drained by one
 //! background thread (`tracing-appender`'s non-blocking writer, lossy), so a log
 //! reader that stops reading (a full pipe, a terminal paused with Ctrl-S) never
 //! blocks a request. When the queue is full a line is dropped and counted; the
@@ -21,15 +22,15 @@ pub(crate) fn dropped_log_lines() -> u64 {
     COUNTER.get().map_or(0, |c| c.dropped_lines() as u64)
 }
 
-/// Stderr as the writer thread sees it: before each line, a note for the lines
+/// The output as the writer thread sees it: before each line, a note for the lines
 /// dropped since the last note.
-struct Resuming {
-    out: std::io::Stderr,
+struct Resuming<W> {
+    out: W,
     counter: Arc<OnceLock<ErrorCounter>>,
     reported: usize,
 }
 
-impl Write for Resuming {
+impl<W: Write> Write for Resuming<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let dropped = self.counter.get().map_or(0, ErrorCounter::dropped_lines);
         if dropped > self.reported {
@@ -51,9 +52,19 @@ impl Write for Resuming {
 /// The non-blocking stderr writer and the guard that flushes it at exit (keep it
 /// alive for as long as the program logs).
 pub(crate) fn stderr() -> (NonBlocking, WorkerGuard) {
+    non_blocking(std::io::stderr())
+}
+
+/// The non-blocking writer to the rotating log file (`serve --log-file`); rotation
+/// happens on the writer thread, never on a request's.
+pub(crate) fn file(file: super::log_file::RotatingFile) -> (NonBlocking, WorkerGuard) {
+    non_blocking(file)
+}
+
+fn non_blocking<W: Write + Send + 'static>(out: W) -> (NonBlocking, WorkerGuard) {
     let shared = Arc::new(OnceLock::new());
     let sink = Resuming {
-        out: std::io::stderr(),
+        out,
         counter: Arc::clone(&shared),
         reported: 0,
     };

@@ -13,6 +13,7 @@ pub(crate) mod expansion;
 pub(crate) mod guard;
 pub(crate) mod limits;
 pub(crate) mod listener;
+pub(crate) mod log_file;
 pub(crate) mod log_writer;
 pub(crate) mod recent_items;
 pub(crate) mod recent_models;

@@ -152,7 +152,7 @@ impl AppState {
         let traffic = config
             .logging
             .traffic_log
-            .then(|| TrafficLog::start(paths.logs_dir()));
+            .then(|| TrafficLog::start(paths.logs_dir(), config.logging.traffic_retention_days));
         Arc::new(AppState {
             upstream: UpstreamClient::new(&config.upstream, http),
             models: ModelCatalog::new(

@@ -212,7 +212,7 @@ async fn traffic_log_is_private_json_lines_without_secrets() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
-    let path = r.sandbox.data_dir().join("logs/traffic.jsonl");
+    let path = r.sandbox.traffic_log();
     let mut line = None;
     for _ in 0..200 {
         let text = std::fs::read_to_string(&path).unwrap_or_default();

@@ -499,11 +499,11 @@ async fn symlinks_in_the_data_dir_are_never_followed() {
     })
     .await;
     r.terminate();
-    let logs = r.sandbox.data_dir().join("logs");
     let victim = r.sandbox.dir.path().join("victim.txt");
     std::fs::write(&victim, "untouched").unwrap();
-    let _ = std::fs::remove_file(logs.join("traffic.jsonl"));
-    symlink(&victim, logs.join("traffic.jsonl")).unwrap();
+    let traffic = r.sandbox.traffic_log();
+    let _ = std::fs::remove_file(&traffic);
+    symlink(&victim, &traffic).unwrap();
     r.spawn();
     for _ in 0..5 {
         assert_eq!(
@@ -536,7 +536,7 @@ async fn files_and_directories_are_private() {
     let data = r.sandbox.data_dir();
     let mut all = Vec::new();
     walk(&data, &mut all);
-    assert!(all.iter().any(|p| p.ends_with("traffic.jsonl")), "{all:?}");
+    assert!(all.iter().any(|p| p.contains("logs/traffic-")), "{all:?}");
     assert!(all.iter().any(|p| p.ends_with("auth.json")), "{all:?}");
     assert_eq!(mode(&data), 0o700);
     for p in &all {
@@ -545,7 +545,7 @@ async fn files_and_directories_are_private() {
         assert_eq!(mode(Path::new(p)), want, "{p}");
     }
     // A traffic log left world-readable is made private on the next start.
-    let log = data.join("logs/traffic.jsonl");
+    let log = r.sandbox.traffic_log();
     std::fs::set_permissions(&log, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     r.spawn();
     assert_eq!(
@@ -558,11 +558,25 @@ async fn files_and_directories_are_private() {
 
 #[tokio::test]
 async fn secrets_never_reach_the_logs() {
+    secrets_never_reach(false).await;
+}
+
+/// The same with `logging.file` on: the rotating `logs/airelays.log` instead of stderr.
+#[tokio::test]
+async fn secrets_never_reach_the_log_file() {
+    secrets_never_reach(true).await;
+}
+
+async fn secrets_never_reach(log_file: bool) {
+    let mut env = vec![
+        ("AIRELAYS_TRAFFIC_LOG", "1".into()),
+        ("RUST_LOG", "debug".into()),
+    ];
+    if log_file {
+        env.push(("AIRELAYS_LOG_FILE", "1".into()));
+    }
     let mut r = Relay::start(RelayOptions {
-        env: vec![
-            ("AIRELAYS_TRAFFIC_LOG", "1".into()),
-            ("RUST_LOG", "debug".into()),
-        ],
+        env,
         ..Default::default()
     })
     .await;
@@ -669,15 +683,27 @@ async fn secrets_never_reach_the_logs() {
         "a refresh happened"
     );
     let stderr_log = r.stderr_log();
-    let traffic = std::fs::read_to_string(r.sandbox.data_dir().join("logs/traffic.jsonl")).unwrap();
+    let file_log =
+        std::fs::read_to_string(r.sandbox.data_dir().join("logs/airelays.log")).unwrap_or_default();
+    let traffic = std::fs::read_to_string(r.sandbox.traffic_log()).unwrap();
     assert!(traffic.lines().count() >= 4, "{traffic}");
-    assert!(stderr_log.contains("POST /v1/responses"), "{stderr_log}");
+    let (log, other) = if log_file {
+        (&file_log, &stderr_log)
+    } else {
+        (&stderr_log, &file_log)
+    };
+    assert!(log.contains("POST /v1/responses"), "{log}");
+    assert!(!other.contains("POST /v1/responses"), "{other}");
     for s in &secrets {
         // Any 16-character piece of a secret would be a leak.
         let probe = &s[s.len().saturating_sub(16)..];
         assert!(
             !stderr_log.contains(probe),
             "stderr holds a secret piece {probe}"
+        );
+        assert!(
+            !file_log.contains(probe),
+            "the log file holds a secret piece {probe}"
         );
         assert!(
             !traffic.contains(probe),

@@ -70,6 +70,15 @@ impl Sandbox {
     pub fn data_dir(&self) -> PathBuf {
         self.home().join(".local/share/airelays")
     }
+    /// Today's traffic log (`logs/traffic-YYYY-MM-DD.jsonl`, a UTC day).
+    pub fn traffic_log(&self) -> PathBuf {
+        let today = jiff::Timestamp::now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date();
+        self.data_dir()
+            .join("logs")
+            .join(format!("traffic-{today}.jsonl"))
+    }
     /// The paths the binary resolves in this sandbox (its XDG defaults).
     pub fn paths(&self) -> Paths {
         Paths {
