@@ -10,6 +10,19 @@ use std::time::Duration;
 
 use crate::config::UpstreamConfig;
 
+/// The proxy variables this client (reqwest's system proxy) and most clients
+/// honour, upper and lower case.
+pub(crate) const PROXY_VARS: &[&str] = &[
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
 /// The `originator` header value of the Codex CLI.
 pub const ORIGINATOR: &str = "codex_cli_rs";
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::{Check, Probe, blocking};
 use crate::config::{Config, ConfigError, Paths};
+use crate::http::PROXY_VARS;
 use crate::token::{self, TokenSource};
 
 /// `config`: the config file parses (a missing file means the defaults).
@@ -164,18 +165,6 @@ pub(super) async fn relay_token(probe: &Probe) -> Check {
         }
     }
 }
-
-/// The proxy variables reqwest and most clients honour, upper and lower case.
-const PROXY_VARS: &[&str] = &[
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-];
 
 /// `proxy`: the proxy variables in effect (credentials in them hidden), and whether
 /// clients would send their requests for the relay through the proxy.

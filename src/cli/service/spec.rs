@@ -5,17 +5,7 @@
 
 use std::path::PathBuf;
 
-/// The proxy variables the relay's HTTP client honours.
-const PROXY_VARS: &[&str] = &[
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-];
+use crate::http::PROXY_VARS;
 
 /// The variable that holds the relay token itself: never written into a file.
 const TOKEN_VAR: &str = "AIRELAYS_BEARER_TOKEN";
