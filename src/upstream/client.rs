@@ -347,22 +347,9 @@ impl UpstreamClient {
         account_id: &str,
     ) -> Result<(Vec<serde_json::Value>, HeaderMap), UpstreamError> {
         let headers = self.common_headers(token, account_id);
-        let send = self.http.get(&self.models_url).headers(headers).send();
-        let resp = match tokio::time::timeout(self.idle_timeout, send).await {
-            Err(_) => return Err(UpstreamError::Timeout("model catalogue")),
-            Ok(Err(e)) => return Err(UpstreamError::Connect(error_chain(&e))),
-            Ok(Ok(r)) => r,
-        };
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = read_bounded(resp, 16 * 1024 * 1024, self.idle_timeout).await;
-        if !(200..300).contains(&status) {
-            return Err(UpstreamError::Status {
-                status,
-                headers,
-                body,
-            });
-        }
+        let (body, headers) = self
+            .get_bounded(&self.models_url, headers, "model catalogue", 16 << 20)
+            .await?;
         #[derive(serde::Deserialize)]
         struct Catalogue {
             models: Vec<serde_json::Value>,
@@ -388,15 +375,34 @@ impl UpstreamClient {
             http::header::ACCEPT,
             http::HeaderValue::from_static("application/json"),
         );
-        let send = self.http.get(&self.usage_url).headers(headers).send();
+        let (body, _) = self
+            .get_bounded(&self.usage_url, headers, "usage endpoint", 1 << 20)
+            .await?;
+        serde_json::from_slice(&body)
+            .map_err(|e| UpstreamError::Malformed(format!("usage endpoint: {e}")))
+    }
+}
+
+impl UpstreamClient {
+    /// `GET url` with `headers`: the body (at most `limit` bytes) and headers of a
+    /// 2xx answer, or the answer as `UpstreamError::Status`; `what` names it in a
+    /// timeout.
+    async fn get_bounded(
+        &self,
+        url: &str,
+        headers: HeaderMap,
+        what: &'static str,
+        limit: usize,
+    ) -> Result<(Bytes, HeaderMap), UpstreamError> {
+        let send = self.http.get(url).headers(headers).send();
         let resp = match tokio::time::timeout(self.idle_timeout, send).await {
-            Err(_) => return Err(UpstreamError::Timeout("usage endpoint")),
+            Err(_) => return Err(UpstreamError::Timeout(what)),
             Ok(Err(e)) => return Err(UpstreamError::Connect(error_chain(&e))),
             Ok(Ok(r)) => r,
         };
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = read_bounded(resp, 1024 * 1024, self.idle_timeout).await;
+        let body = read_bounded(resp, limit, self.idle_timeout).await;
         if !(200..300).contains(&status) {
             return Err(UpstreamError::Status {
                 status,
@@ -404,8 +410,7 @@ impl UpstreamClient {
                 body,
             });
         }
-        serde_json::from_slice(&body)
-            .map_err(|e| UpstreamError::Malformed(format!("usage endpoint: {e}")))
+        Ok((body, headers))
     }
 }
 
