@@ -16,11 +16,17 @@ use crate::status::{self, StatusInputs};
 /// `/v1/relay/status` reads the usage endpoint again when its figures are older.
 const ON_DEMAND_MIN_AGE: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How long `/v1/relay/status` waits for that read before it answers.
+const ON_DEMAND_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The status document with the running relay's token, usage and live counters.
 /// The plan's usage is read again first when the last reading is older than
-/// [`ON_DEMAND_MIN_AGE`] (single-flight, with the fresh access token only).
+/// [`ON_DEMAND_MIN_AGE`] (single-flight, with the fresh access token only); the
+/// answer waits for that read at most [`ON_DEMAND_WAIT`], and the read goes on.
 pub(crate) async fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
-    state.usage.poll_if_older(state, ON_DEMAND_MIN_AGE).await;
+    let st = Arc::clone(state);
+    let read = tokio::spawn(async move { st.usage.poll_if_older(&st, ON_DEMAND_MIN_AGE).await });
+    let _ = tokio::time::timeout(ON_DEMAND_WAIT, read).await;
     let live_server = Some(state.relay.clone());
     let env = crate::config::process_env;
     let mut doc = status::collect(
