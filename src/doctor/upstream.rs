@@ -208,7 +208,12 @@ pub(super) async fn usage(probe: &Probe) -> Check {
         Ok(Err(e)) => {
             return Check::warn(
                 ID,
-                format!("cannot read {}: {e}", client.usage_url()),
+                format!(
+                    "cannot read {}: {}",
+                    client.usage_url(),
+                    e.to_string()
+                        .replace(&format!(" for url ({})", client.usage_url()), "")
+                ),
                 "check your network; `upstream.usage_url` if you use another backend",
             );
         }
