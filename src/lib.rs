@@ -27,6 +27,9 @@
 //! - [`server`] — the hyper server: listener and lifecycle, shared state, the
 //!   request guard and per-IP limits, routing, the relay pipeline, the error
 //!   catalogue and its envelopes.
+//! - `state` — the local SQLite store of Responses and Conversations
+//!   (`previous_response_id`, retrieval, the Conversations API), written by one
+//!   thread off the request path.
 //! - [`shutdown`] — the one shutdown signal every background task stops on.
 //!
 //! # How a request flows
@@ -67,6 +70,7 @@ pub mod fsio;
 pub mod http;
 pub(crate) mod server;
 pub mod shutdown;
+pub(crate) mod state;
 pub(crate) mod status;
 pub mod token;
 pub mod translate;

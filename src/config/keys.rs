@@ -239,6 +239,13 @@ pub(crate) const KEYS: &[KeySpec] = &[
         "AIRELAYS_ANTHROPIC_MODEL_MAP",
         Kind::ModelMap,
     ),
+    key("state.enabled", "AIRELAYS_STATE_ENABLED", Kind::Bool),
+    key("state.max_bytes", "AIRELAYS_STATE_MAX_BYTES", int(1_048_576, BIG)),
+    key(
+        "state.retention_days",
+        "AIRELAYS_STATE_RETENTION_DAYS",
+        int(1, 36_500),
+    ),
 ];
 
 /// A parsed, kind-checked value ready to be assigned to a key.
@@ -416,6 +423,9 @@ impl Config {
                 }
             }
             ("anthropic.model_map", Rules(v)) => self.anthropic.model_map = v,
+            ("state.enabled", Bool(v)) => self.state.enabled = v,
+            ("state.max_bytes", Int(v)) => self.state.max_bytes = v,
+            ("state.retention_days", Int(v)) => self.state.retention_days = v,
             (other, value) => unreachable!("config key {other} assigned {value:?}"),
         }
     }

@@ -220,6 +220,18 @@ pub struct AnthropicConfig {
     pub model_map: Vec<ModelMapRule>,
 }
 
+/// `[state]`: the local store of Responses and Conversations (docs/architecture.md,
+/// "The state store").
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateConfig {
+    /// `state.enabled`: keep responses and conversations locally.
+    pub enabled: bool,
+    /// `state.max_bytes`: the most stored JSON kept; the oldest chains go first.
+    pub max_bytes: u64,
+    /// `state.retention_days`: chains and conversations unused this long are deleted.
+    pub retention_days: u64,
+}
+
 /// One `anthropic.model_map` rule: `{match, model, effort}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelMapRule {
@@ -252,6 +264,8 @@ pub struct Config {
     pub chat: ChatConfig,
     /// `[anthropic]`.
     pub anthropic: AnthropicConfig,
+    /// `[state]`.
+    pub state: StateConfig,
 }
 
 impl Config {
@@ -314,6 +328,11 @@ impl Config {
                 reasoning_output: ReasoningOutput::None,
             },
             anthropic: AnthropicConfig::default(),
+            state: StateConfig {
+                enabled: true,
+                max_bytes: 1 << 30,
+                retention_days: 30,
+            },
         }
     }
 
