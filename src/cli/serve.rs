@@ -163,6 +163,7 @@ async fn serve_async(
         &state_file,
         &serde_json::to_vec_pretty(&relay).unwrap_or_default(),
     )?;
+    let store = open_state_store(&ctx.paths.data_dir, &config);
     let state = AppState::new(AppParts {
         config: config.clone(),
         paths: ctx.paths.clone(),
@@ -171,6 +172,7 @@ async fn serve_async(
         http,
         files,
         relay,
+        store,
     });
 
     print_banner(&state, &url, token.as_ref(), &notes, &style);
@@ -184,6 +186,34 @@ async fn serve_async(
     let _ = fsio::remove_if_exists(&state_file);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens the state store unless `state.enabled` is false. The first start
+/// with it prints one line: where conversations are kept, for how long, and
+/// how to turn it off (docs/security.md).
+fn open_state_store(
+    data_dir: &std::path::Path,
+    config: &crate::config::Config,
+) -> Option<crate::state::StateStore> {
+    if !config.state.enabled {
+        return None;
+    }
+    let settings = crate::state::Settings {
+        max_bytes: config.state.max_bytes,
+        retention_days: config.state.retention_days,
+    };
+    let (store, created) = crate::state::StateStore::open(data_dir, settings);
+    if created {
+        eprintln!(
+            "airelays keeps /v1/responses answers and conversations in {} for {} days (unless a request sends store: false); turn it off with state.enabled = false (AIRELAYS_STATE_ENABLED=0), wipe it with `airelays state clear`.",
+            store.path().display(),
+            config.state.retention_days
+        );
+    }
+    if let Some(reason) = store.unavailable() {
+        eprintln!("warning: {reason}");
+    }
+    Some(store)
 }
 
 /// Why `--no-auth` may not serve on these addresses: `None` when all are loopback

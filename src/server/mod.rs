@@ -18,6 +18,7 @@ pub(crate) mod recent_items;
 pub(crate) mod relay;
 pub(crate) mod routes;
 mod state;
+pub(crate) mod stored;
 mod tokenizer;
 pub(crate) mod traffic;
 

@@ -12,6 +12,7 @@ use super::traffic::TrafficLog;
 use crate::auth::session::CredentialSession;
 use crate::config::{Config, Paths};
 use crate::files::FileStore;
+use crate::state::StateStore;
 use crate::status::{RelayStateFile, UsageSnapshot};
 use crate::token::TokenVerifier;
 use crate::upstream::UpstreamClient;
@@ -94,6 +95,8 @@ pub(crate) struct AppParts {
     pub(crate) files: FileStore,
     /// What `relay.json` says about this relay (its address and pid).
     pub(crate) relay: RelayStateFile,
+    /// The state store, unless `state.enabled` is false.
+    pub(crate) store: Option<StateStore>,
 }
 
 /// Everything the request handlers share.
@@ -115,6 +118,9 @@ pub(crate) struct AppState {
     pub(crate) connections: Arc<super::listener::Connections>,
     /// This relay's address and pid, as written to `relay.json`.
     pub(crate) relay: RelayStateFile,
+    /// The state store (docs/architecture.md, "The state store"), unless
+    /// `state.enabled` is false.
+    pub(crate) store: Option<StateStore>,
 }
 
 impl AppState {
@@ -128,6 +134,7 @@ impl AppState {
             http,
             files,
             relay,
+            store,
         } = parts;
         let s = &config.security;
         let guard = Guard {
@@ -154,6 +161,7 @@ impl AppState {
             usage_changed: tokio::sync::Notify::new(),
             counters: Counters::default(),
             relay,
+            store,
             guard,
             credentials,
             files,

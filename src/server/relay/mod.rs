@@ -42,6 +42,17 @@ pub(crate) async fn relay_in<D: Dialect>(
 ) -> Result<Response<Body>, ApiError> {
     let (parts, body) = req.into_parts();
     let bytes = read_body(state, &parts.headers, body).await?;
+    relay_read::<D>(state, &parts.headers, bytes, pass, context).await
+}
+
+/// [`relay_in`] for a body its route has already read.
+pub(crate) async fn relay_read<D: Dialect>(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    bytes: bytes::Bytes,
+    pass: Pass,
+    context: D::Context,
+) -> Result<Response<Body>, ApiError> {
     let opts = request::translate_options(state);
     let Prepared { upstream, dialect } = D::prepare_in(&bytes, &opts, context)?;
     drop(bytes);
@@ -53,7 +64,7 @@ pub(crate) async fn relay_in<D: Dialect>(
         created: jiff::Timestamp::now().as_second(),
         nonce: rand::random(),
     };
-    let mut open = open::open(state, request.body, &parts.headers).await?;
+    let mut open = open::open(state, request.body, headers).await?;
     let upstream_headers = std::mem::take(&mut open.headers);
     let mut resp = if client_stream {
         stream::respond(state, open, dialect.stream(&answer), pass)
