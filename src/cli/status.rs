@@ -22,6 +22,11 @@ pub(crate) fn gather(ctx: &Context) -> StatusDocument {
         upstream: crate::auth::local_status(&ctx.paths, &ctx.config),
         uploads: crate::files::summary_on_disk(&ctx.paths.uploads_dir()),
         live_server: None,
+        state: if ctx.config.state.enabled {
+            crate::state::stats_on_disk(&ctx.paths.data_dir)
+        } else {
+            Ok(crate::state::Stats::default())
+        },
     };
     status::collect(&ctx.paths, &ctx.config, &ctx.env, inputs)
 }

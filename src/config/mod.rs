@@ -32,7 +32,6 @@ pub const DEFAULT_UNSUPPORTED_PARAMETERS: &[&str] = &[
     "max_tokens",
     "max_completion_tokens",
     "truncation",
-    "background",
     "top_logprobs",
     "prompt_cache_retention",
 ];

@@ -7,8 +7,6 @@
 //! followed by a WAL checkpoint (with `secure_delete` on), so deleted content
 //! does not linger in the files.
 
-use std::path::Path;
-
 use rusqlite::{Connection, OptionalExtension};
 
 use super::{Settings, StateError, Stats, now_ms};
@@ -153,23 +151,16 @@ pub(crate) fn clear(conn: &mut Connection) -> Result<(), StateError> {
 }
 
 /// Counts and bytes for `status`.
-pub(crate) fn stats(conn: &Connection, path: &Path) -> Result<Stats, StateError> {
+pub(crate) fn stats(conn: &Connection) -> Result<Stats, StateError> {
     let count = |sql: &str| -> Result<u64, StateError> {
         let n: i64 = conn.query_row(sql, [], |r| r.get(0))?;
         Ok(n.max(0) as u64)
     };
-    let mut file_bytes = 0;
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = path.as_os_str().to_owned();
-        p.push(suffix);
-        file_bytes += std::fs::metadata(std::path::PathBuf::from(p)).map_or(0, |m| m.len());
-    }
     Ok(Stats {
         responses: count("SELECT count(*) FROM responses WHERE deleted = 0")?,
         conversations: count("SELECT count(*) FROM conversations")?,
         items: count("SELECT count(*) FROM conversation_items")?,
         bytes: total_bytes(conn)?,
-        file_bytes,
     })
 }
 

@@ -62,7 +62,7 @@ pub(crate) struct Settings {
 #[derive(Debug)]
 pub(crate) enum StateError {
     /// The store is off or could not be opened: the path and the reason.
-    Unavailable(PathBuf, String),
+    Unavailable(String),
     /// No such object (or it was deleted or evicted).
     NotFound,
     /// Loading it would pass the byte limit given (the bytes it would take).
@@ -91,6 +91,7 @@ struct Open {
     pending: Arc<Pending>,
     pool: Arc<Mutex<Vec<Connection>>>,
     counters: Arc<Counters>,
+    stats: Arc<Mutex<Stats>>,
 }
 
 /// The handle every request shares; cheap to clone.
@@ -111,8 +112,6 @@ pub(crate) struct Stats {
     pub(crate) items: u64,
     /// Bytes of stored JSON.
     pub(crate) bytes: u64,
-    /// The database files' size on disk.
-    pub(crate) file_bytes: u64,
 }
 
 impl StateStore {
@@ -126,13 +125,20 @@ impl StateStore {
             Ok((conn, created)) => {
                 let pending = Arc::new(Pending::default());
                 let counters = Arc::new(Counters::default());
+                let stats = Arc::new(Mutex::new(evict::stats(&conn).unwrap_or_default()));
                 let (tx, rx) = mpsc::channel(QUEUE_JOBS);
-                writer::start(conn, rx, Arc::clone(&pending), Arc::clone(&counters), settings);
+                let shared = writer::Shared {
+                    pending: Arc::clone(&pending),
+                    counters: Arc::clone(&counters),
+                    stats: Arc::clone(&stats),
+                };
+                writer::start(conn, rx, shared, settings);
                 let open = Open {
                     jobs: tx,
                     pending,
                     pool: Arc::new(Mutex::new(Vec::new())),
                     counters,
+                    stats,
                 };
                 (
                     StateStore {
@@ -168,7 +174,7 @@ impl StateStore {
     fn inner(&self) -> Result<&Arc<Open>, StateError> {
         self.open
             .as_ref()
-            .map_err(|r| StateError::Unavailable(self.path.clone(), r.clone()))
+            .map_err(|r| StateError::Unavailable(r.clone()))
     }
 
     /// Hands a finished response to the writer without waiting. Until it is
@@ -200,11 +206,19 @@ impl StateStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StateError> + Send + 'static,
     {
+        self.on_writer(f, true).await
+    }
+
+    async fn on_writer<T, F>(&self, f: F, changes: bool) -> Result<T, StateError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StateError> + Send + 'static,
+    {
         let open = self.inner()?;
         let (tx, rx) = oneshot::channel();
         let job = Job::Op(Box::new(move |conn: &mut Connection| {
             let _ = tx.send(f(conn));
-        }));
+        }), changes);
         let stopped = || StateError::Db("the state writer has stopped".into());
         open.jobs.send(job).await.map_err(|_| stopped())?;
         rx.await.map_err(|_| stopped())?
@@ -238,7 +252,7 @@ impl StateStore {
 
     /// Waits until everything queued so far is written.
     pub(crate) async fn barrier(&self) -> Result<(), StateError> {
-        self.write(|_| Ok(())).await
+        self.on_writer(|_| Ok(()), false).await
     }
 
     /// The live counters: (written, dropped, queued).
@@ -253,11 +267,38 @@ impl StateStore {
         }
     }
 
-    /// Counts and bytes of what is stored.
-    pub(crate) async fn stats(&self) -> Result<Stats, StateError> {
-        let path = self.path.clone();
-        self.read(move |conn, _| evict::stats(conn, &path)).await
+    /// Counts and bytes of what is stored, as the writer last counted them.
+    pub(crate) fn stats(&self) -> Stats {
+        match self.inner() {
+            Ok(o) => o.stats.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            Err(_) => Stats::default(),
+        }
     }
+}
+
+/// Counts and bytes of the database at `<data_dir>/state.sqlite3`, read by
+/// another process (`airelays status`); `Ok` with zeros when there is none.
+pub(crate) fn stats_on_disk(data_dir: &Path) -> Result<Stats, String> {
+    let path = data_dir.join(FILE_NAME);
+    if !path.exists() {
+        return Ok(Stats::default());
+    }
+    schema::check_only(&path)?;
+    let conn = schema::reader(&path)?;
+    evict::stats(&conn).map_err(|e| format!("{e:?}"))
+}
+
+/// The size on disk of the database and its `-wal` and `-shm` files.
+pub(crate) fn file_bytes(data_dir: &Path) -> u64 {
+    let path = data_dir.join(FILE_NAME);
+    ["", "-wal", "-shm"]
+        .iter()
+        .map(|suffix| {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            std::fs::metadata(PathBuf::from(p)).map_or(0, |m| m.len())
+        })
+        .sum()
 }
 
 /// A new id: `prefix` and 48 hex digits from the OS CSPRNG.

@@ -91,6 +91,14 @@ pub(crate) fn open(path: &Path) -> Result<(Connection, bool), String> {
     Ok((conn, created))
 }
 
+/// The start-up checks alone, without writing anything (for `status`).
+pub(crate) fn check_only(path: &Path) -> Result<(), String> {
+    check_header(path)?;
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| broken(path, &e))?;
+    check(&conn, path)
+}
+
 /// A read connection to a database [`open`] already checked.
 pub(crate) fn reader(path: &Path) -> Result<Connection, String> {
     let conn = Connection::open_with_flags(path, flags()).map_err(|e| broken(path, &e))?;

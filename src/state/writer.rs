@@ -5,59 +5,77 @@
 //! and never leaves half a conversation turn. Retention and the byte bound are
 //! enforced here too, off the request path.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 use tokio::sync::mpsc;
 
 use super::pending::{Pending, Record};
-use super::{Counters, Settings, StateError, evict};
+use super::{Counters, Settings, StateError, Stats, evict};
 
 /// A job for the writer.
 pub(crate) enum Job {
     /// A finished response (already in [`Pending`]).
     Record(Arc<Record>),
-    /// A write of an API route, answered through its own channel.
-    Op(Box<dyn FnOnce(&mut Connection) + Send>),
+    /// A write of an API route, answered through its own channel; `false` when
+    /// it changes nothing (a barrier).
+    Op(Box<dyn FnOnce(&mut Connection) + Send>, bool),
 }
 
 /// How often retention runs when nothing else makes it.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
+/// What the writer shares with the handles.
+pub(crate) struct Shared {
+    /// Responses queued and not yet written.
+    pub(crate) pending: Arc<Pending>,
+    /// Written and dropped responses.
+    pub(crate) counters: Arc<Counters>,
+    /// What `status` shows, kept current by the writer.
+    pub(crate) stats: Arc<Mutex<Stats>>,
+}
+
+impl Shared {
+    fn recount(&self, conn: &Connection) {
+        if let Ok(now) = evict::stats(conn) {
+            *self.stats.lock().unwrap_or_else(|e| e.into_inner()) = now;
+        }
+    }
+
+    fn wrote(&self, r: &Record) {
+        let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        stats.responses += u64::from(r.keep);
+        stats.bytes += r.bytes;
+        if r.conversation.is_some() {
+            stats.items += (r.input.len() + r.output.len()) as u64;
+        }
+    }
+}
+
 /// Starts the writer thread; it ends when every sender is gone.
-pub(crate) fn start(
-    conn: Connection,
-    jobs: mpsc::Receiver<Job>,
-    pending: Arc<Pending>,
-    counters: Arc<Counters>,
-    settings: Settings,
-) {
+pub(crate) fn start(conn: Connection, jobs: mpsc::Receiver<Job>, shared: Shared, settings: Settings) {
     let spawned = std::thread::Builder::new()
         .name("airelays-state".into())
-        .spawn(move || run(conn, jobs, &pending, &counters, &settings));
+        .spawn(move || run(conn, jobs, &shared, &settings));
     if let Err(e) = spawned {
         tracing::error!("cannot start the state writer: {e}");
     }
 }
 
-fn run(
-    mut conn: Connection,
-    mut jobs: mpsc::Receiver<Job>,
-    pending: &Pending,
-    counters: &Counters,
-    settings: &Settings,
-) {
+fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, shared: &Shared, settings: &Settings) {
+    let (pending, counters) = (&shared.pending, &shared.counters);
     let mut bytes = evict::total_bytes(&conn).unwrap_or(0);
-    let mut last_sweep = Instant::now() - SWEEP_EVERY;
+    let mut last_sweep: Option<Instant> = None;
     loop {
-        if last_sweep.elapsed() >= SWEEP_EVERY || bytes > settings.max_bytes {
+        if last_sweep.is_none_or(|t| t.elapsed() >= SWEEP_EVERY) || bytes > settings.max_bytes {
             match evict::enforce(&mut conn, settings) {
                 Ok(now) => bytes = now,
                 Err(e) => tracing::warn!("state eviction failed: {e:?}"),
             }
-            last_sweep = Instant::now();
+            shared.recount(&conn);
+            last_sweep = Some(Instant::now());
         }
         let Some(job) = jobs.blocking_recv() else {
             return;
@@ -68,6 +86,7 @@ fn run(
                     Ok(()) => {
                         bytes = bytes.saturating_add(record.bytes);
                         counters.written.fetch_add(1, Ordering::Relaxed);
+                        shared.wrote(&record);
                     }
                     Err(e) => {
                         counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -79,10 +98,12 @@ fn run(
                 }
                 pending.remove(record.seq);
             }
-            Job::Op(op) => {
+            Job::Op(op, false) => op(&mut conn),
+            Job::Op(op, true) => {
                 op(&mut conn);
-                // API writes (deletes, conversation items) change the total.
+                // API writes (deletes, conversation items) change the totals.
                 bytes = evict::total_bytes(&conn).unwrap_or(bytes);
+                shared.recount(&conn);
             }
         }
     }

@@ -50,3 +50,4 @@ mod security;
 mod session;
 mod signin;
 mod soak;
+mod state;

@@ -82,7 +82,7 @@ fn input_items(body: &mut Map<String, Value>) -> Result<Vec<Value>, ApiError> {
 pub(crate) fn state_error(state: &AppState, e: StateError, not_found: ApiError) -> ApiError {
     match e {
         StateError::NotFound => not_found,
-        StateError::Unavailable(_, reason) => ApiError::state_unavailable(&reason),
+        StateError::Unavailable(reason) => ApiError::state_unavailable(&reason),
         StateError::TooLarge(bytes) => {
             ApiError::expanded_too_large(bytes, state.config.security.max_request_body_bytes)
         }
