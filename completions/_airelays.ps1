@@ -37,6 +37,7 @@ Register-ArgumentCompleter -Native -CommandName 'airelays' -ScriptBlock {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the relay in the foreground until Ctrl-C')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Report what is configured, signed in and running (no secrets)')
             [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Show or rotate the relay token clients must send')
+            [CompletionResult]::new('state', 'state', [CompletionResultType]::ParameterValue, 'Clear or check the local store of responses and conversations')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -161,6 +162,59 @@ Register-ArgumentCompleter -Native -CommandName 'airelays' -ScriptBlock {
         'airelays;token;help;help' {
             break
         }
+        'airelays;state' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v debug, -vv trace); RUST_LOG also works')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v debug, -vv trace); RUST_LOG also works')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('clear', 'clear', [CompletionResultType]::ParameterValue, 'Delete every stored response and conversation (a running relay keeps serving)')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Run a full integrity check of the state database')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'airelays;state;clear' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v debug, -vv trace); RUST_LOG also works')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v debug, -vv trace); RUST_LOG also works')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'airelays;state;check' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v debug, -vv trace); RUST_LOG also works')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v debug, -vv trace); RUST_LOG also works')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'airelays;state;help' {
+            [CompletionResult]::new('clear', 'clear', [CompletionResultType]::ParameterValue, 'Delete every stored response and conversation (a running relay keeps serving)')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Run a full integrity check of the state database')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'airelays;state;help;clear' {
+            break
+        }
+        'airelays;state;help;check' {
+            break
+        }
+        'airelays;state;help;help' {
+            break
+        }
         'airelays;completions' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]')
@@ -179,6 +233,7 @@ Register-ArgumentCompleter -Native -CommandName 'airelays' -ScriptBlock {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the relay in the foreground until Ctrl-C')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Report what is configured, signed in and running (no secrets)')
             [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Show or rotate the relay token clients must send')
+            [CompletionResult]::new('state', 'state', [CompletionResultType]::ParameterValue, 'Clear or check the local store of responses and conversations')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -207,6 +262,17 @@ Register-ArgumentCompleter -Native -CommandName 'airelays' -ScriptBlock {
             break
         }
         'airelays;help;token;rotate' {
+            break
+        }
+        'airelays;help;state' {
+            [CompletionResult]::new('clear', 'clear', [CompletionResultType]::ParameterValue, 'Delete every stored response and conversation (a running relay keeps serving)')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Run a full integrity check of the state database')
+            break
+        }
+        'airelays;help;state;clear' {
+            break
+        }
+        'airelays;help;state;check' {
             break
         }
         'airelays;help;completions' {

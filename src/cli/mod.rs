@@ -23,6 +23,7 @@ mod init;
 mod login;
 mod output;
 mod serve;
+mod state;
 mod status;
 mod token;
 
@@ -84,6 +85,9 @@ pub(crate) enum Command {
     /// Show or rotate the relay token clients must send
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Clear or check the local store of responses and conversations
+    #[command(subcommand)]
+    State(state::StateCommand),
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  airelays completions bash > ~/.local/share/bash-completion/completions/airelays"
@@ -167,6 +171,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Serve(args) => serve::run(ctx, &args),
         Command::Status(args) => status::run(&ctx, &args),
         Command::Token(cmd) => token::run(&ctx, &cmd),
+        Command::State(cmd) => state::run(&ctx, &cmd),
         Command::Completions(_) => unreachable!("handled above"),
     }
 }

@@ -288,6 +288,36 @@ pub(crate) fn stats_on_disk(data_dir: &Path) -> Result<Stats, String> {
     evict::stats(&conn).map_err(|e| format!("{e:?}"))
 }
 
+/// Deletes everything in the database at `<data_dir>/state.sqlite3`, under
+/// SQLite's own lock (a running relay waits for it, then goes on).
+pub(crate) fn clear_on_disk(data_dir: &Path) -> Result<(), String> {
+    let path = data_dir.join(FILE_NAME);
+    if !path.exists() {
+        return Ok(());
+    }
+    schema::check_only(&path)?;
+    let mut conn = schema::reader(&path)?;
+    conn.pragma_update(None, "secure_delete", "ON")
+        .map_err(|e| e.to_string())?;
+    evict::clear(&mut conn).map_err(|e| format!("cannot clear {}: {e:?}", path.display()))
+}
+
+/// The full integrity check of `<data_dir>/state.sqlite3`.
+pub(crate) fn check_on_disk(data_dir: &Path) -> Result<(), String> {
+    let path = data_dir.join(FILE_NAME);
+    if !path.exists() {
+        return Ok(());
+    }
+    schema::check_only(&path)?;
+    schema::integrity_check(&path).map_err(|e| {
+        format!(
+            "the state database {} failed its integrity check ({e}); {}",
+            path.display(),
+            schema::fix(&path)
+        )
+    })
+}
+
 /// The size on disk of the database and its `-wal` and `-shm` files.
 pub(crate) fn file_bytes(data_dir: &Path) -> u64 {
     let path = data_dir.join(FILE_NAME);
@@ -321,3 +351,6 @@ pub(crate) fn now_ms() -> i64 {
 pub(crate) fn json_len(v: &Value) -> u64 {
     serde_json::to_string(v).map_or(0, |s| s.len() as u64)
 }
+
+#[cfg(test)]
+mod tests;
