@@ -273,3 +273,97 @@ async fn state_disabled_restores_the_stateless_answers() {
     assert_eq!(status, 404);
     assert!(!r.sandbox.data_dir().join("state.sqlite3").exists());
 }
+
+/// Every item of a conversation, oldest first, through the list API's paging.
+async fn all_items(r: &Relay, cid: &str) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    loop {
+        let after = out
+            .last()
+            .map(|i| format!("&after={}", i["id"].as_str().unwrap()))
+            .unwrap_or_default();
+        let page: Value = r
+            .get(&format!("/v1/conversations/{cid}/items?order=asc&limit=100{after}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        out.extend(page["data"].as_array().unwrap().iter().cloned());
+        if page["has_more"] != true {
+            return out;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_during_stored_responses_and_conversation_appends() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut r = Relay::start(RelayOptions {
+        env: vec![
+            ("AIRELAYS_RATE_LIMIT_BURST", "100000".into()),
+            ("AIRELAYS_RATE_LIMIT_PER_MINUTE", "1000000".into()),
+            ("AIRELAYS_CONCURRENT_REQUESTS_PER_IP", "1000".into()),
+            ("AIRELAYS_MAX_CONNECTIONS_PER_IP", "1000".into()),
+        ],
+        ..RelayOptions::default()
+    })
+    .await;
+    let mut convs = Vec::new();
+    for _ in 0..8 {
+        let c: Value = r.post("/v1/conversations", &json!({})).send().await.unwrap().json().await.unwrap();
+        convs.push(c["id"].as_str().unwrap().to_string());
+    }
+    let root = create(&r, json!({"model": "gpt-5.5", "input": "root"})).await;
+    let root = root["id"].as_str().unwrap().to_string();
+    let answered = Arc::new(AtomicUsize::new(0));
+    let kill_after = 20 + rand::random::<u32>() as usize % 130;
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let body = match i % 3 {
+            0 => json!({"model": "gpt-5.5", "input": format!("turn {i}"), "conversation": convs[i % convs.len()], "stream": i % 2 == 0}),
+            1 => json!({"model": "gpt-5.5", "input": format!("resp {i}"), "previous_response_id": root}),
+            _ => json!({"model": "gpt-5.5", "input": format!("resp {i}"), "stream": true}),
+        };
+        let request = r.post("/v1/responses", &body);
+        let answered = Arc::clone(&answered);
+        tasks.push(tokio::spawn(async move {
+            if let Ok(resp) = request.send().await
+                && resp.text().await.is_ok()
+            {
+                answered.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    let reached = eventually(Duration::from_secs(60), async || {
+        answered.load(Ordering::Relaxed) >= kill_after
+    })
+    .await;
+    assert!(reached, "{} answered", answered.load(Ordering::Relaxed));
+    r.kill();
+    for t in tasks {
+        let _ = t.await;
+    }
+
+    r.spawn();
+    let check = r.sandbox.run(&["state", "check"]);
+    assert!(check.status.success(), "{}", crate::harness::stderr(&check));
+    let mut turns = 0;
+    for cid in &convs {
+        let items = all_items(&r, cid).await;
+        assert_eq!(items.len() % 2, 0, "a partial turn in {cid}: {items:?}");
+        for pair in items.chunks(2) {
+            assert_eq!(pair[0]["role"], "user", "{pair:?}");
+            assert!(pair[0]["content"][0]["text"].as_str().unwrap().starts_with("turn "));
+            assert_eq!(pair[1]["role"], "assistant", "{pair:?}");
+            assert_eq!(pair[1]["content"][0]["text"], "pong");
+        }
+        turns += items.len() / 2;
+    }
+    // The store still works after the crash: continue a conversation and the chain.
+    create(&r, json!({"model": "gpt-5.5", "input": "after", "conversation": convs[0]})).await;
+    create(&r, json!({"model": "gpt-5.5", "input": "after", "previous_response_id": root})).await;
+    assert!(turns <= 67, "{turns} turns");
+}
