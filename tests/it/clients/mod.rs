@@ -9,3 +9,4 @@ mod claude_code;
 mod completions;
 mod runner;
 mod sdk;
+mod stateful;
