@@ -182,6 +182,10 @@ async fn serve_async(
         trigger.fire();
     });
     server::serve(Arc::clone(&state), listener, shutdown).await?;
+    if let Some(store) = &state.store {
+        // Responses answered during the grace period are written before exit.
+        let _ = store.barrier().await;
+    }
     let _ = tokio::join!(token_watcher, credentials_watcher);
     let _ = fsio::remove_if_exists(&state_file);
     tracing::info!("stopped");

@@ -4,9 +4,9 @@
 //! call in the middle of the second turn; the OpenAI Python SDK drives retrieval,
 //! input items, deletion, the Conversations API and a chain across a restart.
 
-use super::runner::{Ran, node_script, python_script};
+use super::runner::{Ran, node_script, python_script, python_script_with};
 use crate::harness::relay::{Relay, RelayOptions};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 async fn python(r: &Relay, script: &str) -> Ran {
     python_script(script, &r.url("/v1"), &r.token).await
@@ -67,7 +67,7 @@ async fn python_agents_sdk_chains_converses_and_keeps_a_session() {
     // Two whole turns in the conversation: message, answer; message, call, output, answer.
     assert_eq!(
         out["conversation"]["items"],
-        serde_json::json!(["message", "message", "message", "function_call", "function_call_output", "message"]),
+        json!(["message", "message", "message", "function_call", "function_call_output", "message"]),
         "{out}"
     );
     for marker in ["CHAIN", "CONV", "SESSION"] {
@@ -84,4 +84,55 @@ async fn js_agents_sdk_chains_and_keeps_a_session() {
     for marker in ["CHAIN", "SESSION"] {
         assert_second_turn_is_whole(&r, marker);
     }
+}
+
+#[tokio::test]
+async fn python_sdk_retrieves_pages_deletes_converses_and_chains_across_a_restart() {
+    let mut r = Relay::start(RelayOptions::default()).await;
+    let out = python_script_with("stateful.py", &["before"], &r.url("/v1"), &r.token)
+        .await
+        .json();
+    assert_eq!(out["retrieve"]["text"], "pong", "{out}");
+    assert_eq!(out["retrieve"]["status"], "completed", "{out}");
+    assert!(out["retrieve"]["previous"].as_str().is_some_and(|p| p.starts_with("resp_")), "{out}");
+    assert_eq!(out["first_page"], json!({"count": 2, "has_more": true}), "{out}");
+    assert_eq!(out["all_items"], json!(["item 0", "item 1", "item 2", "item 3", "item 4"]));
+    assert_eq!(out["desc_items"], json!(["item 4", "item 3", "item 2", "item 1", "item 0"]));
+    assert_eq!(out["deleted"], json!({"class": "NotFoundError", "status": 404}));
+    assert_eq!(out["unknown"]["class"], "BadRequestError");
+    assert_eq!(out["unknown"]["code"], "previous_response_not_found");
+    assert_eq!(out["unknown"]["param"], "previous_response_id");
+    assert!(out["conversation"]["id"].as_str().unwrap().starts_with("conv_"));
+    assert_eq!(out["conversation"]["object"], "conversation");
+    assert_eq!(out["conversation_retrieved"], json!({"topic": "demo"}));
+    assert_eq!(out["conversation_updated"], json!({"topic": "changed"}));
+    assert_eq!(out["item_retrieved"], "CONVO extra");
+    assert_eq!(
+        out["conversation_items"],
+        json!([["user", "CONVO hello"], ["user", "CONVO next"], ["assistant", "pong"]])
+    );
+    assert_eq!(out["conversation_deleted"], true);
+    assert_eq!(out["conversation_gone"], 404);
+    // The conversation's answer went upstream with the remaining history only.
+    let conv = r
+        .upstream_bodies()
+        .into_iter()
+        .find(|b| texts(b).iter().any(|t| t == "CONVO next"))
+        .unwrap();
+    assert_eq!(texts(&conv), ["CONVO hello", "CONVO next"]);
+
+    // A restart: the chain is read back from the database.
+    assert_eq!(r.terminate(), Some(0));
+    r.spawn();
+    let last = out["chain_last"].as_str().unwrap();
+    let after = python_script_with("stateful.py", &["after", last], &r.url("/v1"), &r.token)
+        .await
+        .json();
+    assert_eq!(after["after"]["text"], "pong", "{after}");
+    let body = r.upstream_bodies().pop().unwrap();
+    let mut want = vec!["STATE first", "pong", "STATE second", "pong"];
+    let items: Vec<String> = (0..5).map(|i| format!("item {i}")).collect();
+    want.extend(items.iter().map(String::as_str));
+    want.extend(["pong", "STATE after restart"]);
+    assert_eq!(texts(&body), want);
 }
