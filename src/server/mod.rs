@@ -61,9 +61,10 @@ pub(crate) async fn serve(
     let sweeper = tokio::spawn(sweep_limits(Arc::clone(&state), shutdown.clone()));
     let persister = tokio::spawn(persist_usage(Arc::clone(&state), shutdown.clone()));
     let traffic = tokio::spawn(stop_traffic_log(Arc::clone(&state), shutdown.clone()));
+    let retention = tokio::spawn(wake_state_store(Arc::clone(&state), shutdown.clone()));
     let grace = Duration::from_secs(state.config.server.shutdown_grace_seconds);
     listener::accept_loop(Arc::clone(&state), listener, shutdown, grace).await;
-    let _ = tokio::join!(sweeper, persister, traffic);
+    let _ = tokio::join!(sweeper, persister, traffic, retention);
     write_usage(&state);
     Ok(())
 }
@@ -72,6 +73,21 @@ pub(crate) async fn serve(
 async fn stop_traffic_log(state: Arc<AppState>, shutdown: Shutdown) {
     if let Some(t) = &state.traffic {
         t.stop_on(shutdown).await;
+    }
+}
+
+/// Wakes the state store's writer every minute, so retention runs on an idle
+/// relay too (docs/architecture.md, "The state store").
+async fn wake_state_store(state: Arc<AppState>, mut shutdown: Shutdown) {
+    let Some(store) = state.store.clone() else {
+        return;
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => { let _ = store.barrier().await; }
+            _ = shutdown.fired() => return,
+        }
     }
 }
 
