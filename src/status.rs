@@ -65,7 +65,11 @@ impl StateStatus {
         };
         StateStatus {
             enabled,
-            path: paths.data_dir.join(crate::state::FILE_NAME).display().to_string(),
+            path: paths
+                .data_dir
+                .join(crate::state::FILE_NAME)
+                .display()
+                .to_string(),
             available,
             error,
             responses: stats.responses,

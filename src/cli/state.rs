@@ -4,8 +4,8 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{CliError, CliResult, Context, print_json};
 use super::token::JsonFlag;
+use super::{CliError, CliResult, Context, print_json};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum StateCommand {
@@ -36,7 +36,9 @@ pub(crate) fn run(ctx: &Context, cmd: &StateCommand) -> CliResult {
         StateCommand::Check(flags) => {
             let result = crate::state::check_on_disk(data_dir);
             if flags.json {
-                print_json(&json!({"ok": result.is_ok(), "path": path.display().to_string(), "error": result.as_ref().err()}))?;
+                print_json(
+                    &json!({"ok": result.is_ok(), "path": path.display().to_string(), "error": result.as_ref().err()}),
+                )?;
             } else if result.is_ok() {
                 outln!("{}: ok (integrity check passed)", path.display());
             }

@@ -240,7 +240,11 @@ pub(crate) const KEYS: &[KeySpec] = &[
         Kind::ModelMap,
     ),
     key("state.enabled", "AIRELAYS_STATE_ENABLED", Kind::Bool),
-    key("state.max_bytes", "AIRELAYS_STATE_MAX_BYTES", int(1_048_576, BIG)),
+    key(
+        "state.max_bytes",
+        "AIRELAYS_STATE_MAX_BYTES",
+        int(1_048_576, BIG),
+    ),
     key(
         "state.retention_days",
         "AIRELAYS_STATE_RETENTION_DAYS",

@@ -285,7 +285,9 @@ impl ApiError {
             StatusCode::SERVICE_UNAVAILABLE,
             "server_error",
             Some("state_unavailable"),
-            format!("The local state store is unavailable, so stored responses and conversations cannot be used (stateless requests still work): {reason}"),
+            format!(
+                "The local state store is unavailable, so stored responses and conversations cannot be used (stateless requests still work): {reason}"
+            ),
         )
     }
 
@@ -295,7 +297,9 @@ impl ApiError {
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
             None,
-            format!("The local state store failed: {detail}. Retry; `airelays doctor` checks the database."),
+            format!(
+                "The local state store failed: {detail}. Retry; `airelays doctor` checks the database."
+            ),
         )
     }
 

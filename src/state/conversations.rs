@@ -177,7 +177,11 @@ pub(crate) fn get_item(conn: &Connection, id: &str, item: &str) -> Result<Value,
 }
 
 /// Deletes one item; returns the conversation.
-pub(crate) fn delete_item(conn: &mut Connection, id: &str, item: &str) -> Result<Value, StateError> {
+pub(crate) fn delete_item(
+    conn: &mut Connection,
+    id: &str,
+    item: &str,
+) -> Result<Value, StateError> {
     let conversation = get(conn, id)?;
     let changed = conn.execute(
         "DELETE FROM conversation_items WHERE conversation_id = ?1 AND item_id = ?2",
@@ -214,7 +218,10 @@ pub(crate) fn prefix(
         }
         items.push(serde_json::from_str(&text).unwrap_or(Value::Null));
     }
-    for r in queued.iter().filter(|r| r.conversation.as_deref() == Some(id)) {
+    for r in queued
+        .iter()
+        .filter(|r| r.conversation.as_deref() == Some(id))
+    {
         let written: Option<i64> = conn
             .query_row(
                 "SELECT 1 FROM conversation_items WHERE response_id = ?1 LIMIT 1",

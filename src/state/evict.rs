@@ -24,7 +24,8 @@ pub(crate) fn total_bytes(conn: &Connection) -> Result<u64, StateError> {
 
 /// Evicts what retention and the byte bound require; returns the bytes left.
 pub(crate) fn enforce(conn: &mut Connection, settings: &Settings) -> Result<u64, StateError> {
-    let cutoff = now_ms().saturating_sub((settings.retention_days as i64).saturating_mul(86_400_000));
+    let cutoff =
+        now_ms().saturating_sub((settings.retention_days as i64).saturating_mul(86_400_000));
     let mut evicted = 0u64;
     while let Some(victim) = oldest(conn)? {
         let expired = victim.newest_ms() < cutoff;
@@ -45,7 +46,10 @@ pub(crate) fn enforce(conn: &mut Connection, settings: &Settings) -> Result<u64,
         evicted += 1;
     }
     if evicted > 0 {
-        tracing::info!(evicted, "state: evicted chains and conversations past retention or state.max_bytes");
+        tracing::info!(
+            evicted,
+            "state: evicted chains and conversations past retention or state.max_bytes"
+        );
         checkpoint(conn);
     }
     total_bytes(conn)
@@ -115,7 +119,9 @@ pub(crate) fn delete_response(conn: &mut Connection, id: &str) -> Result<(), Sta
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        let Some((1, previous, root)) = row else { break };
+        let Some((1, previous, root)) = row else {
+            break;
+        };
         let successors: i64 = tx.query_row(
             "SELECT count(*) FROM responses WHERE previous_id = ?1",
             [&cur],

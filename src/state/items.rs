@@ -154,11 +154,16 @@ mod tests {
     fn input_items_get_ids_types_and_parts_and_lose_the_ids_on_replay() {
         let item = stored_input(&json!({"role": "user", "content": "hi"}));
         assert_eq!(item["type"], "message");
-        assert_eq!(item["content"][0], json!({"type": "input_text", "text": "hi"}));
+        assert_eq!(
+            item["content"][0],
+            json!({"type": "input_text", "text": "hi"})
+        );
         assert!(item_id(&item).unwrap().starts_with("msg_"));
-        let out = stored_input(&json!({"type": "function_call_output", "call_id": "c", "output": "ok"}));
+        let out =
+            stored_input(&json!({"type": "function_call_output", "call_id": "c", "output": "ok"}));
         assert!(item_id(&out).unwrap().starts_with("item_"));
-        let kept = stored_input(&json!({"type": "message", "id": "msg_x", "role": "user", "content": []}));
+        let kept =
+            stored_input(&json!({"type": "message", "id": "msg_x", "role": "user", "content": []}));
         assert_eq!(item_id(&kept), Some("msg_x"));
         assert!(replayed(&kept).get("id").is_none());
     }
@@ -168,7 +173,10 @@ mod tests {
         let items: Vec<Value> = (0..5).map(|i| json!({"id": format!("i{i}")})).collect();
         let q = PageQuery::parse("limit=2&order=asc").unwrap();
         let p = q.page(items.clone());
-        assert_eq!((p["first_id"].as_str(), p["last_id"].as_str()), (Some("i0"), Some("i1")));
+        assert_eq!(
+            (p["first_id"].as_str(), p["last_id"].as_str()),
+            (Some("i0"), Some("i1"))
+        );
         assert_eq!(p["has_more"], true);
         let q = PageQuery::parse("limit=2&order=asc&after=i3").unwrap();
         let p = q.page(items.clone());

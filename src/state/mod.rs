@@ -32,8 +32,8 @@ use rusqlite::Connection;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-pub(crate) use pending::Record;
 use pending::Pending;
+pub(crate) use pending::Record;
 use writer::Job;
 
 /// The database file's name in the data dir.
@@ -187,7 +187,11 @@ impl StateStore {
             self.drop_record(&id, "the write queue is full");
             return;
         };
-        if open.jobs.try_send(Job::Record(Arc::clone(&record))).is_err() {
+        if open
+            .jobs
+            .try_send(Job::Record(Arc::clone(&record)))
+            .is_err()
+        {
             open.pending.remove(record.seq);
             self.drop_record(&record.id, "the write queue is full");
         }
@@ -216,9 +220,12 @@ impl StateStore {
     {
         let open = self.inner()?;
         let (tx, rx) = oneshot::channel();
-        let job = Job::Op(Box::new(move |conn: &mut Connection| {
-            let _ = tx.send(f(conn));
-        }), changes);
+        let job = Job::Op(
+            Box::new(move |conn: &mut Connection| {
+                let _ = tx.send(f(conn));
+            }),
+            changes,
+        );
         let stopped = || StateError::Db("the state writer has stopped".into());
         open.jobs.send(job).await.map_err(|_| stopped())?;
         rx.await.map_err(|_| stopped())?

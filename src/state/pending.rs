@@ -78,10 +78,7 @@ impl Pending {
 
     /// Records waiting.
     pub(crate) fn len(&self) -> usize {
-        self.records
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
+        self.records.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// A copy of the queue (cheap: the records are shared).

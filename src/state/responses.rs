@@ -62,7 +62,12 @@ pub(crate) fn chain(
             return Err(StateError::NotFound);
         };
         first = false;
-        bytes += link.input.iter().chain(&link.output).map(json_len).sum::<u64>();
+        bytes += link
+            .input
+            .iter()
+            .chain(&link.output)
+            .map(json_len)
+            .sum::<u64>();
         if bytes > max_bytes {
             return Err(StateError::TooLarge(bytes));
         }
@@ -173,7 +178,11 @@ pub(crate) fn input_items(
 
 /// A stored item by id (for `item_reference`): from a queued response, a
 /// stored one, or a conversation.
-pub(crate) fn item(conn: &Connection, pending: &Pending, id: &str) -> Result<Option<Value>, StateError> {
+pub(crate) fn item(
+    conn: &Connection,
+    pending: &Pending,
+    id: &str,
+) -> Result<Option<Value>, StateError> {
     for r in pending.snapshot().iter().rev() {
         if let Some(item) = r
             .output

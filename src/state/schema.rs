@@ -77,9 +77,8 @@ pub(crate) fn open(path: &Path) -> Result<(Connection, bool), String> {
         if let Some(dir) = path.parent() {
             crate::fsio::ensure_private_dir(dir).map_err(|e| e.to_string())?;
         }
-        crate::fsio::create_private(path).map_err(|e| {
-            format!("cannot create the state database {}: {e}", path.display())
-        })?;
+        crate::fsio::create_private(path)
+            .map_err(|e| format!("cannot create the state database {}: {e}", path.display()))?;
     } else {
         check_header(path)?;
     }
@@ -152,10 +151,7 @@ fn check(conn: &Connection, path: &Path) -> Result<(), String> {
         .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
         .map_err(|e| broken(path, &e))?;
     if app != APPLICATION_ID && !(app == 0 && tables == 0) {
-        return Err(broken(
-            path,
-            &"it is an SQLite database of another program",
-        ));
+        return Err(broken(path, &"it is an SQLite database of another program"));
     }
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -183,11 +179,7 @@ pub(crate) fn integrity_check(path: &Path) -> Result<(), String> {
     let result: String = conn
         .query_row("PRAGMA integrity_check(1)", [], |r| r.get(0))
         .map_err(|e| e.to_string())?;
-    if result == "ok" {
-        Ok(())
-    } else {
-        Err(result)
-    }
+    if result == "ok" { Ok(()) } else { Err(result) }
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -240,7 +232,8 @@ mod tests {
         let path = dir.path().join("state.sqlite3");
         let (conn, created) = open(&path).unwrap();
         assert!(created);
-        conn.execute("INSERT INTO chains VALUES ('r', 1)", []).unwrap();
+        conn.execute("INSERT INTO chains VALUES ('r', 1)", [])
+            .unwrap();
         drop(conn);
         #[cfg(unix)]
         {
@@ -259,12 +252,19 @@ mod tests {
         let path = dir.path().join("state.sqlite3");
         std::fs::write(&path, b"not a database at all, just text").unwrap();
         let e = open(&path).unwrap_err();
-        assert!(e.contains("not an SQLite database") && e.contains("state.enabled"), "{e}");
-        assert_eq!(std::fs::read(&path).unwrap(), b"not a database at all, just text");
+        assert!(
+            e.contains("not an SQLite database") && e.contains("state.enabled"),
+            "{e}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"not a database at all, just text"
+        );
 
         let other = dir.path().join("other.sqlite3");
         let c = Connection::open(&other).unwrap();
-        c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);").unwrap();
+        c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+            .unwrap();
         drop(c);
         let before = std::fs::read(&other).unwrap();
         let e = open(&other).unwrap_err();

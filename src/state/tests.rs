@@ -9,8 +9,12 @@ use super::writer::write_record;
 use super::{Settings, StateError, conversations, now_ms, responses, schema};
 
 fn record(id: &str, previous: Option<&str>, root: &str, text: &str, ms: i64) -> Record {
-    let input = vec![json!({"type": "message", "id": format!("msg_in_{id}"), "role": "user", "content": [{"type": "input_text", "text": text}]})];
-    let output = vec![json!({"type": "message", "id": format!("msg_out_{id}"), "role": "assistant", "content": [{"type": "output_text", "text": "pong"}]})];
+    let input = vec![
+        json!({"type": "message", "id": format!("msg_in_{id}"), "role": "user", "content": [{"type": "input_text", "text": text}]}),
+    ];
+    let output = vec![
+        json!({"type": "message", "id": format!("msg_out_{id}"), "role": "assistant", "content": [{"type": "output_text", "text": "pong"}]}),
+    ];
     Record {
         seq: 0,
         id: id.into(),
@@ -50,7 +54,10 @@ fn a_chain_reads_written_and_queued_links_and_a_deleted_link_keeps_it_whole() {
     let pending = Pending::default();
     pending.push(record("r3", Some("r2"), "r1", "three", now), u64::MAX);
     let chain = responses::chain(&conn, &pending, "r3", u64::MAX).unwrap();
-    assert_eq!(texts(&chain.items), ["one", "pong", "two", "pong", "three", "pong"]);
+    assert_eq!(
+        texts(&chain.items),
+        ["one", "pong", "two", "pong", "three", "pong"]
+    );
     assert_eq!(chain.root, "r1");
     assert!(matches!(
         responses::chain(&conn, &pending, "r3", 100),
@@ -60,7 +67,10 @@ fn a_chain_reads_written_and_queued_links_and_a_deleted_link_keeps_it_whole() {
     // Deletes run on the writer after what was queued before them.
     write_record(&mut conn, &record("r3", Some("r2"), "r1", "three", now)).unwrap();
     delete_response(&mut conn, "r2").unwrap();
-    assert!(matches!(responses::get(&conn, &pending, "r2"), Err(StateError::NotFound)));
+    assert!(matches!(
+        responses::get(&conn, &pending, "r2"),
+        Err(StateError::NotFound)
+    ));
     assert!(matches!(
         responses::chain(&conn, &Pending::default(), "r2", u64::MAX),
         Err(StateError::NotFound)
@@ -68,7 +78,10 @@ fn a_chain_reads_written_and_queued_links_and_a_deleted_link_keeps_it_whole() {
     assert!(exists(&conn, "r2"), "kept for its successor");
     let chain = responses::chain(&conn, &pending, "r3", u64::MAX).unwrap();
     assert_eq!(chain.items.len(), 6);
-    assert!(matches!(delete_response(&mut conn, "r2"), Err(StateError::NotFound)));
+    assert!(matches!(
+        delete_response(&mut conn, "r2"),
+        Err(StateError::NotFound)
+    ));
 
     // The last successor goes: the deleted links above it go too.
     delete_response(&mut conn, "r1").unwrap();
@@ -87,7 +100,11 @@ fn eviction_takes_whole_chains_oldest_newest_turn_first() {
     // Chain a: newest turn 1 s ago; chain b: older start, but newest turn now.
     write_record(&mut conn, &record("b1", None, "b1", "b one", now - 5000)).unwrap();
     write_record(&mut conn, &record("a1", None, "a1", "a one", now - 3000)).unwrap();
-    write_record(&mut conn, &record("a2", Some("a1"), "a1", "a two", now - 1000)).unwrap();
+    write_record(
+        &mut conn,
+        &record("a2", Some("a1"), "a1", "a two", now - 1000),
+    )
+    .unwrap();
     write_record(&mut conn, &record("b2", Some("b1"), "b1", "b two", now)).unwrap();
     let total = super::evict::total_bytes(&conn).unwrap();
     let settings = Settings {
@@ -95,11 +112,18 @@ fn eviction_takes_whole_chains_oldest_newest_turn_first() {
         retention_days: 30,
     };
     enforce(&mut conn, &settings).unwrap();
-    assert!(!exists(&conn, "a1") && !exists(&conn, "a2"), "chain a went whole");
+    assert!(
+        !exists(&conn, "a1") && !exists(&conn, "a2"),
+        "chain a went whole"
+    );
     assert!(exists(&conn, "b1") && exists(&conn, "b2"));
 
     // Retention: a chain whose newest turn is older than the cutoff goes.
-    write_record(&mut conn, &record("old", None, "old", "old", now - 40 * 86_400_000)).unwrap();
+    write_record(
+        &mut conn,
+        &record("old", None, "old", "old", now - 40 * 86_400_000),
+    )
+    .unwrap();
     let settings = Settings {
         max_bytes: u64::MAX,
         retention_days: 30,
@@ -111,7 +135,12 @@ fn eviction_takes_whole_chains_oldest_newest_turn_first() {
 #[test]
 fn a_conversation_turn_is_appended_with_its_response_and_read_before_it_is_written() {
     let (_dir, mut conn) = db();
-    let conv = conversations::create(&mut conn, &serde_json::Map::new(), &[json!({"role": "user", "content": "seed"})]).unwrap();
+    let conv = conversations::create(
+        &mut conn,
+        &serde_json::Map::new(),
+        &[json!({"role": "user", "content": "seed"})],
+    )
+    .unwrap();
     let id = conv["id"].as_str().unwrap().to_owned();
     let mut r = record("r1", None, "r1", "hello", now_ms());
     r.conversation = Some(id.clone());
@@ -124,5 +153,10 @@ fn a_conversation_turn_is_appended_with_its_response_and_read_before_it_is_writt
     let prefix = conversations::prefix(&conn, &pending, &id, u64::MAX).unwrap();
     assert_eq!(prefix.len(), 3);
     pending.remove(queued.seq);
-    assert_eq!(conversations::prefix(&conn, &pending, &id, u64::MAX).unwrap().len(), 3);
+    assert_eq!(
+        conversations::prefix(&conn, &pending, &id, u64::MAX)
+            .unwrap()
+            .len(),
+        3
+    );
 }

@@ -55,7 +55,12 @@ impl Shared {
 }
 
 /// Starts the writer thread; it ends when every sender is gone.
-pub(crate) fn start(conn: Connection, jobs: mpsc::Receiver<Job>, shared: Shared, settings: Settings) {
+pub(crate) fn start(
+    conn: Connection,
+    jobs: mpsc::Receiver<Job>,
+    shared: Shared,
+    settings: Settings,
+) {
     let spawned = std::thread::Builder::new()
         .name("airelays-state".into())
         .spawn(move || run(conn, jobs, &shared, &settings));

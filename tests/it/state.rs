@@ -14,9 +14,12 @@ fn input_texts(body: &Value) -> Vec<String> {
     for item in body["input"].as_array().into_iter().flatten() {
         match &item["content"] {
             Value::String(s) => out.push(s.clone()),
-            Value::Array(parts) => {
-                out.extend(parts.iter().filter_map(|p| p["text"].as_str()).map(String::from))
-            }
+            Value::Array(parts) => out.extend(
+                parts
+                    .iter()
+                    .filter_map(|p| p["text"].as_str())
+                    .map(String::from),
+            ),
             _ => {}
         }
         if let Some(o) = item["output"].as_str() {
@@ -70,62 +73,158 @@ async fn chains_send_every_turn_upstream_and_survive_deletion_and_restart() {
     );
 
     // Retrieval: the stored object, its own input only.
-    let got: Value = r.get(&format!("/v1/responses/{id2}")).send().await.unwrap().json().await.unwrap();
+    let got: Value = r
+        .get(&format!("/v1/responses/{id2}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(got["id"], id2.as_str());
     assert_eq!(got["previous_response_id"], id1.as_str());
     assert_eq!(got["output"][0]["content"][0]["text"], "pong");
-    let items: Value = r.get(&format!("/v1/responses/{id3}/input_items")).send().await.unwrap().json().await.unwrap();
+    let items: Value = r
+        .get(&format!("/v1/responses/{id3}/input_items"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(items["object"], "list");
     assert_eq!(items["data"].as_array().unwrap().len(), 1);
     assert_eq!(items["data"][0]["content"][0]["text"], "third turn");
     assert!(items["data"][0]["id"].as_str().unwrap().starts_with("msg_"));
 
     // Deleting the middle turn hides it but keeps the chain whole.
-    let del: Value = r.http.delete(r.url(&format!("/v1/responses/{id2}"))).header("authorization", r.bearer()).send().await.unwrap().json().await.unwrap();
-    assert_eq!(del, json!({"id": id2, "object": "response", "deleted": true}));
-    let (status, _, _) = error_of(r.get(&format!("/v1/responses/{id2}")).send().await.unwrap()).await;
+    let del: Value = r
+        .http
+        .delete(r.url(&format!("/v1/responses/{id2}")))
+        .header("authorization", r.bearer())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        del,
+        json!({"id": id2, "object": "response", "deleted": true})
+    );
+    let (status, _, _) =
+        error_of(r.get(&format!("/v1/responses/{id2}")).send().await.unwrap()).await;
     assert_eq!(status, 404);
-    let (status, _, e) = error_of(r.post("/v1/responses", &json!({"model": "gpt-5.5", "input": "x", "previous_response_id": id2})).send().await.unwrap()).await;
+    let (status, _, e) = error_of(
+        r.post(
+            "/v1/responses",
+            &json!({"model": "gpt-5.5", "input": "x", "previous_response_id": id2}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 400);
     assert_eq!(e["error"]["code"], "previous_response_not_found");
     assert_eq!(e["error"]["param"], "previous_response_id");
-    assert_eq!(e["error"]["message"], format!("Previous response with id '{id2}' not found."));
+    assert_eq!(
+        e["error"]["message"],
+        format!("Previous response with id '{id2}' not found.")
+    );
 
     // After a crash and a restart the chain is still whole, and an item_reference
     // to an output item of the first turn resolves from the store.
     let msg1 = one["output"][0]["id"].as_str().unwrap().to_string();
     r.kill();
     r.spawn();
-    create(&r, json!({"model": "gpt-5.5", "input": "fourth turn", "previous_response_id": id3})).await;
+    create(
+        &r,
+        json!({"model": "gpt-5.5", "input": "fourth turn", "previous_response_id": id3}),
+    )
+    .await;
     assert_eq!(
         input_texts(&last_upstream(&r)),
-        ["first turn", "pong", "second turn", "pong", "third turn", "pong", "fourth turn"]
+        [
+            "first turn",
+            "pong",
+            "second turn",
+            "pong",
+            "third turn",
+            "pong",
+            "fourth turn"
+        ]
     );
     create(&r, json!({"model": "gpt-5.5", "input": [{"role": "user", "content": "ref"}, {"type": "item_reference", "id": msg1}], "store": false})).await;
     let sent = last_upstream(&r);
     assert_eq!(input_texts(&sent), ["ref", "pong"]);
-    assert!(sent["input"][1].get("id").is_none(), "replayed without its id");
+    assert!(
+        sent["input"][1].get("id").is_none(),
+        "replayed without its id"
+    );
 }
 
 #[tokio::test]
 async fn unknown_unstored_and_refused_requests() {
     let r = Relay::start(RelayOptions::default()).await;
-    let (status, _, e) = error_of(r.post("/v1/responses", &json!({"model": "gpt-5.5", "input": "x", "previous_response_id": "resp_nope"})).send().await.unwrap()).await;
+    let (status, _, e) = error_of(
+        r.post(
+            "/v1/responses",
+            &json!({"model": "gpt-5.5", "input": "x", "previous_response_id": "resp_nope"}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 400);
     assert_eq!(e["error"]["type"], "invalid_request_error");
     assert_eq!(e["error"]["code"], "previous_response_not_found");
-    assert_eq!(e["error"]["message"], "Previous response with id 'resp_nope' not found.");
+    assert_eq!(
+        e["error"]["message"],
+        "Previous response with id 'resp_nope' not found."
+    );
 
-    let unstored = create(&r, json!({"model": "gpt-5.5", "input": "x", "store": false})).await;
+    let unstored = create(
+        &r,
+        json!({"model": "gpt-5.5", "input": "x", "store": false}),
+    )
+    .await;
     let id = unstored["id"].as_str().unwrap();
-    let (status, _, _) = error_of(r.post("/v1/responses", &json!({"model": "gpt-5.5", "input": "y", "previous_response_id": id})).send().await.unwrap()).await;
+    let (status, _, _) = error_of(
+        r.post(
+            "/v1/responses",
+            &json!({"model": "gpt-5.5", "input": "y", "previous_response_id": id}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 400);
-    let (status, _, _) = error_of(r.get(&format!("/v1/responses/{id}")).send().await.unwrap()).await;
+    let (status, _, _) =
+        error_of(r.get(&format!("/v1/responses/{id}")).send().await.unwrap()).await;
     assert_eq!(status, 404);
 
-    create(&r, json!({"model": "gpt-5.5", "input": "x", "background": false})).await;
-    let (status, _, e) = error_of(r.post("/v1/responses", &json!({"model": "gpt-5.5", "input": "x", "background": true})).send().await.unwrap()).await;
-    assert_eq!((status, e["error"]["param"].as_str()), (400, Some("background")));
+    create(
+        &r,
+        json!({"model": "gpt-5.5", "input": "x", "background": false}),
+    )
+    .await;
+    let (status, _, e) = error_of(
+        r.post(
+            "/v1/responses",
+            &json!({"model": "gpt-5.5", "input": "x", "background": true}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, e["error"]["param"].as_str()),
+        (400, Some("background"))
+    );
 
     // The database and its WAL files are private.
     let db = r.sandbox.data_dir().join("state.sqlite3");
@@ -135,39 +234,102 @@ async fn unknown_unstored_and_refused_requests() {
             assert_eq!(mode(&p), 0o600, "{}", p.display());
         }
     }
-    assert!(r.stderr_log().contains("state.enabled = false"), "the privacy line");
+    assert!(
+        r.stderr_log().contains("state.enabled = false"),
+        "the privacy line"
+    );
 
     let status = r.relay_status().await;
-    assert_eq!(status["state"]["responses"], 1, "only the stored one: {status}");
+    assert_eq!(
+        status["state"]["responses"], 1,
+        "only the stored one: {status}"
+    );
     assert!(status["state"]["bytes"].as_u64().unwrap() > 0, "{status}");
 }
 
 #[tokio::test]
 async fn a_conversation_prefixes_and_appends_whole_turns() {
     let r = Relay::start(RelayOptions::default()).await;
-    let conv: Value = r.post("/v1/conversations", &json!({"items": [{"role": "user", "content": "seed"}], "metadata": {"k": "v"}})).send().await.unwrap().json().await.unwrap();
+    let conv: Value = r
+        .post(
+            "/v1/conversations",
+            &json!({"items": [{"role": "user", "content": "seed"}], "metadata": {"k": "v"}}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let cid = conv["id"].as_str().unwrap().to_string();
     assert!(cid.starts_with("conv_"));
     assert_eq!(conv["object"], "conversation");
-    create(&r, json!({"model": "gpt-5.5", "input": "first", "conversation": cid})).await;
+    create(
+        &r,
+        json!({"model": "gpt-5.5", "input": "first", "conversation": cid}),
+    )
+    .await;
     assert_eq!(input_texts(&last_upstream(&r)), ["seed", "first"]);
     let one = create(&r, json!({"model": "gpt-5.5", "input": "second", "conversation": {"id": cid}, "stream": false})).await;
     assert_eq!(one["conversation"]["id"], cid.as_str());
-    assert_eq!(input_texts(&last_upstream(&r)), ["seed", "first", "pong", "second"]);
-    let items: Value = r.get(&format!("/v1/conversations/{cid}/items?order=asc")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        input_texts(&last_upstream(&r)),
+        ["seed", "first", "pong", "second"]
+    );
+    let items: Value = r
+        .get(&format!("/v1/conversations/{cid}/items?order=asc"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(items["data"].as_array().unwrap().len(), 5, "{items}");
 
     // A failed or cut response appends nothing.
-    let resp = r.post("/v1/responses", &json!({"model": "gpt-5.5", "input": "FAULT:500", "conversation": cid})).send().await.unwrap();
+    let resp = r
+        .post(
+            "/v1/responses",
+            &json!({"model": "gpt-5.5", "input": "FAULT:500", "conversation": cid}),
+        )
+        .send()
+        .await
+        .unwrap();
     assert!(resp.status().is_server_error());
-    let resp = r.post("/v1/responses", &json!({"model": "gpt-5.5", "input": "FAULT:cut", "conversation": cid, "stream": true})).send().await.unwrap();
+    let resp = r
+        .post(
+            "/v1/responses",
+            &json!({"model": "gpt-5.5", "input": "FAULT:cut", "conversation": cid, "stream": true}),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let _ = resp.text().await;
-    let items: Value = r.get(&format!("/v1/conversations/{cid}/items?limit=100")).send().await.unwrap().json().await.unwrap();
+    let items: Value = r
+        .get(&format!("/v1/conversations/{cid}/items?limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(items["data"].as_array().unwrap().len(), 5, "{items}");
 
-    let (status, _, e) = error_of(r.post("/v1/responses", &json!({"model": "gpt-5.5", "input": "x", "conversation": "conv_nope"})).send().await.unwrap()).await;
-    assert_eq!((status, e["error"]["param"].as_str()), (404, Some("conversation")));
+    let (status, _, e) = error_of(
+        r.post(
+            "/v1/responses",
+            &json!({"model": "gpt-5.5", "input": "x", "conversation": "conv_nope"}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, e["error"]["param"].as_str()),
+        (404, Some("conversation"))
+    );
 }
 
 #[tokio::test]
@@ -187,7 +349,8 @@ async fn eviction_and_deletion_never_shorten_a_chain() {
     for c in 0..10 {
         let mut ids: Vec<String> = Vec::new();
         for t in 0..3 {
-            let mut body = json!({"model": "gpt-5.5", "input": format!("chain {c} turn {t} {filler}")});
+            let mut body =
+                json!({"model": "gpt-5.5", "input": format!("chain {c} turn {t} {filler}")});
             if let Some(prev) = ids.last() {
                 body["previous_response_id"] = json!(prev);
             }
@@ -211,7 +374,13 @@ async fn eviction_and_deletion_never_shorten_a_chain() {
     // Delete a middle turn of the newest chain.
     let newest = chains.last().unwrap().clone();
     assert_eq!(newest.len(), 3);
-    let del = r.http.delete(r.url(&format!("/v1/responses/{}", newest[1]))).header("authorization", r.bearer()).send().await.unwrap();
+    let del = r
+        .http
+        .delete(r.url(&format!("/v1/responses/{}", newest[1])))
+        .header("authorization", r.bearer())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(del.status(), 200);
     // Continue every chain: either every earlier turn is sent, or it is refused.
     let (mut continued, mut refused) = (0, 0);
@@ -226,7 +395,10 @@ async fn eviction_and_deletion_never_shorten_a_chain() {
         }
         assert_eq!(resp.status(), 200);
         let texts = input_texts(&last_upstream(&r));
-        let turns = texts.iter().filter(|t| t.starts_with(&format!("chain {c} turn"))).count();
+        let turns = texts
+            .iter()
+            .filter(|t| t.starts_with(&format!("chain {c} turn")))
+            .count();
         assert_eq!(turns, ids.len(), "chain {c} was sent whole");
         continued += 1;
     }
@@ -246,16 +418,37 @@ async fn a_corrupt_database_leaves_stateless_requests_working() {
     std::fs::write(&db, &garbage).unwrap();
     r.spawn();
     create(&r, json!({"model": "gpt-5.5", "input": "still works"})).await;
-    let (status, _, e) = error_of(r.post("/v1/responses", &json!({"model": "gpt-5.5", "input": "x", "previous_response_id": "resp_1"})).send().await.unwrap()).await;
+    let (status, _, e) = error_of(
+        r.post(
+            "/v1/responses",
+            &json!({"model": "gpt-5.5", "input": "x", "previous_response_id": "resp_1"}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 503);
     assert_eq!(e["error"]["code"], "state_unavailable");
     let message = e["error"]["message"].as_str().unwrap();
-    assert!(message.contains("state.sqlite3") && message.contains("state.enabled"), "{message}");
+    assert!(
+        message.contains("state.sqlite3") && message.contains("state.enabled"),
+        "{message}"
+    );
     let (status, _, _) = error_of(r.get("/v1/conversations/conv_x").send().await.unwrap()).await;
     assert_eq!(status, 503);
-    assert_eq!(std::fs::read(&db).unwrap(), garbage, "the file is left untouched");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        garbage,
+        "the file is left untouched"
+    );
     let status = r.relay_status().await;
-    assert!(status["state"]["error"].as_str().is_some_and(|e| e.contains("state.sqlite3")), "{status}");
+    assert!(
+        status["state"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("state.sqlite3")),
+        "{status}"
+    );
 }
 
 #[tokio::test]
@@ -265,9 +458,30 @@ async fn state_disabled_restores_the_stateless_answers() {
         ..RelayOptions::default()
     })
     .await;
-    let (status, _, e) = error_of(r.post("/v1/responses", &json!({"model": "gpt-5.5", "input": "x", "previous_response_id": "resp_1"})).send().await.unwrap()).await;
-    assert_eq!((status, e["error"]["code"].as_str()), (400, Some("unsupported_parameter")));
-    let (status, _, _) = error_of(r.post("/v1/responses", &json!({"model": "gpt-5.5", "input": "x", "store": true})).send().await.unwrap()).await;
+    let (status, _, e) = error_of(
+        r.post(
+            "/v1/responses",
+            &json!({"model": "gpt-5.5", "input": "x", "previous_response_id": "resp_1"}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (400, Some("unsupported_parameter"))
+    );
+    let (status, _, _) = error_of(
+        r.post(
+            "/v1/responses",
+            &json!({"model": "gpt-5.5", "input": "x", "store": true}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 400);
     let (status, _, _) = error_of(r.get("/v1/conversations/conv_x").send().await.unwrap()).await;
     assert_eq!(status, 404);
@@ -283,7 +497,9 @@ async fn all_items(r: &Relay, cid: &str) -> Vec<Value> {
             .map(|i| format!("&after={}", i["id"].as_str().unwrap()))
             .unwrap_or_default();
         let page: Value = r
-            .get(&format!("/v1/conversations/{cid}/items?order=asc&limit=100{after}"))
+            .get(&format!(
+                "/v1/conversations/{cid}/items?order=asc&limit=100{after}"
+            ))
             .send()
             .await
             .unwrap()
@@ -313,7 +529,14 @@ async fn kill_during_stored_responses_and_conversation_appends() {
     .await;
     let mut convs = Vec::new();
     for _ in 0..8 {
-        let c: Value = r.post("/v1/conversations", &json!({})).send().await.unwrap().json().await.unwrap();
+        let c: Value = r
+            .post("/v1/conversations", &json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         convs.push(c["id"].as_str().unwrap().to_string());
     }
     let root = create(&r, json!({"model": "gpt-5.5", "input": "root"})).await;
@@ -323,8 +546,12 @@ async fn kill_during_stored_responses_and_conversation_appends() {
     let mut tasks = Vec::new();
     for i in 0..200 {
         let body = match i % 3 {
-            0 => json!({"model": "gpt-5.5", "input": format!("turn {i}"), "conversation": convs[i % convs.len()], "stream": i % 2 == 0}),
-            1 => json!({"model": "gpt-5.5", "input": format!("resp {i}"), "previous_response_id": root}),
+            0 => {
+                json!({"model": "gpt-5.5", "input": format!("turn {i}"), "conversation": convs[i % convs.len()], "stream": i % 2 == 0})
+            }
+            1 => {
+                json!({"model": "gpt-5.5", "input": format!("resp {i}"), "previous_response_id": root})
+            }
             _ => json!({"model": "gpt-5.5", "input": format!("resp {i}"), "stream": true}),
         };
         let request = r.post("/v1/responses", &body);
@@ -356,14 +583,27 @@ async fn kill_during_stored_responses_and_conversation_appends() {
         assert_eq!(items.len() % 2, 0, "a partial turn in {cid}: {items:?}");
         for pair in items.chunks(2) {
             assert_eq!(pair[0]["role"], "user", "{pair:?}");
-            assert!(pair[0]["content"][0]["text"].as_str().unwrap().starts_with("turn "));
+            assert!(
+                pair[0]["content"][0]["text"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("turn ")
+            );
             assert_eq!(pair[1]["role"], "assistant", "{pair:?}");
             assert_eq!(pair[1]["content"][0]["text"], "pong");
         }
         turns += items.len() / 2;
     }
     // The store still works after the crash: continue a conversation and the chain.
-    create(&r, json!({"model": "gpt-5.5", "input": "after", "conversation": convs[0]})).await;
-    create(&r, json!({"model": "gpt-5.5", "input": "after", "previous_response_id": root})).await;
+    create(
+        &r,
+        json!({"model": "gpt-5.5", "input": "after", "conversation": convs[0]}),
+    )
+    .await;
+    create(
+        &r,
+        json!({"model": "gpt-5.5", "input": "after", "previous_response_id": root}),
+    )
+    .await;
     assert!(turns <= 67, "{turns} turns");
 }

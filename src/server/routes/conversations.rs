@@ -32,7 +32,11 @@ pub(crate) async fn dispatch(
         ("POST", [id]) => update(state, store, req, id).await,
         ("DELETE", [id]) => {
             let owned = id.to_string();
-            run(state, store.write(move |c| conversations::delete(c, &owned)).await, id)
+            run(
+                state,
+                store.write(move |c| conversations::delete(c, &owned)).await,
+                id,
+            )
         }
         ("GET", [id, "items"]) => list_items(state, store, id, &query).await,
         ("POST", [id, "items"]) => add_items(state, store, req, id).await,
@@ -83,7 +87,10 @@ fn run_item(state: &AppState, r: Result<Value, StateError>, id: &str, item: &str
 }
 
 /// The request's JSON object body (an empty body is an empty object).
-async fn object_body(state: &AppState, req: Request<Incoming>) -> Result<Map<String, Value>, ApiError> {
+async fn object_body(
+    state: &AppState,
+    req: Request<Incoming>,
+) -> Result<Map<String, Value>, ApiError> {
     let (parts, body) = req.into_parts();
     let bytes = read_body(state, &parts.headers, body).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -102,7 +109,9 @@ async fn object_body(state: &AppState, req: Request<Incoming>) -> Result<Map<Str
 fn metadata(body: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
     match body.get("metadata") {
         None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(m)) if m.len() <= 16 && m.values().all(Value::is_string) => Ok(m.clone()),
+        Some(Value::Object(m)) if m.len() <= 16 && m.values().all(Value::is_string) => {
+            Ok(m.clone())
+        }
         Some(_) => Err(ApiError::invalid_request(
             "`metadata` must be an object of at most 16 string values.",
             Some("metadata".into()),
@@ -162,7 +171,11 @@ async fn list_items(state: &AppState, store: &StateStore, id: &str, query: &str)
     })?;
     let owned = id.to_owned();
     let read = match store.barrier().await {
-        Ok(()) => store.read(move |c, _| conversations::list_items(c, &owned, &q)).await,
+        Ok(()) => {
+            store
+                .read(move |c, _| conversations::list_items(c, &owned, &q))
+                .await
+        }
         Err(e) => Err(e),
     };
     run(state, read, id)

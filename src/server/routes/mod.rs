@@ -102,7 +102,9 @@ async fn dispatch(
         ("GET", ["v1", "responses"]) if is_websocket_upgrade(req.headers()) => {
             Err(ApiError::upgrade_required())
         }
-        (_, ["v1", family @ ("responses" | "conversations"), rest @ ..]) if state.store.is_some() => {
+        (_, ["v1", family @ ("responses" | "conversations"), rest @ ..])
+            if state.store.is_some() =>
+        {
             stateful(state, req, family, rest, pass).await
         }
         ("POST", ["v1", "responses"]) => relay::<Responses>(state, req, pass).await,

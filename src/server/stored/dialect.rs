@@ -47,8 +47,7 @@ impl Recorder {
             o.remove("output");
             self.patch(o);
         }
-        let bytes = json_len(&object)
-            + self.input.iter().chain(&output).map(json_len).sum::<u64>();
+        let bytes = json_len(&object) + self.input.iter().chain(&output).map(json_len).sum::<u64>();
         let record = Record {
             seq: 0,
             id: id.to_owned(),

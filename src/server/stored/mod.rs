@@ -42,9 +42,19 @@ fn take_asked(body: &mut Map<String, Value>) -> Result<Asked, ApiError> {
         Some(Value::String(s)) => Some(s),
         Some(Value::Object(o)) => match o.get("id") {
             Some(Value::String(s)) => Some(s.clone()),
-            _ => return Err(invalid_type("conversation", "a conversation id or {\"id\": …}")),
+            _ => {
+                return Err(invalid_type(
+                    "conversation",
+                    "a conversation id or {\"id\": …}",
+                ));
+            }
         },
-        Some(_) => return Err(invalid_type("conversation", "a conversation id or {\"id\": …}")),
+        Some(_) => {
+            return Err(invalid_type(
+                "conversation",
+                "a conversation id or {\"id\": …}",
+            ));
+        }
     };
     if previous.is_some() && conversation.is_some() {
         return Err(ApiError::invalid_request(
@@ -156,8 +166,16 @@ async fn load(
     let result = store
         .read(move |conn, pending| {
             let mut missing = None;
-            for (index, item) in input.iter_mut().enumerate().filter(|(_, i)| is_reference(i)) {
-                let id = item.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+            for (index, item) in input
+                .iter_mut()
+                .enumerate()
+                .filter(|(_, i)| is_reference(i))
+            {
+                let id = item
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
                 match recent.get(&id) {
                     Some(found) => *item = found,
                     None => match responses::item(conn, pending, &id)? {
@@ -180,7 +198,11 @@ async fn load(
                 (None, Some(c)) => (conversations::prefix(conn, pending, c, limit)?, None),
                 (None, None) => (Vec::new(), None),
             };
-            Ok(Ok(Loaded { prefix, input, root }))
+            Ok(Ok(Loaded {
+                prefix,
+                input,
+                root,
+            }))
         })
         .await;
     match result {
@@ -191,7 +213,8 @@ async fn load(
             (None, Some(c)) => state_error(
                 state,
                 e,
-                ApiError::stored_not_found("Conversation", c).with_param(Some("conversation".into())),
+                ApiError::stored_not_found("Conversation", c)
+                    .with_param(Some("conversation".into())),
             ),
             _ => state_error(state, e, ApiError::state_failed("not found")),
         }),

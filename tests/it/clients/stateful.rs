@@ -22,9 +22,12 @@ fn texts(body: &Value) -> Vec<String> {
     for item in body["input"].as_array().into_iter().flatten() {
         match &item["content"] {
             Value::String(s) => out.push(s.clone()),
-            Value::Array(parts) => {
-                out.extend(parts.iter().filter_map(|p| p["text"].as_str()).map(String::from))
-            }
+            Value::Array(parts) => out.extend(
+                parts
+                    .iter()
+                    .filter_map(|p| p["text"].as_str())
+                    .map(String::from),
+            ),
             _ => {}
         }
         if let Some(o) = item["output"].as_str() {
@@ -44,15 +47,38 @@ fn assert_second_turn_is_whole(r: &Relay, marker: &str) {
     let bodies = r.upstream_bodies();
     let body = bodies
         .iter()
-        .filter(|b| texts(b).iter().any(|t| t.starts_with(&format!("{marker} RUN_TOOL"))))
-        .find(|b| b["input"].as_array().and_then(|i| i.last()).is_some_and(|i| i["type"] == "function_call_output"))
+        .filter(|b| {
+            texts(b)
+                .iter()
+                .any(|t| t.starts_with(&format!("{marker} RUN_TOOL")))
+        })
+        .find(|b| {
+            b["input"]
+                .as_array()
+                .and_then(|i| i.last())
+                .is_some_and(|i| i["type"] == "function_call_output")
+        })
         .unwrap_or_else(|| panic!("no upstream request ends {marker}'s tool call: {bodies:#?}"));
     let t = texts(body);
-    let pos = |s: &str| t.iter().position(|x| x.starts_with(s)).unwrap_or_else(|| panic!("{s} missing from {t:?}"));
-    assert!(pos(&format!("{marker} first question")) < pos("pong"), "{t:?}");
+    let pos = |s: &str| {
+        t.iter()
+            .position(|x| x.starts_with(s))
+            .unwrap_or_else(|| panic!("{s} missing from {t:?}"))
+    };
+    assert!(
+        pos(&format!("{marker} first question")) < pos("pong"),
+        "{t:?}"
+    );
     assert!(pos("pong") < pos(&format!("{marker} RUN_TOOL")), "{t:?}");
-    assert!(pos(&format!("{marker} RUN_TOOL")) < pos("call:get_secret"), "{t:?}");
-    assert_eq!(t.last().map(String::as_str), Some("TOOL_OUTPUT_7f3"), "{t:?}");
+    assert!(
+        pos(&format!("{marker} RUN_TOOL")) < pos("call:get_secret"),
+        "{t:?}"
+    );
+    assert_eq!(
+        t.last().map(String::as_str),
+        Some("TOOL_OUTPUT_7f3"),
+        "{t:?}"
+    );
     assert_eq!(body["store"], false);
     assert!(body.get("previous_response_id").is_none() && body.get("conversation").is_none());
 }
@@ -61,13 +87,29 @@ fn assert_second_turn_is_whole(r: &Relay, marker: &str) {
 async fn python_agents_sdk_chains_converses_and_keeps_a_session() {
     let r = Relay::start(RelayOptions::default()).await;
     let out = python(&r, "agents_stateful.py").await.json();
-    assert_eq!(out["chain"]["second"], "tool said: TOOL_OUTPUT_7f3", "{out}");
-    assert_eq!(out["conversation"]["second"], "tool said: TOOL_OUTPUT_7f3", "{out}");
-    assert_eq!(out["session"]["second"], "tool said: TOOL_OUTPUT_7f3", "{out}");
+    assert_eq!(
+        out["chain"]["second"], "tool said: TOOL_OUTPUT_7f3",
+        "{out}"
+    );
+    assert_eq!(
+        out["conversation"]["second"], "tool said: TOOL_OUTPUT_7f3",
+        "{out}"
+    );
+    assert_eq!(
+        out["session"]["second"], "tool said: TOOL_OUTPUT_7f3",
+        "{out}"
+    );
     // Two whole turns in the conversation: message, answer; message, call, output, answer.
     assert_eq!(
         out["conversation"]["items"],
-        json!(["message", "message", "message", "function_call", "function_call_output", "message"]),
+        json!([
+            "message",
+            "message",
+            "message",
+            "function_call",
+            "function_call_output",
+            "message"
+        ]),
         "{out}"
     );
     for marker in ["CHAIN", "CONV", "SESSION"] {
@@ -79,8 +121,14 @@ async fn python_agents_sdk_chains_converses_and_keeps_a_session() {
 async fn js_agents_sdk_chains_and_keeps_a_session() {
     let r = Relay::start(RelayOptions::default()).await;
     let out = node(&r, "agents_stateful.mjs").await.json();
-    assert_eq!(out["chain"]["second"], "tool said: TOOL_OUTPUT_7f3", "{out}");
-    assert_eq!(out["session"]["second"], "tool said: TOOL_OUTPUT_7f3", "{out}");
+    assert_eq!(
+        out["chain"]["second"], "tool said: TOOL_OUTPUT_7f3",
+        "{out}"
+    );
+    assert_eq!(
+        out["session"]["second"], "tool said: TOOL_OUTPUT_7f3",
+        "{out}"
+    );
     for marker in ["CHAIN", "SESSION"] {
         assert_second_turn_is_whole(&r, marker);
     }
@@ -94,22 +142,49 @@ async fn python_sdk_retrieves_pages_deletes_converses_and_chains_across_a_restar
         .json();
     assert_eq!(out["retrieve"]["text"], "pong", "{out}");
     assert_eq!(out["retrieve"]["status"], "completed", "{out}");
-    assert!(out["retrieve"]["previous"].as_str().is_some_and(|p| p.starts_with("resp_")), "{out}");
-    assert_eq!(out["first_page"], json!({"count": 2, "has_more": true}), "{out}");
-    assert_eq!(out["all_items"], json!(["item 0", "item 1", "item 2", "item 3", "item 4"]));
-    assert_eq!(out["desc_items"], json!(["item 4", "item 3", "item 2", "item 1", "item 0"]));
-    assert_eq!(out["deleted"], json!({"class": "NotFoundError", "status": 404}));
+    assert!(
+        out["retrieve"]["previous"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("resp_")),
+        "{out}"
+    );
+    assert_eq!(
+        out["first_page"],
+        json!({"count": 2, "has_more": true}),
+        "{out}"
+    );
+    assert_eq!(
+        out["all_items"],
+        json!(["item 0", "item 1", "item 2", "item 3", "item 4"])
+    );
+    assert_eq!(
+        out["desc_items"],
+        json!(["item 4", "item 3", "item 2", "item 1", "item 0"])
+    );
+    assert_eq!(
+        out["deleted"],
+        json!({"class": "NotFoundError", "status": 404})
+    );
     assert_eq!(out["unknown"]["class"], "BadRequestError");
     assert_eq!(out["unknown"]["code"], "previous_response_not_found");
     assert_eq!(out["unknown"]["param"], "previous_response_id");
-    assert!(out["conversation"]["id"].as_str().unwrap().starts_with("conv_"));
+    assert!(
+        out["conversation"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("conv_")
+    );
     assert_eq!(out["conversation"]["object"], "conversation");
     assert_eq!(out["conversation_retrieved"], json!({"topic": "demo"}));
     assert_eq!(out["conversation_updated"], json!({"topic": "changed"}));
     assert_eq!(out["item_retrieved"], "CONVO extra");
     assert_eq!(
         out["conversation_items"],
-        json!([["user", "CONVO hello"], ["user", "CONVO next"], ["assistant", "pong"]])
+        json!([
+            ["user", "CONVO hello"],
+            ["user", "CONVO next"],
+            ["assistant", "pong"]
+        ])
     );
     assert_eq!(out["conversation_deleted"], true);
     assert_eq!(out["conversation_gone"], 404);
