@@ -12,6 +12,7 @@ use super::{StateError, json_len};
 
 /// A stored response as a chain link: its predecessor, its items.
 struct Link {
+    id: String,
     previous: Option<String>,
     root: String,
     input: Vec<Value>,
@@ -21,6 +22,7 @@ struct Link {
 impl Link {
     fn of_record(r: &Record) -> Link {
         Link {
+            id: r.id.clone(),
             previous: r.previous.clone(),
             root: r.root.clone(),
             input: r.input.clone(),
@@ -35,6 +37,8 @@ pub(crate) struct Chain {
     pub(crate) items: Vec<Value>,
     /// The chain's first response.
     pub(crate) root: String,
+    /// For each item, the response it came from.
+    pub(crate) sources: Vec<String>,
 }
 
 /// The whole chain ending at `id`: every turn's input then output, oldest
@@ -79,11 +83,18 @@ pub(crate) fn chain(
     }
     let root = turns.last().map(|l| l.root.clone()).unwrap_or_default();
     let mut items = Vec::new();
+    let mut sources = Vec::new();
     for turn in turns.into_iter().rev() {
+        let n = turn.input.len() + turn.output.len();
+        sources.extend(std::iter::repeat_n(format!("response '{}'", turn.id), n));
         items.extend(turn.input);
         items.extend(turn.output);
     }
-    Ok(Chain { items, root })
+    Ok(Chain {
+        items,
+        root,
+        sources,
+    })
 }
 
 /// One stored link; a deleted response counts only inside a chain (`first` is
@@ -104,6 +115,7 @@ fn link(conn: &Connection, id: &str, first: bool) -> Result<Option<Link>, StateE
     }
     let (input, output) = items_of(conn, seq)?;
     Ok(Some(Link {
+        id: id.to_owned(),
         previous,
         root,
         input,

@@ -13,8 +13,9 @@ use serde_json::{Map, Value};
 
 use super::AppState;
 use super::error::ApiError;
+use super::expansion::MAX_REFERENCES;
 use crate::state::items::{replayed, stored_input};
-use crate::state::{StateError, StateStore, conversations, responses};
+use crate::state::{StateError, StateStore, conversations, json_len, responses};
 
 pub(crate) use dialect::{Recorder, Stored, StoredContext};
 
@@ -106,6 +107,8 @@ pub(crate) fn state_error(state: &AppState, e: StateError, not_found: ApiError) 
 /// The stored prefix and the expanded new input, read on a blocking thread.
 struct Loaded {
     prefix: Vec<Value>,
+    /// For each prefix item, where it came from (a response or the conversation).
+    sources: Vec<String>,
     input: Vec<Value>,
     root: Option<String>,
 }
@@ -130,7 +133,12 @@ pub(crate) async fn prepare(
             recorder: None,
         });
     }
+    let references = input.iter().filter(|i| is_reference(i)).count();
+    if references > MAX_REFERENCES {
+        return Err(ApiError::too_many_references(references, MAX_REFERENCES));
+    }
     let loaded = load(state, store, &asked, input).await?;
+    check_files(state, &loaded)?;
     let recorder = (asked.keep || asked.conversation.is_some()).then(|| Recorder {
         store: store.clone(),
         keep: asked.keep,
@@ -145,6 +153,42 @@ pub(crate) async fn prepare(
     Ok(StoredContext { body, recorder })
 }
 
+/// Replaces each `item_reference` by the item from recent responses or the
+/// store; `Ok(Err((id, index)))` names the first one found nowhere. The items
+/// filled in count against `limit` (docs/security.md, "Request expansion").
+fn expand_references(
+    conn: &rusqlite::Connection,
+    pending: &crate::state::pending::Pending,
+    recent: &super::recent_items::RecentItems,
+    input: &mut [Value],
+    limit: u64,
+) -> Result<Result<(), (String, usize)>, StateError> {
+    let mut bytes = 0u64;
+    for (index, item) in input.iter_mut().enumerate() {
+        if !is_reference(item) {
+            continue;
+        }
+        let id = item
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let found = match recent.get(&id) {
+            Some(found) => found,
+            None => match responses::item(conn, pending, &id)? {
+                Some(found) => replayed(&found),
+                None => return Ok(Err((id, index))),
+            },
+        };
+        bytes = bytes.saturating_add(json_len(&found));
+        if bytes > limit {
+            return Err(StateError::TooLarge(bytes));
+        }
+        *item = found;
+    }
+    Ok(Ok(()))
+}
+
 async fn load(
     state: &Arc<AppState>,
     store: &StateStore,
@@ -155,51 +199,34 @@ async fn load(
     let previous = asked.previous.clone();
     let conversation = asked.conversation.clone();
     let recent = state.recent_items.clone();
-    let needs_refs = input.iter().any(is_reference);
-    if previous.is_none() && conversation.is_none() && !needs_refs {
+    if previous.is_none() && conversation.is_none() && !input.iter().any(is_reference) {
         return Ok(Loaded {
             prefix: Vec::new(),
+            sources: Vec::new(),
             input,
             root: None,
         });
     }
     let result = store
         .read(move |conn, pending| {
-            let mut missing = None;
-            for (index, item) in input
-                .iter_mut()
-                .enumerate()
-                .filter(|(_, i)| is_reference(i))
-            {
-                let id = item
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
-                match recent.get(&id) {
-                    Some(found) => *item = found,
-                    None => match responses::item(conn, pending, &id)? {
-                        Some(found) => *item = replayed(&found),
-                        None => {
-                            missing = Some((id, index));
-                            break;
-                        }
-                    },
-                }
-            }
-            if let Some(missing) = missing {
+            if let Err(missing) = expand_references(conn, pending, &recent, &mut input, limit)? {
                 return Ok(Err(missing));
             }
-            let (prefix, root) = match (&previous, &conversation) {
+            let (prefix, sources, root) = match (&previous, &conversation) {
                 (Some(p), _) => {
                     let chain = responses::chain(conn, pending, p, limit)?;
-                    (chain.items, Some(chain.root))
+                    (chain.items, chain.sources, Some(chain.root))
                 }
-                (None, Some(c)) => (conversations::prefix(conn, pending, c, limit)?, None),
-                (None, None) => (Vec::new(), None),
+                (None, Some(c)) => {
+                    let items = conversations::prefix(conn, pending, c, limit)?;
+                    let sources = vec![format!("conversation '{c}'"); items.len()];
+                    (items, sources, None)
+                }
+                (None, None) => (Vec::new(), Vec::new(), None),
             };
             Ok(Ok(Loaded {
                 prefix,
+                sources,
                 input,
                 root,
             }))
@@ -218,6 +245,40 @@ async fn load(
             ),
             _ => state_error(state, e, ApiError::state_failed("not found")),
         }),
+    }
+}
+
+/// A replayed item whose stored file was deleted since: a 400 naming the file
+/// and the response (or conversation) that referenced it, before anything is
+/// sent (the files themselves are inlined again by the pipeline).
+fn check_files(state: &AppState, loaded: &Loaded) -> Result<(), ApiError> {
+    for (item, source) in loaded.prefix.iter().zip(&loaded.sources) {
+        let Some(file) = file_id_in(item) else {
+            continue;
+        };
+        if state.files.get(file).is_err() {
+            return Err(ApiError::invalid_request(
+                format!(
+                    "The stored input of {source} references the file '{}', which is no longer stored in this relay. Upload it again and resend the conversation, or start a new one.",
+                    super::error::sanitize(file)
+                ),
+                Some("input".into()),
+                Some("file_not_found".into()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The first `file_id` anywhere in an item.
+fn file_id_in(v: &Value) -> Option<&str> {
+    match v {
+        Value::Object(o) => o
+            .get("file_id")
+            .and_then(Value::as_str)
+            .or_else(|| o.values().find_map(file_id_in)),
+        Value::Array(a) => a.iter().find_map(file_id_in),
+        _ => None,
     }
 }
 

@@ -284,3 +284,40 @@ async fn a_conversation_prefixes_and_appends_whole_turns() {
         (404, Some("conversation"))
     );
 }
+
+#[tokio::test]
+async fn stored_files_are_inlined_again_on_replay_and_a_deleted_one_is_named() {
+    let r = Relay::start(RelayOptions::default()).await;
+    let (status, file) = r
+        .upload("notes.txt", "text/plain", b"the notes say 42")
+        .await;
+    assert_eq!(status, 200, "{file}");
+    let fid = id_of(&file);
+    let part = json!({"type": "input_file", "file_id": fid});
+    let input =
+        json!([{"role": "user", "content": [{"type": "input_text", "text": "read"}, part]}]);
+    let one = create(&r, body(input, json!({}))).await;
+    let stored = get_json(&r, &format!("/v1/responses/{}/input_items", id_of(&one))).await;
+    assert_eq!(
+        stored["data"][0]["content"][1]["file_id"],
+        fid.as_str(),
+        "kept before inlining"
+    );
+    let extra = json!({"previous_response_id": id_of(&one)});
+    let two = create(&r, body(json!("again"), extra)).await;
+    let replay = last_upstream(&r).to_string();
+    assert!(
+        replay.contains("the notes say 42"),
+        "inlined again: {replay}"
+    );
+
+    assert_eq!(delete(&r, &format!("/v1/files/{fid}")).await.status(), 200);
+    let extra = json!({"previous_response_id": id_of(&two)});
+    let (status, e) = refused(&r, body(json!("third"), extra)).await;
+    assert_eq!(status, 400);
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&fid) && message.contains(&id_of(&one)),
+        "{message}"
+    );
+}
