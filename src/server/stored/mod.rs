@@ -28,17 +28,17 @@ struct Asked {
 
 /// Takes `store`, `previous_response_id` and `conversation` out of the body.
 fn take_asked(body: &mut Map<String, Value>) -> Result<Asked, ApiError> {
-    let keep = match body.remove("store") {
+    let keep = match body.shift_remove("store") {
         None | Some(Value::Null) => true,
         Some(Value::Bool(b)) => b,
         Some(_) => return Err(invalid_type("store", "a boolean")),
     };
-    let previous = match body.remove("previous_response_id") {
+    let previous = match body.shift_remove("previous_response_id") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s),
         Some(_) => return Err(invalid_type("previous_response_id", "a string")),
     };
-    let conversation = match body.remove("conversation") {
+    let conversation = match body.shift_remove("conversation") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s),
         Some(Value::Object(o)) => match o.get("id") {
@@ -81,7 +81,8 @@ fn invalid_type(param: &str, expected: &str) -> ApiError {
 
 /// `input` as a list of items: a string is one user message.
 fn input_items(body: &mut Map<String, Value>) -> Result<Vec<Value>, ApiError> {
-    match body.remove("input") {
+    // Taken in place, so the key keeps its position (and the disclosure header its order).
+    match body.get_mut("input").map(Value::take) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::String(text)) => Ok(vec![crate::translate::user_text_item(text)]),
         Some(Value::Array(items)) => Ok(items),
