@@ -24,25 +24,39 @@ pub(crate) fn total_bytes(conn: &Connection) -> Result<u64, StateError> {
 
 /// Evicts what retention and the byte bound require; returns the bytes left.
 pub(crate) fn enforce(conn: &mut Connection, settings: &Settings) -> Result<u64, StateError> {
-    let cutoff =
-        now_ms().saturating_sub((settings.retention_days as i64).saturating_mul(86_400_000));
+    let days = i64::try_from(settings.retention_days).unwrap_or(i64::MAX);
+    let cutoff = now_ms().saturating_sub(days.saturating_mul(86_400_000));
+    let mut total = total_bytes(conn)?;
     let mut evicted = 0u64;
     while let Some(victim) = oldest(conn)? {
         let expired = victim.newest_ms() < cutoff;
-        if !expired && total_bytes(conn)? <= settings.max_bytes {
+        if !expired && total <= settings.max_bytes {
             break;
         }
         let tx = conn.transaction()?;
-        match &victim {
+        let freed: i64 = match &victim {
             Victim::Chain(root, _) => {
+                let freed = tx.query_row(
+                    "SELECT coalesce(sum(bytes), 0) FROM responses WHERE root_id = ?1",
+                    [root],
+                    |r| r.get(0),
+                )?;
                 tx.execute("DELETE FROM responses WHERE root_id = ?1", [root])?;
                 tx.execute("DELETE FROM chains WHERE root_id = ?1", [root])?;
+                freed
             }
             Victim::Conversation(id, _) => {
+                let freed = tx.query_row(
+                    "SELECT coalesce(sum(bytes), 0) FROM conversation_items WHERE conversation_id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )?;
                 tx.execute("DELETE FROM conversations WHERE id = ?1", [id])?;
+                freed
             }
-        }
+        };
         tx.commit()?;
+        total = total.saturating_sub(freed.max(0) as u64);
         evicted += 1;
     }
     if evicted > 0 {
@@ -51,8 +65,9 @@ pub(crate) fn enforce(conn: &mut Connection, settings: &Settings) -> Result<u64,
             "state: evicted chains and conversations past retention or state.max_bytes"
         );
         checkpoint(conn);
+        total = total_bytes(conn)?;
     }
-    total_bytes(conn)
+    Ok(total)
 }
 
 enum Victim {
