@@ -45,7 +45,7 @@ pub(crate) fn replayed(item: &Value) -> Value {
     match item {
         Value::Object(fields) => {
             let mut fields = fields.clone();
-            fields.remove("id");
+            fields.shift_remove("id");
             Value::Object(fields)
         }
         other => other.clone(),

@@ -50,14 +50,14 @@ pub(crate) async fn dispatch(
                 }
                 Err(e) => Err(e),
             };
-            run_item(state, read, id, item)
+            run_item(state, read, item)
         }
         ("DELETE", [id, "items", item]) => {
             let (owned, item_owned) = (id.to_string(), item.to_string());
             let done = store
                 .write(move |c| conversations::delete_item(c, &owned, &item_owned))
                 .await;
-            run_item(state, done, id, item)
+            run_item(state, done, item)
         }
         _ => return None,
     })
@@ -79,11 +79,9 @@ fn run(state: &AppState, r: Result<Value, StateError>, id: &str) -> Answer {
         .map_err(|e| state_error(state, e, ApiError::stored_not_found("Conversation", id)))
 }
 
-fn run_item(state: &AppState, r: Result<Value, StateError>, id: &str, item: &str) -> Answer {
-    r.map(|v| json_response(StatusCode::OK, &v)).map_err(|e| {
-        let message = format!("Item with id '{item}' not found in conversation '{id}'");
-        state_error(state, e, ApiError::stored_not_found(&message, item))
-    })
+fn run_item(state: &AppState, r: Result<Value, StateError>, item: &str) -> Answer {
+    r.map(|v| json_response(StatusCode::OK, &v))
+        .map_err(|e| state_error(state, e, ApiError::stored_not_found("Item", item)))
 }
 
 /// The request's JSON object body (an empty body is an empty object).

@@ -44,7 +44,7 @@ impl Recorder {
         };
         let mut object = response.clone();
         if let Value::Object(o) = &mut object {
-            o.remove("output");
+            o.shift_remove("output");
             self.patch(o);
         }
         let bytes = json_len(&object) + self.input.iter().chain(&output).map(json_len).sum::<u64>();
