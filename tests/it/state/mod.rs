@@ -177,6 +177,21 @@ async fn a_deleted_middle_turn_keeps_its_chain_whole_across_a_crash() {
         sent["input"][1].get("id").is_none(),
         "replayed without its id"
     );
+    let privacy = r
+        .stderr_log()
+        .matches("keeps /v1/responses answers")
+        .count();
+    assert_eq!(
+        privacy, 1,
+        "the privacy line is printed on the first start only"
+    );
+
+    // `state clear` wipes the store under a running relay.
+    let out = r.sandbox.run(&["state", "clear"]);
+    assert!(out.status.success(), "{}", crate::harness::stderr(&out));
+    assert_eq!(get_status(&r, &format!("/v1/responses/{id3}")).await, 404);
+    let (status, _) = refused(&r, body(json!("x"), json!({"previous_response_id": id3}))).await;
+    assert_eq!(status, 400);
 }
 
 #[tokio::test]
