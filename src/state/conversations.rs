@@ -3,7 +3,7 @@
 //! the responses queued before them); a response's turn is appended in the
 //! same transaction that stores the response ([`super::writer::write_record`]).
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value, json};
 
 use super::items::{Order, PageQuery, item_id, list, stored_input};
@@ -78,7 +78,7 @@ pub(crate) fn delete(conn: &mut Connection, id: &str) -> Result<Value, StateErro
 /// Appends items (already with ids) in a transaction; a conversation deleted in
 /// the meantime gets nothing.
 pub(crate) fn append<'a>(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     conversation: &str,
     response: Option<&str>,
     items: impl Iterator<Item = &'a Value>,

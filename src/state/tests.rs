@@ -160,3 +160,39 @@ fn a_conversation_turn_is_appended_with_its_response_and_read_before_it_is_writt
         3
     );
 }
+
+#[test]
+fn a_batch_commits_together_and_drops_a_failing_response_alone() {
+    use std::sync::{Arc, Mutex};
+    let (_dir, mut conn) = db();
+    let now = now_ms();
+    let shared = super::writer::Shared {
+        pending: Arc::new(Pending::default()),
+        counters: Arc::new(super::Counters::default()),
+        stats: Arc::new(Mutex::new(super::Stats::default())),
+    };
+    write_record(&mut conn, &record("dup", None, "dup", "first", now)).unwrap();
+    let batch: Vec<Arc<Record>> = [
+        record("b1", None, "b1", "one", now),
+        record("dup", None, "dup", "again", now),
+        record("b2", Some("b1"), "b1", "two", now),
+    ]
+    .into_iter()
+    .map(|r| shared.pending.push(r, u64::MAX).unwrap())
+    .collect();
+    let written = super::writer::write_batch(&mut conn, &batch, &shared);
+    assert!(written > 0);
+    assert!(exists(&conn, "b1") && exists(&conn, "b2"));
+    let counters = &shared.counters;
+    use std::sync::atomic::Ordering::Relaxed;
+    assert_eq!(
+        (
+            counters.written.load(Relaxed),
+            counters.dropped.load(Relaxed)
+        ),
+        (2, 1)
+    );
+    assert_eq!(shared.pending.len(), 0, "every response left the queue");
+    let chain = responses::chain(&conn, &shared.pending, "b2", u64::MAX).unwrap();
+    assert_eq!(texts(&chain.items), ["one", "pong", "two", "pong"]);
+}

@@ -69,10 +69,14 @@ pub(crate) fn start(
     }
 }
 
+/// Responses written in one transaction at most (group commit under load).
+const BATCH: usize = 64;
+
 fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, shared: &Shared, settings: &Settings) {
-    let (pending, counters) = (&shared.pending, &shared.counters);
+    lower_priority();
     let mut bytes = evict::total_bytes(&conn).unwrap_or(0);
     let mut last_sweep: Option<Instant> = None;
+    let mut next: Option<Job> = None;
     loop {
         if last_sweep.is_none_or(|t| t.elapsed() >= SWEEP_EVERY) || bytes > settings.max_bytes {
             match evict::enforce(&mut conn, settings) {
@@ -82,26 +86,24 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, shared: &Shared, set
             shared.recount(&conn);
             last_sweep = Some(Instant::now());
         }
-        let Some(job) = jobs.blocking_recv() else {
+        let Some(job) = next.take().or_else(|| jobs.blocking_recv()) else {
             return;
         };
         match job {
-            Job::Record(record) => {
-                match write_record(&mut conn, &record) {
-                    Ok(()) => {
-                        bytes = bytes.saturating_add(record.bytes);
-                        counters.written.fetch_add(1, Ordering::Relaxed);
-                        shared.wrote(&record);
-                    }
-                    Err(e) => {
-                        counters.dropped.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(
-                            response = record.id.as_str(),
-                            "response answered but not stored: {e:?}"
-                        );
+            Job::Record(first) => {
+                // The responses already queued behind it go in the same commit.
+                let mut batch = vec![first];
+                while batch.len() < BATCH {
+                    match jobs.try_recv() {
+                        Ok(Job::Record(r)) => batch.push(r),
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
                     }
                 }
-                pending.remove(record.seq);
+                bytes = bytes.saturating_add(write_batch(&mut conn, &batch, shared));
             }
             Job::Op(op, false) => op(&mut conn),
             Job::Op(op, true) => {
@@ -114,9 +116,74 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, shared: &Shared, set
     }
 }
 
+/// The writer yields to the threads that answer requests: on Linux its own
+/// thread gets nice 10, so under CPU contention writes wait, answers do not.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10) {
+        tracing::debug!("state writer: cannot lower its priority: {e}");
+    }
+}
+
+/// Writes a batch in one transaction, each response (with its conversation
+/// turn) under its own savepoint, so one that fails is dropped alone. Returns
+/// the bytes written; every response leaves the pending set.
+pub(super) fn write_batch(conn: &mut Connection, batch: &[Arc<Record>], shared: &Shared) -> u64 {
+    let mut written = Vec::with_capacity(batch.len());
+    let result = (|| -> Result<(), StateError> {
+        let mut tx = conn.transaction()?;
+        for record in batch {
+            let mut sp = tx.savepoint()?;
+            match insert_record(&sp, record) {
+                Ok(()) => {
+                    sp.commit()?;
+                    written.push(record);
+                }
+                Err(e) => {
+                    sp.rollback()?;
+                    drop_record(shared, record, &e);
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    })();
+    let mut bytes = 0;
+    match result {
+        Ok(()) => {
+            for record in &written {
+                bytes += record.bytes;
+                shared.counters.written.fetch_add(1, Ordering::Relaxed);
+                shared.wrote(record);
+            }
+        }
+        Err(e) => written.iter().for_each(|r| drop_record(shared, r, &e)),
+    }
+    for record in batch {
+        shared.pending.remove(record.seq);
+    }
+    bytes
+}
+
+fn drop_record(shared: &Shared, record: &Record, e: &StateError) {
+    shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(
+        response = record.id.as_str(),
+        "response answered but not stored: {e:?}"
+    );
+}
+
 /// Writes one response, and its conversation turn, in one transaction.
+#[cfg(test)]
 pub(crate) fn write_record(conn: &mut Connection, r: &Record) -> Result<(), StateError> {
     let tx = conn.transaction()?;
+    insert_record(&tx, r)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Inserts one response and its conversation turn (the caller commits).
+fn insert_record(tx: &Connection, r: &Record) -> Result<(), StateError> {
     if r.keep {
         tx.execute(
             "INSERT INTO responses (id, previous_id, root_id, conversation_id, created_ms, model, status, object, bytes)
@@ -158,8 +225,7 @@ pub(crate) fn write_record(conn: &mut Connection, r: &Record) -> Result<(), Stat
     }
     if let Some(conversation) = &r.conversation {
         let items = r.input.iter().chain(r.output.iter());
-        super::conversations::append(&tx, conversation, Some(&r.id), items, r.created_ms)?;
+        super::conversations::append(tx, conversation, Some(&r.id), items, r.created_ms)?;
     }
-    tx.commit()?;
     Ok(())
 }
