@@ -36,6 +36,7 @@ Register-ArgumentCompleter -Native -CommandName 'airelays' -ScriptBlock {
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Revoke and delete the stored ChatGPT credentials')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the relay in the foreground until Ctrl-C')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Report what is configured, signed in and running (no secrets)')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check the set-up end to end: config, sign-in, upstream, relay, clients')
             [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Show or rotate the relay token clients must send')
             [CompletionResult]::new('state', 'state', [CompletionResultType]::ParameterValue, 'Clear or check the local store of responses and conversations')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -89,6 +90,7 @@ Register-ArgumentCompleter -Native -CommandName 'airelays' -ScriptBlock {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]')
             [CompletionResult]::new('--no-auth', '--no-auth', [CompletionResultType]::ParameterName, 'Accept requests without the relay token (loopback listeners only)')
+            [CompletionResult]::new('--ignore-usage-guard', '--ignore-usage-guard', [CompletionResultType]::ParameterName, 'Let every request through the quota guard (usage.refuse_at_percent)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v debug, -vv trace); RUST_LOG also works')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v debug, -vv trace); RUST_LOG also works')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
@@ -101,6 +103,20 @@ Register-ArgumentCompleter -Native -CommandName 'airelays' -ScriptBlock {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object (schema: docs/status-json.md)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v debug, -vv trace); RUST_LOG also works')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v debug, -vv trace); RUST_LOG also works')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'airelays;doctor' {
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'The model of the live probes [default: the listed *-mini model, else the first]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object (schema: docs/doctor-json.md)')
+            [CompletionResult]::new('--live', '--live', [CompletionResultType]::ParameterName, 'Also spend the refresh token and send a streamed probe and a tool call upstream')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v debug, -vv trace); RUST_LOG also works')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v debug, -vv trace); RUST_LOG also works')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
@@ -232,6 +248,7 @@ Register-ArgumentCompleter -Native -CommandName 'airelays' -ScriptBlock {
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Revoke and delete the stored ChatGPT credentials')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the relay in the foreground until Ctrl-C')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Report what is configured, signed in and running (no secrets)')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check the set-up end to end: config, sign-in, upstream, relay, clients')
             [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Show or rotate the relay token clients must send')
             [CompletionResult]::new('state', 'state', [CompletionResultType]::ParameterValue, 'Clear or check the local store of responses and conversations')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -251,6 +268,9 @@ Register-ArgumentCompleter -Native -CommandName 'airelays' -ScriptBlock {
             break
         }
         'airelays;help;status' {
+            break
+        }
+        'airelays;help;doctor' {
             break
         }
         'airelays;help;token' {

@@ -19,6 +19,9 @@ _airelays() {
             airelays,completions)
                 cmd="airelays__subcmd__completions"
                 ;;
+            airelays,doctor)
+                cmd="airelays__subcmd__doctor"
+                ;;
             airelays,help)
                 cmd="airelays__subcmd__help"
                 ;;
@@ -45,6 +48,9 @@ _airelays() {
                 ;;
             airelays__subcmd__help,completions)
                 cmd="airelays__subcmd__help__subcmd__completions"
+                ;;
+            airelays__subcmd__help,doctor)
+                cmd="airelays__subcmd__help__subcmd__doctor"
                 ;;
             airelays__subcmd__help,help)
                 cmd="airelays__subcmd__help__subcmd__help"
@@ -125,7 +131,7 @@ _airelays() {
 
     case "${cmd}" in
         airelays)
-            opts="-v -q -h -V --config --data-dir --verbose --quiet --help --version init login logout serve status token state completions help"
+            opts="-v -q -h -V --config --data-dir --verbose --quiet --help --version init login logout serve status doctor token state completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -168,8 +174,34 @@ _airelays() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        airelays__subcmd__doctor)
+            opts="-v -q -h --json --live --model --config --data-dir --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         airelays__subcmd__help)
-            opts="init login logout serve status token state completions help"
+            opts="init login logout serve status doctor token state completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -183,6 +215,20 @@ _airelays() {
             return 0
             ;;
         airelays__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -435,7 +481,7 @@ _airelays() {
             return 0
             ;;
         airelays__subcmd__serve)
-            opts="-v -q -h --host --port --no-auth --config --data-dir --verbose --quiet --help"
+            opts="-v -q -h --host --port --no-auth --ignore-usage-guard --config --data-dir --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

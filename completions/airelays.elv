@@ -33,6 +33,7 @@ set edit:completion:arg-completer[airelays] = {|@words|
             cand logout 'Revoke and delete the stored ChatGPT credentials'
             cand serve 'Run the relay in the foreground until Ctrl-C'
             cand status 'Report what is configured, signed in and running (no secrets)'
+            cand doctor 'Check the set-up end to end: config, sign-in, upstream, relay, clients'
             cand token 'Show or rotate the relay token clients must send'
             cand state 'Clear or check the local store of responses and conversations'
             cand completions 'Print a shell completion script'
@@ -82,6 +83,7 @@ set edit:completion:arg-completer[airelays] = {|@words|
             cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
             cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
             cand --no-auth 'Accept requests without the relay token (loopback listeners only)'
+            cand --ignore-usage-guard 'Let every request through the quota guard (usage.refuse_at_percent)'
             cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
             cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
             cand -q 'Only errors'
@@ -93,6 +95,19 @@ set edit:completion:arg-completer[airelays] = {|@words|
             cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
             cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
             cand --json 'Print one JSON object (schema: docs/status-json.md)'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'airelays;doctor'= {
+            cand --model 'The model of the live probes [default: the listed *-mini model, else the first]'
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand --json 'Print one JSON object (schema: docs/doctor-json.md)'
+            cand --live 'Also spend the refresh token and send a streamed probe and a tool call upstream'
             cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
             cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
             cand -q 'Only errors'
@@ -208,6 +223,7 @@ set edit:completion:arg-completer[airelays] = {|@words|
             cand logout 'Revoke and delete the stored ChatGPT credentials'
             cand serve 'Run the relay in the foreground until Ctrl-C'
             cand status 'Report what is configured, signed in and running (no secrets)'
+            cand doctor 'Check the set-up end to end: config, sign-in, upstream, relay, clients'
             cand token 'Show or rotate the relay token clients must send'
             cand state 'Clear or check the local store of responses and conversations'
             cand completions 'Print a shell completion script'
@@ -222,6 +238,8 @@ set edit:completion:arg-completer[airelays] = {|@words|
         &'airelays;help;serve'= {
         }
         &'airelays;help;status'= {
+        }
+        &'airelays;help;doctor'= {
         }
         &'airelays;help;token'= {
             cand show 'Print the relay token and the header clients send'

@@ -35,6 +35,7 @@ complete -c airelays -n "__fish_airelays_needs_command" -f -a "login" -d 'Sign i
 complete -c airelays -n "__fish_airelays_needs_command" -f -a "logout" -d 'Revoke and delete the stored ChatGPT credentials'
 complete -c airelays -n "__fish_airelays_needs_command" -f -a "serve" -d 'Run the relay in the foreground until Ctrl-C'
 complete -c airelays -n "__fish_airelays_needs_command" -f -a "status" -d 'Report what is configured, signed in and running (no secrets)'
+complete -c airelays -n "__fish_airelays_needs_command" -f -a "doctor" -d 'Check the set-up end to end: config, sign-in, upstream, relay, clients'
 complete -c airelays -n "__fish_airelays_needs_command" -f -a "token" -d 'Show or rotate the relay token clients must send'
 complete -c airelays -n "__fish_airelays_needs_command" -f -a "state" -d 'Clear or check the local store of responses and conversations'
 complete -c airelays -n "__fish_airelays_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -67,6 +68,7 @@ complete -c airelays -n "__fish_airelays_using_subcommand serve" -l port -d 'Lis
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -l no-auth -d 'Accept requests without the relay token (loopback listeners only)'
+complete -c airelays -n "__fish_airelays_using_subcommand serve" -l ignore-usage-guard -d 'Let every request through the quota guard (usage.refuse_at_percent)'
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -s q -l quiet -d 'Only errors'
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -s h -l help -d 'Print help'
@@ -76,6 +78,14 @@ complete -c airelays -n "__fish_airelays_using_subcommand status" -l json -d 'Pr
 complete -c airelays -n "__fish_airelays_using_subcommand status" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
 complete -c airelays -n "__fish_airelays_using_subcommand status" -s q -l quiet -d 'Only errors'
 complete -c airelays -n "__fish_airelays_using_subcommand status" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_using_subcommand doctor" -l model -d 'The model of the live probes [default: the listed *-mini model, else the first]' -r
+complete -c airelays -n "__fish_airelays_using_subcommand doctor" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand doctor" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand doctor" -l json -d 'Print one JSON object (schema: docs/doctor-json.md)'
+complete -c airelays -n "__fish_airelays_using_subcommand doctor" -l live -d 'Also spend the refresh token and send a streamed probe and a tool call upstream'
+complete -c airelays -n "__fish_airelays_using_subcommand doctor" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
+complete -c airelays -n "__fish_airelays_using_subcommand doctor" -s q -l quiet -d 'Only errors'
+complete -c airelays -n "__fish_airelays_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c airelays -n "__fish_airelays_using_subcommand token; and not __fish_seen_subcommand_from show rotate help" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
 complete -c airelays -n "__fish_airelays_using_subcommand token; and not __fish_seen_subcommand_from show rotate help" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
 complete -c airelays -n "__fish_airelays_using_subcommand token; and not __fish_seen_subcommand_from show rotate help" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
@@ -127,15 +137,16 @@ complete -c airelays -n "__fish_airelays_using_subcommand completions" -l data-d
 complete -c airelays -n "__fish_airelays_using_subcommand completions" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
 complete -c airelays -n "__fish_airelays_using_subcommand completions" -s q -l quiet -d 'Only errors'
 complete -c airelays -n "__fish_airelays_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status token state completions help" -f -a "init" -d 'Write a config file and create the data directory and relay token if missing'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status token state completions help" -f -a "login" -d 'Sign in to ChatGPT (browser, or device code with --device)'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status token state completions help" -f -a "logout" -d 'Revoke and delete the stored ChatGPT credentials'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status token state completions help" -f -a "serve" -d 'Run the relay in the foreground until Ctrl-C'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status token state completions help" -f -a "status" -d 'Report what is configured, signed in and running (no secrets)'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status token state completions help" -f -a "token" -d 'Show or rotate the relay token clients must send'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status token state completions help" -f -a "state" -d 'Clear or check the local store of responses and conversations'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status token state completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status token state completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token state completions help" -f -a "init" -d 'Write a config file and create the data directory and relay token if missing'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token state completions help" -f -a "login" -d 'Sign in to ChatGPT (browser, or device code with --device)'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token state completions help" -f -a "logout" -d 'Revoke and delete the stored ChatGPT credentials'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token state completions help" -f -a "serve" -d 'Run the relay in the foreground until Ctrl-C'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token state completions help" -f -a "status" -d 'Report what is configured, signed in and running (no secrets)'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token state completions help" -f -a "doctor" -d 'Check the set-up end to end: config, sign-in, upstream, relay, clients'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token state completions help" -f -a "token" -d 'Show or rotate the relay token clients must send'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token state completions help" -f -a "state" -d 'Clear or check the local store of responses and conversations'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token state completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token state completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c airelays -n "__fish_airelays_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "show" -d 'Print the relay token and the header clients send'
 complete -c airelays -n "__fish_airelays_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "rotate" -d 'Replace the relay token; a running relay accepts only the new one within 1 s'
 complete -c airelays -n "__fish_airelays_using_subcommand help; and __fish_seen_subcommand_from state" -f -a "clear" -d 'Delete every stored response and conversation (a running relay keeps serving)'

@@ -18,15 +18,19 @@
 //!   single-flight for the relay.
 //! - [`translate`] — pure translation between the APIs clients speak and the
 //!   backend's streamed Responses API (no I/O): the dialect seam and one
-//!   implementation per API (Responses, Chat Completions, legacy Completions).
+//!   implementation per API (Responses, Chat Completions, legacy Completions,
+//!   Anthropic Messages, Ollama chat and generate).
 //! - [`upstream`] — the Codex backend: the pooled client with its headers and
 //!   timeouts, the incremental SSE reader, the decoding of its events, the model
 //!   catalogue, usage headers.
 //! - [`files`] — the crash-safe local upload store and the inlining of stored
 //!   files into requests.
-//! - [`server`] — the hyper server: listener and lifecycle, shared state, the
-//!   request guard and per-IP limits, routing, the relay pipeline, the error
-//!   catalogue and its envelopes.
+//! - [`server`] — the hyper server: the listeners (the relay's, and the optional
+//!   `ollama.listen` one) and lifecycle, shared state, the request guard and
+//!   per-IP limits, routing, the relay pipeline, the error catalogue and its
+//!   envelopes (OpenAI's, Anthropic's, Ollama's).
+//! - [`doctor`] — the ordered self-checks of `airelays doctor`, also run by the
+//!   relay's `POST /v1/relay/test` ([`doctor::relay_checks`]).
 //! - `state` — the local SQLite store of Responses and Conversations
 //!   (`previous_response_id`, retrieval, the Conversations API), written by one
 //!   thread off the request path.
@@ -37,7 +41,7 @@
 //! `server::serve` accepts a connection; for each request `server::routes` first
 //! picks the error envelope from the path (so the guard's own errors are in the
 //! client's dialect), then `server::guard` checks Host, Origin/CORS and, on
-//! `/v1/*`, the ban, the relay token (`token::TokenVerifier`), the token bucket and
+//! `/v1/*` and `/api/*`, the ban, the relay token (`token::TokenVerifier`), the token bucket and
 //! the concurrency slot (`server::limits`). A relayed API is one route line calling
 //! the one pipeline, `server::relay::relay::<D>` for its [`translate::dialect::Dialect`]:
 //! the dialect translates the body (pure), the pipeline resolves the model
@@ -65,6 +69,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub(crate) mod doctor;
 pub mod files;
 pub mod fsio;
 pub mod http;

@@ -99,6 +99,19 @@ pub(crate) struct ServerStatus {
     pub(crate) port: u16,
     pub(crate) base_url: String,
     pub(crate) started_at: Option<String>,
+    /// The Ollama API's second listener (`ollama.listen`); added in schema version 3.
+    pub(crate) ollama: OllamaListenerStatus,
+}
+
+/// The `ollama.listen` listener: its address when on, and whether `/api/*` there
+/// needs the relay token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct OllamaListenerStatus {
+    /// `http://host:port` of the running relay's second listener (the configured
+    /// one when no relay runs); `null` when off.
+    pub(crate) url: Option<String>,
+    /// `ollama.require_token`.
+    pub(crate) require_token: bool,
 }
 
 /// The relay token: required, present, where from, and its fingerprint.
@@ -206,15 +219,43 @@ impl UpstreamStatus {
     }
 }
 
-/// The last snapshot of the upstream `x-codex-*` usage headers.
+/// The plan's usage as last seen: from the backend's usage endpoint (polled) or
+/// from the `x-codex-*` headers of an answer (docs/status-json.md, `usage`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct UsageSnapshot {
-    /// When the headers were seen (RFC 3339).
+    /// When the figures were read (RFC 3339).
     pub observed_at: String,
-    /// The plan the headers name.
+    /// The plan the backend names.
     pub plan: Option<String>,
-    /// One entry per usage window the headers describe.
+    /// One entry per usage window.
     pub windows: Vec<UsageWindow>,
+    /// Where the figures come from: `poll` (the usage endpoint) or `headers`
+    /// (schema version 3; older snapshots read as `headers`).
+    #[serde(default = "headers_source")]
+    pub source: String,
+    /// The plan's credits, when the backend reports them (schema version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credits: Option<UsageCredits>,
+    /// Why the last poll failed, when it did after this snapshot was read: the
+    /// snapshot is kept, and `observed_at` says how old it is (schema version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_error: Option<String>,
+}
+
+fn headers_source() -> String {
+    "headers".to_owned()
+}
+
+/// The plan's credits (`credits` of the usage endpoint, or the
+/// `x-codex-credits-*` headers).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UsageCredits {
+    /// Whether the plan has credits.
+    pub has_credits: bool,
+    /// Whether they are unlimited.
+    pub unlimited: bool,
+    /// The balance, as the backend writes it.
+    pub balance: Option<String>,
 }
 
 /// One usage window of the subscription.
@@ -226,6 +267,17 @@ pub struct UsageWindow {
     pub used_percent: f64,
     /// When it resets (RFC 3339).
     pub resets_at: Option<String>,
+    /// The window's id, from its length, never from the slot it arrived in:
+    /// `5h`, `7d`, `30d`, otherwise `<minutes>m` (schema version 3).
+    #[serde(default)]
+    pub id: String,
+    /// For a limit of its own (`additional_rate_limits`): its `limit_name`; such a
+    /// window meters only some models or features (schema version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_name: Option<String>,
+    /// For a limit of its own: the `metered_feature` it meters (schema version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metered_feature: Option<String>,
 }
 
 /// The per-IP limits in force.
@@ -261,6 +313,9 @@ pub struct RelayStateFile {
     pub base_url: String,
     /// When it started (RFC 3339).
     pub started_at: String,
+    /// The `ollama.listen` listener's URL (`http://host:port`), when it serves one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ollama_url: Option<String>,
 }
 
 /// The parts of the document that come from other subsystems.
@@ -363,6 +418,7 @@ fn relay_token_status(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> 
 /// The running relay (`live`, else `relay.json` under a held lock), or the
 /// configured address when none runs.
 fn server_status(paths: &Paths, config: &Config, live: Option<RelayStateFile>) -> ServerStatus {
+    let require_token = config.ollama.require_token;
     match live.or_else(|| running_relay(paths)) {
         Some(s) => ServerStatus {
             running: true,
@@ -371,6 +427,10 @@ fn server_status(paths: &Paths, config: &Config, live: Option<RelayStateFile>) -
             port: s.port,
             base_url: s.base_url,
             started_at: Some(s.started_at),
+            ollama: OllamaListenerStatus {
+                url: s.ollama_url,
+                require_token,
+            },
         },
         None => ServerStatus {
             running: false,
@@ -379,6 +439,14 @@ fn server_status(paths: &Paths, config: &Config, live: Option<RelayStateFile>) -
             port: config.server.port,
             base_url: base_url(&config.server.host, config.server.port),
             started_at: None,
+            ollama: OllamaListenerStatus {
+                url: config
+                    .ollama
+                    .listen
+                    .as_deref()
+                    .map(|l| format!("http://{l}")),
+                require_token,
+            },
         },
     }
 }

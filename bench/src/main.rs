@@ -331,6 +331,7 @@ async fn bench(args: Args) -> Result<(), String> {
         ("/v1/chat/completions", payload::chat_stream(&long)),
         ("/v1/completions", payload::completions_stream(&long)),
         ("/v1/messages", payload::messages_stream(&long)),
+        ("/api/chat", payload::ollama_stream(&long)),
     ]
     .into_iter()
     .filter(|_| wants("throughput"))

@@ -108,6 +108,25 @@ pub fn messages_stream(prompt: &str) -> Work {
     }
 }
 
+/// A streamed Ollama chat request (`POST /api/chat`, streamed by default as Ollama
+/// clients send it): the relay answers in NDJSON lines; directly, the equivalent
+/// Responses request (the chat rules' default instructions, as on chat).
+pub fn ollama_stream(prompt: &str) -> Work {
+    let chat = json!({
+        "model": format!("{MODEL}:latest"),
+        "messages": [{"role": "user", "content": prompt}],
+    });
+    Work {
+        client_path: "/api/chat",
+        client_body: bytes(&chat),
+        upstream_body: bytes(&upstream(
+            vec![user_item(prompt)],
+            None,
+            RELAY_DEFAULT_INSTRUCTIONS,
+        )),
+    }
+}
+
 /// Text that looks like a coding session: code, quotes, newlines, a little non-ASCII.
 fn filler(seed: usize, len: usize) -> String {
     const LINES: [&str; 6] = [

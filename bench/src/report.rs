@@ -290,6 +290,7 @@ impl Report {
         ));
         let _ = writeln!(md, "|{}\n|{}", cells(&head), "---|".repeat(head.len()));
         let mut jt = Vec::new();
+        let mut of_direct: Vec<(&str, f64)> = Vec::new();
         for (route, ms) in &self.throughput {
             let d = mbps(&ms[0]);
             let pct = |m: &Measure| served(m).then(|| 100.0 * mbps(m) / d);
@@ -321,6 +322,7 @@ impl Report {
             let errs: String = ms[1..].iter().map(errors).collect();
             let _ = writeln!(md, "|{}{errs}", cells(&line));
             let r = new.unwrap_or(f64::NAN);
+            of_direct.push((route, r));
             targets.push((
                 format!("streaming throughput ≥ 90% of direct, `{route}`"),
                 format!("{r:.0}%"),
@@ -340,6 +342,25 @@ impl Report {
             }));
         }
         j["throughput"] = json!(jt);
+        Self::dialect_targets(&of_direct, targets);
+    }
+
+    /// Streams that re-encode the chat stream's events in another grammar: within 10
+    /// points of the chat stream's share of direct.
+    fn dialect_targets(of_direct: &[(&str, f64)], targets: &mut Targets) {
+        let share = |route: &str| of_direct.iter().find(|(r, _)| *r == route).map(|(_, p)| *p);
+        let Some(chat) = share("/v1/chat/completions") else {
+            return;
+        };
+        for route in ["/v1/messages", "/api/chat"] {
+            if let Some(p) = share(route) {
+                targets.push((
+                    format!("`{route}` stream within 10 points of the chat stream"),
+                    format!("{p:.0}% vs {chat:.0}% of direct ({:+.0} points)", p - chat),
+                    p >= chat - 10.0,
+                ));
+            }
+        }
     }
 
     fn large_table(&self, md: &mut String, targets: &mut Targets, j: &mut Value) {

@@ -296,10 +296,12 @@ pub(crate) fn usage(state: &MockState, request: &MockRequest) -> Response<Body> 
     if let Some(response) = auth_failure(state, request) {
         return response;
     }
-    reply::json(
-        StatusCode::OK,
-        &catalog::usage_payload(&state.config().account.plan),
-    )
+    let (payload, failure) = state.with_knobs(|k| (k.usage.clone(), k.usage_failure));
+    if failure {
+        return reply::detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
+    }
+    let payload = payload.unwrap_or_else(|| catalog::usage_payload(&state.config().account.plan));
+    reply::json(StatusCode::OK, &payload)
 }
 
 #[cfg(test)]

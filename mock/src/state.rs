@@ -293,6 +293,9 @@ pub(crate) struct Knobs {
     pub account: Option<crate::MockAccount>,
     pub models_failure: bool,
     pub models: Catalogue,
+    /// Replaces the `/wham/usage` payload; `None` = the plan's standard windows.
+    pub usage: Option<Value>,
+    pub usage_failure: bool,
 }
 
 /// The model catalogue with its ETag, computed once per change rather than per request.
@@ -326,6 +329,8 @@ impl Knobs {
             account: None,
             models_failure: false,
             models: Catalogue::new(crate::catalog::default_models()),
+            usage: None,
+            usage_failure: false,
         }
     }
 }
@@ -534,6 +539,17 @@ impl MockState {
     pub fn set_models(&self, models: Vec<Value>) {
         let catalogue = Catalogue::new(models);
         self.with_knobs(|k| k.models = catalogue);
+    }
+
+    /// Replaces the `/wham/usage` payload (e.g. a weekly window in the primary slot
+    /// and `secondary_window: null`); `None` restores the standard one.
+    pub fn set_usage(&self, payload: Option<Value>) {
+        self.with_knobs(|k| k.usage = payload);
+    }
+
+    /// `true` makes `/wham/usage` answer 500.
+    pub fn set_usage_failure(&self, fail: bool) {
+        self.with_knobs(|k| k.usage_failure = fail);
     }
 
     /// Queues a fault for the next `/responses` call that would otherwise succeed.

@@ -384,6 +384,21 @@ impl CredentialSession {
         }
     }
 
+    /// The stored access token when it is still usable, without refreshing it:
+    /// for background work (the usage poll) that must never spend the refresh
+    /// token on its own.
+    pub async fn access_if_fresh(&self) -> Option<Access> {
+        match self.ensure_loaded().await.ok()? {
+            Loaded::Present(cur) if cur.permanent.is_none() && !cur.unsaved => {
+                let fresh = !cur
+                    .creds
+                    .needs_refresh(jiff::Timestamp::now(), REFRESH_MARGIN);
+                fresh.then(|| cur.access.clone())
+            }
+            _ => None,
+        }
+    }
+
     /// After the upstream answered 401 to `rejected`: reload the store first (another
     /// process may have refreshed); if it holds a different access token use it, else
     /// refresh once. The caller retries its request once with the result.

@@ -19,6 +19,7 @@ macro_rules! outln {
 }
 
 mod completions;
+mod doctor;
 mod init;
 mod login;
 mod output;
@@ -82,6 +83,11 @@ pub(crate) enum Command {
     /// Report what is configured, signed in and running (no secrets)
     #[command(after_help = "Examples:\n  airelays status\n  airelays status --json | jq .ready")]
     Status(status::StatusArgs),
+    /// Check the set-up end to end: config, sign-in, upstream, relay, clients
+    #[command(
+        after_help = "Examples:\n  airelays doctor\n  airelays doctor --live           # also refresh, probe and call a tool upstream\n  airelays doctor --json | jq '.checks[] | select(.status != \"ok\")'"
+    )]
+    Doctor(doctor::DoctorArgs),
     /// Show or rotate the relay token clients must send
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -152,8 +158,11 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let style = Style::stderr();
-            eprintln!("{} {}", style.red("error:"), e.message);
+            // An empty message: the command already said what failed (`doctor`).
+            if !e.message.is_empty() {
+                let style = Style::stderr();
+                eprintln!("{} {}", style.red("error:"), e.message);
+            }
             ExitCode::from(e.code)
         }
     }
@@ -162,6 +171,10 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> CliResult {
     if let Command::Completions(args) = &cli.command {
         return completions::run(args);
+    }
+    if let Command::Doctor(args) = &cli.command {
+        // Loads the config itself: a broken config file is a failed check.
+        return doctor::run(cli.config.clone(), cli.data_dir.clone(), args);
     }
     let ctx = Context::load(&cli)?;
     match cli.command {
@@ -172,7 +185,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Status(args) => status::run(&ctx, &args),
         Command::Token(cmd) => token::run(&ctx, &cmd),
         Command::State(cmd) => state::run(&ctx, &cmd),
-        Command::Completions(_) => unreachable!("handled above"),
+        Command::Completions(_) | Command::Doctor(_) => unreachable!("handled above"),
     }
 }
 

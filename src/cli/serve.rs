@@ -26,6 +26,9 @@ pub(crate) struct ServeArgs {
     /// Accept requests without the relay token (loopback listeners only)
     #[arg(long)]
     pub(crate) no_auth: bool,
+    /// Let every request through the quota guard (usage.refuse_at_percent)
+    #[arg(long)]
+    pub(crate) ignore_usage_guard: bool,
 }
 
 /// `airelays serve`: starts the relay in the foreground until a signal stops it.
@@ -55,6 +58,7 @@ pub(crate) fn run(mut ctx: Context, args: &ServeArgs) -> CliResult {
             return Err(no_auth_refused(&config.server.host, &bad));
         }
     }
+    check_ollama_listen(config)?;
     fsio::ensure_private_dir(&ctx.paths.data_dir).map_err(|e| {
         CliError::new(format!(
             "cannot create the data directory {}: {e}",
@@ -105,11 +109,13 @@ pub(crate) fn run(mut ctx: Context, args: &ServeArgs) -> CliResult {
         .enable_all()
         .build()
         .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(serve_async(ctx, token, notes, style, lock))
+    let ignore = args.ignore_usage_guard;
+    runtime.block_on(serve_async(ctx, ignore, token, notes, style, lock))
 }
 
 async fn serve_async(
     ctx: Context,
+    ignore_usage_guard: bool,
     token: Option<(token::RelayToken, token::TokenSource)>,
     notes: Vec<String>,
     style: Style,
@@ -133,6 +139,10 @@ async fn serve_async(
         return Err(no_auth_refused(&config.server.host, &bad));
     }
     let url = base_url(&config.server.host, local.port());
+    let ollama = bind_ollama(&config).await?;
+    let ollama_url = ollama
+        .as_ref()
+        .map(|(_, addr)| format!("http://{}", addr_text(addr)));
 
     let (trigger, shutdown) = crate::shutdown::channel();
     let verifier = TokenVerifier::new(token.clone());
@@ -157,6 +167,7 @@ async fn serve_async(
         port: local.port(),
         base_url: url.clone(),
         started_at: crate::upstream::usage::now_rfc3339(),
+        ollama_url,
     };
     let state_file = ctx.paths.state_file();
     fsio::write_private_atomic(
@@ -173,6 +184,7 @@ async fn serve_async(
         files,
         relay,
         store,
+        ignore_usage_guard,
     });
 
     print_banner(&state, &url, token.as_ref(), &notes, &style);
@@ -181,7 +193,8 @@ async fn serve_async(
         shutdown_signal().await;
         trigger.fire();
     });
-    server::serve(Arc::clone(&state), listener, shutdown).await?;
+    let ollama = ollama.map(|(l, _)| l);
+    server::serve(Arc::clone(&state), listener, ollama, shutdown).await?;
     if let Some(store) = &state.store {
         // Responses answered during the grace period are written before exit.
         let _ = store.barrier().await;
@@ -218,6 +231,62 @@ fn open_state_store(
         eprintln!("warning: {reason}");
     }
     Some(store)
+}
+
+/// Whether `ollama.listen` may be served without the token: it (and, with
+/// `--no-auth`, its `/v1/*`) must resolve to loopback addresses only. Checked
+/// before binding; [`bind_ollama`] checks the bound address again.
+fn check_ollama_listen(config: &crate::config::Config) -> CliResult {
+    let Some(listen) = &config.ollama.listen else {
+        return Ok(());
+    };
+    if config.ollama.require_token && config.security.require_bearer_auth {
+        return Ok(());
+    }
+    let resolved: Vec<std::net::IpAddr> = listen
+        .to_socket_addrs()
+        .map(|a| a.map(|a| a.ip()).collect())
+        .unwrap_or_default();
+    match not_loopback("resolves to", &resolved) {
+        Some(bad) => Err(keyless_ollama_refused(listen, &bad)),
+        None => Ok(()),
+    }
+}
+
+fn keyless_ollama_refused(listen: &str, why: &str) -> CliError {
+    CliError::new(format!(
+        "refusing to serve the Ollama API without the relay token on {listen} (ollama.listen {why}) — set ollama.require_token = true, or listen on 127.0.0.1"
+    ))
+}
+
+/// Binds `ollama.listen` when set; a busy port is a one-line error naming the key.
+async fn bind_ollama(
+    config: &crate::config::Config,
+) -> Result<Option<(tokio::net::TcpListener, std::net::SocketAddr)>, CliError> {
+    let Some(listen) = &config.ollama.listen else {
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            " — another program (Ollama itself?) uses that port: stop it, or set ollama.listen to another address"
+        } else {
+            " — check ollama.listen"
+        };
+        CliError::new(format!(
+            "cannot listen on {listen} (ollama.listen): {e}{hint}"
+        ))
+    })?;
+    let local = listener.local_addr()?;
+    let keyless = !config.ollama.require_token || !config.security.require_bearer_auth;
+    if keyless && let Some(bad) = not_loopback("is bound to", &[local.ip()]) {
+        return Err(keyless_ollama_refused(listen, &bad));
+    }
+    Ok(Some((listener, local)))
+}
+
+/// `host:port`, an IPv6 host bracketed.
+fn addr_text(addr: &std::net::SocketAddr) -> String {
+    format!("{}:{}", bracket(&addr.ip().to_string()), addr.port())
 }
 
 /// Why `--no-auth` may not serve on these addresses: `None` when all are loopback
@@ -285,6 +354,16 @@ fn print_banner(
     );
     outln!("  Base URL:  {url}");
     outln!("  Auth:      {auth}");
+    if let Some(ollama) = &state.relay.ollama_url {
+        let note = if state.config.ollama.require_token && token.is_some() {
+            "/api/* with the relay token".to_string()
+        } else {
+            style.yellow(
+                "/api/* without a token — any local program may use your subscription through it",
+            )
+        };
+        outln!("  Ollama:    {ollama} ({note}; /v1/* always with the token)");
+    }
     outln!("  Sign-in:   {signed_in}");
     for n in notes {
         outln!("  Note:      {n}");

@@ -8,6 +8,7 @@ use crate::status::{
     self, LimitsStatus, RelayTokenStatus, StatusDocument, StatusInputs, UploadsStatus,
     UpstreamStatus, UsageSnapshot,
 };
+use crate::upstream::usage::local_time;
 
 #[derive(Debug, Args)]
 pub(crate) struct StatusArgs {
@@ -93,9 +94,18 @@ fn relay_section(doc: &StatusDocument) -> Section {
     } else {
         "not running".into()
     };
-    Section::new("Relay")
+    let mut section = Section::new("Relay")
         .row("State:", server)
-        .row("Base URL:", doc.server.base_url.clone())
+        .row("Base URL:", doc.server.base_url.clone());
+    if let Some(url) = &doc.server.ollama.url {
+        let token = if doc.server.ollama.require_token {
+            "with the relay token"
+        } else {
+            "/api/* without a token"
+        };
+        section = section.row("Ollama:", format!("{url} ({token})"));
+    }
+    section
         .row(
             "Config:",
             format!(
@@ -150,16 +160,71 @@ fn upstream_section(u: &UpstreamStatus, style: &Style) -> Section {
     sec.row("Credential store:", opt(&u.credential_store))
 }
 
-/// The last usage snapshot, one row per window.
+/// The plan's usage: one bar per window with the percent used and the local reset
+/// time, and how old the figures are.
 fn usage_section(usage: &UsageSnapshot) -> Section {
-    let mut sec = Section::new("Usage").row("Observed:", usage.observed_at.clone());
+    let age = usage
+        .observed_at
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| {
+            jiff::Timestamp::now()
+                .as_second()
+                .saturating_sub(t.as_second())
+        })
+        .map_or(String::new(), |s| format!(" ({} ago)", ago(s)));
+    let source = if usage.source == "poll" {
+        "usage endpoint"
+    } else {
+        "answer headers"
+    };
+    let mut sec = Section::new("Plan usage").row(
+        "Observed:",
+        format!("{}{age}, from the {source}", local_time(&usage.observed_at)),
+    );
+    if let Some(plan) = &usage.plan {
+        sec = sec.row("Plan:", plan.clone());
+    }
     for w in &usage.windows {
+        let name = match &w.limit_name {
+            Some(limit) => format!("{} {limit}:", w.id),
+            None => format!("{}:", w.id),
+        };
+        let resets = w
+            .resets_at
+            .as_deref()
+            .map_or("reset time unknown".into(), |t| {
+                format!("resets {}", local_time(t))
+            });
         sec = sec.row(
-            &format!("{} min window:", w.window_minutes),
-            format!("{:.1}% used, resets {}", w.used_percent, opt(&w.resets_at)),
+            &name,
+            format!(
+                "{} {:>5.1}% used, {resets}",
+                bar(w.used_percent),
+                w.used_percent
+            ),
         );
     }
+    if let Some(e) = &usage.poll_error {
+        sec = sec.row("Last poll:", format!("failed: {e}"));
+    }
     sec
+}
+
+/// `[#######.............]`: 20 cells, one per 5%.
+fn bar(percent: f64) -> String {
+    let filled = ((percent.clamp(0.0, 100.0) / 5.0).round()) as usize;
+    format!("[{}{}]", "#".repeat(filled), ".".repeat(20 - filled))
+}
+
+/// `42 s`, `5 min`, `3 h`, `2 d`.
+fn ago(seconds: i64) -> String {
+    match seconds.max(0) {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3_600 => format!("{} min", s / 60),
+        s if s < 86_400 => format!("{} h", s / 3_600),
+        s => format!("{} d", s / 86_400),
+    }
 }
 
 /// The per-IP rate, concurrency and failed-auth limits.

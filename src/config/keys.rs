@@ -22,6 +22,8 @@ pub(crate) enum Kind {
     ModelMap,
     Choice(&'static [&'static str]),
     Path,
+    /// A listen address `host:port` (`[v6]:port` for IPv6), or `""` for off.
+    Listen,
 }
 
 impl Kind {
@@ -42,6 +44,9 @@ impl Kind {
             }
             Kind::Choice(options) => format!("one of: {}", options.join(", ")),
             Kind::Path => "a file path".into(),
+            Kind::Listen => {
+                "an address host:port such as \"127.0.0.1:11434\", or \"\" for off".into()
+            }
         }
     }
 }
@@ -181,6 +186,7 @@ pub(crate) const KEYS: &[KeySpec] = &[
         "AIRELAYS_RETRY_ATTEMPTS",
         int(0, 10),
     ),
+    key("upstream.usage_url", "AIRELAYS_USAGE_URL", Kind::Url),
     KeySpec {
         key: "upstream.unsupported_parameters",
         env: None,
@@ -238,6 +244,27 @@ pub(crate) const KEYS: &[KeySpec] = &[
         "anthropic.model_map",
         "AIRELAYS_ANTHROPIC_MODEL_MAP",
         Kind::ModelMap,
+    ),
+    key("ollama.listen", "AIRELAYS_OLLAMA_LISTEN", Kind::Listen),
+    key(
+        "ollama.require_token",
+        "AIRELAYS_OLLAMA_REQUIRE_TOKEN",
+        Kind::Bool,
+    ),
+    key(
+        "usage.poll_seconds",
+        "AIRELAYS_USAGE_POLL_SECONDS",
+        int(0, 86_400),
+    ),
+    key(
+        "usage.warn_at_percent",
+        "AIRELAYS_USAGE_WARN_AT_PERCENT",
+        int(0, 100),
+    ),
+    key(
+        "usage.refuse_at_percent",
+        "AIRELAYS_USAGE_REFUSE_AT_PERCENT",
+        int(0, 100),
     ),
     key("state.enabled", "AIRELAYS_STATE_ENABLED", Kind::Bool),
     key(
@@ -403,6 +430,7 @@ impl Config {
                 self.upstream.unsupported_parameters = v
             }
             ("upstream.default_instructions", Text(v)) => self.upstream.default_instructions = v,
+            ("upstream.usage_url", Text(v)) => self.upstream.usage_url = Some(v),
             ("models.cache_ttl_seconds", Int(v)) => self.models.cache_ttl_seconds = v,
             ("models.extra_models", List(v)) => self.models.extra_models = v,
             ("auth.credential_store", Text(v)) => {
@@ -427,6 +455,11 @@ impl Config {
                 }
             }
             ("anthropic.model_map", Rules(v)) => self.anthropic.model_map = v,
+            ("ollama.listen", Text(v)) => self.ollama.listen = non_empty(Some(v)),
+            ("ollama.require_token", Bool(v)) => self.ollama.require_token = v,
+            ("usage.poll_seconds", Int(v)) => self.usage.poll_seconds = v,
+            ("usage.warn_at_percent", Int(v)) => self.usage.warn_at_percent = v,
+            ("usage.refuse_at_percent", Int(v)) => self.usage.refuse_at_percent = v,
             ("state.enabled", Bool(v)) => self.state.enabled = v,
             ("state.max_bytes", Int(v)) => self.state.max_bytes = v,
             ("state.retention_days", Int(v)) => self.state.retention_days = v,
@@ -545,8 +578,27 @@ fn parse_text(kind: Kind, s: &str) -> Option<Value> {
             ok.then(|| Value::Text(trimmed.trim_end_matches('/').to_string()))
         }
         Kind::Choice(options) if options.contains(&trimmed) => Some(Value::Text(trimmed.into())),
+        Kind::Listen if trimmed.is_empty() || is_listen_address(trimmed) => {
+            Some(Value::Text(trimmed.into()))
+        }
         _ => None,
     }
+}
+
+/// `host:port` with a host and a numeric port (`[v6]:port` for IPv6).
+fn is_listen_address(s: &str) -> bool {
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return false;
+    };
+    let host = match host.strip_prefix('[') {
+        Some(v6) => match v6.strip_suffix(']') {
+            Some(v6) => v6,
+            None => return false,
+        },
+        None if host.contains(':') => return false,
+        None => host,
+    };
+    !host.is_empty() && !host.contains(char::is_whitespace) && port.parse::<u16>().is_ok()
 }
 
 fn display_toml(v: &toml::Value) -> String {

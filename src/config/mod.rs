@@ -162,6 +162,22 @@ pub struct UpstreamConfig {
     pub unsupported_parameters: Vec<String>,
     /// `upstream.default_instructions`: sent when the client gives no instructions.
     pub default_instructions: String,
+    /// `upstream.usage_url`: the backend's usage endpoint; `None` derives it from
+    /// `base_url` (docs/upstream.md, "Usage endpoint").
+    pub usage_url: Option<String>,
+}
+
+/// `[usage]`: plan usage polling and the quota guard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageConfig {
+    /// `usage.poll_seconds`: how often the usage endpoint is read while the relay
+    /// is in use (0 = only at start and on demand).
+    pub poll_seconds: u64,
+    /// `usage.warn_at_percent`: a window this full is warned about (0 = never).
+    pub warn_at_percent: u64,
+    /// `usage.refuse_at_percent`: a window this full refuses new requests with 429
+    /// `usage_guard` (0 = off).
+    pub refuse_at_percent: u64,
 }
 
 /// `[models]`: the model catalogue.
@@ -242,6 +258,17 @@ pub struct ModelMapRule {
     pub effort: Option<String>,
 }
 
+/// `[ollama]`: the Ollama API and its optional second listener.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OllamaConfig {
+    /// `ollama.listen`: a second listener for apps that hard-code Ollama's address
+    /// (`127.0.0.1:11434`); `None` when off.
+    pub listen: Option<String>,
+    /// `ollama.require_token`: whether `/api/*` on that listener needs the relay
+    /// token (loopback listeners only may turn it off; `/v1/*` always needs it).
+    pub require_token: bool,
+}
+
 /// The effective configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -263,6 +290,10 @@ pub struct Config {
     pub chat: ChatConfig,
     /// `[anthropic]`.
     pub anthropic: AnthropicConfig,
+    /// `[ollama]`.
+    pub ollama: OllamaConfig,
+    /// `[usage]`.
+    pub usage: UsageConfig,
     /// `[state]`.
     pub state: StateConfig,
 }
@@ -306,6 +337,7 @@ impl Config {
                     .map(|s| s.to_string())
                     .collect(),
                 default_instructions: DEFAULT_INSTRUCTIONS.into(),
+                usage_url: None,
             },
             models: ModelsConfig {
                 cache_ttl_seconds: 300,
@@ -327,6 +359,15 @@ impl Config {
                 reasoning_output: ReasoningOutput::None,
             },
             anthropic: AnthropicConfig::default(),
+            ollama: OllamaConfig {
+                listen: None,
+                require_token: true,
+            },
+            usage: UsageConfig {
+                poll_seconds: 300,
+                warn_at_percent: 90,
+                refuse_at_percent: 0,
+            },
             state: StateConfig {
                 enabled: true,
                 max_bytes: 1 << 30,

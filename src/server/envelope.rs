@@ -20,14 +20,19 @@ pub(crate) enum Envelope {
     OpenAi,
     /// `{"type":"error","error":{"type","message"}}`.
     Anthropic,
+    /// Ollama's `{"error":"…"}`, on `/api/*`.
+    Ollama,
 }
 
 impl Envelope {
     /// The envelope for a request to `path`: Anthropic on `/v1/messages*`, and on
-    /// the shared `/v1/models*` when the request carries `anthropic-version`.
+    /// the shared `/v1/models*` when the request carries `anthropic-version`;
+    /// Ollama's on `/api/*`.
     pub(crate) fn of(path: &str, headers: &HeaderMap) -> Envelope {
         let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
-        if under("/v1/messages")
+        if under("/api") {
+            Envelope::Ollama
+        } else if under("/v1/messages")
             || (under("/v1/models") && headers.contains_key("anthropic-version"))
         {
             Envelope::Anthropic
@@ -43,6 +48,7 @@ impl ApiError {
         match envelope {
             Envelope::OpenAi => self.into_response(),
             Envelope::Anthropic => anthropic(self),
+            Envelope::Ollama => ollama(self),
         }
     }
 
@@ -77,6 +83,7 @@ fn anthropic(mut e: ApiError) -> Response<Body> {
     // Claude Code retries what its SDK is not told to leave alone: a usage limit
     // (it resets hours later) and the client's own errors are final.
     if code == "usage_limit_reached"
+        || code == "usage_guard"
         || (400..500).contains(&status.as_u16()) && status != 429 && status != 408
     {
         e.should_retry = Some(false);
@@ -94,6 +101,24 @@ fn anthropic(mut e: ApiError) -> Response<Body> {
         "error": {"type": error_type_for_status(status.as_u16()), "message": message},
     });
     respond(&e, status, serde_json::to_vec(&body).unwrap_or_default())
+}
+
+/// Ollama's envelope, `{"error":"…"}`, with the catalogue's status. The hints name
+/// what an Ollama client sets: the key of its connection, `/api/tags`.
+fn ollama(e: ApiError) -> Response<Body> {
+    let message = match e.code.as_deref() {
+        Some("invalid_api_key") => format!(
+            "{} Set it as the API key of the app's Ollama connection; for an app that cannot send one, see ollama.listen and ollama.require_token (docs/clients.md).",
+            e.message
+        ),
+        Some("model_not_found") => e
+            .message
+            .replace("GET /v1/models lists", "GET /api/tags lists"),
+        _ => e.message.clone(),
+    };
+    let body =
+        serde_json::to_vec(&crate::translate::ollama::error_body(&message)).unwrap_or_default();
+    respond(&e, e.status, body)
 }
 
 /// A JSON error answer with the catalogue's retry headers.
@@ -148,6 +173,21 @@ mod tests {
             Envelope::of("/v1/chat/completions", &anthropic),
             Envelope::OpenAi
         );
+        assert_eq!(Envelope::of("/api/chat", &none), Envelope::Ollama);
+        assert_eq!(Envelope::of("/api", &none), Envelope::Ollama);
+        assert_eq!(Envelope::of("/apix", &none), Envelope::OpenAi);
+    }
+
+    #[tokio::test]
+    async fn ollama_errors_are_one_error_string_with_the_catalogue_status() {
+        let r = ApiError::missing_or_invalid_token().into_response_in(Envelope::Ollama);
+        assert_eq!(r.status(), 401);
+        let b = body_of(r).await;
+        assert_eq!(b.as_object().unwrap().len(), 1, "{b}");
+        assert!(b["error"].as_str().unwrap().contains("bearer token"), "{b}");
+        let r = ApiError::model_not_found("nope", &[]).into_response_in(Envelope::Ollama);
+        assert_eq!(r.status(), 404);
+        assert!(body_of(r).await["error"].as_str().unwrap().contains("nope"));
     }
 
     #[tokio::test]

@@ -160,7 +160,7 @@ impl ApiError {
             "invalid_request_error",
             None,
             format!(
-                "Unknown route {method} {}. airelays serves /v1/responses, /v1/chat/completions, /v1/completions, /v1/messages, /v1/models and /v1/files.",
+                "Unknown route {method} {}. airelays serves /v1/responses, /v1/chat/completions, /v1/completions, /v1/messages, /v1/models, /v1/files and the Ollama API under /api.",
                 sanitize(path)
             ),
         )
@@ -188,6 +188,21 @@ impl ApiError {
                 sanitize(path)
             ),
         )
+    }
+
+    /// 403 for Ollama's model management (`/api/pull`, `/api/delete`, …).
+    pub(crate) fn models_managed_by_plan(operation: &str) -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            Some("models_managed_by_plan"),
+            format!(
+                "/api/{} is not available: the models come from your ChatGPT plan and cannot be pulled, pushed, created, copied or deleted here. GET /api/tags lists the models you can use.",
+                sanitize(operation)
+            ),
+        );
+        e.should_retry = Some(false);
+        e
     }
 
     // ---- 413 / 422 -----------------------------------------------------------
@@ -348,6 +363,30 @@ impl ApiError {
             Some("usage_limit_reached"),
             message,
         );
+        match retry_after {
+            Some(s) => e.with_retry_after(s),
+            None => e,
+        }
+    }
+
+    /// 429 from the quota guard (`usage.refuse_at_percent`).
+    pub(crate) fn usage_guard(
+        window: &str,
+        used: f64,
+        threshold: u64,
+        resets: Option<String>,
+        retry_after: Option<u64>,
+    ) -> ApiError {
+        let resets = resets.map_or(String::new(), |t| format!(" until it resets at {t}"));
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            Some("usage_guard"),
+            format!(
+                "The {window} of your ChatGPT plan is {used:.0}% used, at or past usage.refuse_at_percent ({threshold}%): airelays refuses new requests{resets}, so nothing spends the rest of it unnoticed. For urgent work send the header `x-airelays-override-usage-guard: 1`, or run `airelays serve --ignore-usage-guard`."
+            ),
+        );
+        e.should_retry = Some(false);
         match retry_after {
             Some(s) => e.with_retry_after(s),
             None => e,

@@ -1,6 +1,6 @@
 //! The request guard (docs/architecture.md#request-guard-order), in order: Host check (DNS rebinding), Origin
-//! check and CORS, then for `/v1/*`: bearer token (a wrong one from a banned
-//! identity is 429), token bucket, concurrency.
+//! check and CORS, then for the protected paths (`/v1/*`, `/api/*`): bearer token
+//! (a wrong one from a banned identity is 429), token bucket, concurrency.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -16,13 +16,27 @@ use crate::token::{AuthFailure, TokenVerifier};
 pub(crate) struct Guard {
     pub(crate) allowed_hosts: Vec<String>,
     pub(crate) allowed_origins: Vec<String>,
-    /// The listener's own host, accepted as a Host header.
-    pub(crate) listen_host: String,
+    /// The listeners' own hosts (the relay's, and `ollama.listen`'s when set),
+    /// accepted as a Host header.
+    pub(crate) listen_hosts: Vec<String>,
     pub(crate) require_auth: bool,
     pub(crate) verifier: TokenVerifier,
     pub(crate) limits: Arc<IpLimits>,
     pub(crate) per_minute: u32,
     pub(crate) concurrent: u32,
+}
+
+/// What a path asks of the guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// `/`, `/healthz`: Host and Origin only.
+    Public,
+    /// `/v1/*`, `/api/*`: the relay token, the ban, the bucket and concurrency.
+    Token,
+    /// `/api/*` on the `ollama.listen` listener with `ollama.require_token = false`:
+    /// everything [`Access::Token`] checks but the token (docs/security.md,
+    /// "The Ollama listener").
+    Keyless,
 }
 
 /// What passed the guard: the in-flight slot (for `/v1/*`) and the allowed
@@ -66,7 +80,10 @@ impl Guard {
             return false;
         }
         is_loopback_host(host)
-            || host.eq_ignore_ascii_case(host_of(&self.listen_host))
+            || self
+                .listen_hosts
+                .iter()
+                .any(|l| host.eq_ignore_ascii_case(host_of(l)))
             || self
                 .allowed_hosts
                 .iter()
@@ -80,13 +97,14 @@ impl Guard {
             .any(|a| a.trim().trim_end_matches('/').eq_ignore_ascii_case(o))
     }
 
-    /// Runs the guard. `protected` is true for `/v1/*`.
+    /// Runs the guard for a request to a path that asks for `access`.
     pub(crate) fn check<B>(
         &self,
         req: &Request<B>,
         ip: IpAddr,
-        protected: bool,
+        access: Access,
     ) -> Result<Pass, Stop> {
+        let protected = access != Access::Public;
         let refuse = |e: ApiError| Stop::Error(Box::new(e), None);
         self.check_host(req).map_err(refuse)?;
         let headers = req.headers();
@@ -108,7 +126,7 @@ impl Guard {
                 cors_origin,
             });
         }
-        match self.check_client(headers, ip) {
+        match self.check_client(headers, ip, access == Access::Token) {
             Ok(slot) => Ok(Pass {
                 _slot: Some(slot),
                 cors_origin,
@@ -173,13 +191,18 @@ impl Guard {
         }
     }
 
-    /// Step 3, on protected paths: token, ban, bucket, concurrency. A token that
-    /// verifies is served even from a banned identity: the ban bounds guessing, it
-    /// must not let another local user lock the owner's tools out
-    /// (docs/security.md, "Failed-auth ban").
-    fn check_client(&self, headers: &HeaderMap, ip: IpAddr) -> Result<SlotGuard, ApiError> {
+    /// Step 3, on protected paths: token (when `token` and the relay requires
+    /// one), ban, bucket, concurrency. A token that verifies is served even from a
+    /// banned identity: the ban bounds guessing, it must not let another local user
+    /// lock the owner's tools out (docs/security.md, "Failed-auth ban").
+    fn check_client(
+        &self,
+        headers: &HeaderMap,
+        ip: IpAddr,
+        token: bool,
+    ) -> Result<SlotGuard, ApiError> {
         let banned = self.limits.check_ban(ip);
-        if self.require_auth {
+        if self.require_auth && token {
             let (presented, verdict) = self.presented_token(headers);
             if let Err(failure) = verdict {
                 // While banned, a wrong token is answered 429 and not counted again.
@@ -232,7 +255,7 @@ pub(crate) fn add_cors(headers: &mut HeaderMap, origin: &HeaderValue) {
     headers.insert(
         http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static(
-            "x-request-id, request-id, retry-after, x-should-retry, x-airelays-ignored-parameters, x-airelays-upstream-model",
+            "x-request-id, request-id, retry-after, x-should-retry, x-airelays-ignored-parameters, x-airelays-upstream-model, x-airelays-usage-warning, x-airelays-usage-5h-used-percent, x-airelays-usage-5h-resets-at, x-airelays-usage-7d-used-percent, x-airelays-usage-7d-resets-at, x-airelays-usage-30d-used-percent, x-airelays-usage-30d-resets-at",
         ),
     );
 }
@@ -274,7 +297,7 @@ mod tests {
         Guard {
             allowed_hosts: vec!["relay.lan".into()],
             allowed_origins: vec!["http://localhost:3000".into()],
-            listen_host: "127.0.0.1".into(),
+            listen_hosts: vec!["127.0.0.1".into()],
             require_auth: true,
             verifier: TokenVerifier::new(Some((token.clone(), TokenSource::Env))),
             limits: IpLimits::new(LimitSettings {
@@ -323,7 +346,7 @@ mod tests {
             "relay.lan:8080",
         ] {
             assert_eq!(
-                code(g.check(&req(h, None, Some(&good)), ip, true)),
+                code(g.check(&req(h, None, Some(&good)), ip, Access::Token)),
                 None,
                 "{h}"
             );
@@ -339,7 +362,7 @@ mod tests {
             "[::1",
         ] {
             assert_eq!(
-                code(g.check(&req(h, None, Some(&good)), ip, true)).as_deref(),
+                code(g.check(&req(h, None, Some(&good)), ip, Access::Token)).as_deref(),
                 Some("host_not_allowed"),
                 "{h}"
             );
@@ -356,7 +379,7 @@ mod tests {
         r.headers_mut()
             .append("host", HeaderValue::from_static("evil.example"));
         assert_eq!(
-            code(g.check(&r, ip, true)).as_deref(),
+            code(g.check(&r, ip, Access::Token)).as_deref(),
             Some("host_not_allowed")
         );
     }
@@ -381,7 +404,11 @@ mod tests {
             ("http://127.0.0.1:8080/v1/models", None),
             ("/v1/models", Some("127.0.0.1:8080")),
         ] {
-            assert_eq!(code(g.check(&with(uri, host), ip, true)), None, "{uri}");
+            assert_eq!(
+                code(g.check(&with(uri, host), ip, Access::Token)),
+                None,
+                "{uri}"
+            );
         }
         for (uri, host) in [
             ("http://evil.example/v1/models", Some("localhost")),
@@ -390,7 +417,7 @@ mod tests {
             ("http://evil.example/v1/models", None),
         ] {
             assert_eq!(
-                code(g.check(&with(uri, host), ip, true)).as_deref(),
+                code(g.check(&with(uri, host), ip, Access::Token)).as_deref(),
                 Some("host_not_allowed"),
                 "{uri} {host:?}"
             );
@@ -407,7 +434,7 @@ mod tests {
             code(g.check(
                 &req("localhost", Some("http://localhost:3000"), Some(&good)),
                 ip,
-                true
+                Access::Token
             )),
             None
         );
@@ -415,18 +442,26 @@ mod tests {
             code(g.check(
                 &req("localhost", Some("https://evil.example"), Some(&good)),
                 ip,
-                true
+                Access::Token
             ))
             .as_deref(),
             Some("origin_not_allowed")
         );
         assert_eq!(
-            code(g.check(&req("localhost", Some("null"), Some(&good)), ip, true)).as_deref(),
+            code(g.check(
+                &req("localhost", Some("null"), Some(&good)),
+                ip,
+                Access::Token
+            ))
+            .as_deref(),
             Some("origin_not_allowed")
         );
         let mut pre = req("localhost", Some("http://localhost:3000"), None);
         *pre.method_mut() = Method::OPTIONS;
-        assert_eq!(code(g.check(&pre, ip, true)).as_deref(), Some("preflight"));
+        assert_eq!(
+            code(g.check(&pre, ip, Access::Token)).as_deref(),
+            Some("preflight")
+        );
     }
 
     #[test]
@@ -438,7 +473,7 @@ mod tests {
             g.check(
                 &req("localhost", Some("https://evil.example"), None),
                 ip,
-                true,
+                Access::Token,
             )
             .ok();
         }
@@ -451,11 +486,16 @@ mod tests {
         let g = guard(&t);
         let ip: IpAddr = "127.0.0.2".parse().unwrap();
         assert_eq!(
-            code(g.check(&req("localhost", None, Some("Bearer wrong")), ip, true)).as_deref(),
+            code(g.check(
+                &req("localhost", None, Some("Bearer wrong")),
+                ip,
+                Access::Token
+            ))
+            .as_deref(),
             Some("invalid_api_key")
         );
         assert_eq!(
-            code(g.check(&req("localhost", None, Some("wrong")), ip, true)).as_deref(),
+            code(g.check(&req("localhost", None, Some("wrong")), ip, Access::Token)).as_deref(),
             Some("invalid_api_key")
         );
         assert!(g.limits.check_ban(ip).is_err());
@@ -463,13 +503,18 @@ mod tests {
         for from in ["127.0.0.2", "127.0.0.1", "::1", "::ffff:127.0.0.7"] {
             let from: IpAddr = from.parse().unwrap();
             assert_eq!(
-                code(g.check(&req("localhost", None, Some(&good)), from, true)),
+                code(g.check(&req("localhost", None, Some(&good)), from, Access::Token)),
                 None,
                 "{from}"
             );
             // A wrong token while banned is 429 and does not extend the ban.
             assert_eq!(
-                code(g.check(&req("localhost", None, Some("Bearer other")), from, true)).as_deref(),
+                code(g.check(
+                    &req("localhost", None, Some("Bearer other")),
+                    from,
+                    Access::Token
+                ))
+                .as_deref(),
                 Some("ip_temporarily_blocked"),
                 "{from}"
             );
@@ -484,13 +529,13 @@ mod tests {
         let ip: IpAddr = "127.0.0.4".parse().unwrap();
         for _ in 0..10 {
             assert_eq!(
-                code(g.check(&req("localhost", None, None), ip, true)).as_deref(),
+                code(g.check(&req("localhost", None, None), ip, Access::Token)).as_deref(),
                 Some("invalid_api_key")
             );
         }
         let good = format!("Bearer {}", t.expose());
         assert_eq!(
-            code(g.check(&req("localhost", None, Some(&good)), ip, true)),
+            code(g.check(&req("localhost", None, Some(&good)), ip, Access::Token)),
             None
         );
     }
@@ -506,7 +551,7 @@ mod tests {
                 .insert("sec-fetch-site", HeaderValue::from_static(site));
             for _ in 0..3 {
                 assert_eq!(
-                    code(g.check(&r, ip, true)).as_deref(),
+                    code(g.check(&r, ip, Access::Token)).as_deref(),
                     Some("origin_not_allowed")
                 );
             }
@@ -518,7 +563,7 @@ mod tests {
             let mut r = req("localhost", None, Some(&good));
             r.headers_mut()
                 .insert("sec-fetch-site", HeaderValue::from_static(site));
-            assert_eq!(code(g.check(&r, ip, true)), None);
+            assert_eq!(code(g.check(&r, ip, Access::Token)), None);
         }
     }
 
@@ -528,8 +573,54 @@ mod tests {
         let g = guard(&t);
         let ip: IpAddr = "127.0.0.3".parse().unwrap();
         assert_eq!(
-            code(g.check(&req("localhost", None, None), ip, false)),
+            code(g.check(&req("localhost", None, None), ip, Access::Public)),
             None
         );
+    }
+
+    #[test]
+    fn keyless_paths_skip_only_the_token() {
+        let t = RelayToken::generate();
+        let g = guard(&t);
+        let ip: IpAddr = "127.0.0.6".parse().unwrap();
+        assert_eq!(
+            code(g.check(&req("localhost", None, None), ip, Access::Keyless)),
+            None
+        );
+        // Host, Origin and the cross-site check still run.
+        assert_eq!(
+            code(g.check(&req("evil.example", None, None), ip, Access::Keyless)).as_deref(),
+            Some("host_not_allowed")
+        );
+        assert_eq!(
+            code(g.check(
+                &req("localhost", Some("http://evil.example"), None),
+                ip,
+                Access::Keyless
+            ))
+            .as_deref(),
+            Some("origin_not_allowed")
+        );
+        let mut r = req("localhost", None, None);
+        r.headers_mut()
+            .insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        assert_eq!(
+            code(g.check(&r, ip, Access::Keyless)).as_deref(),
+            Some("origin_not_allowed")
+        );
+        // The concurrency limit still holds: ten slots, then 429.
+        let held: Vec<Pass> = (0..10)
+            .map(
+                |_| match g.check(&req("localhost", None, None), ip, Access::Keyless) {
+                    Ok(p) => p,
+                    Err(_) => panic!("slot refused early"),
+                },
+            )
+            .collect();
+        assert_eq!(
+            code(g.check(&req("localhost", None, None), ip, Access::Keyless)).as_deref(),
+            Some("too_many_concurrent_requests")
+        );
+        drop(held);
     }
 }

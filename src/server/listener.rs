@@ -56,6 +56,16 @@ pub(crate) fn default_max_connections() -> usize {
     usize::try_from(soft.saturating_sub(128).clamp(16, 4096)).unwrap_or(4096)
 }
 
+/// Which of the relay's listeners a connection came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listener {
+    /// `server.host:server.port`: every route.
+    Main,
+    /// `ollama.listen`: `/`, `/healthz`, `/api/*` and `/v1/*`, for apps that
+    /// hard-code Ollama's address.
+    Ollama,
+}
+
 #[derive(Default)]
 struct Tally {
     open: usize,
@@ -245,11 +255,12 @@ fn builder() -> Builder<TokioExecutor> {
     builder
 }
 
-/// Accepts connections until `shutdown` fires, then waits up to `grace` for the
-/// open ones to finish.
+/// Accepts connections on `listener` (the relay's `which` listener) until
+/// `shutdown` fires, then waits up to `grace` for the open ones to finish.
 pub(crate) async fn accept_loop(
     state: Arc<AppState>,
     listener: TcpListener,
+    which: Listener,
     shutdown: Shutdown,
     grace: Duration,
 ) {
@@ -274,6 +285,7 @@ pub(crate) async fn accept_loop(
                     state: Arc::clone(&state),
                     builder: builder.clone(),
                     peer,
+                    which,
                     ticket: Arc::new(ticket),
                 };
                 tokio::spawn(conn.run(stream, shutdown.clone()));
@@ -296,6 +308,7 @@ struct Connection {
     state: Arc<AppState>,
     builder: Builder<TokioExecutor>,
     peer: SocketAddr,
+    which: Listener,
     ticket: Arc<Ticket>,
 }
 
@@ -303,13 +316,13 @@ impl Connection {
     /// Serves one connection within its deadlines.
     async fn run(self, stream: TcpStream, mut shutdown: Shutdown) {
         let activity = Arc::new(Activity::default());
-        let (state, peer, ticket) = (self.state, self.peer, self.ticket);
+        let (state, peer, which, ticket) = (self.state, self.peer, self.which, self.ticket);
         let act = Arc::clone(&activity);
         let svc = service_fn(move |req| {
             let open = InFlight::new(&act);
             let (st, ticket) = (Arc::clone(&state), Arc::clone(&ticket));
             async move {
-                let resp = super::handle(st, peer, &ticket, req).await?;
+                let resp = super::handle(st, peer, which, &ticket, req).await?;
                 Ok::<_, std::convert::Infallible>(resp.map(|inner| Tracked { inner, _open: open }))
             }
         });

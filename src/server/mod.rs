@@ -15,12 +15,14 @@ pub(crate) mod limits;
 pub(crate) mod listener;
 pub(crate) mod log_writer;
 pub(crate) mod recent_items;
+pub(crate) mod recent_models;
 pub(crate) mod relay;
 pub(crate) mod routes;
 mod state;
 pub(crate) mod stored;
 mod tokenizer;
 pub(crate) mod traffic;
+pub(crate) mod usage;
 
 pub(crate) use state::{AppParts, AppState};
 pub(crate) use state::{CountGuard, Counter};
@@ -37,6 +39,7 @@ use tokio::net::TcpListener;
 
 use crate::shutdown::Shutdown;
 use body::Body;
+pub(crate) use listener::Listener;
 
 /// How long a client may take to send its request headers.
 pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
@@ -50,21 +53,44 @@ fn request_id() -> String {
     format!("req_{:032x}", n)
 }
 
-/// Serves connections until `shutdown` fires, then lets open requests finish
-/// for `server.shutdown_grace_seconds`. The background tasks it starts stop on
-/// the same signal.
+/// Serves connections on the relay's listener (and on the `ollama.listen` one
+/// when given) until `shutdown` fires, then lets open requests finish for
+/// `server.shutdown_grace_seconds`. The background tasks it starts stop on the
+/// same signal.
 pub(crate) async fn serve(
     state: Arc<AppState>,
     listener: TcpListener,
+    ollama: Option<TcpListener>,
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_limits(Arc::clone(&state), shutdown.clone()));
     let persister = tokio::spawn(persist_usage(Arc::clone(&state), shutdown.clone()));
     let traffic = tokio::spawn(stop_traffic_log(Arc::clone(&state), shutdown.clone()));
+    let poller = tokio::spawn(usage::poll_loop(Arc::clone(&state), shutdown.clone()));
     let retention = tokio::spawn(wake_state_store(Arc::clone(&state), shutdown.clone()));
     let grace = Duration::from_secs(state.config.server.shutdown_grace_seconds);
-    listener::accept_loop(Arc::clone(&state), listener, shutdown, grace).await;
-    let _ = tokio::join!(sweeper, persister, traffic, retention);
+    let second = ollama.map(|l| {
+        let loop_ = listener::accept_loop(
+            Arc::clone(&state),
+            l,
+            Listener::Ollama,
+            shutdown.clone(),
+            grace,
+        );
+        tokio::spawn(loop_)
+    });
+    listener::accept_loop(
+        Arc::clone(&state),
+        listener,
+        Listener::Main,
+        shutdown,
+        grace,
+    )
+    .await;
+    if let Some(second) = second {
+        let _ = second.await;
+    }
+    let _ = tokio::join!(sweeper, persister, traffic, poller, retention);
     write_usage(&state);
     Ok(())
 }
@@ -107,7 +133,7 @@ async fn sweep_limits(state: Arc<AppState>, mut shutdown: Shutdown) {
 async fn persist_usage(state: Arc<AppState>, mut shutdown: Shutdown) {
     loop {
         tokio::select! {
-            _ = state.usage_changed.notified() => {}
+            _ = state.usage.changed.notified() => {}
             _ = shutdown.fired() => return,
         }
         let st = Arc::clone(&state);
@@ -121,12 +147,7 @@ async fn persist_usage(state: Arc<AppState>, mut shutdown: Shutdown) {
 }
 
 fn write_usage(state: &AppState) {
-    let snapshot = state
-        .usage
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    if let Some(s) = snapshot
+    if let Some(s) = state.usage.snapshot()
         && let Ok(bytes) = serde_json::to_vec_pretty(&s)
         && let Err(e) = crate::fsio::write_private_atomic(&state.paths.usage_file(), &bytes)
     {
@@ -141,13 +162,16 @@ fn client_ip(peer: SocketAddr) -> IpAddr {
 async fn handle(
     state: Arc<AppState>,
     peer: SocketAddr,
+    which: Listener,
     ticket: &listener::Ticket,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
     // A connection that completes a request with the right token (or any request
-    // when the token is off) leaves the untrusted half of the connection cap.
+    // when the token is off, on this listener) leaves the untrusted half of the
+    // connection cap.
     let authenticated = !state.guard.require_auth
+        || (which == Listener::Ollama && !state.config.ollama.require_token)
         || state
             .guard
             .verifier
@@ -162,7 +186,7 @@ async fn handle(
     let path = req.uri().path().to_string();
     let ip = client_ip(peer);
     state.counters.requests.fetch_add(1, Ordering::Relaxed);
-    let mut resp = routes::route(&state, ip, req).await;
+    let mut resp = routes::route(&state, ip, which, req).await;
     if authenticated {
         ticket.mark_trusted();
     }

@@ -1,19 +1,21 @@
 //! What every request handler shares: the configuration, the guard, the upstream
 //! client, the credential session, the stores, and the live counters.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::guard::Guard;
 use super::limits::{IpLimits, LimitSettings};
 use super::recent_items::RecentItems;
+use super::recent_models::RecentModels;
 use super::traffic::TrafficLog;
+use super::usage::PlanUsage;
 use crate::auth::session::CredentialSession;
 use crate::config::{Config, Paths};
 use crate::files::FileStore;
 use crate::state::StateStore;
-use crate::status::{RelayStateFile, UsageSnapshot};
+use crate::status::RelayStateFile;
 use crate::token::TokenVerifier;
 use crate::upstream::UpstreamClient;
 use crate::upstream::models::ModelCatalog;
@@ -97,6 +99,8 @@ pub(crate) struct AppParts {
     pub(crate) relay: RelayStateFile,
     /// The state store, unless `state.enabled` is false.
     pub(crate) store: Option<StateStore>,
+    /// `serve --ignore-usage-guard`.
+    pub(crate) ignore_usage_guard: bool,
 }
 
 /// Everything the request handlers share.
@@ -110,9 +114,11 @@ pub(crate) struct AppState {
     pub(crate) files: FileStore,
     /// Output items of recent responses, for clients that send `item_reference`s.
     pub(crate) recent_items: RecentItems,
+    /// The models Ollama clients used recently, for `/api/ps`.
+    pub(crate) recent_models: RecentModels,
     pub(crate) counters: Counters,
-    pub(crate) usage: Mutex<Option<UsageSnapshot>>,
-    pub(crate) usage_changed: tokio::sync::Notify,
+    /// The plan's usage: snapshot, answer headers, warning and quota guard.
+    pub(crate) usage: PlanUsage,
     pub(crate) traffic: Option<TrafficLog>,
     /// The connection caps (`security.max_connections`, `…_per_ip`).
     pub(crate) connections: Arc<super::listener::Connections>,
@@ -135,12 +141,15 @@ impl AppState {
             files,
             relay,
             store,
+            ignore_usage_guard,
         } = parts;
         let s = &config.security;
         let guard = Guard {
             allowed_hosts: s.allowed_hosts.clone(),
             allowed_origins: s.allowed_origins.clone(),
-            listen_host: config.server.host.clone(),
+            listen_hosts: std::iter::once(config.server.host.clone())
+                .chain(config.ollama.listen.clone())
+                .collect(),
             require_auth: s.require_bearer_auth,
             verifier,
             limits: IpLimits::new(LimitSettings::from(s)),
@@ -157,8 +166,11 @@ impl AppState {
                 Duration::from_secs(config.models.cache_ttl_seconds),
                 config.models.extra_models.clone(),
             ),
-            usage: Mutex::new(crate::status::read_usage(&paths.usage_file())),
-            usage_changed: tokio::sync::Notify::new(),
+            usage: PlanUsage::new(
+                &config.usage,
+                crate::status::read_usage(&paths.usage_file()),
+                ignore_usage_guard,
+            ),
             counters: Counters::default(),
             relay,
             store,
@@ -166,6 +178,7 @@ impl AppState {
             credentials,
             files,
             recent_items: RecentItems::new(RecentItems::DEFAULT_CAPACITY_BYTES),
+            recent_models: RecentModels::default(),
             traffic,
             connections: super::listener::Connections::new(
                 s.max_connections,
@@ -179,11 +192,5 @@ impl AppState {
     /// The base URL clients use (`http://127.0.0.1:8080/v1`).
     pub(crate) fn base_url(&self) -> &str {
         &self.relay.base_url
-    }
-
-    /// Records the latest upstream usage snapshot (persisted in the background).
-    pub(crate) fn record_usage(&self, snapshot: UsageSnapshot) {
-        *self.usage.lock().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
-        self.usage_changed.notify_one();
     }
 }

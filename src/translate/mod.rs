@@ -154,7 +154,7 @@ pub fn ignored_parameters_header(names: &[String]) -> Option<String> {
 }
 
 /// Parses a request body into its top-level object, with a message a user can act on.
-fn parse_body(body: &[u8]) -> Result<Map<String, Value>, TranslateError> {
+pub(crate) fn parse_body(body: &[u8]) -> Result<Map<String, Value>, TranslateError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(TranslateError::new(
             "The request body is empty. Send a JSON object.",

@@ -78,6 +78,7 @@ pub(crate) struct UpstreamClient {
     http: reqwest::Client,
     responses_url: String,
     models_url: String,
+    usage_url: String,
     client_version: String,
     idle_timeout: Duration,
     retry_attempts: u32,
@@ -221,6 +222,10 @@ impl UpstreamClient {
             http,
             responses_url: format!("{base}/responses"),
             models_url: format!("{base}/models?client_version={}", config.client_version),
+            usage_url: config
+                .usage_url
+                .clone()
+                .unwrap_or_else(|| super::usage::usage_url(base)),
             client_version: config.client_version.clone(),
             idle_timeout: Duration::from_secs(config.stream_idle_timeout_seconds),
             retry_attempts: config.retry_attempts,
@@ -324,6 +329,23 @@ impl UpstreamClient {
         token: &str,
         account_id: &str,
     ) -> Result<Vec<serde_json::Value>, UpstreamError> {
+        self.fetch_models_with_headers(token, account_id)
+            .await
+            .map(|(models, _)| models)
+    }
+
+    /// The URL of the model catalogue (`airelays doctor` names it in its findings).
+    pub(crate) fn models_url(&self) -> &str {
+        &self.models_url
+    }
+
+    /// [`UpstreamClient::fetch_models`] with the answer's headers (`airelays doctor`
+    /// reads its `Date` to measure clock skew).
+    pub(crate) async fn fetch_models_with_headers(
+        &self,
+        token: &str,
+        account_id: &str,
+    ) -> Result<(Vec<serde_json::Value>, HeaderMap), UpstreamError> {
         let headers = self.common_headers(token, account_id);
         let send = self.http.get(&self.models_url).headers(headers).send();
         let resp = match tokio::time::timeout(self.idle_timeout, send).await {
@@ -346,8 +368,44 @@ impl UpstreamClient {
             models: Vec<serde_json::Value>,
         }
         serde_json::from_slice::<Catalogue>(&body)
-            .map(|c| c.models)
+            .map(|c| (c.models, headers))
             .map_err(|e| UpstreamError::Malformed(format!("model catalogue: {e}")))
+    }
+
+    /// The plan-usage endpoint this client reads.
+    pub(crate) fn usage_url(&self) -> &str {
+        &self.usage_url
+    }
+
+    /// Reads the plan's usage (docs/upstream.md, "Usage endpoint").
+    pub(crate) async fn fetch_usage(
+        &self,
+        token: &str,
+        account_id: &str,
+    ) -> Result<serde_json::Value, UpstreamError> {
+        let mut headers = self.common_headers(token, account_id);
+        headers.insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static("application/json"),
+        );
+        let send = self.http.get(&self.usage_url).headers(headers).send();
+        let resp = match tokio::time::timeout(self.idle_timeout, send).await {
+            Err(_) => return Err(UpstreamError::Timeout("usage endpoint")),
+            Ok(Err(e)) => return Err(UpstreamError::Connect(error_chain(&e))),
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = read_bounded(resp, 1024 * 1024, self.idle_timeout).await;
+        if !(200..300).contains(&status) {
+            return Err(UpstreamError::Status {
+                status,
+                headers,
+                body,
+            });
+        }
+        serde_json::from_slice(&body)
+            .map_err(|e| UpstreamError::Malformed(format!("usage endpoint: {e}")))
     }
 }
 

@@ -231,7 +231,15 @@ fn usage_errors_exit_2() {
 #[test]
 fn every_subcommand_has_help_with_an_example() {
     let sb = Sandbox::new();
-    for sub in ["init", "login", "logout", "serve", "status", "completions"] {
+    for sub in [
+        "init",
+        "login",
+        "logout",
+        "serve",
+        "status",
+        "doctor",
+        "completions",
+    ] {
         let out = sb.run(&[sub, "--help"]);
         assert!(out.status.success());
         assert!(

@@ -192,6 +192,7 @@ async fn kill_during_keychain_refreshes() {
             ("AIRELAYS_CREDENTIAL_STORE", "keychain".into()),
             ("HOME", std::env::var("HOME").unwrap()),
         ],
+        ..RelayOptions::default()
     })
     .await;
     let paths = r.sandbox.paths();

@@ -22,7 +22,7 @@ use super::guard::Pass;
 use super::{AppState, LoggedModel};
 use crate::translate::dialect::{AnswerContext, Dialect, Prepared};
 
-pub(crate) use request::{fetch_catalogue, translate_options};
+pub(crate) use request::{fetch_catalogue, resolve_model, translate_options};
 
 /// Relays one client request in dialect `D` and produces the client's answer.
 pub(crate) async fn relay<D: Dialect<Context = ()>>(
@@ -42,22 +42,25 @@ pub(crate) async fn relay_in<D: Dialect>(
 ) -> Result<Response<Body>, ApiError> {
     let (parts, body) = req.into_parts();
     let bytes = read_body(state, &parts.headers, body).await?;
-    relay_read::<D>(state, &parts.headers, bytes, pass, context).await
+    let opts = request::translate_options(state);
+    let prepared = D::prepare_in(&bytes, &opts, context)?;
+    drop(bytes);
+    relay_prepared(state, &parts.headers, prepared, pass).await
 }
 
-/// [`relay_in`] for a body its route has already read.
-pub(crate) async fn relay_read<D: Dialect>(
+/// [`relay`] for a request its route has already read and translated (a route
+/// that answers some bodies itself, such as Ollama's load requests).
+pub(crate) async fn relay_prepared<D: Dialect>(
     state: &Arc<AppState>,
     headers: &HeaderMap,
-    bytes: bytes::Bytes,
+    prepared: Prepared<D>,
     pass: Pass,
-    context: D::Context,
 ) -> Result<Response<Body>, ApiError> {
-    let opts = request::translate_options(state);
-    let Prepared { upstream, dialect } = D::prepare_in(&bytes, &opts, context)?;
-    drop(bytes);
+    let Prepared { upstream, dialect } = prepared;
     let client_stream = upstream.client_stream;
     let request = request::upstream_body(state, upstream).await?;
+    state.usage.check(&request.model, headers)?;
+    state.usage.note_request();
     let answer = AnswerContext {
         requested_model: request.requested_model,
         model: request.model,
@@ -74,7 +77,19 @@ pub(crate) async fn relay_read<D: Dialect>(
         json_response(StatusCode::OK, &dialect.finish(response, &answer))
     };
     relayed_headers(&mut resp, &upstream_headers, request.ignored, &answer.model);
+    usage_headers(&mut resp, &state.usage.derived());
     Ok(resp)
+}
+
+/// The plan's usage on every relayed answer (docs/architecture.md, "Plan usage").
+fn usage_headers(resp: &mut Response<Body>, usage: &super::usage::Derived) {
+    let h = resp.headers_mut();
+    for (name, value) in &usage.headers {
+        h.insert(name.clone(), value.clone());
+    }
+    if let Some(w) = &usage.warning {
+        h.insert(super::usage::WARNING_HEADER, w.clone());
+    }
 }
 
 /// Response headers common to relayed answers: the backend's usage headers, the

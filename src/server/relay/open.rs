@@ -14,9 +14,9 @@ use super::failure::{map_failure, map_upstream_error};
 use crate::server::error::ApiError;
 use crate::server::recent_items::RecentItems;
 use crate::server::{AppState, CountGuard, Counter};
+use crate::upstream::UpstreamError;
 use crate::upstream::client::EventStream;
 use crate::upstream::events::UpstreamEvent;
-use crate::upstream::{UpstreamError, usage};
 
 /// An upstream stream that produced its first meaningful event.
 pub(crate) struct OpenStream {
@@ -87,10 +87,8 @@ pub(crate) async fn open(
             },
             Err(e) => e,
         };
-        if let UpstreamError::Status { headers, .. } = &failure
-            && let Some(s) = usage::snapshot_from_headers(headers)
-        {
-            state.record_usage(s);
+        if let UpstreamError::Status { headers, .. } = &failure {
+            state.usage.record_headers(headers);
         }
         match &failure {
             UpstreamError::Status { status: 401, .. } if !refreshed => {
@@ -130,9 +128,7 @@ async fn first_meaningful(
     mut stream: EventStream,
     in_flight: CountGuard,
 ) -> Result<OpenStream, Early> {
-    if let Some(s) = usage::snapshot_from_headers(&stream.headers) {
-        state.record_usage(s);
-    }
+    state.usage.record_headers(&stream.headers);
     let mut head = VecDeque::new();
     loop {
         let event = match stream.next_event().await {

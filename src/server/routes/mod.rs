@@ -6,8 +6,10 @@ mod conversations;
 mod files;
 mod messages;
 mod models;
+mod ollama;
 mod public;
 mod relay_status;
+mod relay_test;
 mod responses;
 
 use std::net::IpAddr;
@@ -17,11 +19,12 @@ use http::{HeaderMap, Request, Response};
 use hyper::body::Incoming;
 
 use super::AppState;
+use super::Listener;
 use super::body::Body;
 pub(crate) use super::body::json_response;
 use super::envelope::Envelope;
 use super::error::ApiError;
-use super::guard::{self, Pass, Stop};
+use super::guard::{self, Access, Pass, Stop};
 use super::relay::{fetch_catalogue, relay};
 use crate::translate::TranslateError;
 use crate::translate::chat::Chat;
@@ -37,21 +40,38 @@ impl From<TranslateError> for ApiError {
     }
 }
 
-/// Which group a path belongs to, for the guard and for 404/405 answers.
-fn is_protected(path: &str) -> bool {
-    (path == "/v1" || path.starts_with("/v1/")) && !path.starts_with("/v1/v1/") && path != "/v1/v1"
+fn under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// Answers one request: envelope, guard, handler.
+/// What the guard checks on a path: the token on `/v1/*` (but a doubled
+/// `/v1/v1`, answered with a hint) and `/api/*` — except `/api/*` on the
+/// `ollama.listen` listener with `ollama.require_token = false`.
+fn access(state: &AppState, which: Listener, path: &str) -> Access {
+    if under(path, "/v1") && !under(path, "/v1/v1") {
+        Access::Token
+    } else if under(path, "/api") {
+        if which == Listener::Ollama && !state.config.ollama.require_token {
+            Access::Keyless
+        } else {
+            Access::Token
+        }
+    } else {
+        Access::Public
+    }
+}
+
+/// Answers one request that came in on listener `which`: envelope, guard, handler.
 pub(crate) async fn route(
     state: &Arc<AppState>,
     ip: IpAddr,
+    which: Listener,
     req: Request<Incoming>,
 ) -> Response<Body> {
     let path = req.uri().path().to_string();
     let envelope = Envelope::of(&path, req.headers());
-    let protected = is_protected(&path);
-    let pass = match state.guard.check(&req, ip, protected) {
+    let pass = match state.guard.check(&req, ip, access(state, which, &path)) {
         Ok(p) => p,
         Err(Stop::Preflight(origin)) => {
             return guard::preflight(
@@ -69,7 +89,7 @@ pub(crate) async fn route(
         }
     };
     let cors = pass.cors_origin.clone();
-    let mut resp = dispatch(state, ip, req, &path, pass, envelope)
+    let mut resp = dispatch(state, ip, which, req, &path, pass, envelope)
         .await
         .unwrap_or_else(|e| e.into_response_in(envelope));
     if let Some(o) = cors {
@@ -81,6 +101,7 @@ pub(crate) async fn route(
 async fn dispatch(
     state: &Arc<AppState>,
     ip: IpAddr,
+    which: Listener,
     req: Request<Incoming>,
     path: &str,
     pass: Pass,
@@ -89,9 +110,13 @@ async fn dispatch(
     let method = req.method().clone();
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     let m = method.as_str();
+    if which == Listener::Ollama && !under(path, "/v1") {
+        return dispatch_ollama_listener(state, req, path, &segments, pass).await;
+    }
     match (m, segments.as_slice()) {
         ("GET" | "HEAD", ["healthz"]) => Ok(public::healthz()),
         ("GET" | "HEAD", [""]) | ("GET" | "HEAD", []) => Ok(public::index(state)),
+        (_, ["api", ..]) => dispatch_ollama(state, req, path, &segments, pass).await,
         (_, ["v1", "v1", ..]) => Err(ApiError::doubled_v1(path, state.base_url())),
         ("GET", ["v1", "models"]) if envelope == Envelope::Anthropic => messages::list(state).await,
         ("GET", ["v1", "models", id]) if envelope == Envelope::Anthropic => {
@@ -120,8 +145,9 @@ async fn dispatch(
         ("GET", ["v1", "relay", "status"]) => {
             // Release this request's own slot so the counters describe everything else.
             drop(pass);
-            Ok(relay_status::get(state, ip))
+            Ok(relay_status::get(state, ip).await)
         }
+        ("POST", ["v1", "relay", "test"]) => relay_test::post(state).await,
         (_, ["v1", "embeddings"]) => {
             Err(ApiError::unsupported_route("Embeddings (/v1/embeddings)"))
         }
@@ -169,10 +195,65 @@ async fn stateful(
     })
 }
 
+/// The `ollama.listen` listener outside `/v1/*` (which it serves as the relay's
+/// own listener does: Open WebUI's Ollama connection calls
+/// `{url}/v1/chat/completions` too): Ollama's `/` and `/api/*`.
+async fn dispatch_ollama_listener(
+    state: &Arc<AppState>,
+    req: Request<Incoming>,
+    path: &str,
+    segments: &[&str],
+    pass: Pass,
+) -> Answer {
+    match (req.method().as_str(), segments) {
+        ("GET" | "HEAD", [""] | []) => Ok(ollama::running()),
+        ("GET" | "HEAD", ["healthz"]) => Ok(public::healthz()),
+        (_, ["api", ..]) => dispatch_ollama(state, req, path, segments, pass).await,
+        (m, _) => Err(ApiError::not_found(m, path)),
+    }
+}
+
+/// `/api/*`: the Ollama API.
+async fn dispatch_ollama(
+    state: &Arc<AppState>,
+    req: Request<Incoming>,
+    path: &str,
+    segments: &[&str],
+    pass: Pass,
+) -> Answer {
+    let m = req.method().as_str();
+    match (m, segments) {
+        ("GET" | "HEAD", ["api", "version"]) => Ok(ollama::version()),
+        ("GET" | "HEAD", ["api", "tags"]) => ollama::tags(state).await,
+        ("GET" | "HEAD", ["api", "ps"]) => Ok(ollama::ps(state)),
+        ("POST", ["api", "show"]) => ollama::show(state, req).await,
+        ("POST", ["api", "chat"]) => ollama::chat(state, req, pass).await,
+        ("POST", ["api", "generate"]) => ollama::generate(state, req, pass).await,
+        (_, ["api", "embed" | "embeddings"]) => Err(ApiError::unsupported_route(
+            "Embeddings (/api/embed, /api/embeddings)",
+        )),
+        (
+            _,
+            [
+                "api",
+                op @ ("pull" | "push" | "create" | "copy" | "delete" | "blobs"),
+                ..,
+            ],
+        ) => Err(ApiError::models_managed_by_plan(op)),
+        (_, segs) => match allowed_methods(segs) {
+            Some(allowed) => Err(ApiError::method_not_allowed(m, path, allowed)),
+            None => Err(ApiError::not_found(m, path)),
+        },
+    }
+}
+
 fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
     match segments {
+        ["api", "version" | "tags" | "ps"] => Some("GET"),
+        ["api", "show" | "chat" | "generate"] => Some("POST"),
         ["healthz"] | [""] | [] => Some("GET"),
         ["v1", "models"] | ["v1", "models", _] | ["v1", "relay", "status"] => Some("GET"),
+        ["v1", "relay", "test"] => Some("POST"),
         ["v1", "responses"] | ["v1", "chat", "completions"] | ["v1", "completions"] => Some("POST"),
         ["v1", "files"] => Some("GET, POST"),
         ["v1", "files", _] => Some("GET, DELETE"),

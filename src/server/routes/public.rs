@@ -60,7 +60,7 @@ code,pre{{background:#f3f3f3;border-radius:4px;padding:.1rem .3rem}}pre{{padding
 <h2>Point a client at it</h2>
 <pre>export OPENAI_BASE_URL={base}
 export OPENAI_API_KEY="$(airelays token show --json | jq -r .token)"</pre>
-<p>Routes: <code>/v1/chat/completions</code>, <code>/v1/responses</code>, <code>/v1/models</code>, <code>/v1/files</code>. Status for scripts: <code>airelays status --json</code>.</p>
+<p>Routes: <code>/v1/chat/completions</code>, <code>/v1/responses</code>, <code>/v1/models</code>, <code>/v1/files</code>, <code>/v1/messages</code>, and the Ollama API under <code>/api</code>. Status for scripts: <code>airelays status --json</code>.</p>
 </body></html>
 "#,
         version = env!("CARGO_PKG_VERSION"),

@@ -13,8 +13,14 @@ use crate::server::AppState;
 use crate::server::body::Body;
 use crate::status::{self, StatusInputs};
 
+/// `/v1/relay/status` reads the usage endpoint again when its figures are older.
+const ON_DEMAND_MIN_AGE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The status document with the running relay's token, usage and live counters.
-pub(crate) fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
+/// The plan's usage is read again first when the last reading is older than
+/// [`ON_DEMAND_MIN_AGE`] (single-flight, with the fresh access token only).
+pub(crate) async fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
+    state.usage.poll_if_older(state, ON_DEMAND_MIN_AGE).await;
     let live_server = Some(state.relay.clone());
     let env = crate::config::process_env;
     let mut doc = status::collect(
@@ -39,11 +45,7 @@ pub(crate) fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
     doc.relay_token.present = doc.relay_token.fingerprint.is_some();
     doc.ready = status::is_ready(&doc.relay_token, doc.upstream.state);
     doc.next_steps.retain(|s| s != "airelays serve");
-    doc.usage = state
-        .usage
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    doc.usage = state.usage.snapshot();
     let mut value = serde_json::to_value(&doc).unwrap_or_default();
     let c = &state.counters;
     value["live"] = json!({

@@ -15,10 +15,11 @@ use crate::server::AppState;
 use crate::server::body::read_body;
 use crate::server::error::ApiError;
 use crate::server::guard::Pass;
-use crate::server::relay::relay_read;
+use crate::server::relay::{relay_prepared, translate_options};
 use crate::server::stored::{self, Stored, state_error};
 use crate::state::StateStore;
 use crate::state::items::PageQuery;
+use crate::translate::dialect::Dialect;
 use crate::translate::responses::Responses;
 
 /// Routes one `/v1/responses…` request; `None` when no route matches.
@@ -58,13 +59,16 @@ pub(crate) async fn create(
 ) -> Answer {
     let (parts, body) = req.into_parts();
     let bytes = read_body(state, &parts.headers, body).await?;
+    let opts = translate_options(state);
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&bytes) else {
         // Not a JSON object: the stateless translation says what is wrong.
-        return relay_read::<Responses>(state, &parts.headers, bytes, pass, ()).await;
+        let prepared = Responses::prepare(&bytes, &opts)?;
+        return relay_prepared(state, &parts.headers, prepared, pass).await;
     };
     drop(bytes);
     let context = stored::prepare(state, store, body).await?;
-    relay_read::<Stored>(state, &parts.headers, bytes::Bytes::new(), pass, context).await
+    let prepared = Stored::prepare_in(&[], &opts, context)?;
+    relay_prepared(state, &parts.headers, prepared, pass).await
 }
 
 /// `GET /v1/responses/{id}`.

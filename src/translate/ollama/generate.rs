@@ -89,12 +89,23 @@ fn check_no_suffix(value: &Value) -> Result<(), TranslateError> {
     }
 }
 
+/// A request that only loads or unloads a model, and its answer.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Load {
+    /// `{"model","created_at",…,"done":true,"done_reason":"load"|"unload"}`.
+    pub(crate) answer: Value,
+    /// The model as the client spelled it.
+    pub(crate) model: String,
+    /// How long the client wants it listed in `/api/ps`.
+    pub(crate) keep_alive: KeepAlive,
+}
+
 /// The answer to an `/api/generate` body with an empty or missing `prompt`, which
 /// Ollama clients send to load a model (or, with `keep_alive` 0, to unload it):
 /// `{"model","created_at","response":"","done":true,"done_reason":"load"|"unload"}`.
 /// `None` when the body has a prompt, or is not a body [`prepare`] would accept a
 /// model from (the route then calls the dialect, which answers the error).
-pub(crate) fn generate_load_answer(body: &[u8], created: i64) -> Option<Value> {
+pub(crate) fn generate_load_answer(body: &[u8], created: i64) -> Option<Load> {
     let body = load_request(body)?;
     let prompt_empty = match body.get("prompt") {
         None | Some(Value::Null) => true,
@@ -112,7 +123,7 @@ pub(crate) fn generate_load_answer(body: &[u8], created: i64) -> Option<Value> {
 /// The answer to an `/api/chat` body with no messages (`messages` missing or
 /// `[]`), which Ollama answers by loading (or with `keep_alive` 0 unloading) the
 /// model; `None` otherwise.
-pub(crate) fn chat_load_answer(body: &[u8], created: i64) -> Option<Value> {
+pub(crate) fn chat_load_answer(body: &[u8], created: i64) -> Option<Load> {
     let body = load_request(body)?;
     let no_messages = match body.get("messages") {
         None | Some(Value::Null) => true,
@@ -144,13 +155,18 @@ fn load_head(body: &Map<String, Value>, created: i64) -> Option<Map<String, Valu
     Some(answer)
 }
 
-fn load_tail(body: &Map<String, Value>, mut answer: Map<String, Value>) -> Option<Value> {
-    let reason = match KeepAlive::parse(body.get("keep_alive")) {
-        Some(KeepAlive::Unload) => "unload",
-        Some(_) => "load",
-        None => return None,
+fn load_tail(body: &Map<String, Value>, mut answer: Map<String, Value>) -> Option<Load> {
+    let keep_alive = KeepAlive::parse(body.get("keep_alive"))?;
+    let reason = match keep_alive {
+        KeepAlive::Unload => "unload",
+        _ => "load",
     };
+    let model = body.get("model")?.as_str()?.to_owned();
     answer.insert("done".to_owned(), Value::Bool(true));
     answer.insert("done_reason".to_owned(), Value::from(reason));
-    Some(Value::Object(answer))
+    Some(Load {
+        answer: Value::Object(answer),
+        model,
+        keep_alive,
+    })
 }

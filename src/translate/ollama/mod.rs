@@ -36,17 +36,6 @@
 //! `total_duration`. With the default [`NoClock`] the durations are left out.
 //! `load_duration` is always 0: no model is loaded.
 
-// Until the lead wires the Ollama routes (server/routes), only the fuzz entry
-// points and the tests reach this module; remove this line when they do.
-#![cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        unused_imports,
-        reason = "the Ollama routes are wired by the lead in server/routes"
-    )
-)]
-
 mod chat;
 mod generate;
 pub(crate) mod models;
@@ -62,9 +51,9 @@ use serde_json::{Map, Value};
 
 use super::dialect::{AnswerContext, Dialect, Prepared};
 use super::{TranslateError, TranslateOptions, UpstreamRequest, parse_body};
-pub(crate) use generate::{chat_load_answer, generate_load_answer};
-pub(crate) use request::KeepAlive;
+pub(crate) use generate::{Load, chat_load_answer, generate_load_answer};
 use request::Shared;
+pub(crate) use request::{KeepAlive, strip_tag};
 use stream::{Flavour, OllamaStream};
 
 /// The `Content-Type` of a streamed Ollama answer.

@@ -522,7 +522,9 @@ fn generate_images_raw_context_and_suffix() {
 
 #[test]
 fn empty_prompts_load_and_unload_without_an_upstream_call() {
-    let unload = generate_load_answer(OPENWEBUI_UNLOAD.as_bytes(), 1_700_000_000).unwrap();
+    let unload = generate_load_answer(OPENWEBUI_UNLOAD.as_bytes(), 1_700_000_000)
+        .unwrap()
+        .answer;
     assert_eq!(
         unload,
         json!({"model":"gpt-5.5:latest","created_at":"2023-11-14T22:13:20Z","response":"","done":true,"done_reason":"unload"})
@@ -530,11 +532,14 @@ fn empty_prompts_load_and_unload_without_an_upstream_call() {
     for keep_alive in [json!("0"), json!("0s"), json!(0.0)] {
         let body = json!({"model":"m","keep_alive":keep_alive}).to_string();
         assert_eq!(
-            generate_load_answer(body.as_bytes(), 0).unwrap()["done_reason"],
+            generate_load_answer(body.as_bytes(), 0).unwrap().answer["done_reason"],
             "unload"
         );
     }
     let load = generate_load_answer(br#"{"model":"gpt-5.5"}"#, 0).unwrap();
+    assert_eq!(load.model, "gpt-5.5");
+    assert_eq!(load.keep_alive, KeepAlive::Default);
+    let load = load.answer;
     assert_eq!(load["done_reason"], "load");
     assert_eq!(load["created_at"], "1970-01-01T00:00:00Z");
     for body in [
@@ -545,8 +550,9 @@ fn empty_prompts_load_and_unload_without_an_upstream_call() {
     ] {
         assert_eq!(generate_load_answer(body.as_bytes(), 0), None, "{body}");
     }
-    let chat_load =
-        chat_load_answer(br#"{"model":"m:latest","messages":[],"keep_alive":0}"#, 0).unwrap();
+    let chat_load = chat_load_answer(br#"{"model":"m:latest","messages":[],"keep_alive":0}"#, 0)
+        .unwrap()
+        .answer;
     assert_eq!(
         chat_load["message"],
         json!({"role":"assistant","content":""})

@@ -7,6 +7,7 @@ mod agents;
 mod anthropic;
 mod claude_code;
 mod completions;
+mod ollama;
 mod runner;
 mod sdk;
 mod stateful;

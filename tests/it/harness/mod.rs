@@ -78,6 +78,16 @@ impl Sandbox {
         }
     }
 
+    /// Stops the mock upstream; commands keep pointing at its (now closed) address.
+    pub async fn stop_mock(&mut self) {
+        if let Some(mock) = self.mock.take() {
+            let (issuer, backend) = (mock.issuer_url(), mock.backend_url());
+            self.set_env("AIRELAYS_ISSUER_BASE_URL", &issuer)
+                .set_env("AIRELAYS_UPSTREAM_BASE_URL", &backend);
+            mock.shutdown().await;
+        }
+    }
+
     /// Adds a variable to every command this sandbox makes from now on.
     pub fn set_env(&mut self, k: &str, v: &str) -> &mut Sandbox {
         self.env.push((k.into(), v.into()));

@@ -18,6 +18,8 @@ pub struct Relay {
     pub token: String,
     pub http: reqwest::Client,
     pub stdout_lines: Vec<String>,
+    /// Extra `serve` arguments, kept across restarts.
+    pub serve_args: Vec<&'static str>,
 }
 
 /// The mock backend's Responses endpoint, where every relayed request ends up.
@@ -28,6 +30,8 @@ pub struct RelayOptions {
     pub signed_in: bool,
     pub env: Vec<(&'static str, String)>,
     pub mock: MockConfig,
+    /// Arguments after `serve`.
+    pub serve_args: Vec<&'static str>,
 }
 
 impl Default for RelayOptions {
@@ -36,6 +40,7 @@ impl Default for RelayOptions {
             signed_in: true,
             env: Vec::new(),
             mock: MockConfig::default(),
+            serve_args: Vec::new(),
         }
     }
 }
@@ -66,6 +71,7 @@ impl Relay {
             token,
             http: test_client(),
             stdout_lines: Vec::new(),
+            serve_args: opts.serve_args,
         };
         relay.spawn();
         relay
@@ -75,7 +81,7 @@ impl Relay {
     pub fn spawn(&mut self) {
         let mut child = self
             .sandbox
-            .cmd(&["serve"])
+            .cmd(&[&["serve"], self.serve_args.as_slice()].concat())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -132,6 +138,22 @@ impl Relay {
 
     pub fn stderr_log(&self) -> String {
         std::fs::read_to_string(self.sandbox.dir.path().join("relay.stderr")).unwrap_or_default()
+    }
+
+    /// The port of the `ollama.listen` listener, from the banner's `Ollama:` line.
+    pub fn ollama_port(&self) -> u16 {
+        self.stdout_lines
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("Ollama:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|url| url.rsplit(':').next())
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("no Ollama listener in the banner: {:?}", self.stdout_lines))
+    }
+
+    /// A URL on the `ollama.listen` listener.
+    pub fn ollama_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.ollama_port())
     }
 
     pub fn url(&self, path: &str) -> String {
