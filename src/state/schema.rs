@@ -115,7 +115,7 @@ fn flags() -> OpenFlags {
 /// The fix every "unavailable" message names.
 pub(crate) fn fix(path: &Path) -> String {
     format!(
-        "move the file away (or delete it, which deletes the stored responses and conversations) and restart the relay, or set state.enabled = false; `airelays state check` checks it in full: {}",
+        "move the file away (or delete it, which deletes the stored responses and conversations) and restart the relay, or set state.enabled = false; `airelays doctor` (or `airelays state check`) checks it in full: {}",
         path.display()
     )
 }
