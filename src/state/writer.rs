@@ -70,7 +70,13 @@ pub(crate) fn start(
 }
 
 /// Responses written in one transaction at most (group commit under load).
-const BATCH: usize = 64;
+const BATCH: usize = 256;
+
+/// After a commit the writer waits this long before it looks at the queue again,
+/// so under load the responses of a few milliseconds go in one commit and the
+/// request path wakes no thread per response (lookups see queued responses, so
+/// nothing waits for the write).
+const GROUP_WINDOW: Duration = Duration::from_millis(5);
 
 fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, shared: &Shared, settings: &Settings) {
     lower_priority();
@@ -104,6 +110,9 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, shared: &Shared, set
                     }
                 }
                 bytes = bytes.saturating_add(write_batch(&mut conn, &batch, shared));
+                if next.is_none() {
+                    std::thread::sleep(GROUP_WINDOW);
+                }
             }
             Job::Op(op, false) => op(&mut conn),
             Job::Op(op, true) => {
