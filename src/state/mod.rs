@@ -338,13 +338,15 @@ pub(crate) fn file_bytes(data_dir: &Path) -> u64 {
         .sum()
 }
 
-/// A new id: `prefix` and 48 hex digits from the OS CSPRNG.
+/// A new id: `prefix` and 48 hex digits from the thread's CSPRNG.
 pub(crate) fn new_id(prefix: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes: [u8; 24] = rand::random();
     let mut id = String::with_capacity(prefix.len() + 48);
     id.push_str(prefix);
     for b in bytes {
-        id.push_str(&format!("{b:02x}"));
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 15)]));
     }
     id
 }
@@ -354,9 +356,21 @@ pub(crate) fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-/// The serialised size of a JSON value.
+/// The serialised size of a JSON value, counted without building the text.
 pub(crate) fn json_len(v: &Value) -> u64 {
-    serde_json::to_string(v).map_or(0, |s| s.len() as u64)
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, v);
+    count.0
 }
 
 #[cfg(test)]

@@ -148,10 +148,10 @@ pub(crate) struct StoredStream {
 impl StreamTranslator for StoredStream {
     fn on_event(&mut self, event: &UpstreamEvent, out: &mut StreamOut) -> StreamStep {
         if let Some((_, assembler)) = &mut self.recording
+            // The terminal event carries the whole Response object; the earlier
+            // snapshots (created, in_progress) are not parsed for it.
             && let Some(
                 kind @ ("response.output_item.done"
-                | "response.created"
-                | "response.in_progress"
                 | "response.completed"
                 | "response.incomplete"),
             ) = event.kind()
