@@ -162,8 +162,9 @@ pub(super) fn write_batch(conn: &mut Connection, batch: &[Arc<Record>], shared: 
         Ok(()) => {
             for record in &written {
                 bytes += record.bytes;
-                shared.counters.written.fetch_add(1, Ordering::Relaxed);
+                // Counted after the stats, so `written` never runs ahead of them.
                 shared.wrote(record);
+                shared.counters.written.fetch_add(1, Ordering::Relaxed);
             }
         }
         Err(e) => written.iter().for_each(|r| drop_record(shared, r, &e)),

@@ -232,6 +232,11 @@ async fn unknown_unstored_and_refused_requests() {
         r.stderr_log().contains("state.enabled = false"),
         "the privacy line"
     );
+    // The writer counts what it wrote; the store:false answer is never counted.
+    r.wait_for_status("the stored response is written", |s| {
+        s["live"]["state"]["written"] == 1
+    })
+    .await;
     let status = r.relay_status().await;
     assert_eq!(
         status["state"]["responses"], 1,
