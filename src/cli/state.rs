@@ -39,6 +39,8 @@ pub(crate) fn run(ctx: &Context, cmd: &StateCommand) -> CliResult {
                 print_json(
                     &json!({"ok": result.is_ok(), "path": path.display().to_string(), "error": result.as_ref().err()}),
                 )?;
+            } else if result.is_ok() && !path.exists() {
+                outln!("{}: does not exist yet (nothing stored)", path.display());
             } else if result.is_ok() {
                 outln!("{}: ok (integrity check passed)", path.display());
             }
