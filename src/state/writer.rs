@@ -1,9 +1,10 @@
 //! The one writer: a thread that owns the write connection and takes jobs from
 //! a bounded queue in order, so a response, the conversation it appends to and
 //! an API write that came after it are written in the order they happened. Each
-//! response is one transaction: a `kill -9` loses at most what is still queued
-//! and never leaves half a conversation turn. Retention and the byte bound are
-//! enforced here too, off the request path.
+//! response is written atomically (its own savepoint inside one commit): a
+//! `kill -9` loses at most what is still queued and never leaves half a
+//! conversation turn. Retention and the byte bound are enforced here too, off
+//! the request path.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
