@@ -40,6 +40,7 @@ Register-ArgumentCompleter -Native -CommandName 'airelays' -ScriptBlock {
             [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Show or rotate the relay token clients must send')
             [CompletionResult]::new('service', 'service', [CompletionResultType]::ParameterValue, 'Run the relay as your service, started at login (systemd, launchd, Task Scheduler)')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print or follow the relay''s log file (or the traffic log)')
+            [CompletionResult]::new('state', 'state', [CompletionResultType]::ParameterValue, 'Clear or check the local store of responses and conversations')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -301,6 +302,59 @@ Register-ArgumentCompleter -Native -CommandName 'airelays' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'airelays;state' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v debug, -vv trace); RUST_LOG also works')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v debug, -vv trace); RUST_LOG also works')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('clear', 'clear', [CompletionResultType]::ParameterValue, 'Delete every stored response and conversation (a running relay keeps serving)')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Run a full integrity check of the state database')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'airelays;state;clear' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v debug, -vv trace); RUST_LOG also works')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v debug, -vv trace); RUST_LOG also works')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'airelays;state;check' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More log output (-v debug, -vv trace); RUST_LOG also works')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More log output (-v debug, -vv trace); RUST_LOG also works')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'airelays;state;help' {
+            [CompletionResult]::new('clear', 'clear', [CompletionResultType]::ParameterValue, 'Delete every stored response and conversation (a running relay keeps serving)')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Run a full integrity check of the state database')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'airelays;state;help;clear' {
+            break
+        }
+        'airelays;state;help;check' {
+            break
+        }
+        'airelays;state;help;help' {
+            break
+        }
         'airelays;completions' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]')
@@ -322,6 +376,7 @@ Register-ArgumentCompleter -Native -CommandName 'airelays' -ScriptBlock {
             [CompletionResult]::new('token', 'token', [CompletionResultType]::ParameterValue, 'Show or rotate the relay token clients must send')
             [CompletionResult]::new('service', 'service', [CompletionResultType]::ParameterValue, 'Run the relay as your service, started at login (systemd, launchd, Task Scheduler)')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print or follow the relay''s log file (or the traffic log)')
+            [CompletionResult]::new('state', 'state', [CompletionResultType]::ParameterValue, 'Clear or check the local store of responses and conversations')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -379,6 +434,17 @@ Register-ArgumentCompleter -Native -CommandName 'airelays' -ScriptBlock {
             break
         }
         'airelays;help;logs' {
+            break
+        }
+        'airelays;help;state' {
+            [CompletionResult]::new('clear', 'clear', [CompletionResultType]::ParameterValue, 'Delete every stored response and conversation (a running relay keeps serving)')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Run a full integrity check of the state database')
+            break
+        }
+        'airelays;help;state;clear' {
+            break
+        }
+        'airelays;help;state;check' {
             break
         }
         'airelays;help;completions' {

@@ -43,6 +43,9 @@ _airelays() {
             airelays,service)
                 cmd="airelays__subcmd__service"
                 ;;
+            airelays,state)
+                cmd="airelays__subcmd__state"
+                ;;
             airelays,status)
                 cmd="airelays__subcmd__status"
                 ;;
@@ -76,6 +79,9 @@ _airelays() {
             airelays__subcmd__help,service)
                 cmd="airelays__subcmd__help__subcmd__service"
                 ;;
+            airelays__subcmd__help,state)
+                cmd="airelays__subcmd__help__subcmd__state"
+                ;;
             airelays__subcmd__help,status)
                 cmd="airelays__subcmd__help__subcmd__status"
                 ;;
@@ -96,6 +102,12 @@ _airelays() {
                 ;;
             airelays__subcmd__help__subcmd__service,uninstall)
                 cmd="airelays__subcmd__help__subcmd__service__subcmd__uninstall"
+                ;;
+            airelays__subcmd__help__subcmd__state,check)
+                cmd="airelays__subcmd__help__subcmd__state__subcmd__check"
+                ;;
+            airelays__subcmd__help__subcmd__state,clear)
+                cmd="airelays__subcmd__help__subcmd__state__subcmd__clear"
                 ;;
             airelays__subcmd__help__subcmd__token,rotate)
                 cmd="airelays__subcmd__help__subcmd__token__subcmd__rotate"
@@ -139,6 +151,24 @@ _airelays() {
             airelays__subcmd__service__subcmd__help,uninstall)
                 cmd="airelays__subcmd__service__subcmd__help__subcmd__uninstall"
                 ;;
+            airelays__subcmd__state,check)
+                cmd="airelays__subcmd__state__subcmd__check"
+                ;;
+            airelays__subcmd__state,clear)
+                cmd="airelays__subcmd__state__subcmd__clear"
+                ;;
+            airelays__subcmd__state,help)
+                cmd="airelays__subcmd__state__subcmd__help"
+                ;;
+            airelays__subcmd__state__subcmd__help,check)
+                cmd="airelays__subcmd__state__subcmd__help__subcmd__check"
+                ;;
+            airelays__subcmd__state__subcmd__help,clear)
+                cmd="airelays__subcmd__state__subcmd__help__subcmd__clear"
+                ;;
+            airelays__subcmd__state__subcmd__help,help)
+                cmd="airelays__subcmd__state__subcmd__help__subcmd__help"
+                ;;
             airelays__subcmd__token,help)
                 cmd="airelays__subcmd__token__subcmd__help"
                 ;;
@@ -164,7 +194,7 @@ _airelays() {
 
     case "${cmd}" in
         airelays)
-            opts="-v -q -h -V --config --data-dir --verbose --quiet --help --version init login logout serve status doctor token service logs completions help"
+            opts="-v -q -h -V --config --data-dir --verbose --quiet --help --version init login logout serve status doctor token service logs state completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -234,7 +264,7 @@ _airelays() {
             return 0
             ;;
         airelays__subcmd__help)
-            opts="init login logout serve status doctor token service logs completions help"
+            opts="init login logout serve status doctor token service logs state completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -430,6 +460,48 @@ _airelays() {
             return 0
             ;;
         airelays__subcmd__help__subcmd__service__subcmd__uninstall)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__help__subcmd__state)
+            opts="clear check"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__help__subcmd__state__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__help__subcmd__state__subcmd__clear)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -852,6 +924,128 @@ _airelays() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__state)
+            opts="-v -q -h --config --data-dir --verbose --quiet --help clear check help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__state__subcmd__check)
+            opts="-v -q -h --json --config --data-dir --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__state__subcmd__clear)
+            opts="-v -q -h --json --config --data-dir --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__state__subcmd__help)
+            opts="clear check help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__state__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__state__subcmd__help__subcmd__clear)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__state__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -37,6 +37,7 @@ set edit:completion:arg-completer[airelays] = {|@words|
             cand token 'Show or rotate the relay token clients must send'
             cand service 'Run the relay as your service, started at login (systemd, launchd, Task Scheduler)'
             cand logs 'Print or follow the relay''s log file (or the traffic log)'
+            cand state 'Clear or check the local store of responses and conversations'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -270,6 +271,52 @@ set edit:completion:arg-completer[airelays] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'airelays;state'= {
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand clear 'Delete every stored response and conversation (a running relay keeps serving)'
+            cand check 'Run a full integrity check of the state database'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'airelays;state;clear'= {
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand --json 'Print one JSON object'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'airelays;state;check'= {
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand --json 'Print one JSON object'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'airelays;state;help'= {
+            cand clear 'Delete every stored response and conversation (a running relay keeps serving)'
+            cand check 'Run a full integrity check of the state database'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'airelays;state;help;clear'= {
+        }
+        &'airelays;state;help;check'= {
+        }
+        &'airelays;state;help;help'= {
+        }
         &'airelays;completions'= {
             cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
             cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
@@ -290,6 +337,7 @@ set edit:completion:arg-completer[airelays] = {|@words|
             cand token 'Show or rotate the relay token clients must send'
             cand service 'Run the relay as your service, started at login (systemd, launchd, Task Scheduler)'
             cand logs 'Print or follow the relay''s log file (or the traffic log)'
+            cand state 'Clear or check the local store of responses and conversations'
             cand completions 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -331,6 +379,14 @@ set edit:completion:arg-completer[airelays] = {|@words|
         &'airelays;help;service;stop'= {
         }
         &'airelays;help;logs'= {
+        }
+        &'airelays;help;state'= {
+            cand clear 'Delete every stored response and conversation (a running relay keeps serving)'
+            cand check 'Run a full integrity check of the state database'
+        }
+        &'airelays;help;state;clear'= {
+        }
+        &'airelays;help;state;check'= {
         }
         &'airelays;help;completions'= {
         }

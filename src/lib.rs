@@ -32,6 +32,9 @@
 //!   envelopes (OpenAI's, Anthropic's, Ollama's).
 //! - [`doctor`] — the ordered self-checks of `airelays doctor`, also run by the
 //!   relay's `POST /v1/relay/test` ([`doctor::relay_checks`]).
+//! - `state` — the local SQLite store of Responses and Conversations
+//!   (`previous_response_id`, retrieval, the Conversations API), written by one
+//!   thread off the request path.
 //! - [`shutdown`] — the one shutdown signal every background task stops on.
 //!
 //! # How a request flows
@@ -73,6 +76,7 @@ pub mod fsio;
 pub mod http;
 pub(crate) mod server;
 pub mod shutdown;
+pub(crate) mod state;
 pub(crate) mod status;
 pub mod token;
 pub mod translate;

@@ -29,6 +29,9 @@ pub(crate) struct StatusDocument {
     pub(crate) uploads: UploadsStatus,
     /// Whether `airelays service install` wrote its file; added in schema version 3.
     pub(crate) service: ServiceFileStatus,
+    /// The state store (schema version 3).
+    #[serde(default)]
+    pub(crate) state: StateStatus,
     pub(crate) next_steps: Vec<String>,
 }
 
@@ -48,6 +51,56 @@ impl ServiceFileStatus {
         ServiceFileStatus {
             installed: file.as_ref().is_some_and(|f| f.is_file()),
             file: file.map(|f| f.display().to_string()),
+        }
+    }
+}
+
+/// The local state store: on or off, usable or why not, what it holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub(crate) struct StateStatus {
+    pub(crate) enabled: bool,
+    pub(crate) path: String,
+    pub(crate) available: bool,
+    /// Why the store cannot be used (names the file and the fix).
+    pub(crate) error: Option<String>,
+    pub(crate) responses: u64,
+    pub(crate) conversations: u64,
+    pub(crate) items: u64,
+    pub(crate) bytes: u64,
+    pub(crate) file_bytes: u64,
+    pub(crate) max_bytes: u64,
+    pub(crate) retention_days: u64,
+}
+
+impl StateStatus {
+    /// The status of the store at `<data_dir>/state.sqlite3`, from `stats` (its
+    /// counts, or why it cannot be used).
+    pub(crate) fn of(
+        paths: &Paths,
+        config: &Config,
+        stats: Result<crate::state::Stats, String>,
+    ) -> StateStatus {
+        let enabled = config.state.enabled;
+        let (available, error, stats) = match stats {
+            Ok(s) => (enabled, None, s),
+            Err(e) => (false, Some(e), crate::state::Stats::default()),
+        };
+        StateStatus {
+            enabled,
+            path: paths
+                .data_dir
+                .join(crate::state::FILE_NAME)
+                .display()
+                .to_string(),
+            available,
+            error,
+            responses: stats.responses,
+            conversations: stats.conversations,
+            items: stats.items,
+            bytes: stats.bytes,
+            file_bytes: crate::state::file_bytes(&paths.data_dir),
+            max_bytes: config.state.max_bytes,
+            retention_days: config.state.retention_days,
         }
     }
 }
@@ -293,6 +346,8 @@ pub(crate) struct StatusInputs {
     pub(crate) uploads: (u64, u64),
     /// Overrides what `relay.json` says (used by the running relay itself).
     pub(crate) live_server: Option<RelayStateFile>,
+    /// The state store's counts, or why it cannot be used.
+    pub(crate) state: Result<crate::state::Stats, String>,
 }
 
 /// The OpenAI-compatible base URL for a listener, IPv6 hosts bracketed.
@@ -359,6 +414,7 @@ pub(crate) fn collect(
             max_total_upload_bytes: config.uploads.max_total_upload_bytes,
         },
         service: ServiceFileStatus::read(env),
+        state: StateStatus::of(paths, config, inputs.state),
         next_steps,
     }
 }

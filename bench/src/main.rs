@@ -13,6 +13,7 @@ mod procs;
 mod report;
 mod run;
 mod stats;
+mod stored;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -24,7 +25,7 @@ use run::{Measure, Target, interleaved};
 
 const USAGE: &str = "usage: airelays-bench [--quick] [--no-python] [--relay PATH] [--baseline PATH]
                       [--mock PATH] [--python PATH] [--out DIR]
-                      [--only latency|throughput|large]
+                      [--only latency|throughput|large|stored]
 
   --quick        a smoke run: fewer rounds and requests (figures are rough)
   --no-python    skip AIRelays 0.22
@@ -35,7 +36,8 @@ const USAGE: &str = "usage: airelays-bench [--quick] [--no-python] [--relay PATH
   --mock PATH    the airelays-mock binary (default: next to this one)
   --python PATH  AIRelays 0.22's `airelays` script (default: bench/.venv/bin/airelays)
   --out DIR      where to write the report (default: bench/out)
-  --only NAME    run one workload only (for profiling): latency, throughput or large";
+  --only NAME    run one workload only (for profiling): latency, throughput, large, or
+                 stored (stored against unstored /v1/responses on airelays)";
 
 pub struct Args {
     pub quick: bool,
@@ -75,7 +77,7 @@ fn parse_args() -> Result<Args, String> {
             "--out" => args.out = value()?.into(),
             "--only" => {
                 let v = value()?;
-                if !["latency", "throughput", "large"].contains(&v.as_str()) {
+                if !["latency", "throughput", "large", "stored"].contains(&v.as_str()) {
                     return Err(format!("--only: unknown workload {v:?}"));
                 }
                 args.only = Some(v);
@@ -104,6 +106,8 @@ struct Plan {
     starts: usize,
     python_starts: usize,
     status_runs: usize,
+    /// Stored against unstored `/v1/responses`: (concurrency, rounds, per worker).
+    stored: Vec<(usize, usize, usize)>,
 }
 
 impl Plan {
@@ -122,6 +126,7 @@ impl Plan {
                 starts: 3,
                 python_starts: 1,
                 status_runs: 5,
+                stored: vec![(1, 6, 20), (16, 4, 4)],
             }
         } else {
             // (concurrency, rounds, requests per worker per round)
@@ -138,6 +143,7 @@ impl Plan {
                 starts: 10,
                 python_starts: 3,
                 status_runs: 15,
+                stored: vec![(1, 30, 50), (16, 20, 8)],
             }
         }
     }
@@ -307,6 +313,15 @@ async fn bench(args: Args) -> Result<(), String> {
     for t in targets.iter_mut() {
         t.trim_pool(16);
     }
+    let mut stored_results = Vec::new();
+    if wants("stored") {
+        let ours = targets
+            .iter()
+            .find(|t| t.label == "airelays")
+            .ok_or("no airelays target")?;
+        let token = &relays[0].launcher.token;
+        stored_results = stored::compare(ours.addr, ours.pid, token, &plan.stored).await?;
+    }
 
     // 2. Streaming throughput, 1 MB answers.
     let long = format!("LONG:{}", 1_000_000);
@@ -435,7 +450,12 @@ async fn bench(args: Args) -> Result<(), String> {
         soaks,
         duration: run_started.elapsed(),
     };
-    let (markdown, json) = report.render();
+    let (mut markdown, mut json) = report.render();
+    if !stored_results.is_empty() {
+        let (md, rows) = stored::render(&stored_results);
+        markdown.push_str(&md);
+        json["stored_vs_unstored"] = rows;
+    }
     println!("{markdown}");
     write_out(&args.out, &markdown, &json)?;
     drop(scratch);

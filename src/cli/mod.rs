@@ -27,6 +27,7 @@ mod man;
 mod output;
 mod serve;
 mod service;
+mod state;
 mod status;
 mod token;
 
@@ -101,6 +102,9 @@ pub(crate) enum Command {
         after_help = "Examples:\n  airelays logs\n  airelays logs -f            # follow, across rotations\n  airelays logs --traffic -n 20"
     )]
     Logs(logs::LogsArgs),
+    /// Clear or check the local store of responses and conversations
+    #[command(subcommand)]
+    State(state::StateCommand),
     /// Print a shell completion script
     #[command(
         after_help = "Example:\n  airelays completions bash > ~/.local/share/bash-completion/completions/airelays"
@@ -197,6 +201,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Token(cmd) => token::run(&ctx, &cmd),
         Command::Service(cmd) => service::run(&ctx, &cmd, &given),
         Command::Logs(args) => logs::run(&ctx, &args),
+        Command::State(cmd) => state::run(&ctx, &cmd),
         Command::Completions(_) | Command::Doctor(_) => unreachable!("handled above"),
     }
 }

@@ -199,6 +199,7 @@ async fn serve_async(
         &state_file,
         &serde_json::to_vec_pretty(&relay).unwrap_or_default(),
     )?;
+    let store = open_state_store(&ctx.paths.data_dir, &config);
     let state = AppState::new(AppParts {
         config: config.clone(),
         paths: ctx.paths.clone(),
@@ -207,6 +208,7 @@ async fn serve_async(
         http,
         files,
         relay,
+        store,
         ignore_usage_guard,
     });
 
@@ -218,6 +220,10 @@ async fn serve_async(
     });
     let ollama = ollama.map(|(l, _)| l);
     server::serve(Arc::clone(&state), listener, ollama, shutdown).await?;
+    if let Some(store) = &state.store {
+        // Responses answered during the grace period are written before exit.
+        let _ = store.barrier().await;
+    }
     let _ = tokio::join!(token_watcher, credentials_watcher);
     let _ = fsio::remove_if_exists(&state_file);
     tracing::info!("stopped");
@@ -238,6 +244,34 @@ fn apply_flags(config: &mut crate::config::Config, args: &ServeArgs) {
     if args.log_file {
         config.logging.file = true;
     }
+}
+
+/// Opens the state store unless `state.enabled` is false. The first start
+/// with it prints one line: where conversations are kept, for how long, and
+/// how to turn it off (docs/security.md).
+fn open_state_store(
+    data_dir: &std::path::Path,
+    config: &crate::config::Config,
+) -> Option<crate::state::StateStore> {
+    if !config.state.enabled {
+        return None;
+    }
+    let settings = crate::state::Settings {
+        max_bytes: config.state.max_bytes,
+        retention_days: config.state.retention_days,
+    };
+    let (store, created) = crate::state::StateStore::open(data_dir, settings);
+    if created {
+        eprintln!(
+            "airelays keeps /v1/responses answers and conversations in {} for {} days (unless a request sends store: false); turn it off with state.enabled = false (AIRELAYS_STATE_ENABLED=0), wipe it with `airelays state clear`.",
+            store.path().display(),
+            config.state.retention_days
+        );
+    }
+    if let Some(reason) = store.unavailable() {
+        eprintln!("warning: {reason}");
+    }
+    Some(store)
 }
 
 /// Whether `ollama.listen` may be served without the token: it (and, with

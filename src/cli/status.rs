@@ -23,6 +23,11 @@ pub(crate) fn gather(ctx: &Context) -> StatusDocument {
         upstream: crate::auth::local_status(&ctx.paths, &ctx.config),
         uploads: crate::files::summary_on_disk(&ctx.paths.uploads_dir()),
         live_server: None,
+        state: if ctx.config.state.enabled {
+            crate::state::stats_on_disk(&ctx.paths.data_dir)
+        } else {
+            Ok(crate::state::Stats::default())
+        },
     };
     status::collect(&ctx.paths, &ctx.config, &ctx.env, inputs)
 }
@@ -62,6 +67,8 @@ pub(crate) fn render(doc: &StatusDocument, style: &Style) -> String {
     out.push_str(&limits_section(&doc.limits).render(style));
     out.push('\n');
     out.push_str(&uploads_section(&doc.uploads).render(style));
+    out.push('\n');
+    out.push_str(&state_section(&doc.state).render(style));
     if !doc.next_steps.is_empty() {
         out.push('\n');
         out.push_str(&format!(
@@ -253,6 +260,32 @@ fn limits_section(l: &LimitsStatus) -> Section {
 }
 
 /// Stored uploads and their limits.
+fn state_section(st: &crate::status::StateStatus) -> Section {
+    let section = Section::new("Stored responses and conversations");
+    if !st.enabled {
+        return section.row("Store:", "off (state.enabled = false)".to_string());
+    }
+    let section = section.row("Database:", st.path.clone());
+    if let Some(e) = &st.error {
+        return section.row("Unavailable:", e.clone());
+    }
+    section
+        .row(
+            "Stored:",
+            format!(
+                "{} responses, {} conversations ({} items), {} bytes",
+                st.responses, st.conversations, st.items, st.bytes
+            ),
+        )
+        .row(
+            "Limits:",
+            format!(
+                "{} bytes, {} days (state.max_bytes, state.retention_days)",
+                st.max_bytes, st.retention_days
+            ),
+        )
+}
+
 fn uploads_section(up: &UploadsStatus) -> Section {
     Section::new("Uploads")
         .row("Stored:", format!("{} files, {} bytes", up.files, up.bytes))

@@ -278,6 +278,17 @@ pub(crate) const KEYS: &[KeySpec] = &[
         "AIRELAYS_USAGE_REFUSE_AT_PERCENT",
         int(0, 100),
     ),
+    key("state.enabled", "AIRELAYS_STATE_ENABLED", Kind::Bool),
+    key(
+        "state.max_bytes",
+        "AIRELAYS_STATE_MAX_BYTES",
+        int(1_048_576, BIG),
+    ),
+    key(
+        "state.retention_days",
+        "AIRELAYS_STATE_RETENTION_DAYS",
+        int(1, 36_500),
+    ),
 ];
 
 /// A parsed, kind-checked value ready to be assigned to a key.
@@ -465,6 +476,9 @@ impl Config {
             ("usage.poll_seconds", Int(v)) => self.usage.poll_seconds = v,
             ("usage.warn_at_percent", Int(v)) => self.usage.warn_at_percent = v,
             ("usage.refuse_at_percent", Int(v)) => self.usage.refuse_at_percent = v,
+            ("state.enabled", Bool(v)) => self.state.enabled = v,
+            ("state.max_bytes", Int(v)) => self.state.max_bytes = v,
+            ("state.retention_days", Int(v)) => self.state.retention_days = v,
             (other, value) => unreachable!("config key {other} assigned {value:?}"),
         }
     }

@@ -33,7 +33,6 @@ pub const DEFAULT_UNSUPPORTED_PARAMETERS: &[&str] = &[
     "max_tokens",
     "max_completion_tokens",
     "truncation",
-    "background",
     "top_logprobs",
     "prompt_cache_retention",
 ];
@@ -245,6 +244,18 @@ pub struct AnthropicConfig {
     pub model_map: Vec<ModelMapRule>,
 }
 
+/// `[state]`: the local store of Responses and Conversations (docs/architecture.md,
+/// "The state store").
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateConfig {
+    /// `state.enabled`: keep responses and conversations locally.
+    pub enabled: bool,
+    /// `state.max_bytes`: the most stored JSON kept; the oldest chains go first.
+    pub max_bytes: u64,
+    /// `state.retention_days`: chains and conversations unused this long are deleted.
+    pub retention_days: u64,
+}
+
 /// One `anthropic.model_map` rule: `{match, model, effort}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelMapRule {
@@ -292,6 +303,8 @@ pub struct Config {
     pub ollama: OllamaConfig,
     /// `[usage]`.
     pub usage: UsageConfig,
+    /// `[state]`.
+    pub state: StateConfig,
 }
 
 impl Config {
@@ -369,6 +382,11 @@ impl Config {
                 poll_seconds: 300,
                 warn_at_percent: 90,
                 refuse_at_percent: 0,
+            },
+            state: StateConfig {
+                enabled: true,
+                max_bytes: 1 << 30,
+                retention_days: 30,
             },
         }
     }

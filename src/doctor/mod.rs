@@ -7,6 +7,7 @@
 //! parses arguments and prints. One file per group of checks:
 //!
 //! - [`local`]: the config file, private modes, the relay token, proxy variables;
+//! - [`state`]: the full integrity check of the state store;
 //! - [`signin`]: the credential store, the sign-in and the refresh token;
 //! - [`upstream`]: clock skew, the backend and its model catalogue;
 //! - [`live`]: the `--live` streamed probe and tool-call round trip;
@@ -20,6 +21,7 @@ mod live;
 mod local;
 mod relay;
 mod signin;
+mod state;
 mod upstream;
 
 pub(crate) use upstream::usage_finding as usage_check;
@@ -272,6 +274,8 @@ pub(crate) async fn run_all(
     run.end(local::config_check(paths, &config, env).await);
     run.begin("private files", false);
     run.end(local::private_modes(&probe).await);
+    run.begin("state store", false);
+    run.end(state::state_store(&probe).await);
     run.begin("relay token", false);
     run.end(local::relay_token(&probe).await);
     signin_steps(&mut run, &mut probe, Some(options)).await;

@@ -268,6 +268,56 @@ impl ApiError {
         ApiError::new(status, kind, code, message).with_param(param)
     }
 
+    // ---- the state store (docs/architecture.md, "The state store") -----------
+
+    /// 400 for a `previous_response_id` the store does not have (unknown,
+    /// deleted, evicted, or a chain with a missing link), in OpenAI's words.
+    pub(crate) fn previous_response_not_found(id: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            Some("previous_response_not_found"),
+            format!("Previous response with id '{}' not found.", sanitize(id)),
+        )
+        .with_param(Some("previous_response_id".into()))
+    }
+
+    /// 404 for a stored object (`Response`, `Conversation`, `Item`) the store
+    /// does not have.
+    pub(crate) fn stored_not_found(what: &str, id: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            None,
+            format!("{what} with id '{}' not found.", sanitize(id)),
+        )
+    }
+
+    /// 503 for a request that needs the state store when it cannot be used; the
+    /// reason names the file and the fix.
+    pub(crate) fn state_unavailable(reason: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            Some("state_unavailable"),
+            format!(
+                "The local state store is unavailable, so stored responses and conversations cannot be used (stateless requests still work): {reason}"
+            ),
+        )
+    }
+
+    /// 500 for a failed state-store read or write.
+    pub(crate) fn state_failed(detail: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            None,
+            format!(
+                "The local state store failed: {detail}. Retry; `airelays doctor` checks the database."
+            ),
+        )
+    }
+
     // ---- 429 -------------------------------------------------------------------
 
     pub(crate) fn rate_limited(retry_after: u64, per_minute: u32) -> ApiError {

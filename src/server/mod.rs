@@ -20,6 +20,7 @@ pub(crate) mod recent_models;
 pub(crate) mod relay;
 pub(crate) mod routes;
 mod state;
+pub(crate) mod stored;
 mod tokenizer;
 pub(crate) mod traffic;
 pub(crate) mod usage;
@@ -67,6 +68,7 @@ pub(crate) async fn serve(
     let persister = tokio::spawn(persist_usage(Arc::clone(&state), shutdown.clone()));
     let traffic = tokio::spawn(stop_traffic_log(Arc::clone(&state), shutdown.clone()));
     let poller = tokio::spawn(usage::poll_loop(Arc::clone(&state), shutdown.clone()));
+    let retention = tokio::spawn(wake_state_store(Arc::clone(&state), shutdown.clone()));
     let grace = Duration::from_secs(state.config.server.shutdown_grace_seconds);
     let second = ollama.map(|l| {
         let loop_ = listener::accept_loop(
@@ -89,7 +91,7 @@ pub(crate) async fn serve(
     if let Some(second) = second {
         let _ = second.await;
     }
-    let _ = tokio::join!(sweeper, persister, traffic, poller);
+    let _ = tokio::join!(sweeper, persister, traffic, poller, retention);
     write_usage(&state);
     Ok(())
 }
@@ -98,6 +100,21 @@ pub(crate) async fn serve(
 async fn stop_traffic_log(state: Arc<AppState>, shutdown: Shutdown) {
     if let Some(t) = &state.traffic {
         t.stop_on(shutdown).await;
+    }
+}
+
+/// Wakes the state store's writer every minute, so retention runs on an idle
+/// relay too (docs/architecture.md, "The state store").
+async fn wake_state_store(state: Arc<AppState>, mut shutdown: Shutdown) {
+    let Some(store) = state.store.clone() else {
+        return;
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => { let _ = store.barrier().await; }
+            _ = shutdown.fired() => return,
+        }
     }
 }
 

@@ -97,7 +97,8 @@ impl RecentItems {
         }
     }
 
-    fn get(&self, id: &str) -> Option<Value> {
+    /// The remembered item `id` (without its id).
+    pub(crate) fn get(&self, id: &str) -> Option<Value> {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.by_id.get(id).map(|(_, item, _)| item.clone())
     }
@@ -156,10 +157,11 @@ fn is_reference(item: &Value) -> bool {
     item.get("type").and_then(Value::as_str) == Some("item_reference")
 }
 
-fn unknown_reference(id: &str, index: usize) -> ApiError {
+/// The 400 for an `item_reference` to an item neither remembered nor stored.
+pub(crate) fn unknown_reference(id: &str, index: usize) -> ApiError {
     ApiError::invalid_request(
         format!(
-            "input[{index}] is an item_reference to {:?}, an item this relay does not remember. The ChatGPT backend stores nothing between requests (store is always false), so the relay can only fill in items from its own recent responses, and not after a restart. Send the item itself instead of a reference (with the Vercel AI SDK: providerOptions: {{ openai: {{ store: false }} }}).",
+            "input[{index}] is an item_reference to {:?}, an item this relay does not have: neither among its recent responses nor in its state store (the ChatGPT backend itself stores nothing, so the relay fills references in from what it kept; responses sent with store: false, deleted or evicted ones, and everything when state.enabled is false are not kept). Send the item itself instead of a reference (with the Vercel AI SDK: providerOptions: {{ openai: {{ store: false }} }}).",
             id.chars().take(100).collect::<String>()
         ),
         Some(format!("input[{index}]")),

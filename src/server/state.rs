@@ -14,6 +14,7 @@ use super::usage::PlanUsage;
 use crate::auth::session::CredentialSession;
 use crate::config::{Config, Paths};
 use crate::files::FileStore;
+use crate::state::StateStore;
 use crate::status::RelayStateFile;
 use crate::token::TokenVerifier;
 use crate::upstream::UpstreamClient;
@@ -96,6 +97,8 @@ pub(crate) struct AppParts {
     pub(crate) files: FileStore,
     /// What `relay.json` says about this relay (its address and pid).
     pub(crate) relay: RelayStateFile,
+    /// The state store, unless `state.enabled` is false.
+    pub(crate) store: Option<StateStore>,
     /// `serve --ignore-usage-guard`.
     pub(crate) ignore_usage_guard: bool,
 }
@@ -121,6 +124,9 @@ pub(crate) struct AppState {
     pub(crate) connections: Arc<super::listener::Connections>,
     /// This relay's address and pid, as written to `relay.json`.
     pub(crate) relay: RelayStateFile,
+    /// The state store (docs/architecture.md, "The state store"), unless
+    /// `state.enabled` is false.
+    pub(crate) store: Option<StateStore>,
 }
 
 impl AppState {
@@ -134,6 +140,7 @@ impl AppState {
             http,
             files,
             relay,
+            store,
             ignore_usage_guard,
         } = parts;
         let s = &config.security;
@@ -166,6 +173,7 @@ impl AppState {
             ),
             counters: Counters::default(),
             relay,
+            store,
             guard,
             credentials,
             files,

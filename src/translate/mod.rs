@@ -245,7 +245,7 @@ fn ensure_include_reasoning(body: &mut Map<String, Value>) -> Result<(), Transla
 }
 
 /// A user message item holding one text part.
-fn user_text_item(text: String) -> Value {
+pub(crate) fn user_text_item(text: String) -> Value {
     let mut part = Map::new();
     part.insert("type".to_owned(), Value::from("input_text"));
     part.insert("text".to_owned(), Value::String(text));

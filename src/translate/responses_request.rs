@@ -36,6 +36,13 @@ pub(crate) fn prepare_map(
             .code("unsupported_parameter"));
         }
     }
+    if optional_bool(body.get("background"), "background")? == Some(true) {
+        return Err(TranslateError::param(
+            "background",
+            "`background: true` is not supported: the relay answers while the request is open and keeps no background jobs. Remove `background` or set it to false.",
+        )
+        .code("unsupported_parameter"));
+    }
     let client_stream = optional_bool(body.get("stream"), "stream")?.unwrap_or(false);
 
     let mut ignored_parameters = Vec::new();
@@ -48,7 +55,7 @@ pub(crate) fn prepare_map(
             continue;
         }
         match key.as_str() {
-            "previous_response_id" | "conversation" => {}
+            "previous_response_id" | "conversation" | "background" => {}
             "input" => {
                 upstream.insert(key, translate_input(value)?);
             }

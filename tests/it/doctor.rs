@@ -81,6 +81,7 @@ async fn a_healthy_setup_passes_every_check_and_the_ids_are_documented() {
     let expected = [
         "config",
         "private_files",
+        "state_store",
         "relay_token",
         "credential_store",
         "signed_in",

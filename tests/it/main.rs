@@ -54,4 +54,5 @@ mod service;
 mod session;
 mod signin;
 mod soak;
+mod state;
 mod usage;

@@ -2,6 +2,7 @@
 //! from the path first, then the guard runs, then one handler per route family.
 //! The relayed APIs are one line each: `relay` with their dialect.
 
+mod conversations;
 mod files;
 mod messages;
 mod models;
@@ -9,6 +10,7 @@ mod ollama;
 mod public;
 mod relay_status;
 mod relay_test;
+mod responses;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -125,6 +127,11 @@ async fn dispatch(
         ("GET", ["v1", "responses"]) if is_websocket_upgrade(req.headers()) => {
             Err(ApiError::upgrade_required())
         }
+        (_, ["v1", family @ ("responses" | "conversations"), rest @ ..])
+            if state.store.is_some() =>
+        {
+            stateful(state, req, family, rest, pass).await
+        }
         ("POST", ["v1", "responses"]) => relay::<Responses>(state, req, pass).await,
         ("POST", ["v1", "chat", "completions"]) => relay::<Chat>(state, req, pass).await,
         ("POST", ["v1", "completions"]) => relay::<Completions>(state, req, pass).await,
@@ -156,6 +163,36 @@ async fn dispatch(
             None => Err(ApiError::not_found(m, path)),
         },
     }
+}
+
+/// The routes of the state store (`/v1/responses…`, `/v1/conversations…`).
+async fn stateful(
+    state: &Arc<AppState>,
+    req: Request<Incoming>,
+    family: &str,
+    rest: &[&str],
+    pass: Pass,
+) -> Answer {
+    let Some(store) = state.store.clone() else {
+        return Err(ApiError::not_found(req.method().as_str(), req.uri().path()));
+    };
+    let (method, path) = (req.method().to_string(), req.uri().path().to_string());
+    let answer = if family == "responses" {
+        responses::dispatch(state, &store, req, rest, pass).await
+    } else {
+        conversations::dispatch(state, &store, req, rest).await
+    };
+    answer.unwrap_or_else(|| {
+        let allowed = if family == "responses" {
+            responses::allowed(rest)
+        } else {
+            conversations::allowed(rest)
+        };
+        Err(match allowed {
+            Some(allowed) => ApiError::method_not_allowed(&method, &path, allowed),
+            None => ApiError::not_found(&method, &path),
+        })
+    })
 }
 
 /// The `ollama.listen` listener outside `/v1/*` (which it serves as the relay's

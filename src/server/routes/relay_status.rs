@@ -37,6 +37,13 @@ pub(crate) async fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
             upstream: state.credentials.status(),
             uploads: state.files.summary(),
             live_server,
+            state: match &state.store {
+                Some(store) => match store.unavailable() {
+                    Some(reason) => Err(reason.to_owned()),
+                    None => Ok(store.stats()),
+                },
+                None => Ok(Default::default()),
+            },
         },
     );
     // The running relay knows its token better than the environment of this call.
@@ -58,6 +65,10 @@ pub(crate) async fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
         "traffic_log_lines_dropped": state.traffic.as_ref().map_or(0, |t| t.dropped()),
         "expansions_refused": c.expansions_refused.load(Ordering::Relaxed),
         "inline_file_reads": c.inline_file_reads.load(Ordering::Relaxed),
+        "state": state.store.as_ref().map(|s| {
+            let (written, dropped, queued) = s.counters();
+            json!({"written": written, "dropped": dropped, "queued": queued})
+        }),
         "connections": {"open": state.connections.open(), "max": state.connections.max(), "refused": state.connections.refused.load(Ordering::Relaxed)},
     });
     value["anthropic"] = json!({"aliases": super::messages::resolved_aliases(state)});

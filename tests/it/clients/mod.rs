@@ -10,3 +10,4 @@ mod completions;
 mod ollama;
 mod runner;
 mod sdk;
+mod stateful;

@@ -178,9 +178,15 @@ fn reader(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Strin
 /// Runs `tests/clients/python/<script>` with the venv's Python, the OpenAI SDK
 /// variables pointing at `base_url` with `api_key`.
 pub async fn python_script(script: &str, base_url: &str, api_key: &str) -> Ran {
+    python_script_with(script, &[], base_url, api_key).await
+}
+
+/// [`python_script`] with command-line arguments for the script.
+pub async fn python_script_with(script: &str, args: &[&str], base_url: &str, api_key: &str) -> Ran {
     let home = ClientHome::new();
     let mut cmd = home.command(&client(".venv/bin/python"));
     cmd.arg(clients_dir().join("python").join(script))
+        .args(args)
         .env("PYTHONDONTWRITEBYTECODE", "1");
     sdk_run(cmd, base_url, api_key).await
 }

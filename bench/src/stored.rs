@@ -1,0 +1,94 @@
+//! Stored against unstored `/v1/responses` (issue 16, `--only stored`): one airelays
+//! process answers the same streamed request with `store` unset (the response is handed
+//! to the state store's writer before its last event goes out) and with `store: false`,
+//! in alternating segments on separate keep-alive connections, so the p50 difference is
+//! what keeping a response adds on the request path.
+
+use std::fmt::Write as _;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use crate::payload::Work;
+use crate::run::{Measure, Target, segment};
+
+/// The two workloads: `store: false` (as `payload::responses`) and the same without it.
+fn works(prompt: &str) -> (Work, Work) {
+    let unstored = crate::payload::responses(prompt);
+    let mut body: Value = serde_json::from_slice(&unstored.client_body).expect("a JSON body");
+    if let Some(o) = body.as_object_mut() {
+        o.remove("store");
+    }
+    let stored = Work {
+        client_path: unstored.client_path,
+        client_body: Bytes::from(serde_json::to_vec(&body).expect("serialise")),
+        upstream_body: unstored.upstream_body.clone(),
+    };
+    (unstored, stored)
+}
+
+/// Per concurrency: (concurrency, unstored, stored).
+pub type Results = Vec<(usize, Measure, Measure)>;
+
+/// Measures airelays at `addr` (process `pid`) with `token`, for each `(concurrency,
+/// rounds, requests per worker per round)`.
+pub async fn compare(
+    addr: std::net::SocketAddr,
+    pid: u32,
+    token: &str,
+    plan: &[(usize, usize, usize)],
+) -> Result<Results, String> {
+    let (unstored, stored) = works("Say pong.");
+    let auth = format!("Bearer {token}");
+    let mut a = Target::new("unstored", addr, pid, false).with_header("authorization", &auth);
+    let mut b = Target::new("stored", addr, pid, false).with_header("authorization", &auth);
+    let (call_a, call_b) = (a.call(&unstored), b.call(&stored));
+    let mut out = Vec::new();
+    for &(c, rounds, per) in plan {
+        crate::phase(&format!(
+            "stored against unstored /v1/responses, concurrency {c}"
+        ));
+        let (mut ma, mut mb) = (Measure::default(), Measure::default());
+        // Warm-up, not counted.
+        segment(&mut a, &call_a, c, 4, &mut Measure::default()).await?;
+        segment(&mut b, &call_b, c, 4, &mut Measure::default()).await?;
+        for round in 0..rounds {
+            if round % 2 == 0 {
+                segment(&mut a, &call_a, c, per, &mut ma).await?;
+                segment(&mut b, &call_b, c, per, &mut mb).await?;
+            } else {
+                segment(&mut b, &call_b, c, per, &mut mb).await?;
+                segment(&mut a, &call_a, c, per, &mut ma).await?;
+            }
+        }
+        if ma.errors + mb.errors > 0 {
+            return Err(format!(
+                "stored/unstored errors: {:?} {:?}",
+                ma.first_error, mb.first_error
+            ));
+        }
+        out.push((c, ma, mb));
+    }
+    Ok(out)
+}
+
+/// The markdown table and the JSON of [`compare`]'s results.
+pub fn render(results: &Results) -> (String, Value) {
+    let mut md = String::from(
+        "\n#### Stored against unstored `/v1/responses` (issue 16), ms\n\n| concurrency | unstored p50 | stored p50 | stored − unstored p50 | unstored p99 | stored p99 | requests each |\n|---|---|---|---|---|---|---|\n",
+    );
+    let mut rows = Vec::new();
+    for (c, a, b) in results {
+        let (pa, pb) = (a.total.p50(), b.total.p50());
+        let _ = writeln!(
+            md,
+            "| {c} | {pa:.3} | {pb:.3} | {:+.3} | {:.3} | {:.3} | {} |",
+            pb - pa,
+            a.total.p99(),
+            b.total.p99(),
+            a.total.len().min(b.total.len())
+        );
+        rows.push(json!({"concurrency": c, "unstored_p50_ms": pa, "stored_p50_ms": pb, "added_p50_ms": pb - pa}));
+    }
+    (md, Value::Array(rows))
+}
