@@ -7,6 +7,7 @@ use hyper::header::{CONTENT_TYPE, ETAG, HeaderValue};
 use hyper::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
+use crate::accounts::AccountOutcome;
 use crate::catalog::{self, PRIMARY, Window};
 use crate::reply::{self, Body};
 use crate::script;
@@ -63,6 +64,15 @@ fn auth_failure(state: &MockState, request: &MockRequest) -> Option<Response<Bod
             "ChatGPT-Account-ID does not match the access token's account",
         )),
         Some(_) => None,
+    }
+}
+
+/// The per-account knobs' verdict on a request whose token `auth_failure` accepted.
+fn account_outcome(state: &MockState, request: &MockRequest) -> Option<AccountOutcome> {
+    let token = request.header("authorization")?.split_once(' ')?.1.trim();
+    match lock(&state.tokens).check_access(token) {
+        AccessCheck::Valid { account_id } => state.accounts.on_responses(&account_id),
+        AccessCheck::Invalid => None,
     }
 }
 
@@ -173,6 +183,14 @@ pub(crate) async fn responses(
     if let Some(response) = auth_failure(state, &request) {
         return Ok(response);
     }
+    let account_fault = match account_outcome(state, &request) {
+        Some(AccountOutcome::UsageLimit { resets_in_seconds }) => {
+            return Ok(usage_limit(state, resets_in_seconds));
+        }
+        Some(AccountOutcome::Rejected) => return Ok(unauthorized(state)),
+        Some(AccountOutcome::Fault(fault)) => Some(fault),
+        None => None,
+    };
     if let Some(encoding) = request
         .header("content-encoding")
         .filter(|e| !e.eq_ignore_ascii_case("identity"))
@@ -189,7 +207,9 @@ pub(crate) async fn responses(
         Ok(script) => script,
         Err(problem) => return Ok(reply::detail(StatusCode::BAD_REQUEST, &problem)),
     };
-    let fault = state.take_fault().or(script.fault);
+    let fault = account_fault
+        .or_else(|| state.take_fault())
+        .or(script.fault);
     let stream_fault = match fault {
         None => None,
         Some(Fault::StallBeforeHeaders(duration)) => {

@@ -129,6 +129,7 @@
 //! - Item ids, session headers, `originator` and `version` are recorded but never required.
 #![forbid(unsafe_code)]
 
+mod accounts;
 mod backend;
 mod catalog;
 mod control;

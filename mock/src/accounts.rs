@@ -1,0 +1,136 @@
+//! Several accounts in one mock: sign-ins for a chosen account (whose refreshes stay on
+//! that account), and knobs and counters per account id — a usage limit until a reset
+//! time, an auth rejection, a fault queue — so a client that routes over several
+//! accounts can be tested. Nothing here changes the single-account defaults: with no
+//! knob turned, every map is empty and every answer is the same as before.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use crate::MockAccount;
+use crate::state::{Fault, lock};
+
+/// Per-account knobs and counters, keyed by `chatgpt_account_id`.
+#[derive(Default)]
+pub(crate) struct Accounts {
+    login: Mutex<Option<MockAccount>>,
+    usage_limited_until: Mutex<HashMap<String, SystemTime>>,
+    rejected: Mutex<HashMap<String, bool>>,
+    faults: Mutex<HashMap<String, VecDeque<Fault>>>,
+    responses: Mutex<HashMap<String, u64>>,
+    refreshes: Mutex<HashMap<String, u64>>,
+}
+
+impl Accounts {
+    /// The account the next code exchanges sign in, if one was chosen.
+    pub(crate) fn login_account(&self) -> Option<MockAccount> {
+        lock(&self.login).clone()
+    }
+
+    /// Clears every per-account knob and counter.
+    pub(crate) fn reset(&self) {
+        *lock(&self.login) = None;
+        lock(&self.usage_limited_until).clear();
+        lock(&self.rejected).clear();
+        lock(&self.faults).clear();
+        lock(&self.responses).clear();
+        lock(&self.refreshes).clear();
+    }
+
+    pub(crate) fn count_refresh(&self, account_id: &str) {
+        *lock(&self.refreshes)
+            .entry(account_id.to_owned())
+            .or_default() += 1;
+    }
+
+    /// Counts a `/responses` call for `account_id` and says what it gets instead of a
+    /// normal answer: a usage limit (seconds until its reset), a 401, or a queued fault.
+    pub(crate) fn on_responses(&self, account_id: &str) -> Option<AccountOutcome> {
+        *lock(&self.responses)
+            .entry(account_id.to_owned())
+            .or_default() += 1;
+        if lock(&self.rejected)
+            .get(account_id)
+            .copied()
+            .unwrap_or(false)
+        {
+            return Some(AccountOutcome::Rejected);
+        }
+        let until = lock(&self.usage_limited_until).get(account_id).copied();
+        if let Some(left) = until.and_then(|u| u.duration_since(SystemTime::now()).ok()) {
+            return Some(AccountOutcome::UsageLimit {
+                resets_in_seconds: left.as_secs().max(1),
+            });
+        }
+        lock(&self.faults)
+            .get_mut(account_id)
+            .and_then(VecDeque::pop_front)
+            .map(AccountOutcome::Fault)
+    }
+}
+
+/// What an account knob does to one `/responses` call.
+pub(crate) enum AccountOutcome {
+    /// 429 `usage_limit_reached`, resetting in this many seconds.
+    UsageLimit { resets_in_seconds: u64 },
+    /// 401, as for a revoked token.
+    Rejected,
+    /// A fault queued for this account.
+    Fault(Fault),
+}
+
+impl crate::MockState {
+    /// Makes the next authorization-code exchanges (browser and device logins) sign in
+    /// `account` — its refresh tokens keep minting for it — or, with `None`, the account
+    /// of the `account` knob as before.
+    pub fn set_login_account(&self, account: Option<MockAccount>) {
+        *lock(&self.accounts.login) = account;
+    }
+
+    /// Mints credentials for `account` without a login flow; their refreshes stay on
+    /// `account` whatever [`crate::MockState::set_account`] says.
+    pub fn issue_tokens_for(&self, account: &MockAccount) -> crate::IssuedTokens {
+        let lifetime = self.knobs().access_token_lifetime;
+        lock(&self.tokens).issue_sticky(account, lifetime)
+    }
+
+    /// `Some(d)`: every `/responses` call of `account_id` answers 429
+    /// `usage_limit_reached` until `d` from now (then it works again); `None` lifts it.
+    pub fn set_usage_limited(&self, account_id: &str, resets_in: Option<Duration>) {
+        let mut map = lock(&self.accounts.usage_limited_until);
+        match resets_in {
+            Some(d) => map.insert(account_id.to_owned(), SystemTime::now() + d),
+            None => map.remove(account_id),
+        };
+    }
+
+    /// `true`: every `/responses` call of `account_id` answers 401, refreshed or not.
+    pub fn set_account_rejected(&self, account_id: &str, rejected: bool) {
+        lock(&self.accounts.rejected).insert(account_id.to_owned(), rejected);
+    }
+
+    /// Queues a fault for the next `/responses` call of `account_id`.
+    pub fn push_fault_for(&self, account_id: &str, fault: Fault) {
+        lock(&self.accounts.faults)
+            .entry(account_id.to_owned())
+            .or_default()
+            .push_back(fault);
+    }
+
+    /// `/responses` calls that carried a live token of `account_id`.
+    pub fn responses_calls_for(&self, account_id: &str) -> u64 {
+        lock(&self.accounts.responses)
+            .get(account_id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Successful refreshes of sticky tokens of `account_id`.
+    pub fn refresh_calls_for(&self, account_id: &str) -> u64 {
+        lock(&self.accounts.refreshes)
+            .get(account_id)
+            .copied()
+            .unwrap_or(0)
+    }
+}
