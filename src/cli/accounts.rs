@@ -1,0 +1,107 @@
+//! `airelays accounts`: the signed-in ChatGPT accounts from local metadata (never the
+//! keychain, never the network), and `accounts remove NAME` (revoke and delete, as
+//! `logout --account NAME`).
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use super::login::{LogoutArgs, block_on, logout};
+use super::output::Section;
+use super::{CliError, CliResult, Context, Style, print_json};
+use crate::auth::accounts::{self, DEFAULT_ACCOUNT};
+use crate::status::UpstreamStatus;
+
+#[derive(Debug, Args)]
+pub(crate) struct AccountsArgs {
+    /// Print one JSON object: {"accounts": [...]}
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(subcommand)]
+    pub(crate) command: Option<AccountsCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AccountsCommand {
+    /// Revoke and delete an account's credentials (as `logout --account NAME`)
+    Remove {
+        /// The account to remove
+        name: String,
+        /// Print one JSON object: {"revoked", "deleted", "store"}
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// One account as `accounts --json` shows it.
+#[derive(Debug, Serialize)]
+struct AccountEntry {
+    name: String,
+    #[serde(flatten)]
+    upstream: UpstreamStatus,
+}
+
+/// Runs `accounts` or `accounts remove`.
+pub(crate) fn run(ctx: &Context, args: &AccountsArgs) -> CliResult {
+    match &args.command {
+        Some(AccountsCommand::Remove { name, json }) => remove(ctx, name, *json),
+        None => list(ctx, args.json),
+    }
+}
+
+fn list(ctx: &Context, json: bool) -> CliResult {
+    let entries: Vec<AccountEntry> = accounts::list(&ctx.paths)
+        .into_iter()
+        .map(|name| AccountEntry {
+            upstream: crate::auth::local_status(
+                &accounts::account_paths(&ctx.paths, &name),
+                &ctx.config,
+            ),
+            name,
+        })
+        .collect();
+    if json {
+        return print_json(&serde_json::json!({ "accounts": entries }));
+    }
+    if entries.is_empty() {
+        outln!("No ChatGPT account is signed in. Run `airelays login`.");
+        return Ok(());
+    }
+    let style = Style::stdout();
+    for e in &entries {
+        let unknown = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
+        let mut section = Section::new(&e.name)
+            .row("email", unknown(&e.upstream.email))
+            .row("plan", unknown(&e.upstream.plan))
+            .row("state", e.upstream.state.as_str());
+        if let Some(detail) = &e.upstream.detail {
+            section = section.row("last error", detail.clone());
+        }
+        out!("{}", section.render(&style));
+    }
+    Ok(())
+}
+
+fn remove(ctx: &Context, name: &str, json: bool) -> CliResult {
+    accounts::validate_name(name).map_err(|e| CliError::with_code(e, 2))?;
+    if !accounts::is_signed_in(&ctx.paths, name) {
+        return Err(CliError::new(format!(
+            "no account named {name:?} is signed in — `airelays accounts` lists them"
+        )));
+    }
+    let account_ctx = Context {
+        paths: accounts::account_paths(&ctx.paths, name),
+        config: ctx.config.clone(),
+        env: ctx.env,
+    };
+    let logout_args = LogoutArgs {
+        json,
+        account: Some(name.to_owned()),
+    };
+    block_on(async { logout(&account_ctx, &logout_args).await })?;
+    if name != DEFAULT_ACCOUNT {
+        // The credentials are gone; the empty directory (and its lock file) goes too.
+        let _ = std::fs::remove_file(account_ctx.paths.refresh_lock_file());
+        let _ = std::fs::remove_dir(&account_ctx.paths.data_dir);
+    }
+    Ok(())
+}
