@@ -6,6 +6,7 @@
 //! response. Every response carries `x-request-id`, and one log line is written
 //! per request.
 
+pub(crate) mod accounts;
 pub(crate) mod body;
 pub(crate) mod envelope;
 pub(crate) mod error;
@@ -67,6 +68,7 @@ pub(crate) async fn serve(
     let persister = tokio::spawn(persist_usage(Arc::clone(&state), shutdown.clone()));
     let traffic = tokio::spawn(stop_traffic_log(Arc::clone(&state), shutdown.clone()));
     let poller = tokio::spawn(usage::poll_loop(Arc::clone(&state), shutdown.clone()));
+    let rescan = tokio::spawn(accounts::rescan_loop(Arc::clone(&state), shutdown.clone()));
     let grace = Duration::from_secs(state.config.server.shutdown_grace_seconds);
     let second = ollama.map(|l| {
         let loop_ = listener::accept_loop(
@@ -89,7 +91,7 @@ pub(crate) async fn serve(
     if let Some(second) = second {
         let _ = second.await;
     }
-    let _ = tokio::join!(sweeper, persister, traffic, poller);
+    let _ = tokio::join!(sweeper, persister, traffic, poller, rescan);
     write_usage(&state);
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::accounts::Router;
 use super::guard::Guard;
 use super::limits::{IpLimits, LimitSettings};
 use super::recent_items::RecentItems;
@@ -107,6 +108,8 @@ pub(crate) struct AppState {
     pub(crate) guard: Guard,
     pub(crate) upstream: UpstreamClient,
     pub(crate) credentials: CredentialSession,
+    /// The signed-in accounts (the `default` one is [`AppState::credentials`]).
+    pub(crate) accounts: Router,
     pub(crate) models: ModelCatalog,
     pub(crate) files: FileStore,
     /// Output items of recent responses, for clients that send `item_reference`s.
@@ -153,7 +156,14 @@ impl AppState {
             .logging
             .traffic_log
             .then(|| TrafficLog::start(paths.logs_dir(), config.logging.traffic_retention_days));
+        let accounts = Router::new(
+            paths.clone(),
+            config.clone(),
+            http.clone(),
+            credentials.clone(),
+        );
         Arc::new(AppState {
+            accounts,
             upstream: UpstreamClient::new(&config.upstream, http),
             models: ModelCatalog::new(
                 Duration::from_secs(config.models.cache_ttl_seconds),

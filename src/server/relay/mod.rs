@@ -69,6 +69,7 @@ pub(crate) async fn relay_prepared<D: Dialect>(
     };
     let mut open = open::open(state, request.body, headers).await?;
     let upstream_headers = std::mem::take(&mut open.headers);
+    let account = open.account.take();
     let mut resp = if client_stream {
         stream::respond(state, open, dialect.stream(&answer), pass)
     } else {
@@ -78,6 +79,10 @@ pub(crate) async fn relay_prepared<D: Dialect>(
     };
     relayed_headers(&mut resp, &upstream_headers, request.ignored, &answer.model);
     usage_headers(&mut resp, &state.usage.derived());
+    if let Some(v) = account.and_then(|a| HeaderValue::from_str(&a).ok()) {
+        resp.headers_mut()
+            .insert(crate::server::accounts::ACCOUNT_HEADER, v);
+    }
     Ok(resp)
 }
 

@@ -11,6 +11,8 @@ use bytes::Bytes;
 use http::HeaderMap;
 
 use super::failure::{map_failure, map_upstream_error};
+use crate::auth::accounts::DEFAULT_ACCOUNT;
+use crate::server::accounts::{Account, failover_reason};
 use crate::server::error::ApiError;
 use crate::server::recent_items::RecentItems;
 use crate::server::{AppState, CountGuard, Counter};
@@ -28,6 +30,9 @@ pub(crate) struct OpenStream {
     pub(crate) rest: EventStream,
     /// Where the output items of this answer are remembered as they pass.
     pub(crate) recent_items: RecentItems,
+    /// The account that answered, when two or more are signed in (for the
+    /// `x-airelays-account` answer header).
+    pub(crate) account: Option<String>,
     /// Held while the upstream request is open.
     pub(crate) _in_flight: CountGuard,
 }
@@ -59,13 +64,54 @@ impl OpenStream {
     }
 }
 
-/// Sends a prepared body upstream and waits for the first meaningful event.
+/// Sends a prepared body upstream and waits for the first meaningful event, on the
+/// account the router picks; before the first byte, a failure that is the
+/// account's own (usage limit, rejected login, backend down after the retries)
+/// moves the request to the next usable account (docs/architecture.md#accounts).
 pub(crate) async fn open(
     state: &Arc<AppState>,
     body: Bytes,
     client_headers: &HeaderMap,
 ) -> Result<OpenStream, ApiError> {
-    let mut access = state.credentials.access().await.map_err(ApiError::from)?;
+    let plan = state.accounts.plan(client_headers)?;
+    let mut candidates = plan.candidates.iter().peekable();
+    while let Some(account) = candidates.next() {
+        let error = match open_on(state, account, body.clone(), client_headers).await {
+            Ok(mut open) => {
+                open.account = plan.multi.then(|| account.name.clone());
+                return Ok(open);
+            }
+            Err(e) => e,
+        };
+        let reason = failover_reason(&error);
+        let Some(reason) = reason.filter(|_| plan.multi && !plan.pinned) else {
+            return Err(error);
+        };
+        state.accounts.bench(account, &reason, &error);
+        match candidates.peek() {
+            Some(next) => tracing::warn!(
+                "ChatGPT account {} failed before the first byte ({}); trying {}",
+                account.name,
+                error.message,
+                next.name
+            ),
+            None => return Err(error),
+        }
+    }
+    Err(ApiError::upstream_error("no ChatGPT account is signed in"))
+}
+
+/// One account's attempt: retries of transient failures and one refresh on 401.
+async fn open_on(
+    state: &Arc<AppState>,
+    account: &Account,
+    body: Bytes,
+    client_headers: &HeaderMap,
+) -> Result<OpenStream, ApiError> {
+    let credentials = &account.session;
+    // The plan's usage snapshot follows the `default` login (docs/architecture.md#accounts).
+    let record_usage = account.name == DEFAULT_ACCOUNT;
+    let mut access = credentials.access().await.map_err(ApiError::from)?;
     let mut refreshed = false;
     let mut attempt = 0u32;
     loop {
@@ -80,21 +126,22 @@ pub(crate) async fn open(
             )
             .await;
         let failure = match result {
-            Ok(stream) => match first_meaningful(state, stream, in_flight).await {
+            Ok(stream) => match first_meaningful(state, stream, in_flight, record_usage).await {
                 Ok(open) => return Ok(open),
                 Err(Early::Api(e)) => return Err(e),
                 Err(Early::Upstream(e)) => e,
             },
             Err(e) => e,
         };
-        if let UpstreamError::Status { headers, .. } = &failure {
+        if let UpstreamError::Status { headers, .. } = &failure
+            && record_usage
+        {
             state.usage.record_headers(headers);
         }
         match &failure {
             UpstreamError::Status { status: 401, .. } if !refreshed => {
                 tracing::info!("ChatGPT backend answered 401; reloading and refreshing the login");
-                access = state
-                    .credentials
+                access = credentials
                     .after_unauthorized(&access)
                     .await
                     .map_err(ApiError::from)?;
@@ -127,8 +174,11 @@ async fn first_meaningful(
     state: &Arc<AppState>,
     mut stream: EventStream,
     in_flight: CountGuard,
+    record_usage: bool,
 ) -> Result<OpenStream, Early> {
-    state.usage.record_headers(&stream.headers);
+    if record_usage {
+        state.usage.record_headers(&stream.headers);
+    }
     let mut head = VecDeque::new();
     loop {
         let event = match stream.next_event().await {
@@ -152,6 +202,7 @@ async fn first_meaningful(
                 head,
                 rest: stream,
                 recent_items: state.recent_items.clone(),
+                account: None,
                 _in_flight: in_flight,
             });
         }
