@@ -1,0 +1,282 @@
+//! Several ChatGPT accounts (issue #18): `login --account`, the `accounts` command,
+//! and the relay's routing over them — ordered choice, failover before the first
+//! byte on a usage limit, benching until the reset, pins, one refresh per account,
+//! and removal while streaming.
+
+use std::time::Duration;
+
+use crate::harness::relay::{Relay, RelayOptions, error_of, expect_error, text_request};
+use crate::harness::*;
+use airelays::auth::accounts::account_paths;
+use airelays::auth::{CredentialStore, StoreKind};
+use airelays::config::CredentialStoreKind;
+use airelays_mock::{IssuedTokens, MockAccount};
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The mock's default account (`default` in the relay).
+fn home() -> MockAccount {
+    MockAccount::default()
+}
+
+/// A second mock account, signed in as `work`.
+fn work() -> MockAccount {
+    MockAccount {
+        email: "work@example.com".into(),
+        plan: "pro".into(),
+        account_id: "99999999-8888-7777-6666-555555555555".into(),
+        user_id: "user-work".into(),
+    }
+}
+
+/// Mints credentials for `account` and stores them as account `name`'s, as
+/// `login --account name` would.
+async fn seed_account(sandbox: &Sandbox, name: &str, account: &MockAccount) -> IssuedTokens {
+    let issued = sandbox.mock().state().issue_tokens_for(account);
+    CredentialStore::new(
+        account_paths(&sandbox.paths(), name),
+        CredentialStoreKind::File,
+    )
+    .save(&credentials_of(&issued), StoreKind::File)
+    .await
+    .expect("seed account");
+    issued
+}
+
+/// A relay with `default` (the mock's account) and `work` signed in, `work` picked
+/// up while the relay runs.
+async fn two_accounts() -> Relay {
+    let r = Relay::start(RelayOptions {
+        signed_in: false,
+        ..RelayOptions::default()
+    })
+    .await;
+    seed_account(&r.sandbox, "default", &home()).await;
+    seed_account(&r.sandbox, "work", &work()).await;
+    let up = eventually(PATIENCE, async || {
+        let resp = r
+            .post("/v1/responses", &text_request("hi", false))
+            .header("x-airelays-account", "work")
+            .send()
+            .await
+            .unwrap();
+        resp.status() == 200
+    })
+    .await;
+    assert!(up, "the relay never picked up account work");
+    r
+}
+
+/// Sends a non-streamed request; returns the status and the account that answered.
+async fn ask(r: &Relay, pin: Option<&str>) -> (u16, Option<String>) {
+    let mut req = r.post("/v1/responses", &text_request("hi", false));
+    if let Some(pin) = pin {
+        req = req.header("x-airelays-account", pin);
+    }
+    let resp = req.send().await.unwrap();
+    let account = resp
+        .headers()
+        .get("x-airelays-account")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (resp.status().as_u16(), account)
+}
+
+fn calls(r: &Relay, account: &MockAccount) -> u64 {
+    r.mock().state().responses_calls_for(&account.account_id)
+}
+
+#[tokio::test]
+async fn ordered_fails_over_on_a_usage_limit_and_returns_after_the_reset() {
+    let r = two_accounts().await;
+    assert_eq!(ask(&r, None).await, (200, Some("default".into())));
+
+    // The first account hits its usage limit: the failing request itself moves to
+    // the second before its first byte, and so does the next one.
+    r.mock()
+        .state()
+        .set_usage_limited(&home().account_id, Some(Duration::from_secs(3)));
+    let (home_before, work_before) = (calls(&r, &home()), calls(&r, &work()));
+    assert_eq!(ask(&r, None).await, (200, Some("work".into())));
+    assert_eq!(calls(&r, &home()), home_before + 1, "the 429 was seen once");
+    assert_eq!(ask(&r, None).await, (200, Some("work".into())));
+    assert_eq!(
+        calls(&r, &home()),
+        home_before + 1,
+        "a benched account is not asked again"
+    );
+    assert_eq!(calls(&r, &work()), work_before + 2);
+
+    // A request pinned to the benched account gets its real 429.
+    let (retry, body) = expect_error(
+        r.post("/v1/responses", &text_request("hi", false))
+            .header("x-airelays-account", "default"),
+        429,
+        "usage_limit_reached",
+    )
+    .await;
+    assert!(retry.is_some(), "{body}");
+
+    // After the mock's reset time the first account is used again.
+    let back = eventually(PATIENCE, async || {
+        ask(&r, None).await.1.as_deref() == Some("default")
+    })
+    .await;
+    assert!(back, "the first account never came back after its reset");
+}
+
+#[tokio::test]
+async fn all_accounts_out_of_quota_answer_the_first_reset() {
+    let r = two_accounts().await;
+    let state = r.mock().state();
+    state.set_usage_limited(&home().account_id, Some(Duration::from_secs(600)));
+    state.set_usage_limited(&work().account_id, Some(Duration::from_secs(300)));
+    // The request fails over once and gets the real error of the last account.
+    let (status, retry, body) = error_of(
+        r.post("/v1/responses", &text_request("hi", false))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "usage_limit_reached");
+    let secs: u64 = retry.expect("Retry-After").parse().unwrap();
+    assert!(secs <= 300, "the account that resets first: {secs}");
+}
+
+#[tokio::test]
+async fn an_unknown_pinned_account_is_403() {
+    let r = two_accounts().await;
+    expect_error(
+        r.post("/v1/responses", &text_request("hi", false))
+            .header("x-airelays-account", "nobody"),
+        403,
+        "unknown_account",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn one_account_answers_without_the_account_header() {
+    let r = Relay::start(RelayOptions::default()).await;
+    assert_eq!(ask(&r, None).await, (200, None));
+}
+
+#[tokio::test]
+async fn concurrent_requests_refresh_each_account_once() {
+    let mut r = Relay::start(RelayOptions {
+        signed_in: false,
+        env: vec![
+            ("AIRELAYS_CONCURRENT_REQUESTS_PER_IP", "100".into()),
+            ("AIRELAYS_RATE_LIMIT_PER_MINUTE", "1000000".into()),
+        ],
+        ..RelayOptions::default()
+    })
+    .await;
+    let state = std::sync::Arc::clone(r.mock().state());
+    state.set_access_token_lifetime(Duration::ZERO);
+    seed_account(&r.sandbox, "default", &home()).await;
+    seed_account(&r.sandbox, "work", &work()).await;
+    state.set_access_token_lifetime(Duration::from_secs(3600));
+    state.set_refresh_delay(Duration::from_millis(300));
+    let listed = eventually(PATIENCE, async || {
+        let out = r
+            .sandbox
+            .output(r.sandbox.cmd(&["accounts", "--json"]))
+            .await;
+        json_of(&out)["accounts"].as_array().map(Vec::len) == Some(2)
+    })
+    .await;
+    assert!(listed);
+    // Started again with both logins stored, so no request waits for a rescan.
+    r.kill();
+    r.spawn();
+    let before = (
+        state.refresh_calls_for(&home().account_id),
+        state.refresh_calls_for(&work().account_id),
+    );
+    assert_eq!(before, (0, 0));
+    let requests = (0..50).map(|i| {
+        let pin = if i % 2 == 0 { "default" } else { "work" };
+        r.post("/v1/responses", &text_request("hi", false))
+            .header("x-airelays-account", pin)
+            .send()
+    });
+    for resp in futures_util::future::join_all(requests).await {
+        assert_eq!(resp.unwrap().status(), 200);
+    }
+    assert_eq!(state.refresh_calls_for(&home().account_id), 1);
+    assert_eq!(state.refresh_calls_for(&work().account_id), 1);
+    r.sandbox.assert_no_refresh_token_reused();
+}
+
+#[tokio::test]
+async fn removing_an_account_lets_its_streams_finish_and_sends_new_ones_elsewhere() {
+    let r = two_accounts().await;
+    let mut stream = r
+        .post("/v1/responses", &text_request("LONG:400000", true))
+        .header("x-airelays-account", "work")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(!stream.chunk().await.unwrap().unwrap().is_empty());
+
+    let out = r
+        .sandbox
+        .output(r.sandbox.cmd(&["accounts", "remove", "work"]))
+        .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let gone = eventually(PATIENCE, async || ask(&r, Some("work")).await.0 == 403).await;
+    assert!(gone, "the relay kept the removed account");
+    let work_calls = calls(&r, &work());
+    assert_eq!(ask(&r, None).await.0, 200);
+    assert_eq!(calls(&r, &work()), work_calls, "new requests go elsewhere");
+
+    let mut rest = Vec::new();
+    while let Some(chunk) = stream.chunk().await.unwrap() {
+        rest.extend_from_slice(&chunk);
+    }
+    assert!(
+        text(&rest).contains("response.completed"),
+        "the stream finished"
+    );
+}
+
+#[tokio::test]
+async fn login_account_names_follow_the_rule_and_accounts_lists_them() {
+    let sandbox = Sandbox::mocked().await;
+    for bad in ["Work", "a b", "../up", &"x".repeat(33)] {
+        let out = sandbox.run(&["login", "--account", bad]);
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("a-z, 0-9, _ and -"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    seed_account(&sandbox, "default", &home()).await;
+    seed_account(&sandbox, "work", &work()).await;
+    let listed = json_of(&sandbox.run(&["accounts", "--json"]));
+    let accounts = listed["accounts"].as_array().unwrap();
+    let names: Vec<&str> = accounts
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["default", "work"]);
+    assert_eq!(accounts[1]["email"], "work@example.com");
+    assert_eq!(accounts[1]["plan"], "pro");
+    assert_eq!(accounts[1]["state"], "ready");
+    // The default account keeps today's file; the other has its own.
+    assert!(sandbox.paths().auth_file().exists());
+    assert!(account_paths(&sandbox.paths(), "work").auth_file().exists());
+    let text_out = stdout(&sandbox.run(&["accounts"]));
+    assert!(text_out.contains("work@example.com"), "{text_out}");
+    assert!(!text_out.contains("rt_"), "no secret printed");
+
+    let out = sandbox.run(&["logout", "--account", "work", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json_of(&out)["deleted"], true);
+    let listed = json_of(&sandbox.run(&["accounts", "--json"]));
+    assert_eq!(listed["accounts"].as_array().unwrap().len(), 1);
+}
