@@ -278,6 +278,19 @@ pub(crate) const KEYS: &[KeySpec] = &[
         "AIRELAYS_USAGE_REFUSE_AT_PERCENT",
         int(0, 100),
     ),
+    key(
+        "accounts.strategy",
+        "AIRELAYS_ACCOUNTS_STRATEGY",
+        Kind::Choice(&["ordered", "balanced"]),
+    ),
+    key("accounts.order", "AIRELAYS_ACCOUNTS_ORDER", Kind::List),
+    key("accounts.pool", "AIRELAYS_ACCOUNTS_POOL", Kind::List),
+    key("accounts.pin", "AIRELAYS_ACCOUNTS_PIN", Kind::List),
+    key(
+        "accounts.cooldown_seconds",
+        "AIRELAYS_ACCOUNTS_COOLDOWN_SECONDS",
+        int(1, 86_400),
+    ),
 ];
 
 /// A parsed, kind-checked value ready to be assigned to a key.
@@ -465,6 +478,17 @@ impl Config {
             ("usage.poll_seconds", Int(v)) => self.usage.poll_seconds = v,
             ("usage.warn_at_percent", Int(v)) => self.usage.warn_at_percent = v,
             ("usage.refuse_at_percent", Int(v)) => self.usage.refuse_at_percent = v,
+            ("accounts.strategy", Text(v)) => {
+                self.accounts.strategy = if v == "balanced" {
+                    super::AccountStrategy::Balanced
+                } else {
+                    super::AccountStrategy::Ordered
+                }
+            }
+            ("accounts.order", List(v)) => self.accounts.order = v,
+            ("accounts.pool", List(v)) => self.accounts.pool = v,
+            ("accounts.pin", List(v)) => self.accounts.pin = v,
+            ("accounts.cooldown_seconds", Int(v)) => self.accounts.cooldown_seconds = v,
             (other, value) => unreachable!("config key {other} assigned {value:?}"),
         }
     }

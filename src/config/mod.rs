@@ -10,10 +10,12 @@
 use std::fmt;
 use std::path::PathBuf;
 
+mod accounts;
 mod keys;
 mod paths;
 
 pub(crate) use keys::commented_example;
+pub use accounts::{AccountStrategy, AccountsConfig, PinMatch, PinRule};
 pub use paths::Paths;
 pub(crate) use paths::service_file;
 
@@ -292,6 +294,8 @@ pub struct Config {
     pub ollama: OllamaConfig,
     /// `[usage]`.
     pub usage: UsageConfig,
+    /// `[accounts]`.
+    pub accounts: AccountsConfig,
 }
 
 impl Config {
@@ -370,6 +374,7 @@ impl Config {
                 warn_at_percent: 90,
                 refuse_at_percent: 0,
             },
+            accounts: AccountsConfig::default(),
         }
     }
 
@@ -403,7 +408,7 @@ impl Config {
                 self.uploads.max_upload_bytes, self.uploads.max_total_upload_bytes
             )));
         }
-        Ok(())
+        self.accounts.validate()
     }
 
     /// Whether the listener address is a loopback address.
