@@ -102,7 +102,10 @@ impl AccountsConfig {
 
     /// Checks the account names and pin rules.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        for (key, names) in [("accounts.order", &self.order), ("accounts.pool", &self.pool)] {
+        for (key, names) in [
+            ("accounts.order", &self.order),
+            ("accounts.pool", &self.pool),
+        ] {
             for name in names {
                 crate::auth::accounts::validate_name(name)
                     .map_err(|e| ConfigError(format!("`{key}`: {e}")))?;
@@ -129,7 +132,13 @@ mod tests {
             PinRule::parse("listener:ollama=home").unwrap().matches,
             PinMatch::Listener("ollama".into())
         );
-        for bad in ["work", "ua:=work", "listener:web=work", "ua:x=Work", "host:x=y"] {
+        for bad in [
+            "work",
+            "ua:=work",
+            "listener:web=work",
+            "ua:x=Work",
+            "host:x=y",
+        ] {
             let e = PinRule::parse(bad).unwrap_err().0;
             assert!(e.contains("accounts.pin"), "{e}");
         }

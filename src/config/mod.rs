@@ -14,8 +14,8 @@ mod accounts;
 mod keys;
 mod paths;
 
-pub(crate) use keys::commented_example;
 pub use accounts::{AccountStrategy, AccountsConfig, PinMatch, PinRule};
+pub(crate) use keys::commented_example;
 pub use paths::Paths;
 pub(crate) use paths::service_file;
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::accounts::Router;
+use super::accounts::{Router, RouterParts};
 use super::guard::Guard;
 use super::limits::{IpLimits, LimitSettings};
 use super::recent_items::RecentItems;
@@ -117,8 +117,9 @@ pub(crate) struct AppState {
     /// The models Ollama clients used recently, for `/api/ps`.
     pub(crate) recent_models: RecentModels,
     pub(crate) counters: Counters,
-    /// The plan's usage: snapshot, answer headers, warning and quota guard.
-    pub(crate) usage: PlanUsage,
+    /// The plan's usage of the `default` account: snapshot, answer headers,
+    /// warning and quota guard (each other account has its own, in `accounts`).
+    pub(crate) usage: Arc<PlanUsage>,
     pub(crate) traffic: Option<TrafficLog>,
     /// The connection caps (`security.max_connections`, `…_per_ip`).
     pub(crate) connections: Arc<super::listener::Connections>,
@@ -156,11 +157,20 @@ impl AppState {
             .logging
             .traffic_log
             .then(|| TrafficLog::start(paths.logs_dir(), config.logging.traffic_retention_days));
+        let usage = Arc::new(PlanUsage::new(
+            &config.usage,
+            crate::status::read_usage(&paths.usage_file()),
+            ignore_usage_guard,
+        ));
         let accounts = Router::new(
-            paths.clone(),
             config.clone(),
-            http.clone(),
-            credentials.clone(),
+            RouterParts {
+                paths: paths.clone(),
+                http: http.clone(),
+                default: credentials.clone(),
+                default_usage: Arc::clone(&usage),
+                ignore_usage_guard,
+            },
         );
         Arc::new(AppState {
             accounts,
@@ -169,11 +179,7 @@ impl AppState {
                 Duration::from_secs(config.models.cache_ttl_seconds),
                 config.models.extra_models.clone(),
             ),
-            usage: PlanUsage::new(
-                &config.usage,
-                crate::status::read_usage(&paths.usage_file()),
-                ignore_usage_guard,
-            ),
+            usage,
             counters: Counters::default(),
             relay,
             guard,

@@ -59,7 +59,7 @@ pub(crate) async fn relay_prepared<D: Dialect>(
     let Prepared { upstream, dialect } = prepared;
     let client_stream = upstream.client_stream;
     let request = request::upstream_body(state, upstream).await?;
-    state.usage.check(&request.model, headers)?;
+    let plan = open::plan(state, &request.body, &request.model, headers)?;
     state.usage.note_request();
     let answer = AnswerContext {
         requested_model: request.requested_model,
@@ -67,9 +67,10 @@ pub(crate) async fn relay_prepared<D: Dialect>(
         created: jiff::Timestamp::now().as_second(),
         nonce: rand::random(),
     };
-    let mut open = open::open(state, request.body, headers).await?;
+    let mut open = open::open(state, plan, request.body, headers).await?;
     let upstream_headers = std::mem::take(&mut open.headers);
-    let account = open.account.take();
+    let account = Arc::clone(&open.account);
+    let name = open.multi.then(|| account.name.clone());
     let mut resp = if client_stream {
         stream::respond(state, open, dialect.stream(&answer), pass)
     } else {
@@ -78,8 +79,8 @@ pub(crate) async fn relay_prepared<D: Dialect>(
         json_response(StatusCode::OK, &dialect.finish(response, &answer))
     };
     relayed_headers(&mut resp, &upstream_headers, request.ignored, &answer.model);
-    usage_headers(&mut resp, &state.usage.derived());
-    if let Some(v) = account.and_then(|a| HeaderValue::from_str(&a).ok()) {
+    usage_headers(&mut resp, &account.usage.derived());
+    if let Some(v) = name.and_then(|a| HeaderValue::from_str(&a).ok()) {
         resp.headers_mut()
             .insert(crate::server::accounts::ACCOUNT_HEADER, v);
     }

@@ -11,8 +11,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 
 use super::failure::{map_failure, map_upstream_error};
-use crate::auth::accounts::DEFAULT_ACCOUNT;
-use crate::server::accounts::{Account, failover_reason};
+use crate::server::accounts::{Account, Plan, failover_reason};
 use crate::server::error::ApiError;
 use crate::server::recent_items::RecentItems;
 use crate::server::{AppState, CountGuard, Counter};
@@ -30,9 +29,10 @@ pub(crate) struct OpenStream {
     pub(crate) rest: EventStream,
     /// Where the output items of this answer are remembered as they pass.
     pub(crate) recent_items: RecentItems,
-    /// The account that answered, when two or more are signed in (for the
-    /// `x-airelays-account` answer header).
-    pub(crate) account: Option<String>,
+    /// The account that answered (its usage headers go on the answer).
+    pub(crate) account: Arc<Account>,
+    /// Two or more accounts are signed in: the answer names the account.
+    pub(crate) multi: bool,
     /// Held while the upstream request is open.
     pub(crate) _in_flight: CountGuard,
 }
@@ -64,27 +64,45 @@ impl OpenStream {
     }
 }
 
+/// The accounts a request may run on (docs/architecture.md#accounts), after the
+/// quota guard of each: 403 for an unknown pinned account, 429 `usage_guard` when
+/// every candidate is over `usage.refuse_at_percent`.
+pub(crate) fn plan(
+    state: &Arc<AppState>,
+    body: &[u8],
+    model: &str,
+    client_headers: &HeaderMap,
+) -> Result<Plan, ApiError> {
+    let mut plan = state.accounts.plan(client_headers, body)?;
+    state.accounts.guard(&mut plan, model, client_headers)?;
+    Ok(plan)
+}
+
 /// Sends a prepared body upstream and waits for the first meaningful event, on the
-/// account the router picks; before the first byte, a failure that is the
+/// planned accounts in turn: before the first byte, a failure that is the
 /// account's own (usage limit, rejected login, backend down after the retries)
-/// moves the request to the next usable account (docs/architecture.md#accounts).
+/// moves the request to the next candidate.
 pub(crate) async fn open(
     state: &Arc<AppState>,
+    plan: Plan,
     body: Bytes,
     client_headers: &HeaderMap,
 ) -> Result<OpenStream, ApiError> {
-    let plan = state.accounts.plan(client_headers)?;
     let mut candidates = plan.candidates.iter().peekable();
     while let Some(account) = candidates.next() {
         let error = match open_on(state, account, body.clone(), client_headers).await {
             Ok(mut open) => {
-                open.account = plan.multi.then(|| account.name.clone());
+                open.multi = plan.multi;
+                state.accounts.answered(&plan, account);
                 return Ok(open);
             }
             Err(e) => e,
         };
         let reason = failover_reason(&error);
         let Some(reason) = reason.filter(|_| plan.multi && !plan.pinned) else {
+            if plan.multi {
+                account.note_error(&error.message);
+            }
             return Err(error);
         };
         state.accounts.bench(account, &reason, &error);
@@ -104,13 +122,11 @@ pub(crate) async fn open(
 /// One account's attempt: retries of transient failures and one refresh on 401.
 async fn open_on(
     state: &Arc<AppState>,
-    account: &Account,
+    account: &Arc<Account>,
     body: Bytes,
     client_headers: &HeaderMap,
 ) -> Result<OpenStream, ApiError> {
     let credentials = &account.session;
-    // The plan's usage snapshot follows the `default` login (docs/architecture.md#accounts).
-    let record_usage = account.name == DEFAULT_ACCOUNT;
     let mut access = credentials.access().await.map_err(ApiError::from)?;
     let mut refreshed = false;
     let mut attempt = 0u32;
@@ -126,17 +142,15 @@ async fn open_on(
             )
             .await;
         let failure = match result {
-            Ok(stream) => match first_meaningful(state, stream, in_flight, record_usage).await {
+            Ok(stream) => match first_meaningful(state, account, stream, in_flight).await {
                 Ok(open) => return Ok(open),
                 Err(Early::Api(e)) => return Err(e),
                 Err(Early::Upstream(e)) => e,
             },
             Err(e) => e,
         };
-        if let UpstreamError::Status { headers, .. } = &failure
-            && record_usage
-        {
-            state.usage.record_headers(headers);
+        if let UpstreamError::Status { headers, .. } = &failure {
+            account.usage.record_headers(headers);
         }
         match &failure {
             UpstreamError::Status { status: 401, .. } if !refreshed => {
@@ -172,13 +186,11 @@ enum Early {
 
 async fn first_meaningful(
     state: &Arc<AppState>,
+    account: &Arc<Account>,
     mut stream: EventStream,
     in_flight: CountGuard,
-    record_usage: bool,
 ) -> Result<OpenStream, Early> {
-    if record_usage {
-        state.usage.record_headers(&stream.headers);
-    }
+    account.usage.record_headers(&stream.headers);
     let mut head = VecDeque::new();
     loop {
         let event = match stream.next_event().await {
@@ -202,7 +214,8 @@ async fn first_meaningful(
                 head,
                 rest: stream,
                 recent_items: state.recent_items.clone(),
-                account: None,
+                account: Arc::clone(account),
+                multi: false,
                 _in_flight: in_flight,
             });
         }
