@@ -30,6 +30,51 @@ pub(crate) struct StatusDocument {
     /// Whether `airelays service install` wrote its file; added in schema version 3.
     pub(crate) service: ServiceFileStatus,
     pub(crate) next_steps: Vec<String>,
+    /// `accounts.strategy`; only with two or more accounts (schema version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) account_strategy: Option<String>,
+    /// Every signed-in account; only with two or more (schema version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) accounts: Option<Vec<AccountStatus>>,
+}
+
+/// One signed-in account in the status document.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct AccountStatus {
+    /// Its name (`default` for the login made without `--account`).
+    pub(crate) name: String,
+    /// Its sign-in, as `upstream` shows the default one.
+    #[serde(flatten)]
+    pub(crate) upstream: UpstreamStatus,
+    /// Whether it takes part in failover and balancing (`accounts.pool`).
+    pub(crate) pooled: bool,
+    /// Why it is out of rotation (`quota` or `transient`), or null (relay status only).
+    pub(crate) benched: Option<String>,
+    /// Seconds until it is back in rotation, or null.
+    pub(crate) benched_for_seconds: Option<u64>,
+    /// Its plan usage as last seen, or null.
+    pub(crate) usage: Option<UsageSnapshot>,
+    /// The last failure of a request on it (relay status only), or null.
+    pub(crate) last_error: Option<String>,
+}
+
+impl StatusDocument {
+    /// Adds the accounts (when two or more are signed in): `ready` is then true
+    /// when at least one of them is usable.
+    pub(crate) fn set_accounts(&mut self, strategy: &str, accounts: Vec<AccountStatus>) {
+        if accounts.len() < 2 {
+            return;
+        }
+        let usable = accounts
+            .iter()
+            .any(|a| a.upstream.state.is_ready() && a.benched.is_none());
+        self.ready = (self.relay_token.present || !self.relay_token.required) && usable;
+        if usable {
+            self.next_steps.retain(|s| !s.starts_with("airelays login"));
+        }
+        self.account_strategy = Some(strategy.to_owned());
+        self.accounts = Some(accounts);
+    }
 }
 
 /// The user service's file (systemd unit, LaunchAgent, task XML): only whether it
@@ -360,6 +405,8 @@ pub(crate) fn collect(
         },
         service: ServiceFileStatus::read(env),
         next_steps,
+        account_strategy: None,
+        accounts: None,
     }
 }
 

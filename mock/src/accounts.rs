@@ -20,6 +20,7 @@ pub(crate) struct Accounts {
     faults: Mutex<HashMap<String, VecDeque<Fault>>>,
     responses: Mutex<HashMap<String, u64>>,
     refreshes: Mutex<HashMap<String, u64>>,
+    weekly_used: Mutex<HashMap<String, u32>>,
 }
 
 impl Accounts {
@@ -36,6 +37,12 @@ impl Accounts {
         lock(&self.faults).clear();
         lock(&self.responses).clear();
         lock(&self.refreshes).clear();
+        lock(&self.weekly_used).clear();
+    }
+
+    /// The weekly window's used percent set for `account_id`, if any.
+    pub(crate) fn weekly_used(&self, account_id: &str) -> Option<u32> {
+        lock(&self.weekly_used).get(account_id).copied()
     }
 
     pub(crate) fn count_refresh(&self, account_id: &str) {
@@ -116,6 +123,16 @@ impl crate::MockState {
             .entry(account_id.to_owned())
             .or_default()
             .push_back(fault);
+    }
+
+    /// `Some(p)`: the weekly (longest) window of `account_id` reads `p` percent used,
+    /// in `/responses` headers and in `/wham/usage`; `None` restores the standard figure.
+    pub fn set_weekly_used_for(&self, account_id: &str, used_percent: Option<u32>) {
+        let mut map = lock(&self.accounts.weekly_used);
+        match used_percent {
+            Some(p) => map.insert(account_id.to_owned(), p),
+            None => map.remove(account_id),
+        };
     }
 
     /// `/responses` calls that carried a live token of `account_id`.

@@ -67,12 +67,27 @@ fn auth_failure(state: &MockState, request: &MockRequest) -> Option<Response<Bod
     }
 }
 
-/// The per-account knobs' verdict on a request whose token `auth_failure` accepted.
-fn account_outcome(state: &MockState, request: &MockRequest) -> Option<AccountOutcome> {
+/// The account of a request whose token `auth_failure` accepted.
+fn account_of(state: &MockState, request: &MockRequest) -> Option<String> {
     let token = request.header("authorization")?.split_once(' ')?.1.trim();
     match lock(&state.tokens).check_access(token) {
-        AccessCheck::Valid { account_id } => state.accounts.on_responses(&account_id),
+        AccessCheck::Valid { account_id } => Some(account_id),
         AccessCheck::Invalid => None,
+    }
+}
+
+/// Applies the account's weekly-usage knob to an answer's `x-codex-*` headers.
+fn account_usage_headers(
+    state: &MockState,
+    account_id: Option<&str>,
+    response: &mut Response<Body>,
+) {
+    if let Some(used) = account_id.and_then(|a| state.accounts.weekly_used(a)) {
+        reply::set_header(
+            response,
+            "x-codex-secondary-used-percent",
+            &used.to_string(),
+        );
     }
 }
 
@@ -183,7 +198,11 @@ pub(crate) async fn responses(
     if let Some(response) = auth_failure(state, &request) {
         return Ok(response);
     }
-    let account_fault = match account_outcome(state, &request) {
+    let account_id = account_of(state, &request);
+    let outcome = account_id
+        .as_deref()
+        .and_then(|a| state.accounts.on_responses(a));
+    let account_fault = match outcome {
         Some(AccountOutcome::UsageLimit { resets_in_seconds }) => {
             return Ok(usage_limit(state, resets_in_seconds));
         }
@@ -277,6 +296,7 @@ pub(crate) async fn responses(
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert("cache-control", HeaderValue::from_static("no-cache"));
     add_rate_limit_headers(state, &mut response, &PRIMARY);
+    account_usage_headers(state, account_id.as_deref(), &mut response);
     reply::set_header(
         &mut response,
         "x-codex-turn-state",
@@ -320,7 +340,17 @@ pub(crate) fn usage(state: &MockState, request: &MockRequest) -> Response<Body> 
     if failure {
         return reply::detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
     }
-    let payload = payload.unwrap_or_else(|| catalog::usage_payload(&state.config().account.plan));
+    let mut payload =
+        payload.unwrap_or_else(|| catalog::usage_payload(&state.config().account.plan));
+    let used = account_of(state, request).and_then(|a| state.accounts.weekly_used(&a));
+    if let (Some(used), Some(window)) = (
+        used,
+        payload
+            .pointer_mut("/rate_limit/secondary_window")
+            .and_then(Value::as_object_mut),
+    ) {
+        window.insert("used_percent".into(), json!(used));
+    }
     reply::json(StatusCode::OK, &payload)
 }
 

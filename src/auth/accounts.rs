@@ -81,6 +81,32 @@ pub(crate) fn list(paths: &Paths) -> Vec<String> {
     names
 }
 
+/// Every signed-in account from local metadata only (no keychain, no network):
+/// its sign-in state, and for `default` the saved usage snapshot.
+pub(crate) fn local_statuses(
+    paths: &Paths,
+    config: &crate::config::Config,
+) -> Vec<crate::status::AccountStatus> {
+    let pool = &config.accounts.pool;
+    list(paths)
+        .into_iter()
+        .map(|name| {
+            let p = account_paths(paths, &name);
+            crate::status::AccountStatus {
+                upstream: super::local_status(&p, config),
+                pooled: pool.is_empty() || pool.contains(&name),
+                benched: None,
+                benched_for_seconds: None,
+                usage: (name == DEFAULT_ACCOUNT)
+                    .then(|| crate::status::read_usage(&paths.usage_file()))
+                    .flatten(),
+                last_error: None,
+                name,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,13 +3,11 @@
 //! `logout --account NAME`).
 
 use clap::{Args, Subcommand};
-use serde::Serialize;
 
 use super::login::{LogoutArgs, block_on, logout};
 use super::output::Section;
 use super::{CliError, CliResult, Context, Style, print_json};
 use crate::auth::accounts::{self, DEFAULT_ACCOUNT};
-use crate::status::UpstreamStatus;
 
 #[derive(Debug, Args)]
 pub(crate) struct AccountsArgs {
@@ -32,14 +30,6 @@ pub(crate) enum AccountsCommand {
     },
 }
 
-/// One account as `accounts --json` shows it.
-#[derive(Debug, Serialize)]
-struct AccountEntry {
-    name: String,
-    #[serde(flatten)]
-    upstream: UpstreamStatus,
-}
-
 /// Runs `accounts` or `accounts remove`.
 pub(crate) fn run(ctx: &Context, args: &AccountsArgs) -> CliResult {
     match &args.command {
@@ -49,16 +39,7 @@ pub(crate) fn run(ctx: &Context, args: &AccountsArgs) -> CliResult {
 }
 
 fn list(ctx: &Context, json: bool) -> CliResult {
-    let entries: Vec<AccountEntry> = accounts::list(&ctx.paths)
-        .into_iter()
-        .map(|name| AccountEntry {
-            upstream: crate::auth::local_status(
-                &accounts::account_paths(&ctx.paths, &name),
-                &ctx.config,
-            ),
-            name,
-        })
-        .collect();
+    let entries = accounts::local_statuses(&ctx.paths, &ctx.config);
     if json {
         return print_json(&serde_json::json!({ "accounts": entries }));
     }

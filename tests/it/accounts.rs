@@ -11,6 +11,7 @@ use airelays::auth::accounts::account_paths;
 use airelays::auth::{CredentialStore, StoreKind};
 use airelays::config::CredentialStoreKind;
 use airelays_mock::{IssuedTokens, MockAccount};
+use serde_json::Value;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -46,8 +47,14 @@ async fn seed_account(sandbox: &Sandbox, name: &str, account: &MockAccount) -> I
 /// A relay with `default` (the mock's account) and `work` signed in, `work` picked
 /// up while the relay runs.
 async fn two_accounts() -> Relay {
+    two_accounts_with(Vec::new()).await
+}
+
+/// [`two_accounts`] with extra environment for the relay.
+async fn two_accounts_with(env: Vec<(&'static str, String)>) -> Relay {
     let r = Relay::start(RelayOptions {
         signed_in: false,
+        env,
         ..RelayOptions::default()
     })
     .await;
@@ -160,6 +167,83 @@ async fn an_unknown_pinned_account_is_403() {
 async fn one_account_answers_without_the_account_header() {
     let r = Relay::start(RelayOptions::default()).await;
     assert_eq!(ask(&r, None).await, (200, None));
+    let doc = r.relay_status().await;
+    assert!(doc.get("accounts").is_none() && doc.get("account_strategy").is_none());
+    assert_eq!(ask(&r, Some("default")).await, (200, None));
+}
+
+#[tokio::test]
+async fn balanced_follows_the_usage_snapshots() {
+    let r = two_accounts_with(vec![("AIRELAYS_ACCOUNTS_STRATEGY", "balanced".into())]).await;
+    let state = r.mock().state();
+    state.set_weekly_used_for(&home().account_id, Some(80));
+    state.set_weekly_used_for(&work().account_id, Some(10));
+    let to_work = eventually(PATIENCE, async || {
+        ask(&r, None).await.1.as_deref() == Some("work")
+    })
+    .await;
+    assert!(to_work, "balanced never chose the emptier account");
+    for _ in 0..3 {
+        assert_eq!(ask(&r, None).await.1.as_deref(), Some("work"));
+    }
+    state.set_weekly_used_for(&home().account_id, Some(5));
+    state.set_weekly_used_for(&work().account_id, Some(90));
+    let to_home = eventually(PATIENCE, async || {
+        ask(&r, None).await.1.as_deref() == Some("default")
+    })
+    .await;
+    assert!(to_home, "balanced never followed the new snapshots");
+    for _ in 0..3 {
+        assert_eq!(ask(&r, None).await.1.as_deref(), Some("default"));
+    }
+}
+
+#[tokio::test]
+async fn status_lists_the_accounts_and_their_benches() {
+    let r = two_accounts().await;
+    let schema = status_schema();
+    let local = r.sandbox.status_json().await;
+    assert!(
+        schema_errors(&schema, &local).is_empty(),
+        "{:?}",
+        schema_errors(&schema, &local)
+    );
+    assert_eq!(local["account_strategy"], "ordered");
+    let names: Vec<&str> = local["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["default", "work"]);
+
+    r.mock()
+        .state()
+        .set_usage_limited(&home().account_id, Some(Duration::from_secs(600)));
+    assert_eq!(ask(&r, None).await, (200, Some("work".into())));
+    let live = r.relay_status().await;
+    assert!(
+        schema_errors(&schema, &live).is_empty(),
+        "{:?}",
+        schema_errors(&schema, &live)
+    );
+    assert_eq!(live["ready"], true, "one usable account is enough");
+    let accounts = live["accounts"].as_array().unwrap();
+    assert_eq!(accounts[0]["benched"], "quota");
+    assert!(accounts[0]["benched_for_seconds"].as_u64().unwrap() > 0);
+    assert!(
+        accounts[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("usage limit")
+    );
+    assert_eq!(accounts[1]["benched"], Value::Null);
+    assert_eq!(accounts[1]["email"], "work@example.com");
+    let text = stdout(&r.sandbox.run(&["status"]));
+    assert!(
+        text.contains("Accounts (ordered)") && text.contains("work@example.com"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -178,6 +178,29 @@ impl Router {
         Arc::new(account)
     }
 
+    /// Every signed-in account as the status document shows it.
+    pub(crate) fn statuses(&self) -> Vec<crate::status::AccountStatus> {
+        self.all()
+            .iter()
+            .map(|a| crate::status::AccountStatus {
+                name: a.name.clone(),
+                upstream: a.session.status(),
+                pooled: self.pooled(&a.name),
+                benched: a.benched_for().map(|_| {
+                    if a.benched_for_quota() {
+                        "quota"
+                    } else {
+                        "transient"
+                    }
+                    .to_owned()
+                }),
+                benched_for_seconds: a.benched_for().map(|d| d.as_secs().max(1)),
+                usage: a.usage.snapshot(),
+                last_error: a.last_error(),
+            })
+            .collect()
+    }
+
     /// Whether `name` takes part in failover and balancing (`accounts.pool`).
     fn pooled(&self, name: &str) -> bool {
         let pool = &self.config.accounts.pool;
