@@ -21,6 +21,7 @@ pub(crate) struct Accounts {
     responses: Mutex<HashMap<String, u64>>,
     refreshes: Mutex<HashMap<String, u64>>,
     weekly_used: Mutex<HashMap<String, u32>>,
+    reject_foreign_encrypted: std::sync::atomic::AtomicBool,
 }
 
 impl Accounts {
@@ -38,6 +39,40 @@ impl Accounts {
         lock(&self.responses).clear();
         lock(&self.refreshes).clear();
         lock(&self.weekly_used).clear();
+        self.reject_foreign_encrypted
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// With the foreign-content knob on, the owner mark written into the
+    /// `encrypted_content` the account's answers carry.
+    pub(crate) fn encrypted_owner(&self, account_id: &str) -> Option<String> {
+        self.reject_foreign_encrypted
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .then(|| owner_mark(account_id))
+    }
+
+    /// With the foreign-content knob on, the id of the first `reasoning` input item
+    /// whose `encrypted_content` another account issued.
+    pub(crate) fn foreign_encrypted(
+        &self,
+        account_id: &str,
+        body: &serde_json::Value,
+    ) -> Option<String> {
+        let mine = self.encrypted_owner(account_id)?;
+        let items = body.get("input")?.as_array()?;
+        items.iter().find_map(|item| {
+            let content = item.get("encrypted_content")?.as_str()?;
+            let mark = content.strip_prefix("gAAAAB")?.get(..MARK_LEN)?;
+            let foreign = item.get("type")?.as_str()? == "reasoning"
+                && mark.starts_with(MARK_PREFIX)
+                && mark != mine;
+            foreign.then(|| {
+                item.get("id")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("rs_unknown")
+                    .to_owned()
+            })
+        })
     }
 
     /// The weekly window's used percent set for `account_id`, if any.
@@ -75,6 +110,20 @@ impl Accounts {
             .and_then(VecDeque::pop_front)
             .map(AccountOutcome::Fault)
     }
+}
+
+const MARK_PREFIX: &str = "acct";
+const MARK_LEN: usize = 12;
+
+/// `acct` and the first 8 hex digits of the account id: marks encrypted content.
+fn owner_mark(account_id: &str) -> String {
+    let hex: String = account_id
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .chain(std::iter::repeat('0'))
+        .take(MARK_LEN - MARK_PREFIX.len())
+        .collect();
+    format!("{MARK_PREFIX}{hex}")
 }
 
 /// What an account knob does to one `/responses` call.
@@ -135,6 +184,15 @@ impl crate::MockState {
         };
     }
 
+    /// `true`: reasoning items carry encrypted content marked with the issuing
+    /// account, and a `/responses` call whose input holds another account's answers
+    /// 400 `invalid_encrypted_content`, as the backend does after an account switch.
+    pub fn set_reject_foreign_encrypted(&self, reject: bool) {
+        self.accounts
+            .reject_foreign_encrypted
+            .store(reject, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// `/responses` calls that carried a live token of `account_id`.
     pub fn responses_calls_for(&self, account_id: &str) -> u64 {
         lock(&self.accounts.responses)
@@ -149,5 +207,30 @@ impl crate::MockState {
             .get(account_id)
             .copied()
             .unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::atomic::Ordering;
+
+    #[test]
+    fn another_accounts_encrypted_content_is_found_only_with_the_knob_on() {
+        let a = Accounts::default();
+        let home = "11111111-2222-3333-4444-555555555555";
+        let work = "99999999-8888-7777-6666-555555555555";
+        assert_eq!(a.encrypted_owner(home), None, "off by default");
+        a.reject_foreign_encrypted.store(true, Ordering::SeqCst);
+        let issued = format!("gAAAAB{}rest", a.encrypted_owner(home).unwrap());
+        let body = json!({"input": [
+            {"type": "reasoning", "id": "rs_1", "encrypted_content": issued, "summary": []},
+            {"type": "reasoning", "encrypted_content": "gAAAAB-unmarked", "summary": []}
+        ]});
+        assert_eq!(a.foreign_encrypted(home, &body), None);
+        assert_eq!(a.foreign_encrypted(work, &body).as_deref(), Some("rs_1"));
+        a.reset();
+        assert_eq!(a.foreign_encrypted(work, &body), None);
     }
 }

@@ -222,6 +222,20 @@ pub(crate) async fn responses(
     if let Err(detail) = validate(&request.body) {
         return Ok(reply::detail(StatusCode::BAD_REQUEST, &detail));
     }
+    if let Some(item) = account_id
+        .as_deref()
+        .and_then(|a| state.accounts.foreign_encrypted(a, &request.body))
+    {
+        return Ok(reply::json(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": {
+                "message": format!("The encrypted content for item {item} could not be verified."),
+                "type": "invalid_request_error",
+                "param": null,
+                "code": "invalid_encrypted_content",
+            }}),
+        ));
+    }
     let script = match script::decide(&request.body) {
         Ok(script) => script,
         Err(problem) => return Ok(reply::detail(StatusCode::BAD_REQUEST, &problem)),
@@ -290,6 +304,9 @@ pub(crate) async fn responses(
         answer: script.answer,
         fault: stream_fault,
         input_tokens: (request.raw_len as u64).div_ceil(4),
+        encrypted_owner: account_id
+            .as_deref()
+            .and_then(|a| state.accounts.encrypted_owner(a)),
     };
     let mut response = Response::new(sse::stream(state, spec));
     let headers = response.headers_mut();

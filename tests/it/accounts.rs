@@ -51,7 +51,10 @@ async fn two_accounts() -> Relay {
 }
 
 /// [`two_accounts`] with extra environment for the relay.
-async fn two_accounts_with(env: Vec<(&'static str, String)>) -> Relay {
+async fn two_accounts_with(mut env: Vec<(&'static str, String)>) -> Relay {
+    // The tests poll with `eventually`: no per-IP rate limit in the way.
+    env.push(("AIRELAYS_RATE_LIMIT_PER_MINUTE", "1000000".into()));
+    env.push(("AIRELAYS_RATE_LIMIT_BURST", "1000000".into()));
     let r = Relay::start(RelayOptions {
         signed_in: false,
         env,
@@ -363,4 +366,87 @@ async fn login_account_names_follow_the_rule_and_accounts_lists_them() {
     assert_eq!(json_of(&out)["deleted"], true);
     let listed = json_of(&sandbox.run(&["accounts", "--json"]));
     assert_eq!(listed["accounts"].as_array().unwrap().len(), 1);
+}
+
+/// One turn of a Responses conversation keyed by `prompt_cache_key`: sends the
+/// history plus `prompt`, appends the answer's output items; returns the account
+/// that answered and the `x-airelays-ignored-parameters` header.
+async fn turn(r: &Relay, history: &mut Vec<Value>, prompt: &str) -> (String, Option<String>) {
+    history.push(serde_json::json!({"type":"message","role":"user","content":prompt}));
+    let body = serde_json::json!({
+        "model": "gpt-5.5",
+        "input": history,
+        "stream": false,
+        "prompt_cache_key": "conversation-1",
+        "include": ["reasoning.encrypted_content"],
+    });
+    let resp = r.post("/v1/responses", &body).send().await.unwrap();
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let (account, ignored) = (
+        header("x-airelays-account"),
+        header("x-airelays-ignored-parameters"),
+    );
+    let status = resp.status();
+    let answer: Value = resp.json().await.unwrap();
+    assert_eq!(status, 200, "{answer}");
+    for item in answer["output"].as_array().unwrap() {
+        let mut item = item.clone();
+        if let Some(o) = item.as_object_mut() {
+            o.remove("id");
+        }
+        history.push(item);
+    }
+    (account.expect("x-airelays-account"), ignored)
+}
+
+#[tokio::test]
+async fn a_conversation_stays_on_its_account_and_moves_without_its_reasoning_when_benched() {
+    let r = two_accounts_with(vec![("AIRELAYS_ACCOUNTS_STRATEGY", "balanced".into())]).await;
+    let state = r.mock().state();
+    state.set_reject_foreign_encrypted(true);
+    let mut history = Vec::new();
+    let (first, _) = turn(&r, &mut history, "REASON turn 1").await;
+    let (mine, other) = if first == "default" {
+        (home(), work())
+    } else {
+        (work(), home())
+    };
+    assert!(
+        history.iter().any(|i| i["type"] == "reasoning"),
+        "the answer carried reasoning: {history:?}"
+    );
+    // Its account fills up: new conversations go to the other one, this one stays.
+    state.set_weekly_used_for(&mine.account_id, Some(90));
+    state.set_weekly_used_for(&other.account_id, Some(10));
+    for n in 2..=5 {
+        let (account, ignored) = turn(&r, &mut history, &format!("REASON turn {n}")).await;
+        assert_eq!(account, first, "turn {n} left its account");
+        assert_eq!(ignored, None);
+    }
+    let elsewhere = eventually(PATIENCE, async || {
+        ask(&r, None).await.1.as_deref() != Some(first.as_str())
+    })
+    .await;
+    assert!(
+        elsewhere,
+        "a new conversation never went to the emptier account"
+    );
+
+    // Its account hits the usage limit: the conversation moves, and the reasoning
+    // the first account encrypted is dropped (the mock would refuse it) and disclosed.
+    state.set_usage_limited(&mine.account_id, Some(Duration::from_secs(600)));
+    let (moved, ignored) = turn(&r, &mut history, "REASON turn 6").await;
+    assert_ne!(moved, first);
+    assert!(
+        ignored
+            .as_deref()
+            .is_some_and(|i| i.contains("input.reasoning.encrypted_content")),
+        "{ignored:?}"
+    );
+    let (stays, _) = turn(&r, &mut history, "turn 7").await;
+    assert_eq!(stays, moved, "the conversation stays on its new account");
 }

@@ -15,6 +15,7 @@
 
 mod account;
 mod affinity;
+mod origins;
 mod pins;
 
 use std::sync::{Arc, RwLock};
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 use http::HeaderMap;
 
 pub(crate) use account::Account;
+pub(crate) use origins::{DROPPED_PARAMETER, Origins};
 pub(crate) use pins::{LISTENER, Pins};
 
 use super::error::ApiError;
@@ -81,6 +83,8 @@ pub(crate) struct Router {
     accounts: RwLock<Arc<Vec<Arc<Account>>>>,
     pins: Pins,
     affinity: affinity::Affinity,
+    /// Which account issued each piece of encrypted reasoning.
+    pub(crate) origins: Arc<Origins>,
 }
 
 /// What [`Router::new`] needs besides the configuration.
@@ -111,6 +115,7 @@ impl Router {
             accounts: RwLock::new(Arc::new(Vec::new())),
             pins: Pins::new(&config),
             affinity: affinity::Affinity::new(),
+            origins: Arc::new(Origins::default()),
             paths: parts.paths,
             http: parts.http,
             ignore_usage_guard: parts.ignore_usage_guard,

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 
 use super::failure::{map_failure, map_upstream_error};
-use crate::server::accounts::{Account, Plan, failover_reason};
+use crate::server::accounts::{Account, Origins, Plan, failover_reason};
 use crate::server::error::ApiError;
 use crate::server::recent_items::RecentItems;
 use crate::server::{AppState, CountGuard, Counter};
@@ -33,6 +33,11 @@ pub(crate) struct OpenStream {
     pub(crate) account: Arc<Account>,
     /// Two or more accounts are signed in: the answer names the account.
     pub(crate) multi: bool,
+    /// Where the encrypted reasoning of this answer is attributed to its account
+    /// (with two or more accounts).
+    pub(crate) origins: Option<Arc<Origins>>,
+    /// Reasoning items another account issued, dropped from this request.
+    pub(crate) dropped_reasoning: usize,
     /// Held while the upstream request is open.
     pub(crate) _in_flight: CountGuard,
 }
@@ -60,6 +65,9 @@ impl OpenStream {
             && let Some(value) = event.json()
         {
             self.recent_items.observe_event(value);
+            if let (Some(origins), Some(item)) = (&self.origins, value.get("item")) {
+                origins.observe_item(item, &self.account.name);
+            }
         }
     }
 }
@@ -90,9 +98,20 @@ pub(crate) async fn open(
 ) -> Result<OpenStream, ApiError> {
     let mut candidates = plan.candidates.iter().peekable();
     while let Some(account) = candidates.next() {
-        let error = match open_on(state, account, body.clone(), client_headers).await {
+        // Another account's encrypted reasoning would fail the turn: drop it.
+        let stripped = plan
+            .multi
+            .then(|| state.accounts.origins.strip_foreign(&body, &account.name))
+            .flatten();
+        let (attempt_body, dropped) = match stripped {
+            Some((b, n)) => (b, n),
+            None => (body.clone(), 0),
+        };
+        let error = match open_on(state, account, attempt_body, client_headers).await {
             Ok(mut open) => {
                 open.multi = plan.multi;
+                open.dropped_reasoning = dropped;
+                open.origins = plan.multi.then(|| Arc::clone(&state.accounts.origins));
                 state.accounts.answered(&plan, account);
                 return Ok(open);
             }
@@ -216,6 +235,8 @@ async fn first_meaningful(
                 recent_items: state.recent_items.clone(),
                 account: Arc::clone(account),
                 multi: false,
+                origins: None,
+                dropped_reasoning: 0,
                 _in_flight: in_flight,
             });
         }
