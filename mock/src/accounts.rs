@@ -22,6 +22,7 @@ pub(crate) struct Accounts {
     refreshes: Mutex<HashMap<String, u64>>,
     weekly_used: Mutex<HashMap<String, u32>>,
     reject_foreign_encrypted: std::sync::atomic::AtomicBool,
+    models: Mutex<HashMap<String, crate::state::Catalogue>>,
 }
 
 impl Accounts {
@@ -39,6 +40,7 @@ impl Accounts {
         lock(&self.responses).clear();
         lock(&self.refreshes).clear();
         lock(&self.weekly_used).clear();
+        lock(&self.models).clear();
         self.reject_foreign_encrypted
             .store(false, std::sync::atomic::Ordering::SeqCst);
     }
@@ -73,6 +75,11 @@ impl Accounts {
                     .to_owned()
             })
         })
+    }
+
+    /// The catalogue set for `account_id`, if any.
+    pub(crate) fn models(&self, account_id: &str) -> Option<crate::state::Catalogue> {
+        lock(&self.models).get(account_id).cloned()
     }
 
     /// The weekly window's used percent set for `account_id`, if any.
@@ -191,6 +198,22 @@ impl crate::MockState {
         self.accounts
             .reject_foreign_encrypted
             .store(reject, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// `Some(models)`: `/codex/models` answers this catalogue to `account_id`, and
+    /// `/responses` refuses other models for it (400, as for a model the plan lacks);
+    /// `None` restores the shared catalogue.
+    pub fn set_models_for(&self, account_id: &str, models: Option<Vec<serde_json::Value>>) {
+        let mut map = lock(&self.accounts.models);
+        match models {
+            Some(m) => map.insert(account_id.to_owned(), crate::state::Catalogue::new(m)),
+            None => map.remove(account_id),
+        };
+    }
+
+    /// The shared model catalogue (what accounts without their own get).
+    pub fn catalogue(&self) -> Vec<serde_json::Value> {
+        self.knobs().models.models.to_vec()
     }
 
     /// `/responses` calls that carried a live token of `account_id`.

@@ -76,6 +76,19 @@ fn account_of(state: &MockState, request: &MockRequest) -> Option<String> {
     }
 }
 
+/// With a catalogue of its own, the refusal of a model that is not in it.
+fn missing_model(state: &MockState, account_id: &str, body: &Value) -> Option<String> {
+    let catalogue = state.accounts.models(account_id)?;
+    let model = body.get("model")?.as_str()?;
+    let known = catalogue
+        .models
+        .iter()
+        .any(|m| m.get("slug").and_then(Value::as_str) == Some(model));
+    (!known).then(|| {
+        format!("The '{model}' model is not supported when using Codex with a ChatGPT account.")
+    })
+}
+
 /// Applies the account's weekly-usage knob to an answer's `x-codex-*` headers.
 fn account_usage_headers(
     state: &MockState,
@@ -222,6 +235,12 @@ pub(crate) async fn responses(
     if let Err(detail) = validate(&request.body) {
         return Ok(reply::detail(StatusCode::BAD_REQUEST, &detail));
     }
+    if let Some(detail) = account_id
+        .as_deref()
+        .and_then(|a| missing_model(state, a, &request.body))
+    {
+        return Ok(reply::detail(StatusCode::BAD_REQUEST, &detail));
+    }
     if let Some(item) = account_id
         .as_deref()
         .and_then(|a| state.accounts.foreign_encrypted(a, &request.body))
@@ -329,7 +348,10 @@ pub(crate) fn models(state: &MockState, request: &MockRequest) -> Response<Body>
     if let Some(response) = auth_failure(state, request) {
         return response;
     }
-    let (failure, catalogue) = state.with_knobs(|k| (k.models_failure, k.models.clone()));
+    let (failure, mut catalogue) = state.with_knobs(|k| (k.models_failure, k.models.clone()));
+    if let Some(own) = account_of(state, request).and_then(|a| state.accounts.models(&a)) {
+        catalogue = own;
+    }
     if failure {
         return reply::detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
     }

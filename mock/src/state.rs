@@ -306,7 +306,7 @@ pub(crate) struct Catalogue {
 }
 
 impl Catalogue {
-    fn new(models: Vec<Value>) -> Catalogue {
+    pub(crate) fn new(models: Vec<Value>) -> Catalogue {
         Catalogue {
             etag: crate::catalog::models_etag(&models),
             models: Arc::new(models),

@@ -450,3 +450,46 @@ async fn a_conversation_stays_on_its_account_and_moves_without_its_reasoning_whe
     let (stays, _) = turn(&r, &mut history, "turn 7").await;
     assert_eq!(stays, moved, "the conversation stays on its new account");
 }
+
+#[tokio::test]
+async fn models_are_the_union_and_go_only_to_the_accounts_that_have_them() {
+    let r = two_accounts_with(vec![("AIRELAYS_MODELS_CACHE_TTL_SECONDS", "0".into())]).await;
+    let state = r.mock().state();
+    let mut catalogue = state.catalogue();
+    let mut only = catalogue[0].clone();
+    only["slug"] = "gpt-work-only".into();
+    only["display_name"] = "Work only".into();
+    catalogue.push(only);
+    state.set_models_for(&work().account_id, Some(catalogue));
+
+    let list: Value = r
+        .get("/v1/models")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"gpt-5.5") && ids.contains(&"gpt-work-only"),
+        "{ids:?}"
+    );
+
+    let ask_model = async |model: &str| {
+        let body = serde_json::json!({"model": model, "input": "hi", "stream": false});
+        let resp = r.post("/v1/responses", &body).send().await.unwrap();
+        let account = resp.headers()["x-airelays-account"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        (resp.status().as_u16(), account)
+    };
+    assert_eq!(ask_model("gpt-work-only").await, (200, "work".into()));
+    assert_eq!(ask_model("gpt-5.5").await, (200, "default".into()));
+}

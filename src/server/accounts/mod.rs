@@ -15,6 +15,7 @@
 
 mod account;
 mod affinity;
+pub(crate) mod models;
 mod origins;
 mod pins;
 
@@ -85,6 +86,8 @@ pub(crate) struct Router {
     affinity: affinity::Affinity,
     /// Which account issued each piece of encrypted reasoning.
     pub(crate) origins: Arc<Origins>,
+    /// Which models each account's catalogue has.
+    pub(crate) models: models::AccountModels,
 }
 
 /// What [`Router::new`] needs besides the configuration.
@@ -116,6 +119,7 @@ impl Router {
             pins: Pins::new(&config),
             affinity: affinity::Affinity::new(),
             origins: Arc::new(Origins::default()),
+            models: models::AccountModels::default(),
             paths: parts.paths,
             http: parts.http,
             ignore_usage_guard: parts.ignore_usage_guard,
@@ -346,7 +350,8 @@ impl Router {
         true
     }
 
-    /// The quota guard per account: the candidates not over
+    /// A model only some accounts have goes only to those; then the quota guard per
+    /// account: the candidates not over
     /// `usage.refuse_at_percent` for `model`, or the first one's `usage_guard`
     /// error when every one is over.
     pub(crate) fn guard(
@@ -355,6 +360,10 @@ impl Router {
         model: &str,
         headers: &HeaderMap,
     ) -> Result<(), ApiError> {
+        let has = |a: &Arc<Account>| self.models.allows(&a.name, model);
+        if plan.multi && !plan.pinned && plan.candidates.iter().any(has) {
+            plan.candidates.retain(has);
+        }
         let mut first_error = None;
         plan.candidates
             .retain(|a| match a.usage.check(model, headers) {

@@ -6,7 +6,7 @@
 //! assemble a non-streamed answer. Route handlers are one call of `relay`.
 
 mod assemble;
-mod failure;
+pub(crate) mod failure;
 mod open;
 mod request;
 mod stream;
