@@ -8,9 +8,7 @@ use std::time::Duration;
 use crate::harness::relay::{Relay, RelayOptions, error_of, expect_error, text_request};
 use crate::harness::*;
 use airelays::auth::accounts::account_paths;
-use airelays::auth::{CredentialStore, StoreKind};
-use airelays::config::CredentialStoreKind;
-use airelays_mock::{IssuedTokens, MockAccount};
+use airelays_mock::MockAccount;
 use serde_json::Value;
 
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -30,20 +28,6 @@ fn work() -> MockAccount {
     }
 }
 
-/// Mints credentials for `account` and stores them as account `name`'s, as
-/// `login --account name` would.
-async fn seed_account(sandbox: &Sandbox, name: &str, account: &MockAccount) -> IssuedTokens {
-    let issued = sandbox.mock().state().issue_tokens_for(account);
-    CredentialStore::new(
-        account_paths(&sandbox.paths(), name),
-        CredentialStoreKind::File,
-    )
-    .save(&credentials_of(&issued), StoreKind::File)
-    .await
-    .expect("seed account");
-    issued
-}
-
 /// A relay with `default` (the mock's account) and `work` signed in, `work` picked
 /// up while the relay runs.
 async fn two_accounts() -> Relay {
@@ -61,8 +45,8 @@ async fn two_accounts_with(mut env: Vec<(&'static str, String)>) -> Relay {
         ..RelayOptions::default()
     })
     .await;
-    seed_account(&r.sandbox, "default", &home()).await;
-    seed_account(&r.sandbox, "work", &work()).await;
+    r.sandbox.sign_in_account("default", &home()).await;
+    r.sandbox.sign_in_account("work", &work()).await;
     let up = eventually(PATIENCE, async || {
         let resp = r
             .post("/v1/responses", &text_request("hi", false))
@@ -138,8 +122,8 @@ async fn ordered_fails_over_on_a_usage_limit_and_returns_after_the_reset() {
 async fn all_accounts_out_of_quota_answer_the_first_reset() {
     let r = two_accounts().await;
     let state = r.mock().state();
-    state.set_usage_limited(&home().account_id, Some(Duration::from_secs(600)));
-    state.set_usage_limited(&work().account_id, Some(Duration::from_secs(300)));
+    state.set_usage_limited(&home().account_id, Some(Duration::from_secs(300)));
+    state.set_usage_limited(&work().account_id, Some(Duration::from_secs(600)));
     // The request fails over once and gets the real error of the last account.
     let (status, retry, body) = error_of(
         r.post("/v1/responses", &text_request("hi", false))
@@ -152,6 +136,17 @@ async fn all_accounts_out_of_quota_answer_the_first_reset() {
     assert_eq!(body["error"]["code"], "usage_limit_reached");
     let secs: u64 = retry.expect("Retry-After").parse().unwrap();
     assert!(secs <= 300, "the account that resets first: {secs}");
+    // The next request: the benched first account is skipped, the second is out of
+    // quota too: the answer is still the first's, which resets first.
+    let (status, retry, _) = error_of(
+        r.post("/v1/responses", &text_request("hi", false))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 429);
+    assert!(retry.unwrap().parse::<u64>().unwrap() <= 300);
 }
 
 #[tokio::test]
@@ -262,8 +257,8 @@ async fn concurrent_requests_refresh_each_account_once() {
     .await;
     let state = std::sync::Arc::clone(r.mock().state());
     state.set_access_token_lifetime(Duration::ZERO);
-    seed_account(&r.sandbox, "default", &home()).await;
-    seed_account(&r.sandbox, "work", &work()).await;
+    r.sandbox.sign_in_account("default", &home()).await;
+    r.sandbox.sign_in_account("work", &work()).await;
     state.set_access_token_lifetime(Duration::from_secs(3600));
     state.set_refresh_delay(Duration::from_millis(300));
     let listed = eventually(PATIENCE, async || {
@@ -342,8 +337,8 @@ async fn login_account_names_follow_the_rule_and_accounts_lists_them() {
             stderr(&out)
         );
     }
-    seed_account(&sandbox, "default", &home()).await;
-    seed_account(&sandbox, "work", &work()).await;
+    sandbox.sign_in_account("default", &home()).await;
+    sandbox.sign_in_account("work", &work()).await;
     let listed = json_of(&sandbox.run(&["accounts", "--json"]));
     let accounts = listed["accounts"].as_array().unwrap();
     let names: Vec<&str> = accounts
@@ -492,4 +487,28 @@ async fn models_are_the_union_and_go_only_to_the_accounts_that_have_them() {
     };
     assert_eq!(ask_model("gpt-work-only").await, (200, "work".into()));
     assert_eq!(ask_model("gpt-5.5").await, (200, "default".into()));
+}
+
+#[tokio::test]
+async fn doctor_checks_each_account_only_when_there_are_two() {
+    let sandbox = Sandbox::mocked().await;
+    let init = sandbox.run(&["init", "--json"]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let checks = |out: &std::process::Output| -> Vec<Value> {
+        json_of(out)["checks"].as_array().unwrap().clone()
+    };
+    sandbox.sign_in_account("default", &home()).await;
+    let single = checks(&sandbox.run(&["doctor", "--json"]));
+    assert!(single.iter().all(|c| c["id"] != "accounts"), "{single:?}");
+
+    sandbox.sign_in_account("work", &work()).await;
+    let report = checks(&sandbox.run(&["doctor", "--json"]));
+    let accounts = report
+        .iter()
+        .find(|c| c["id"] == "accounts")
+        .expect("an accounts check");
+    assert_eq!(accounts["status"], "ok", "{accounts}");
+    let details = accounts["details"].as_array().unwrap();
+    assert_eq!(details.len(), 2);
+    assert!(details[1].as_str().unwrap().contains("work@example.com"));
 }

@@ -1,6 +1,6 @@
 //! Conversation affinity: the account each recent conversation ran on, so the next
 //! turn goes to the same account and the upstream's prompt cache keeps working.
-//! Keyed by the client's session (Codex `session_id`, Claude Code's
+//! Keyed by the client's session (Codex `session_id` or `session-id`, Claude Code's
 //! `x-claude-code-session-id`, `x-session-id`, or the body's `prompt_cache_key`),
 //! bounded to [`Affinity::CAPACITY`] keys, the least recently used forgotten first.
 
@@ -10,7 +10,12 @@ use std::sync::Mutex;
 use http::HeaderMap;
 
 /// The session headers clients send, in the order they are looked at.
-const SESSION_HEADERS: &[&str] = &["session_id", "x-claude-code-session-id", "x-session-id"];
+const SESSION_HEADERS: &[&str] = &[
+    "session_id",
+    "session-id",
+    "x-claude-code-session-id",
+    "x-session-id",
+];
 
 /// The longest session key kept (longer ones are cut: a key is not a secret, but
 /// a client must not make the map large).

@@ -314,6 +314,21 @@ impl Router {
         }
     }
 
+    /// The saved usage-limit answers of the pooled accounts benched for their
+    /// quota, with the seconds left until each reset as `Retry-After`.
+    pub(crate) fn benched_quota_errors(&self) -> Vec<ApiError> {
+        let now = Instant::now();
+        self.all()
+            .iter()
+            .filter(|a| self.pooled(&a.name))
+            .filter_map(|a| {
+                let bench = a.bench_at(now)?;
+                let secs = bench.until.saturating_duration_since(now).as_secs().max(1);
+                Some(bench.quota?.with_retry_after(secs))
+            })
+            .collect()
+    }
+
     /// Takes `account` out of rotation after `error` (of kind `reason`), unless it
     /// is the only usable pooled account. Returns whether it was benched.
     pub(crate) fn bench(

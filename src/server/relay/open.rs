@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 
 use super::failure::{map_failure, map_upstream_error};
-use crate::server::accounts::{Account, Origins, Plan, failover_reason};
+use crate::server::accounts::{Account, FailoverReason, Origins, Plan, failover_reason};
 use crate::server::error::ApiError;
 use crate::server::recent_items::RecentItems;
 use crate::server::{AppState, CountGuard, Counter};
@@ -97,6 +97,7 @@ pub(crate) async fn open(
     client_headers: &HeaderMap,
 ) -> Result<OpenStream, ApiError> {
     let mut candidates = plan.candidates.iter().peekable();
+    let mut quota: Vec<ApiError> = Vec::new();
     while let Some(account) = candidates.next() {
         // Another account's encrypted reasoning would fail the turn: drop it.
         let stripped = plan
@@ -118,13 +119,16 @@ pub(crate) async fn open(
             Err(e) => e,
         };
         let reason = failover_reason(&error);
+        if plan.multi && reason.is_some() {
+            account.note_error(&error.message);
+        }
         let Some(reason) = reason.filter(|_| plan.multi && !plan.pinned) else {
-            if plan.multi {
-                account.note_error(&error.message);
-            }
             return Err(error);
         };
         state.accounts.bench(account, &reason, &error);
+        if reason == FailoverReason::Quota {
+            quota.push(error.clone());
+        }
         match candidates.peek() {
             Some(next) => tracing::warn!(
                 "ChatGPT account {} failed before the first byte ({}); trying {}",
@@ -132,6 +136,14 @@ pub(crate) async fn open(
                 error.message,
                 next.name
             ),
+            // Every candidate out of quota: the one that resets first answers.
+            None if quota.len() == plan.candidates.len() => {
+                quota.extend(state.accounts.benched_quota_errors());
+                let first = quota
+                    .into_iter()
+                    .min_by_key(|e| e.retry_after.unwrap_or(u64::MAX));
+                return Err(first.unwrap_or(error));
+            }
             None => return Err(error),
         }
     }
