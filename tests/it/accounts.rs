@@ -356,7 +356,9 @@ async fn login_account_names_follow_the_rule_and_accounts_lists_them() {
     assert!(text_out.contains("work@example.com"), "{text_out}");
     assert!(!text_out.contains("rt_"), "no secret printed");
 
-    let out = sandbox.run(&["logout", "--account", "work", "--json"]);
+    let out = sandbox
+        .output(sandbox.cmd(&["logout", "--account", "work", "--json"]))
+        .await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(json_of(&out)["deleted"], true);
     let listed = json_of(&sandbox.run(&["accounts", "--json"]));
@@ -498,11 +500,12 @@ async fn doctor_checks_each_account_only_when_there_are_two() {
         json_of(out)["checks"].as_array().unwrap().clone()
     };
     sandbox.sign_in_account("default", &home()).await;
-    let single = checks(&sandbox.run(&["doctor", "--json"]));
+    let doctor = async || sandbox.output(sandbox.cmd(&["doctor", "--json"])).await;
+    let single = checks(&doctor().await);
     assert!(single.iter().all(|c| c["id"] != "accounts"), "{single:?}");
 
     sandbox.sign_in_account("work", &work()).await;
-    let report = checks(&sandbox.run(&["doctor", "--json"]));
+    let report = checks(&doctor().await);
     let accounts = report
         .iter()
         .find(|c| c["id"] == "accounts")
