@@ -22,10 +22,13 @@ pub(crate) const DROPPED_PARAMETER: &str = "input.reasoning.encrypted_content";
 
 type Key = [u8; 16];
 
+/// Digest → issuing account, and the digests in the order they were first seen.
+type Table = (HashMap<Key, Arc<str>>, VecDeque<Key>);
+
 /// Digest of encrypted content → the account that issued it.
 #[derive(Default)]
 pub(crate) struct Origins {
-    inner: Mutex<(HashMap<Key, Arc<str>>, VecDeque<Key>)>,
+    inner: Mutex<Table>,
 }
 
 fn key(content: &str) -> Key {
