@@ -515,3 +515,54 @@ async fn doctor_checks_each_account_only_when_there_are_two() {
     assert_eq!(details.len(), 2);
     assert!(details[1].as_str().unwrap().contains("work@example.com"));
 }
+
+#[tokio::test]
+async fn a_rejected_login_or_a_failing_backend_benches_for_the_cooldown() {
+    let r = two_accounts_with(vec![("AIRELAYS_RETRY_ATTEMPTS", "1".into())]).await;
+    let state = r.mock().state();
+    // An auth rejection that survives the refresh moves the request.
+    state.set_account_rejected(&home().account_id, true);
+    assert_eq!(ask(&r, None).await, (200, Some("work".into())));
+    let live = r.relay_status().await;
+    assert_eq!(live["accounts"][0]["benched"], "transient");
+    let cooldown = live["accounts"][0]["benched_for_seconds"].as_u64().unwrap();
+    assert!(cooldown > 0 && cooldown <= 60, "{cooldown}");
+    state.set_account_rejected(&home().account_id, false);
+
+    // The last usable account is never benched: a backend failure that outlasts
+    // the retries is its answer, and it keeps serving the next request.
+    for _ in 0..2 {
+        state.push_fault_for(&work().account_id, airelays_mock::Fault::Status500);
+    }
+    let (status, _) = ask(&r, None).await;
+    assert_eq!(status, 502);
+    assert_eq!(ask(&r, None).await, (200, Some("work".into())));
+    assert_eq!(
+        r.relay_status().await["accounts"][1]["benched"],
+        Value::Null
+    );
+}
+
+#[tokio::test]
+async fn pin_rules_keep_a_client_on_its_account() {
+    let r = two_accounts_with(vec![("AIRELAYS_ACCOUNTS_PIN", "ua:claude-cli=work".into())]).await;
+    let resp = r
+        .post("/v1/responses", &text_request("hi", false))
+        .header("user-agent", "claude-cli/2.1.0 (external, cli)")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-airelays-account"], "work");
+    assert_eq!(ask(&r, None).await, (200, Some("default".into())));
+    // A pinned client never fails over: it gets its account's real answer.
+    r.mock()
+        .state()
+        .set_usage_limited(&work().account_id, Some(Duration::from_secs(600)));
+    let resp = r
+        .post("/v1/responses", &text_request("hi", false))
+        .header("user-agent", "claude-cli/2.1.0 (external, cli)")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+}
