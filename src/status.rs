@@ -56,6 +56,8 @@ pub(crate) struct AccountStatus {
     pub(crate) usage: Option<UsageSnapshot>,
     /// The last failure of a request on it (relay status only), or null.
     pub(crate) last_error: Option<String>,
+    /// The models its catalogue listed at the last fetch (relay status only), or null.
+    pub(crate) models: Option<Vec<String>>,
 }
 
 impl StatusDocument {

@@ -101,6 +101,7 @@ pub(crate) fn local_statuses(
                     .then(|| crate::status::read_usage(&paths.usage_file()))
                     .flatten(),
                 last_error: None,
+                models: None,
                 name,
             }
         })

@@ -39,7 +39,8 @@ pub(crate) fn run(ctx: &Context, args: &AccountsArgs) -> CliResult {
 }
 
 fn list(ctx: &Context, json: bool) -> CliResult {
-    let entries = accounts::local_statuses(&ctx.paths, &ctx.config);
+    let entries =
+        live_statuses(ctx).unwrap_or_else(|| accounts::local_statuses(&ctx.paths, &ctx.config));
     if json {
         return print_json(&serde_json::json!({ "accounts": entries }));
     }
@@ -54,12 +55,60 @@ fn list(ctx: &Context, json: bool) -> CliResult {
             .row("email", unknown(&e.upstream.email))
             .row("plan", unknown(&e.upstream.plan))
             .row("state", e.upstream.state.as_str());
-        if let Some(detail) = &e.upstream.detail {
+        if let (Some(why), Some(secs)) = (&e.benched, e.benched_for_seconds) {
+            section = section.row("benched", format!("{why}, for {secs} s"));
+        }
+        if let Some(usage) = &e.usage {
+            let windows: Vec<String> = usage
+                .windows
+                .iter()
+                .map(|w| format!("{} {:.0}%", w.id, w.used_percent))
+                .collect();
+            section = section.row("usage", windows.join(", "));
+        }
+        if let Some(models) = &e.models {
+            section = section.row("models", models.join(", "));
+        }
+        if let Some(detail) = e.last_error.as_ref().or(e.upstream.detail.as_ref()) {
             section = section.row("last error", detail.clone());
         }
         out!("{}", section.render(&style));
     }
     Ok(())
+}
+
+/// The accounts as the running relay sees them (benches, usage, models, last
+/// errors), when a relay runs with two or more accounts and answers within 3 s.
+fn live_statuses(ctx: &Context) -> Option<Vec<crate::status::AccountStatus>> {
+    let relay = crate::status::running_relay(&ctx.paths)?;
+    let (token, _) =
+        crate::token::load(&ctx.config.security.bearer_token_file, &ctx.env).ok()??;
+    let base = relay.base_url.trim_end_matches("/v1");
+    let url = format!(
+        "{}/v1/relay/status",
+        base.replace("://0.0.0.0:", "://127.0.0.1:")
+            .replace("://[::]:", "://[::1]:")
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    crate::http::install_crypto_provider();
+    let doc: serde_json::Value = rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(std::time::Duration::from_secs(3))
+            .build()
+            .ok()?;
+        let resp = client
+            .get(&url)
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .ok()?;
+        resp.json().await.ok()
+    })?;
+    serde_json::from_value(doc.get("accounts")?.clone()).ok()
 }
 
 fn remove(ctx: &Context, name: &str, json: bool) -> CliResult {

@@ -237,6 +237,16 @@ async fn status_lists_the_accounts_and_their_benches() {
     );
     assert_eq!(accounts[1]["benched"], Value::Null);
     assert_eq!(accounts[1]["email"], "work@example.com");
+    // `airelays accounts` asks the running relay for what only it knows.
+    let out = r
+        .sandbox
+        .output(r.sandbox.cmd(&["accounts", "--json"]))
+        .await;
+    let listed = json_of(&out);
+    assert_eq!(listed["accounts"][0]["benched"], "quota", "{listed}");
+    assert!(listed["accounts"][0]["last_error"].is_string());
+    let out = r.sandbox.output(r.sandbox.cmd(&["accounts"])).await;
+    assert!(stdout(&out).contains("benched"), "{}", stdout(&out));
     let text = stdout(&r.sandbox.run(&["status"]));
     assert!(
         text.contains("Accounts (ordered)") && text.contains("work@example.com"),
@@ -489,6 +499,10 @@ async fn models_are_the_union_and_go_only_to_the_accounts_that_have_them() {
     };
     assert_eq!(ask_model("gpt-work-only").await, (200, "work".into()));
     assert_eq!(ask_model("gpt-5.5").await, (200, "default".into()));
+    let live = r.relay_status().await;
+    let models = |i: usize| live["accounts"][i]["models"].as_array().unwrap().clone();
+    assert!(!models(0).contains(&"gpt-work-only".into()));
+    assert!(models(1).contains(&"gpt-work-only".into()));
 }
 
 #[tokio::test]

@@ -206,6 +206,7 @@ impl Router {
                 benched_for_seconds: a.benched_for().map(|d| d.as_secs().max(1)),
                 usage: a.usage.snapshot(),
                 last_error: a.last_error(),
+                models: self.models.of(&a.name),
             })
             .collect()
     }

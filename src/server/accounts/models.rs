@@ -29,6 +29,14 @@ impl AccountModels {
             .insert(account.to_owned(), ids);
     }
 
+    /// The models `account`'s catalogue listed, sorted; `None` before its first fetch.
+    pub(crate) fn of(&self, account: &str) -> Option<Vec<String>> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ids: Vec<String> = map.get(account)?.iter().cloned().collect();
+        ids.sort();
+        Some(ids)
+    }
+
     /// Whether `account` may take `model`: its catalogue has it, or its catalogue
     /// is not known yet.
     pub(crate) fn allows(&self, account: &str, model: &str) -> bool {
