@@ -580,3 +580,36 @@ async fn pin_rules_keep_a_client_on_its_account() {
         .unwrap();
     assert_eq!(resp.status(), 429);
 }
+
+#[tokio::test]
+async fn the_quota_guard_skips_a_full_account_and_refuses_only_when_all_are() {
+    let r = two_accounts_with(vec![("AIRELAYS_USAGE_REFUSE_AT_PERCENT", "50".into())]).await;
+    let state = r.mock().state();
+    state.set_weekly_used_for(&home().account_id, Some(90));
+    state.set_weekly_used_for(&work().account_id, Some(10));
+    // The first account's answers teach the relay it is over the threshold.
+    let skipped = eventually(PATIENCE, async || {
+        ask(&r, None).await.1.as_deref() == Some("work")
+    })
+    .await;
+    assert!(skipped, "the guard never skipped the full account");
+    assert_eq!(ask(&r, None).await, (200, Some("work".into())));
+
+    state.set_weekly_used_for(&work().account_id, Some(95));
+    let refused = eventually(PATIENCE, async || {
+        let resp = r
+            .post("/v1/responses", &text_request("hi", false))
+            .send()
+            .await
+            .unwrap();
+        resp.status() == 429
+    })
+    .await;
+    assert!(refused);
+    expect_error(
+        r.post("/v1/responses", &text_request("hi", false)),
+        429,
+        "usage_guard",
+    )
+    .await;
+}
