@@ -50,6 +50,18 @@ pub fn account_paths(paths: &Paths, name: &str) -> Paths {
     }
 }
 
+/// The account whose credential paths `paths` are (`None` for `default`, that is
+/// any data directory not under another's `accounts/`).
+pub(crate) fn name_of(paths: &Paths) -> Option<String> {
+    let dir = &paths.data_dir;
+    let parent = dir.parent()?;
+    if parent.file_name()? != "accounts" {
+        return None;
+    }
+    let name = dir.file_name()?.to_str()?;
+    (validate_name(name).is_ok() && name != DEFAULT_ACCOUNT).then(|| name.to_owned())
+}
+
 /// Whether account `name` has stored credentials (metadata only, no keychain).
 pub(crate) fn is_signed_in(paths: &Paths, name: &str) -> bool {
     let p = account_paths(paths, name);
@@ -139,6 +151,46 @@ mod tests {
             work.refresh_lock_file(),
             PathBuf::from("/d/accounts/work/refresh.lock")
         );
+    }
+
+    #[tokio::test]
+    async fn keychain_entries_are_named_per_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            config_file: dir.path().join("config.toml"),
+            data_dir: dir.path().join("data"),
+        };
+        let backend = std::sync::Arc::new(crate::auth::store::tests::MemoryKeychain::default());
+        for name in [DEFAULT_ACCOUNT, "work"] {
+            let store = crate::auth::CredentialStore::with_backend(
+                account_paths(&paths, name),
+                crate::config::CredentialStoreKind::Keychain,
+                backend.clone(),
+            );
+            let creds = crate::auth::store::tests::sample_credentials(name, 10);
+            store
+                .save(&creds, crate::auth::StoreKind::Keychain)
+                .await
+                .unwrap();
+            let loaded = store.load().await.unwrap().unwrap();
+            assert_eq!(loaded.credentials.tokens.refresh_token.expose(), name);
+        }
+        let users: Vec<String> = backend.entries.lock().unwrap().keys().cloned().collect();
+        assert!(
+            users.iter().any(|u| u.starts_with("credentials.work.")),
+            "{users:?}"
+        );
+        assert!(
+            users
+                .iter()
+                .any(|u| u.split('.').count() == 3 && !u.contains("work")),
+            "default keeps today's names: {users:?}"
+        );
+        assert_eq!(
+            name_of(&account_paths(&paths, "work")).as_deref(),
+            Some("work")
+        );
+        assert_eq!(name_of(&paths), None);
     }
 
     #[test]
