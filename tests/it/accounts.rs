@@ -335,6 +335,44 @@ async fn removing_an_account_lets_its_streams_finish_and_sends_new_ones_elsewher
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn login_account_signs_in_a_second_account_beside_the_first() {
+    let sandbox = Sandbox::mocked().await;
+    let state = sandbox.mock().state();
+    state.set_login_account(Some(home()));
+    let login = async |args: &[&str]| {
+        let out = sandbox.output(sandbox.cmd(args)).await;
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    login(&["login", "--device", "--timeout", "60"]).await;
+    state.set_login_account(Some(work()));
+    let said = login(&["login", "--device", "--timeout", "60", "--account", "work"]).await;
+    assert!(
+        said.contains("Signed in to ChatGPT as work@example.com"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("replaces"),
+        "another account is not a replacement: {said}"
+    );
+    let work_paths = account_paths(&sandbox.paths(), "work");
+    assert_eq!(mode(&work_paths.auth_file()), 0o600);
+    assert_eq!(mode(&work_paths.data_dir), 0o700);
+    // The first login is untouched, under today's file.
+    let status = sandbox.status_json().await;
+    assert_eq!(status["upstream"]["email"], "user@example.com");
+    let names: Vec<&str> = status["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["user@example.com", "work@example.com"]);
+    let text = std::fs::read_to_string(work_paths.auth_file()).unwrap();
+    assert!(text.contains("work@example.com"));
+}
+
 #[tokio::test]
 async fn login_account_names_follow_the_rule_and_accounts_lists_them() {
     let sandbox = Sandbox::mocked().await;
