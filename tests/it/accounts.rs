@@ -651,3 +651,41 @@ async fn the_quota_guard_skips_a_full_account_and_refuses_only_when_all_are() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_turn_state_goes_only_to_the_account_that_issued_it() {
+    let r = two_accounts().await;
+    let resp = r
+        .post("/v1/responses", &text_request("hi", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-airelays-account"], "default");
+    let turn_state = resp.headers()["x-codex-turn-state"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let sent_turn_state = || {
+        r.mock()
+            .state()
+            .last_request_to(crate::harness::relay::UPSTREAM_RESPONSES)
+            .and_then(|q| q.header("x-codex-turn-state").map(str::to_owned))
+    };
+    let with_state = |pin: Option<&str>| {
+        let mut req = r
+            .post("/v1/responses", &text_request("hi", false))
+            .header("x-codex-turn-state", &turn_state);
+        if let Some(pin) = pin {
+            req = req.header("x-airelays-account", pin);
+        }
+        req.send()
+    };
+    assert_eq!(with_state(Some("default")).await.unwrap().status(), 200);
+    assert_eq!(sent_turn_state().as_deref(), Some(turn_state.as_str()));
+    assert_eq!(with_state(Some("work")).await.unwrap().status(), 200);
+    assert_eq!(
+        sent_turn_state(),
+        None,
+        "another account's routing token is not sent"
+    );
+}

@@ -38,6 +38,9 @@ use crate::config::{AccountStrategy, Config, Paths};
 /// that names the account used.
 pub(crate) const ACCOUNT_HEADER: &str = "x-airelays-account";
 
+/// The backend's sticky-routing header, echoed by Codex within a turn.
+const TURN_STATE: &str = "x-codex-turn-state";
+
 /// How often the data directory is looked at for added or removed accounts.
 const RESCAN_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -84,6 +87,9 @@ pub(crate) struct Router {
     accounts: RwLock<Arc<Vec<Arc<Account>>>>,
     pins: Pins,
     affinity: affinity::Affinity,
+    /// Which account issued each `x-codex-turn-state` (the backend's sticky-routing
+    /// token, echoed by Codex within a turn; docs/upstream.md).
+    turn_states: affinity::Affinity,
     /// Which account issued each piece of encrypted reasoning.
     pub(crate) origins: Arc<Origins>,
     /// Which models each account's catalogue has.
@@ -118,6 +124,7 @@ impl Router {
             accounts: RwLock::new(Arc::new(Vec::new())),
             pins: Pins::new(&config),
             affinity: affinity::Affinity::new(),
+            turn_states: affinity::Affinity::new(),
             origins: Arc::new(Origins::default()),
             models: models::AccountModels::default(),
             paths: parts.paths,
@@ -265,10 +272,33 @@ impl Router {
     }
 
     /// Remembers that the conversation of `plan` ran on `account`.
-    pub(crate) fn answered(&self, plan: &Plan, account: &Account) {
+    pub(crate) fn answered(&self, plan: &Plan, account: &Account, answer: &HeaderMap) {
         if let Some(key) = &plan.session {
             self.affinity.set(key, &account.name);
         }
+        if let Some(state) = answer.get(TURN_STATE).and_then(|v| v.to_str().ok()) {
+            self.turn_states.set(state, &account.name);
+        }
+    }
+
+    /// The client's headers for a request on `account`: without an
+    /// `x-codex-turn-state` that another account issued (it routes only there).
+    pub(crate) fn headers_for<'h>(
+        &self,
+        account: &Account,
+        headers: &'h HeaderMap,
+    ) -> std::borrow::Cow<'h, HeaderMap> {
+        let foreign = headers
+            .get(TURN_STATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| self.turn_states.get(v))
+            .is_some_and(|owner| owner != account.name);
+        if !foreign {
+            return std::borrow::Cow::Borrowed(headers);
+        }
+        let mut own = headers.clone();
+        own.remove(TURN_STATE);
+        std::borrow::Cow::Owned(own)
     }
 
     /// The usable pooled accounts in strategy order; when every one is benched,

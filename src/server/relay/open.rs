@@ -108,12 +108,17 @@ pub(crate) async fn open(
             Some((b, n)) => (b, n),
             None => (body.clone(), 0),
         };
-        let error = match open_on(state, account, attempt_body, client_headers).await {
+        let headers = if plan.multi {
+            state.accounts.headers_for(account, client_headers)
+        } else {
+            std::borrow::Cow::Borrowed(client_headers)
+        };
+        let error = match open_on(state, account, attempt_body, &headers).await {
             Ok(mut open) => {
                 open.multi = plan.multi;
                 open.dropped_reasoning = dropped;
                 open.origins = plan.multi.then(|| Arc::clone(&state.accounts.origins));
-                state.accounts.answered(&plan, account);
+                state.accounts.answered(&plan, account, &open.headers);
                 return Ok(open);
             }
             Err(e) => e,
