@@ -48,3 +48,32 @@ impl Pins {
             .map(|r| r.account.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pins(rules: &[&str]) -> Pins {
+        let paths = crate::config::Paths {
+            config_file: "/c/config.toml".into(),
+            data_dir: "/d".into(),
+        };
+        let mut config = Config::defaults(&paths);
+        config.accounts.pin = rules.iter().map(|r| r.to_string()).collect();
+        Pins::new(&config)
+    }
+
+    #[tokio::test]
+    async fn rules_match_the_user_agent_or_the_listener() {
+        let p = pins(&["ua:claude-cli=work", "listener:ollama=home"]);
+        let mut h = HeaderMap::new();
+        assert_eq!(p.account_for(&h), None, "outside a request: no listener");
+        h.insert(http::header::USER_AGENT, "Claude-CLI/2.1".parse().unwrap());
+        assert_eq!(p.account_for(&h), Some("work"));
+        let plain = HeaderMap::new();
+        let on = |which| LISTENER.scope(which, async { p.account_for(&plain).map(str::to_owned) });
+        assert_eq!(on(Listener::Ollama).await.as_deref(), Some("home"));
+        assert_eq!(on(Listener::Main).await, None);
+        assert_eq!(pins(&[]).account_for(&h), None);
+    }
+}
