@@ -441,6 +441,17 @@ pub(crate) async fn rescan_loop(
         }
         let paths = state.paths.clone();
         if let Ok(names) = tokio::task::spawn_blocking(move || accounts::list(&paths)).await {
+            // A `default` login that just appeared: its session may still remember
+            // "not signed in" until its own watcher looks; read it before routing to it.
+            let default_new = names.iter().any(|n| n == DEFAULT_ACCOUNT)
+                && !state
+                    .accounts
+                    .all()
+                    .iter()
+                    .any(|a| a.name == DEFAULT_ACCOUNT);
+            if default_new && let Err(e) = state.credentials.reload().await {
+                tracing::warn!("could not read the new ChatGPT login: {e}");
+            }
             state.accounts.sync(names);
         }
     }
