@@ -30,10 +30,12 @@ pub(crate) struct StatusDocument {
     /// Whether `airelays service install` wrote its file; added in schema version 3.
     pub(crate) service: ServiceFileStatus,
     pub(crate) next_steps: Vec<String>,
-    /// `accounts.strategy`; only with two or more accounts (schema version 3).
+    /// `accounts.strategy`; only with two or more accounts, or one that is not
+    /// `default` (schema version 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) account_strategy: Option<String>,
-    /// Every signed-in account; only with two or more (schema version 3).
+    /// Every signed-in account; only with two or more, or one that is not `default`
+    /// (schema version 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) accounts: Option<Vec<AccountStatus>>,
 }
@@ -61,10 +63,12 @@ pub(crate) struct AccountStatus {
 }
 
 impl StatusDocument {
-    /// Adds the accounts (when two or more are signed in): `ready` is then true
-    /// when at least one of them is usable.
+    /// Adds the accounts (when two or more are signed in, or one that is not
+    /// `default`): `ready` is then true when at least one of them is usable.
     pub(crate) fn set_accounts(&mut self, strategy: &str, accounts: Vec<AccountStatus>) {
-        if accounts.len() < 2 {
+        // One `default` account (or none): the document is exactly as before.
+        let only_default = accounts.iter().all(|a| a.name == "default");
+        if accounts.len() < 2 && (accounts.is_empty() || only_default) {
             return;
         }
         let usable = accounts
@@ -488,6 +492,53 @@ fn next_steps(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn accounts_appear_only_beside_or_instead_of_default() {
+        let paths = crate::config::Paths {
+            config_file: "/nonexistent/config.toml".into(),
+            data_dir: "/nonexistent/data".into(),
+        };
+        let config = crate::config::Config::defaults(&paths);
+        let env = |_: &str| None;
+        let inputs = || super::StatusInputs {
+            upstream: super::UpstreamStatus::missing(),
+            uploads: (0, 0),
+            live_server: None,
+        };
+        let account = |name: &str, ready: bool| super::AccountStatus {
+            name: name.into(),
+            upstream: super::UpstreamStatus {
+                state: if ready {
+                    super::UpstreamState::Ready
+                } else {
+                    super::UpstreamState::Missing
+                },
+                ..Default::default()
+            },
+            pooled: true,
+            benched: None,
+            benched_for_seconds: None,
+            usage: None,
+            last_error: None,
+            models: None,
+        };
+        let mut doc = super::collect(&paths, &config, &env, inputs());
+        let before = serde_json::to_value(&doc).unwrap();
+        doc.set_accounts("ordered", vec![account("default", true)]);
+        assert_eq!(
+            serde_json::to_value(&doc).unwrap(),
+            before,
+            "one default: unchanged"
+        );
+        doc.set_accounts("ordered", vec![account("work", true)]);
+        assert_eq!(doc.accounts.as_ref().map(Vec::len), Some(1));
+        assert!(
+            doc.next_steps
+                .iter()
+                .all(|s| !s.starts_with("airelays login"))
+        );
+    }
+
     use super::*;
 
     #[test]
