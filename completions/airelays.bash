@@ -16,6 +16,9 @@ _airelays() {
             ",$1")
                 cmd="airelays"
                 ;;
+            airelays,accounts)
+                cmd="airelays__subcmd__accounts"
+                ;;
             airelays,completions)
                 cmd="airelays__subcmd__completions"
                 ;;
@@ -52,6 +55,21 @@ _airelays() {
             airelays,token)
                 cmd="airelays__subcmd__token"
                 ;;
+            airelays__subcmd__accounts,help)
+                cmd="airelays__subcmd__accounts__subcmd__help"
+                ;;
+            airelays__subcmd__accounts,remove)
+                cmd="airelays__subcmd__accounts__subcmd__remove"
+                ;;
+            airelays__subcmd__accounts__subcmd__help,help)
+                cmd="airelays__subcmd__accounts__subcmd__help__subcmd__help"
+                ;;
+            airelays__subcmd__accounts__subcmd__help,remove)
+                cmd="airelays__subcmd__accounts__subcmd__help__subcmd__remove"
+                ;;
+            airelays__subcmd__help,accounts)
+                cmd="airelays__subcmd__help__subcmd__accounts"
+                ;;
             airelays__subcmd__help,completions)
                 cmd="airelays__subcmd__help__subcmd__completions"
                 ;;
@@ -87,6 +105,9 @@ _airelays() {
                 ;;
             airelays__subcmd__help,token)
                 cmd="airelays__subcmd__help__subcmd__token"
+                ;;
+            airelays__subcmd__help__subcmd__accounts,remove)
+                cmd="airelays__subcmd__help__subcmd__accounts__subcmd__remove"
                 ;;
             airelays__subcmd__help__subcmd__service,install)
                 cmd="airelays__subcmd__help__subcmd__service__subcmd__install"
@@ -194,8 +215,94 @@ _airelays() {
 
     case "${cmd}" in
         airelays)
-            opts="-v -q -h -V --config --data-dir --verbose --quiet --help --version init login logout serve status doctor token service logs state completions help"
+            opts="-v -q -h -V --config --data-dir --verbose --quiet --help --version init login logout accounts serve status doctor token service logs state completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__accounts)
+            opts="-v -q -h --json --config --data-dir --verbose --quiet --help remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__accounts__subcmd__help)
+            opts="remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__accounts__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__accounts__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__accounts__subcmd__remove)
+            opts="-v -q -h --json --config --data-dir --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -264,8 +371,36 @@ _airelays() {
             return 0
             ;;
         airelays__subcmd__help)
-            opts="init login logout serve status doctor token service logs state completions help"
+            opts="init login logout accounts serve status doctor token service logs state completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__help__subcmd__accounts)
+            opts="remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        airelays__subcmd__help__subcmd__accounts__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -594,13 +729,17 @@ _airelays() {
             return 0
             ;;
         airelays__subcmd__login)
-            opts="-v -q -h --device --no-browser --timeout --config --data-dir --verbose --quiet --help"
+            opts="-v -q -h --device --no-browser --timeout --account --config --data-dir --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --account)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -620,12 +759,16 @@ _airelays() {
             return 0
             ;;
         airelays__subcmd__logout)
-            opts="-v -q -h --json --config --data-dir --verbose --quiet --help"
+            opts="-v -q -h --json --account --config --data-dir --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

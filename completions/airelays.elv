@@ -31,6 +31,7 @@ set edit:completion:arg-completer[airelays] = {|@words|
             cand init 'Write a config file and create the data directory and relay token if missing'
             cand login 'Sign in to ChatGPT (browser, or device code with --device)'
             cand logout 'Revoke and delete the stored ChatGPT credentials'
+            cand accounts 'List the signed-in ChatGPT accounts, or remove one'
             cand serve 'Run the relay in the foreground until Ctrl-C'
             cand status 'Report what is configured, signed in and running (no secrets)'
             cand doctor 'Check the set-up end to end: config, sign-in, upstream, relay, clients'
@@ -57,6 +58,7 @@ set edit:completion:arg-completer[airelays] = {|@words|
         }
         &'airelays;login'= {
             cand --timeout 'Give up after this many seconds [default: auth.login_timeout_seconds]'
+            cand --account 'Sign in this account (a-z, 0-9, _ and -; up to 32) [default: default]'
             cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
             cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
             cand --device 'Use the device-code flow (for remote or headless machines)'
@@ -69,6 +71,7 @@ set edit:completion:arg-completer[airelays] = {|@words|
             cand --help 'Print help'
         }
         &'airelays;logout'= {
+            cand --account 'Sign out this account [default: default]'
             cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
             cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
             cand --json 'Print one JSON object: {"revoked", "deleted", "store"}'
@@ -78,6 +81,38 @@ set edit:completion:arg-completer[airelays] = {|@words|
             cand --quiet 'Only errors'
             cand -h 'Print help'
             cand --help 'Print help'
+        }
+        &'airelays;accounts'= {
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand --json 'Print one JSON object: {"accounts": [...]}'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand remove 'Revoke and delete an account''s credentials (as `logout --account NAME`)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'airelays;accounts;remove'= {
+            cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
+            cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
+            cand --json 'Print one JSON object: {"revoked", "deleted", "store"}'
+            cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'airelays;accounts;help'= {
+            cand remove 'Revoke and delete an account''s credentials (as `logout --account NAME`)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'airelays;accounts;help;remove'= {
+        }
+        &'airelays;accounts;help;help'= {
         }
         &'airelays;serve'= {
             cand --host 'Listen address [default: server.host]'
@@ -331,6 +366,7 @@ set edit:completion:arg-completer[airelays] = {|@words|
             cand init 'Write a config file and create the data directory and relay token if missing'
             cand login 'Sign in to ChatGPT (browser, or device code with --device)'
             cand logout 'Revoke and delete the stored ChatGPT credentials'
+            cand accounts 'List the signed-in ChatGPT accounts, or remove one'
             cand serve 'Run the relay in the foreground until Ctrl-C'
             cand status 'Report what is configured, signed in and running (no secrets)'
             cand doctor 'Check the set-up end to end: config, sign-in, upstream, relay, clients'
@@ -346,6 +382,11 @@ set edit:completion:arg-completer[airelays] = {|@words|
         &'airelays;help;login'= {
         }
         &'airelays;help;logout'= {
+        }
+        &'airelays;help;accounts'= {
+            cand remove 'Revoke and delete an account''s credentials (as `logout --account NAME`)'
+        }
+        &'airelays;help;accounts;remove'= {
         }
         &'airelays;help;serve'= {
         }

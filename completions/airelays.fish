@@ -33,6 +33,7 @@ complete -c airelays -n "__fish_airelays_needs_command" -s V -l version -d 'Prin
 complete -c airelays -n "__fish_airelays_needs_command" -f -a "init" -d 'Write a config file and create the data directory and relay token if missing'
 complete -c airelays -n "__fish_airelays_needs_command" -f -a "login" -d 'Sign in to ChatGPT (browser, or device code with --device)'
 complete -c airelays -n "__fish_airelays_needs_command" -f -a "logout" -d 'Revoke and delete the stored ChatGPT credentials'
+complete -c airelays -n "__fish_airelays_needs_command" -f -a "accounts" -d 'List the signed-in ChatGPT accounts, or remove one'
 complete -c airelays -n "__fish_airelays_needs_command" -f -a "serve" -d 'Run the relay in the foreground until Ctrl-C'
 complete -c airelays -n "__fish_airelays_needs_command" -f -a "status" -d 'Report what is configured, signed in and running (no secrets)'
 complete -c airelays -n "__fish_airelays_needs_command" -f -a "doctor" -d 'Check the set-up end to end: config, sign-in, upstream, relay, clients'
@@ -52,6 +53,7 @@ complete -c airelays -n "__fish_airelays_using_subcommand init" -s v -l verbose 
 complete -c airelays -n "__fish_airelays_using_subcommand init" -s q -l quiet -d 'Only errors'
 complete -c airelays -n "__fish_airelays_using_subcommand init" -s h -l help -d 'Print help'
 complete -c airelays -n "__fish_airelays_using_subcommand login" -l timeout -d 'Give up after this many seconds [default: auth.login_timeout_seconds]' -r
+complete -c airelays -n "__fish_airelays_using_subcommand login" -l account -d 'Sign in this account (a-z, 0-9, _ and -; up to 32) [default: default]' -r
 complete -c airelays -n "__fish_airelays_using_subcommand login" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
 complete -c airelays -n "__fish_airelays_using_subcommand login" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
 complete -c airelays -n "__fish_airelays_using_subcommand login" -l device -d 'Use the device-code flow (for remote or headless machines)'
@@ -59,12 +61,29 @@ complete -c airelays -n "__fish_airelays_using_subcommand login" -l no-browser -
 complete -c airelays -n "__fish_airelays_using_subcommand login" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
 complete -c airelays -n "__fish_airelays_using_subcommand login" -s q -l quiet -d 'Only errors'
 complete -c airelays -n "__fish_airelays_using_subcommand login" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_using_subcommand logout" -l account -d 'Sign out this account [default: default]' -r
 complete -c airelays -n "__fish_airelays_using_subcommand logout" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
 complete -c airelays -n "__fish_airelays_using_subcommand logout" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
 complete -c airelays -n "__fish_airelays_using_subcommand logout" -l json -d 'Print one JSON object: {"revoked", "deleted", "store"}'
 complete -c airelays -n "__fish_airelays_using_subcommand logout" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
 complete -c airelays -n "__fish_airelays_using_subcommand logout" -s q -l quiet -d 'Only errors'
 complete -c airelays -n "__fish_airelays_using_subcommand logout" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_using_subcommand accounts; and not __fish_seen_subcommand_from remove help" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand accounts; and not __fish_seen_subcommand_from remove help" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand accounts; and not __fish_seen_subcommand_from remove help" -l json -d 'Print one JSON object: {"accounts": [...]}'
+complete -c airelays -n "__fish_airelays_using_subcommand accounts; and not __fish_seen_subcommand_from remove help" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
+complete -c airelays -n "__fish_airelays_using_subcommand accounts; and not __fish_seen_subcommand_from remove help" -s q -l quiet -d 'Only errors'
+complete -c airelays -n "__fish_airelays_using_subcommand accounts; and not __fish_seen_subcommand_from remove help" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_using_subcommand accounts; and not __fish_seen_subcommand_from remove help" -f -a "remove" -d 'Revoke and delete an account\'s credentials (as `logout --account NAME`)'
+complete -c airelays -n "__fish_airelays_using_subcommand accounts; and not __fish_seen_subcommand_from remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c airelays -n "__fish_airelays_using_subcommand accounts; and __fish_seen_subcommand_from remove" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand accounts; and __fish_seen_subcommand_from remove" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
+complete -c airelays -n "__fish_airelays_using_subcommand accounts; and __fish_seen_subcommand_from remove" -l json -d 'Print one JSON object: {"revoked", "deleted", "store"}'
+complete -c airelays -n "__fish_airelays_using_subcommand accounts; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
+complete -c airelays -n "__fish_airelays_using_subcommand accounts; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Only errors'
+complete -c airelays -n "__fish_airelays_using_subcommand accounts; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c airelays -n "__fish_airelays_using_subcommand accounts; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Revoke and delete an account\'s credentials (as `logout --account NAME`)'
+complete -c airelays -n "__fish_airelays_using_subcommand accounts; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -l host -d 'Listen address [default: server.host]' -r
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -l port -d 'Listen port; 0 picks a free one [default: server.port]' -r
 complete -c airelays -n "__fish_airelays_using_subcommand serve" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
@@ -196,18 +215,20 @@ complete -c airelays -n "__fish_airelays_using_subcommand completions" -l data-d
 complete -c airelays -n "__fish_airelays_using_subcommand completions" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
 complete -c airelays -n "__fish_airelays_using_subcommand completions" -s q -l quiet -d 'Only errors'
 complete -c airelays -n "__fish_airelays_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs state completions help" -f -a "init" -d 'Write a config file and create the data directory and relay token if missing'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs state completions help" -f -a "login" -d 'Sign in to ChatGPT (browser, or device code with --device)'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs state completions help" -f -a "logout" -d 'Revoke and delete the stored ChatGPT credentials'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs state completions help" -f -a "serve" -d 'Run the relay in the foreground until Ctrl-C'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs state completions help" -f -a "status" -d 'Report what is configured, signed in and running (no secrets)'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs state completions help" -f -a "doctor" -d 'Check the set-up end to end: config, sign-in, upstream, relay, clients'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs state completions help" -f -a "token" -d 'Show or rotate the relay token clients must send'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs state completions help" -f -a "service" -d 'Run the relay as your service, started at login (systemd, launchd, Task Scheduler)'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs state completions help" -f -a "logs" -d 'Print or follow the relay\'s log file (or the traffic log)'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs state completions help" -f -a "state" -d 'Clear or check the local store of responses and conversations'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs state completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout serve status doctor token service logs state completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout accounts serve status doctor token service logs state completions help" -f -a "init" -d 'Write a config file and create the data directory and relay token if missing'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout accounts serve status doctor token service logs state completions help" -f -a "login" -d 'Sign in to ChatGPT (browser, or device code with --device)'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout accounts serve status doctor token service logs state completions help" -f -a "logout" -d 'Revoke and delete the stored ChatGPT credentials'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout accounts serve status doctor token service logs state completions help" -f -a "accounts" -d 'List the signed-in ChatGPT accounts, or remove one'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout accounts serve status doctor token service logs state completions help" -f -a "serve" -d 'Run the relay in the foreground until Ctrl-C'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout accounts serve status doctor token service logs state completions help" -f -a "status" -d 'Report what is configured, signed in and running (no secrets)'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout accounts serve status doctor token service logs state completions help" -f -a "doctor" -d 'Check the set-up end to end: config, sign-in, upstream, relay, clients'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout accounts serve status doctor token service logs state completions help" -f -a "token" -d 'Show or rotate the relay token clients must send'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout accounts serve status doctor token service logs state completions help" -f -a "service" -d 'Run the relay as your service, started at login (systemd, launchd, Task Scheduler)'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout accounts serve status doctor token service logs state completions help" -f -a "logs" -d 'Print or follow the relay\'s log file (or the traffic log)'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout accounts serve status doctor token service logs state completions help" -f -a "state" -d 'Clear or check the local store of responses and conversations'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout accounts serve status doctor token service logs state completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and not __fish_seen_subcommand_from init login logout accounts serve status doctor token service logs state completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c airelays -n "__fish_airelays_using_subcommand help; and __fish_seen_subcommand_from accounts" -f -a "remove" -d 'Revoke and delete an account\'s credentials (as `logout --account NAME`)'
 complete -c airelays -n "__fish_airelays_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "show" -d 'Print the relay token and the header clients send'
 complete -c airelays -n "__fish_airelays_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "rotate" -d 'Replace the relay token; a running relay accepts only the new one within 1 s'
 complete -c airelays -n "__fish_airelays_using_subcommand help; and __fish_seen_subcommand_from service" -f -a "install" -d 'Write the service file and start the relay at login (again: replaces it)'

@@ -43,7 +43,7 @@ pub fn user_agent(config: &UpstreamConfig) -> String {
 }
 
 /// Installs the ring crypto provider for rustls, once per process.
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
         // Err means another provider is already the process default, which is fine.

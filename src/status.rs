@@ -33,6 +33,57 @@ pub(crate) struct StatusDocument {
     #[serde(default)]
     pub(crate) state: StateStatus,
     pub(crate) next_steps: Vec<String>,
+    /// `accounts.strategy`; only with two or more accounts, or one that is not
+    /// `default` (schema version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) account_strategy: Option<String>,
+    /// Every signed-in account; only with two or more, or one that is not `default`
+    /// (schema version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) accounts: Option<Vec<AccountStatus>>,
+}
+
+/// One signed-in account in the status document.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct AccountStatus {
+    /// Its name (`default` for the login made without `--account`).
+    pub(crate) name: String,
+    /// Its sign-in, as `upstream` shows the default one.
+    #[serde(flatten)]
+    pub(crate) upstream: UpstreamStatus,
+    /// Whether it takes part in failover and balancing (`accounts.pool`).
+    pub(crate) pooled: bool,
+    /// Why it is out of rotation (`quota` or `transient`), or null (relay status only).
+    pub(crate) benched: Option<String>,
+    /// Seconds until it is back in rotation, or null.
+    pub(crate) benched_for_seconds: Option<u64>,
+    /// Its plan usage as last seen, or null.
+    pub(crate) usage: Option<UsageSnapshot>,
+    /// The last failure of a request on it (relay status only), or null.
+    pub(crate) last_error: Option<String>,
+    /// The models its catalogue listed at the last fetch (relay status only), or null.
+    pub(crate) models: Option<Vec<String>>,
+}
+
+impl StatusDocument {
+    /// Adds the accounts (when two or more are signed in, or one that is not
+    /// `default`): `ready` is then true when at least one of them is usable.
+    pub(crate) fn set_accounts(&mut self, strategy: &str, accounts: Vec<AccountStatus>) {
+        // One `default` account (or none): the document is exactly as before.
+        let only_default = accounts.iter().all(|a| a.name == "default");
+        if accounts.len() < 2 && (accounts.is_empty() || only_default) {
+            return;
+        }
+        let usable = accounts
+            .iter()
+            .any(|a| a.upstream.state.is_ready() && a.benched.is_none());
+        self.ready = (self.relay_token.present || !self.relay_token.required) && usable;
+        if usable {
+            self.next_steps.retain(|s| !s.starts_with("airelays login"));
+        }
+        self.account_strategy = Some(strategy.to_owned());
+        self.accounts = Some(accounts);
+    }
 }
 
 /// The user service's file (systemd unit, LaunchAgent, task XML): only whether it
@@ -416,6 +467,8 @@ pub(crate) fn collect(
         service: ServiceFileStatus::read(env),
         state: StateStatus::of(paths, config, inputs.state),
         next_steps,
+        account_strategy: None,
+        accounts: None,
     }
 }
 
@@ -495,6 +548,54 @@ fn next_steps(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn accounts_appear_only_beside_or_instead_of_default() {
+        let paths = crate::config::Paths {
+            config_file: "/nonexistent/config.toml".into(),
+            data_dir: "/nonexistent/data".into(),
+        };
+        let config = crate::config::Config::defaults(&paths);
+        let env = |_: &str| None;
+        let inputs = || super::StatusInputs {
+            upstream: super::UpstreamStatus::missing(),
+            uploads: (0, 0),
+            live_server: None,
+            state: Ok(crate::state::Stats::default()),
+        };
+        let account = |name: &str, ready: bool| super::AccountStatus {
+            name: name.into(),
+            upstream: super::UpstreamStatus {
+                state: if ready {
+                    super::UpstreamState::Ready
+                } else {
+                    super::UpstreamState::Missing
+                },
+                ..Default::default()
+            },
+            pooled: true,
+            benched: None,
+            benched_for_seconds: None,
+            usage: None,
+            last_error: None,
+            models: None,
+        };
+        let mut doc = super::collect(&paths, &config, &env, inputs());
+        let before = serde_json::to_value(&doc).unwrap();
+        doc.set_accounts("ordered", vec![account("default", true)]);
+        assert_eq!(
+            serde_json::to_value(&doc).unwrap(),
+            before,
+            "one default: unchanged"
+        );
+        doc.set_accounts("ordered", vec![account("work", true)]);
+        assert_eq!(doc.accounts.as_ref().map(Vec::len), Some(1));
+        assert!(
+            doc.next_steps
+                .iter()
+                .all(|s| !s.starts_with("airelays login"))
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -7,6 +7,7 @@ use hyper::header::{CONTENT_TYPE, ETAG, HeaderValue};
 use hyper::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
+use crate::accounts::AccountOutcome;
 use crate::catalog::{self, PRIMARY, Window};
 use crate::reply::{self, Body};
 use crate::script;
@@ -63,6 +64,43 @@ fn auth_failure(state: &MockState, request: &MockRequest) -> Option<Response<Bod
             "ChatGPT-Account-ID does not match the access token's account",
         )),
         Some(_) => None,
+    }
+}
+
+/// The account of a request whose token `auth_failure` accepted.
+fn account_of(state: &MockState, request: &MockRequest) -> Option<String> {
+    let token = request.header("authorization")?.split_once(' ')?.1.trim();
+    match lock(&state.tokens).check_access(token) {
+        AccessCheck::Valid { account_id } => Some(account_id),
+        AccessCheck::Invalid => None,
+    }
+}
+
+/// With a catalogue of its own, the refusal of a model that is not in it.
+fn missing_model(state: &MockState, account_id: &str, body: &Value) -> Option<String> {
+    let catalogue = state.accounts.models(account_id)?;
+    let model = body.get("model")?.as_str()?;
+    let known = catalogue
+        .models
+        .iter()
+        .any(|m| m.get("slug").and_then(Value::as_str) == Some(model));
+    (!known).then(|| {
+        format!("The '{model}' model is not supported when using Codex with a ChatGPT account.")
+    })
+}
+
+/// Applies the account's weekly-usage knob to an answer's `x-codex-*` headers.
+fn account_usage_headers(
+    state: &MockState,
+    account_id: Option<&str>,
+    response: &mut Response<Body>,
+) {
+    if let Some(used) = account_id.and_then(|a| state.accounts.weekly_used(a)) {
+        reply::set_header(
+            response,
+            "x-codex-secondary-used-percent",
+            &used.to_string(),
+        );
     }
 }
 
@@ -173,6 +211,18 @@ pub(crate) async fn responses(
     if let Some(response) = auth_failure(state, &request) {
         return Ok(response);
     }
+    let account_id = account_of(state, &request);
+    let outcome = account_id
+        .as_deref()
+        .and_then(|a| state.accounts.on_responses(a));
+    let account_fault = match outcome {
+        Some(AccountOutcome::UsageLimit { resets_in_seconds }) => {
+            return Ok(usage_limit(state, resets_in_seconds));
+        }
+        Some(AccountOutcome::Rejected) => return Ok(unauthorized(state)),
+        Some(AccountOutcome::Fault(fault)) => Some(fault),
+        None => None,
+    };
     if let Some(encoding) = request
         .header("content-encoding")
         .filter(|e| !e.eq_ignore_ascii_case("identity"))
@@ -185,11 +235,33 @@ pub(crate) async fn responses(
     if let Err(detail) = validate(&request.body) {
         return Ok(reply::detail(StatusCode::BAD_REQUEST, &detail));
     }
+    if let Some(detail) = account_id
+        .as_deref()
+        .and_then(|a| missing_model(state, a, &request.body))
+    {
+        return Ok(reply::detail(StatusCode::BAD_REQUEST, &detail));
+    }
+    if let Some(item) = account_id
+        .as_deref()
+        .and_then(|a| state.accounts.foreign_encrypted(a, &request.body))
+    {
+        return Ok(reply::json(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": {
+                "message": format!("The encrypted content for item {item} could not be verified."),
+                "type": "invalid_request_error",
+                "param": null,
+                "code": "invalid_encrypted_content",
+            }}),
+        ));
+    }
     let script = match script::decide(&request.body) {
         Ok(script) => script,
         Err(problem) => return Ok(reply::detail(StatusCode::BAD_REQUEST, &problem)),
     };
-    let fault = state.take_fault().or(script.fault);
+    let fault = account_fault
+        .or_else(|| state.take_fault())
+        .or(script.fault);
     let stream_fault = match fault {
         None => None,
         Some(Fault::StallBeforeHeaders(duration)) => {
@@ -251,12 +323,16 @@ pub(crate) async fn responses(
         answer: script.answer,
         fault: stream_fault,
         input_tokens: (request.raw_len as u64).div_ceil(4),
+        encrypted_owner: account_id
+            .as_deref()
+            .and_then(|a| state.accounts.encrypted_owner(a)),
     };
     let mut response = Response::new(sse::stream(state, spec));
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert("cache-control", HeaderValue::from_static("no-cache"));
     add_rate_limit_headers(state, &mut response, &PRIMARY);
+    account_usage_headers(state, account_id.as_deref(), &mut response);
     reply::set_header(
         &mut response,
         "x-codex-turn-state",
@@ -272,7 +348,10 @@ pub(crate) fn models(state: &MockState, request: &MockRequest) -> Response<Body>
     if let Some(response) = auth_failure(state, request) {
         return response;
     }
-    let (failure, catalogue) = state.with_knobs(|k| (k.models_failure, k.models.clone()));
+    let (failure, mut catalogue) = state.with_knobs(|k| (k.models_failure, k.models.clone()));
+    if let Some(own) = account_of(state, request).and_then(|a| state.accounts.models(&a)) {
+        catalogue = own;
+    }
     if failure {
         return reply::detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
     }
@@ -300,7 +379,17 @@ pub(crate) fn usage(state: &MockState, request: &MockRequest) -> Response<Body> 
     if failure {
         return reply::detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
     }
-    let payload = payload.unwrap_or_else(|| catalog::usage_payload(&state.config().account.plan));
+    let mut payload =
+        payload.unwrap_or_else(|| catalog::usage_payload(&state.config().account.plan));
+    let used = account_of(state, request).and_then(|a| state.accounts.weekly_used(&a));
+    if let (Some(used), Some(window)) = (
+        used,
+        payload
+            .pointer_mut("/rate_limit/secondary_window")
+            .and_then(Value::as_object_mut),
+    ) {
+        window.insert("used_percent".into(), json!(used));
+    }
     reply::json(StatusCode::OK, &payload)
 }
 

@@ -167,7 +167,10 @@ fn exchange_code<'a>(state: &MockState, get: impl Fn(&str) -> &'a str) -> Respon
     if pkce_challenge(get("code_verifier")) != grant.challenge {
         return invalid("code_verifier does not match the code_challenge");
     }
-    token_response(&state.issue_tokens())
+    match state.accounts.login_account() {
+        Some(account) => token_response(&state.issue_tokens_for(&account)),
+        None => token_response(&state.issue_tokens()),
+    }
 }
 
 async fn refresh(state: &MockState, client_id: &str, refresh_token: &str) -> Response<Body> {
@@ -239,11 +242,19 @@ async fn refresh(state: &MockState, client_id: &str, refresh_token: &str) -> Res
     } else {
         lock(&state.tokens).check_refresh(refresh_token)
     };
+    let sticky = lock(&state.tokens).sticky_account(refresh_token);
+    if let (Ok(()), Some(account)) = (&consumed, &sticky) {
+        state.accounts.count_refresh(&account.account_id);
+    }
+    let issue = || match &sticky {
+        Some(account) => state.issue_tokens_for(account),
+        None => state.issue_tokens(),
+    };
     match consumed {
-        Ok(()) if rotate => token_response(&state.issue_tokens()),
+        Ok(()) if rotate => token_response(&issue()),
         Ok(()) => {
             // No rotation: new id and access tokens, no `refresh_token` field at all.
-            let mut response = token_json(&state.issue_tokens());
+            let mut response = token_json(&issue());
             if let Some(obj) = response.as_object_mut() {
                 obj.remove("refresh_token");
             }

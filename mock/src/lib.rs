@@ -41,6 +41,15 @@
 //! - `catalog`: the model catalogue, usage payload and rate-limit header values.
 //! - `control`: the `/__mock/*` HTTP control API for out-of-process users.
 //! - `state`: [`MockState`], counters, knobs, the fault queue, recorded requests.
+//! - `accounts`: several accounts at once — [`MockState::issue_tokens_for`] and
+//!   [`MockState::set_login_account`] mint credentials for a chosen [`MockAccount`] (its
+//!   refreshes stay on it), and per-account knobs keyed by `chatgpt_account_id`: a usage
+//!   limit until a reset ([`MockState::set_usage_limited`]), an auth rejection
+//!   ([`MockState::set_account_rejected`]), a fault queue ([`MockState::push_fault_for`]),
+//!   the weekly window's used percent ([`MockState::set_weekly_used_for`]), a catalogue of
+//!   its own ([`MockState::set_models_for`]), the refusal of another account's encrypted
+//!   reasoning ([`MockState::set_reject_foreign_encrypted`]), and per-account counters.
+//!   With no knob turned, answers are exactly the single-account ones.
 //! - `tokens`: JWT minting and the registry of valid access/refresh tokens.
 //! - `grants`: authorization codes and device-code grants waiting to be exchanged.
 //! - `reply`: small response builders shared by the route families.
@@ -129,6 +138,7 @@
 //! - Item ids, session headers, `originator` and `version` are recorded but never required.
 #![forbid(unsafe_code)]
 
+mod accounts;
 mod backend;
 mod catalog;
 mod control;

@@ -44,6 +44,9 @@ pub(crate) struct StreamSpec {
     pub fault: Option<StreamFault>,
     /// Reported as `usage.input_tokens`.
     pub input_tokens: u64,
+    /// Written into the reasoning item's `encrypted_content` after `gAAAAB`, so the
+    /// mock can tell which account issued it (only with the foreign-content knob on).
+    pub encrypted_owner: Option<String>,
 }
 
 enum Chunk {
@@ -269,7 +272,11 @@ const SUMMARY_PIECES: [&str; 2] = [
 ];
 
 /// Streams a reasoning item with a one-part summary; returns its final item.
-async fn reasoning(sink: &mut EventSink, output_index: usize) -> Result<Value, Closed> {
+async fn reasoning(
+    sink: &mut EventSink,
+    output_index: usize,
+    owner: Option<&str>,
+) -> Result<Value, Closed> {
     let id = format!("rs_{}", random_hex(16));
     let summary: String = SUMMARY_PIECES.concat();
     sink.event(
@@ -311,7 +318,7 @@ async fn reasoning(sink: &mut EventSink, output_index: usize) -> Result<Value, C
         "id": id,
         "type": "reasoning",
         "summary": [{"type": "summary_text", "text": summary}],
-        "encrypted_content": format!("gAAAAB{}", random_b64url(48)),
+        "encrypted_content": format!("gAAAAB{}{}", owner.unwrap_or(""), random_b64url(48)),
     });
     sink.event(
         "response.output_item.done",
@@ -520,7 +527,7 @@ async fn write_stream(sink: &mut EventSink, spec: StreamSpec) -> Result<(), Clos
     let mut output_bytes = 0;
     let mut reasoning_tokens = 0;
     if spec.reasoning {
-        output.push(reasoning(sink, output.len()).await?);
+        output.push(reasoning(sink, output.len(), spec.encrypted_owner.as_deref()).await?);
         reasoning_tokens = 16;
     }
     let answer = match spec.fault {

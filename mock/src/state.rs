@@ -306,7 +306,7 @@ pub(crate) struct Catalogue {
 }
 
 impl Catalogue {
-    fn new(models: Vec<Value>) -> Catalogue {
+    pub(crate) fn new(models: Vec<Value>) -> Catalogue {
         Catalogue {
             etag: crate::catalog::models_etag(&models),
             models: Arc::new(models),
@@ -351,6 +351,7 @@ pub struct MockState {
     requests: Mutex<VecDeque<RecordedRequest>>,
     pub(crate) tokens: Mutex<TokenStore>,
     pub(crate) grants: Mutex<GrantStore>,
+    pub(crate) accounts: crate::accounts::Accounts,
 }
 
 impl MockState {
@@ -364,6 +365,7 @@ impl MockState {
             requests: Mutex::new(VecDeque::new()),
             tokens: Mutex::new(TokenStore::default()),
             grants: Mutex::new(GrantStore::default()),
+            accounts: crate::accounts::Accounts::default(),
         }
     }
 
@@ -589,6 +591,7 @@ impl MockState {
         lock(&self.faults).clear();
         lock(&self.requests).clear();
         *lock(&self.grants) = GrantStore::default();
+        self.accounts.reset();
         self.counters.reset();
     }
 }

@@ -152,6 +152,9 @@ impl<V> Bounded<V> {
 pub(crate) struct TokenStore {
     access: Bounded<AccessEntry>,
     refresh: Bounded<RefreshStatus>,
+    /// Refresh tokens minted for a chosen account ([`TokenStore::issue_sticky`]): their
+    /// refreshes mint tokens for that account again, whatever the `account` knob says.
+    sticky: Bounded<MockAccount>,
 }
 
 impl TokenStore {
@@ -181,6 +184,23 @@ impl TokenStore {
             expires_in: lifetime.as_secs(),
             account_id: account.account_id.clone(),
         }
+    }
+
+    /// Like [`TokenStore::issue`], and the refresh token remembers `account`.
+    pub(crate) fn issue_sticky(
+        &mut self,
+        account: &MockAccount,
+        lifetime: Duration,
+    ) -> IssuedTokens {
+        let issued = self.issue(account, lifetime);
+        self.sticky
+            .insert(issued.refresh_token.clone(), account.clone());
+        issued
+    }
+
+    /// The account a sticky refresh token was minted for.
+    pub(crate) fn sticky_account(&self, refresh_token: &str) -> Option<MockAccount> {
+        self.sticky.map.get(refresh_token).cloned()
     }
 
     /// Whether `token` is a live access token (issued, not revoked, not expired).

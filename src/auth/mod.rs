@@ -6,6 +6,7 @@
 //! - [`issuer`]: every HTTP call to the OAuth issuer and the reading of its errors.
 //! - [`claims`]: the id-token and access-token claims we read (no signature check).
 //! - [`credentials`]: the credential set; tokens are [`credentials::Secret`]s.
+//! - [`accounts`]: the registry of signed-in accounts (`default` is today's login).
 //! - [`store`]: the OS keychain or a 0600 file, committed by one atomic file write.
 //! - [`session`]: what the relay uses per request — the access token from memory,
 //!   single-flight refresh across tasks and processes, and a watcher for logins made
@@ -13,6 +14,8 @@
 //!
 //! [`local_status`] answers `airelays status` from local metadata only.
 
+/// The signed-in accounts: names, per-account paths, order.
+pub mod accounts;
 /// Browser login: PKCE, the one-time start link, the callback server.
 pub(crate) mod browser;
 /// Reading id-token and access-token claims.

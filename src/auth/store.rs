@@ -6,7 +6,8 @@
 //! - **file store**: `<data_dir>/auth.json` holds metadata and the tokens.
 //! - **keychain store**: the tokens (compact JSON) are split into chunks of at most
 //!   [`CHUNK_BYTES`] (Windows allows 2,560 bytes per secret) saved as entries of
-//!   service `airelays`, user `credentials.<generation>.<i>`; *then*
+//!   service `airelays`, user `credentials.<generation>.<i>` (for an account other
+//!   than `default`, the generation starts with its name: docs/auth.md); *then*
 //!   `<data_dir>/credentials.json` (metadata, generation, chunk count, SHA-256 of the
 //!   secret blob) is written — that is the commit; *then* the previous generation's
 //!   entries are deleted. Loading verifies the digest. The generation is random, so
@@ -222,6 +223,16 @@ pub(crate) fn split_chunks(blob: &str, max: usize) -> Vec<&str> {
         rest = tail;
     }
     out
+}
+
+/// A new random generation; for an account other than `default`, prefixed with its
+/// name, so its keychain entries are named per account (`credentials.work.<hex>.<i>`).
+fn new_generation(paths: &Paths) -> String {
+    let hex = format!("{:016x}", rand::random::<u64>());
+    match crate::auth::accounts::name_of(paths) {
+        Some(name) => format!("{name}.{hex}"),
+        None => hex,
+    }
 }
 
 fn entry_user(generation: &str, i: u32) -> String {
@@ -451,7 +462,7 @@ impl CredentialStore {
         let index = IndexDoc {
             version: FORMAT_VERSION,
             store: StoreKind::Keychain,
-            generation: format!("{:016x}", rand::random::<u64>()),
+            generation: new_generation(&self.paths),
             chunks: chunks.len() as u32,
             sha256: hex(&Sha256::digest(blob.as_bytes())),
             meta,

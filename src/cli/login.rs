@@ -23,6 +23,9 @@ pub(crate) struct LoginArgs {
     /// Give up after this many seconds [default: auth.login_timeout_seconds]
     #[arg(long, value_name = "SECS")]
     pub(crate) timeout: Option<u64>,
+    /// Sign in this account (a-z, 0-9, _ and -; up to 32) [default: default]
+    #[arg(long, value_name = "NAME")]
+    pub(crate) account: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -30,6 +33,9 @@ pub(crate) struct LogoutArgs {
     /// Print one JSON object: {"revoked", "deleted", "store"}
     #[arg(long)]
     pub(crate) json: bool,
+    /// Sign out this account [default: default]
+    #[arg(long, value_name = "NAME")]
+    pub(crate) account: Option<String>,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -41,7 +47,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 /// Runs `future` and shuts the runtime down without waiting on stray blocking work.
-fn block_on<F: std::future::Future<Output = CliResult>>(future: F) -> CliResult {
+pub(crate) fn block_on<F: std::future::Future<Output = CliResult>>(future: F) -> CliResult {
     let rt = runtime()?;
     let result = rt.block_on(future);
     rt.shutdown_timeout(Duration::from_millis(500));
@@ -191,7 +197,7 @@ pub(crate) fn run_logout(ctx: &Context, args: &LogoutArgs) -> CliResult {
     block_on(logout(ctx, args))
 }
 
-async fn logout(ctx: &Context, args: &LogoutArgs) -> CliResult {
+pub(crate) async fn logout(ctx: &Context, args: &LogoutArgs) -> CliResult {
     let store = CredentialStore::new(ctx.paths.clone(), ctx.config.auth.credential_store);
     // Held from the load through the revoke and the delete: a relay refreshing meanwhile
     // would otherwise save a rotated set we neither revoke nor see (docs/auth.md).

@@ -18,6 +18,7 @@ macro_rules! outln {
     }};
 }
 
+mod accounts;
 mod completions;
 mod doctor;
 mod init;
@@ -78,6 +79,11 @@ pub(crate) enum Command {
     /// Revoke and delete the stored ChatGPT credentials
     #[command(after_help = "Example:\n  airelays logout")]
     Logout(login::LogoutArgs),
+    /// List the signed-in ChatGPT accounts, or remove one
+    #[command(
+        after_help = "Examples:\n  airelays login --account work    # add an account\n  airelays accounts --json\n  airelays accounts remove work"
+    )]
+    Accounts(accounts::AccountsArgs),
     /// Run the relay in the foreground until Ctrl-C
     #[command(
         after_help = "Examples:\n  airelays serve\n  airelays serve --port 0          # any free port; the banner shows it"
@@ -159,6 +165,17 @@ impl Context {
         let config = Config::load(&paths, &env)?;
         Ok(Context { paths, config, env })
     }
+
+    /// This context with the credential paths of account `name` (`None`: `default`);
+    /// an invalid name is refused with the rule.
+    pub(crate) fn for_account(self, name: Option<&str>) -> Result<Context, CliError> {
+        let Some(name) = name else { return Ok(self) };
+        crate::auth::accounts::validate_name(name).map_err(|e| CliError::with_code(e, 2))?;
+        Ok(Context {
+            paths: crate::auth::accounts::account_paths(&self.paths, name),
+            ..self
+        })
+    }
 }
 
 /// Parses arguments, runs the command and returns the process exit code.
@@ -194,8 +211,11 @@ fn run(cli: Cli) -> CliResult {
     };
     match cli.command {
         Command::Init(args) => init::run(&ctx, &args),
-        Command::Login(args) => login::run_login(ctx, &args),
-        Command::Logout(args) => login::run_logout(&ctx, &args),
+        Command::Login(args) => login::run_login(ctx.for_account(args.account.as_deref())?, &args),
+        Command::Logout(args) => {
+            login::run_logout(&ctx.for_account(args.account.as_deref())?, &args)
+        }
+        Command::Accounts(args) => accounts::run(&ctx, &args),
         Command::Serve(args) => serve::run(ctx, &args),
         Command::Status(args) => status::run(&ctx, &args),
         Command::Token(cmd) => token::run(&ctx, &cmd),

@@ -29,7 +29,12 @@ pub(crate) fn gather(ctx: &Context) -> StatusDocument {
             Ok(crate::state::Stats::default())
         },
     };
-    status::collect(&ctx.paths, &ctx.config, &ctx.env, inputs)
+    let mut doc = status::collect(&ctx.paths, &ctx.config, &ctx.env, inputs);
+    doc.set_accounts(
+        ctx.config.accounts.strategy.as_str(),
+        crate::auth::accounts::local_statuses(&ctx.paths, &ctx.config),
+    );
+    doc
 }
 
 /// Prints the status document, human or `--json`.
@@ -69,6 +74,10 @@ pub(crate) fn render(doc: &StatusDocument, style: &Style) -> String {
     out.push_str(&uploads_section(&doc.uploads).render(style));
     out.push('\n');
     out.push_str(&state_section(&doc.state).render(style));
+    if let Some(accounts) = &doc.accounts {
+        out.push('\n');
+        out.push_str(&accounts_section(doc, accounts).render(style));
+    }
     if !doc.next_steps.is_empty() {
         out.push('\n');
         out.push_str(&format!(
@@ -81,6 +90,29 @@ pub(crate) fn render(doc: &StatusDocument, style: &Style) -> String {
         ));
     }
     out
+}
+
+/// The signed-in accounts (shown only with two or more).
+fn accounts_section(doc: &StatusDocument, accounts: &[status::AccountStatus]) -> Section {
+    let title = format!(
+        "Accounts ({})",
+        doc.account_strategy.as_deref().unwrap_or("ordered")
+    );
+    accounts.iter().fold(Section::new(&title), |section, a| {
+        let mut line = format!(
+            "{} — {} ({})",
+            a.upstream.state.as_str(),
+            opt(&a.upstream.email),
+            opt(&a.upstream.plan)
+        );
+        if let (Some(why), Some(secs)) = (&a.benched, a.benched_for_seconds) {
+            line.push_str(&format!(", benched ({why}) for {secs} s"));
+        }
+        if !a.pooled {
+            line.push_str(", not pooled");
+        }
+        section.row(&a.name, line)
+    })
 }
 
 /// Whether the relay runs, where, and which config and data directory it uses.

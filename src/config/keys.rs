@@ -289,6 +289,19 @@ pub(crate) const KEYS: &[KeySpec] = &[
         "AIRELAYS_STATE_RETENTION_DAYS",
         int(1, 36_500),
     ),
+    key(
+        "accounts.strategy",
+        "AIRELAYS_ACCOUNTS_STRATEGY",
+        Kind::Choice(&["ordered", "balanced"]),
+    ),
+    key("accounts.order", "AIRELAYS_ACCOUNTS_ORDER", Kind::List),
+    key("accounts.pool", "AIRELAYS_ACCOUNTS_POOL", Kind::List),
+    key("accounts.pin", "AIRELAYS_ACCOUNTS_PIN", Kind::List),
+    key(
+        "accounts.cooldown_seconds",
+        "AIRELAYS_ACCOUNTS_COOLDOWN_SECONDS",
+        int(1, 86_400),
+    ),
 ];
 
 /// A parsed, kind-checked value ready to be assigned to a key.
@@ -479,6 +492,17 @@ impl Config {
             ("state.enabled", Bool(v)) => self.state.enabled = v,
             ("state.max_bytes", Int(v)) => self.state.max_bytes = v,
             ("state.retention_days", Int(v)) => self.state.retention_days = v,
+            ("accounts.strategy", Text(v)) => {
+                self.accounts.strategy = if v == "balanced" {
+                    super::AccountStrategy::Balanced
+                } else {
+                    super::AccountStrategy::Ordered
+                }
+            }
+            ("accounts.order", List(v)) => self.accounts.order = v,
+            ("accounts.pool", List(v)) => self.accounts.pool = v,
+            ("accounts.pin", List(v)) => self.accounts.pin = v,
+            ("accounts.cooldown_seconds", Int(v)) => self.accounts.cooldown_seconds = v,
             (other, value) => unreachable!("config key {other} assigned {value:?}"),
         }
     }

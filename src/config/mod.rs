@@ -10,9 +10,11 @@
 use std::fmt;
 use std::path::PathBuf;
 
+mod accounts;
 mod keys;
 mod paths;
 
+pub use accounts::{AccountStrategy, AccountsConfig, PinMatch, PinRule};
 pub(crate) use keys::commented_example;
 pub use paths::Paths;
 pub(crate) use paths::service_file;
@@ -305,6 +307,8 @@ pub struct Config {
     pub usage: UsageConfig,
     /// `[state]`.
     pub state: StateConfig,
+    /// `[accounts]`.
+    pub accounts: AccountsConfig,
 }
 
 impl Config {
@@ -388,6 +392,7 @@ impl Config {
                 max_bytes: 1 << 30,
                 retention_days: 30,
             },
+            accounts: AccountsConfig::default(),
         }
     }
 
@@ -421,7 +426,7 @@ impl Config {
                 self.uploads.max_upload_bytes, self.uploads.max_total_upload_bytes
             )));
         }
-        Ok(())
+        self.accounts.validate()
     }
 
     /// Whether the listener address is a loopback address.

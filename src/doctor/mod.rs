@@ -16,6 +16,7 @@
 //!
 //! No check ever prints a secret: tokens appear as fingerprints only.
 
+mod accounts;
 mod clients;
 mod live;
 mod local;
@@ -279,6 +280,10 @@ pub(crate) async fn run_all(
     run.begin("relay token", false);
     run.end(local::relay_token(&probe).await);
     signin_steps(&mut run, &mut probe, Some(options)).await;
+    run.begin("accounts", false);
+    if let Some(check) = accounts::check(&probe).await {
+        run.end(check);
+    }
     clock_step(&mut run, &mut probe).await;
     run.begin("proxy variables", false);
     run.end(local::proxy(env));

@@ -127,6 +127,19 @@ impl ApiError {
         )
     }
 
+    /// `x-airelays-account` named an account that is not signed in.
+    pub(crate) fn unknown_account(name: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            Some("unknown_account"),
+            format!(
+                "No ChatGPT account named `{}` is signed in (x-airelays-account). `airelays accounts` lists them; `airelays login --account NAME` adds one.",
+                sanitize(name)
+            ),
+        )
+    }
+
     // ---- 404 / 405 -----------------------------------------------------------
 
     pub(crate) fn model_not_found(model: &str, suggestions: &[String]) -> ApiError {

@@ -255,7 +255,7 @@ pub(crate) fn add_cors(headers: &mut HeaderMap, origin: &HeaderValue) {
     headers.insert(
         http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static(
-            "x-request-id, request-id, retry-after, x-should-retry, x-airelays-ignored-parameters, x-airelays-upstream-model, x-airelays-usage-warning, x-airelays-usage-5h-used-percent, x-airelays-usage-5h-resets-at, x-airelays-usage-7d-used-percent, x-airelays-usage-7d-resets-at, x-airelays-usage-30d-used-percent, x-airelays-usage-30d-resets-at",
+            "x-request-id, request-id, retry-after, x-should-retry, x-airelays-ignored-parameters, x-airelays-upstream-model, x-airelays-usage-warning, x-airelays-usage-5h-used-percent, x-airelays-usage-5h-resets-at, x-airelays-usage-7d-used-percent, x-airelays-usage-7d-resets-at, x-airelays-usage-30d-used-percent, x-airelays-usage-30d-resets-at, x-airelays-account",
         ),
     );
 }

@@ -6,6 +6,7 @@
 //! response. Every response carries `x-request-id`, and one log line is written
 //! per request.
 
+pub(crate) mod accounts;
 pub(crate) mod body;
 pub(crate) mod envelope;
 pub(crate) mod error;
@@ -69,6 +70,7 @@ pub(crate) async fn serve(
     let traffic = tokio::spawn(stop_traffic_log(Arc::clone(&state), shutdown.clone()));
     let poller = tokio::spawn(usage::poll_loop(Arc::clone(&state), shutdown.clone()));
     let retention = tokio::spawn(wake_state_store(Arc::clone(&state), shutdown.clone()));
+    let rescan = tokio::spawn(accounts::rescan_loop(Arc::clone(&state), shutdown.clone()));
     let grace = Duration::from_secs(state.config.server.shutdown_grace_seconds);
     let second = ollama.map(|l| {
         let loop_ = listener::accept_loop(
@@ -91,7 +93,7 @@ pub(crate) async fn serve(
     if let Some(second) = second {
         let _ = second.await;
     }
-    let _ = tokio::join!(sweeper, persister, traffic, poller, retention);
+    let _ = tokio::join!(sweeper, persister, traffic, poller, retention, rescan);
     write_usage(&state);
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::accounts::{Router, RouterParts};
 use super::guard::Guard;
 use super::limits::{IpLimits, LimitSettings};
 use super::recent_items::RecentItems;
@@ -110,6 +111,8 @@ pub(crate) struct AppState {
     pub(crate) guard: Guard,
     pub(crate) upstream: UpstreamClient,
     pub(crate) credentials: CredentialSession,
+    /// The signed-in accounts (the `default` one is [`AppState::credentials`]).
+    pub(crate) accounts: Router,
     pub(crate) models: ModelCatalog,
     pub(crate) files: FileStore,
     /// Output items of recent responses, for clients that send `item_reference`s.
@@ -117,8 +120,9 @@ pub(crate) struct AppState {
     /// The models Ollama clients used recently, for `/api/ps`.
     pub(crate) recent_models: RecentModels,
     pub(crate) counters: Counters,
-    /// The plan's usage: snapshot, answer headers, warning and quota guard.
-    pub(crate) usage: PlanUsage,
+    /// The plan's usage of the `default` account: snapshot, answer headers,
+    /// warning and quota guard (each other account has its own, in `accounts`).
+    pub(crate) usage: Arc<PlanUsage>,
     pub(crate) traffic: Option<TrafficLog>,
     /// The connection caps (`security.max_connections`, `…_per_ip`).
     pub(crate) connections: Arc<super::listener::Connections>,
@@ -160,17 +164,29 @@ impl AppState {
             .logging
             .traffic_log
             .then(|| TrafficLog::start(paths.logs_dir(), config.logging.traffic_retention_days));
+        let usage = Arc::new(PlanUsage::new(
+            &config.usage,
+            crate::status::read_usage(&paths.usage_file()),
+            ignore_usage_guard,
+        ));
+        let accounts = Router::new(
+            config.clone(),
+            RouterParts {
+                paths: paths.clone(),
+                http: http.clone(),
+                default: credentials.clone(),
+                default_usage: Arc::clone(&usage),
+                ignore_usage_guard,
+            },
+        );
         Arc::new(AppState {
+            accounts,
             upstream: UpstreamClient::new(&config.upstream, http),
             models: ModelCatalog::new(
                 Duration::from_secs(config.models.cache_ttl_seconds),
                 config.models.extra_models.clone(),
             ),
-            usage: PlanUsage::new(
-                &config.usage,
-                crate::status::read_usage(&paths.usage_file()),
-                ignore_usage_guard,
-            ),
+            usage,
             counters: Counters::default(),
             relay,
             store,

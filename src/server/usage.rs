@@ -282,6 +282,15 @@ impl PlanUsage {
     /// for it). Uses the access token only while it is fresh: a poll never spends
     /// the refresh token.
     pub(crate) async fn poll(&self, state: &AppState) {
+        self.poll_as(state, &state.credentials).await;
+    }
+
+    /// [`PlanUsage::poll`] with the login of one account.
+    pub(crate) async fn poll_as(
+        &self,
+        state: &AppState,
+        credentials: &crate::auth::session::CredentialSession,
+    ) {
         let _one = match self.poll.try_lock() {
             Ok(guard) => guard,
             Err(_) => {
@@ -289,7 +298,7 @@ impl PlanUsage {
                 return;
             }
         };
-        let Some(access) = state.credentials.access_if_fresh().await else {
+        let Some(access) = credentials.access_if_fresh().await else {
             return;
         };
         self.last_poll.store(now(), Ordering::Relaxed);
@@ -346,7 +355,7 @@ fn meters(o: &Over, model: &str) -> bool {
 /// use, until `shutdown` fires.
 pub(crate) async fn poll_loop(state: Arc<AppState>, mut shutdown: Shutdown) {
     tokio::select! {
-        _ = state.usage.poll(&state) => {}
+        _ = poll_accounts(&state) => {}
         _ = shutdown.fired() => return,
     }
     let every = state.config.usage.poll_seconds;
@@ -360,9 +369,20 @@ pub(crate) async fn poll_loop(state: Arc<AppState>, mut shutdown: Shutdown) {
         }
         if state.usage.in_use() {
             tokio::select! {
-                _ = state.usage.poll(&state) => {}
+                _ = poll_accounts(&state) => {}
                 _ = shutdown.fired() => return,
             }
+        }
+    }
+}
+
+/// Reads the usage of the `default` login, then of every other account (each
+/// with its own token; one at a time, so polls never bunch up).
+async fn poll_accounts(state: &AppState) {
+    state.usage.poll(state).await;
+    for account in state.accounts.all().iter() {
+        if !Arc::ptr_eq(&account.usage, &state.usage) {
+            account.usage.poll_as(state, &account.session).await;
         }
     }
 }

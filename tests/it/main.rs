@@ -34,6 +34,7 @@
 
 mod harness;
 
+mod accounts;
 mod cli;
 mod clients;
 mod crash;

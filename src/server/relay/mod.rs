@@ -6,7 +6,7 @@
 //! assemble a non-streamed answer. Route handlers are one call of `relay`.
 
 mod assemble;
-mod failure;
+pub(crate) mod failure;
 mod open;
 mod request;
 mod stream;
@@ -59,7 +59,7 @@ pub(crate) async fn relay_prepared<D: Dialect>(
     let Prepared { upstream, dialect } = prepared;
     let client_stream = upstream.client_stream;
     let request = request::upstream_body(state, upstream).await?;
-    state.usage.check(&request.model, headers)?;
+    let plan = open::plan(state, &request.body, &request.model, headers)?;
     state.usage.note_request();
     let answer = AnswerContext {
         requested_model: request.requested_model,
@@ -67,8 +67,11 @@ pub(crate) async fn relay_prepared<D: Dialect>(
         created: jiff::Timestamp::now().as_second(),
         nonce: rand::random(),
     };
-    let mut open = open::open(state, request.body, headers).await?;
+    let mut open = open::open(state, plan, request.body, headers).await?;
     let upstream_headers = std::mem::take(&mut open.headers);
+    let account = Arc::clone(&open.account);
+    let name = open.multi.then(|| account.name.clone());
+    let ignored = with_dropped_reasoning(request.ignored, open.dropped_reasoning);
     let mut resp = if client_stream {
         stream::respond(state, open, dialect.stream(&answer), pass)
     } else {
@@ -76,9 +79,27 @@ pub(crate) async fn relay_prepared<D: Dialect>(
         drop(pass);
         json_response(StatusCode::OK, &dialect.finish(response, &answer))
     };
-    relayed_headers(&mut resp, &upstream_headers, request.ignored, &answer.model);
-    usage_headers(&mut resp, &state.usage.derived());
+    relayed_headers(&mut resp, &upstream_headers, ignored, &answer.model);
+    usage_headers(&mut resp, &account.usage.derived());
+    if let Some(v) = name.and_then(|a| HeaderValue::from_str(&a).ok()) {
+        resp.headers_mut()
+            .insert(crate::server::accounts::ACCOUNT_HEADER, v);
+    }
     Ok(resp)
+}
+
+/// The `x-airelays-ignored-parameters` value, naming the encrypted reasoning of
+/// another account when some was dropped (docs/architecture.md#accounts).
+fn with_dropped_reasoning(ignored: Option<HeaderValue>, dropped: usize) -> Option<HeaderValue> {
+    if dropped == 0 {
+        return ignored;
+    }
+    let name = crate::server::accounts::DROPPED_PARAMETER;
+    let value = match ignored.as_ref().and_then(|v| v.to_str().ok()) {
+        Some(list) if !list.is_empty() => format!("{list},{name}"),
+        _ => name.to_owned(),
+    };
+    HeaderValue::from_str(&value).ok().or(ignored)
 }
 
 /// The plan's usage on every relayed answer (docs/architecture.md, "Plan usage").

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 
 use super::failure::{map_failure, map_upstream_error};
+use crate::server::accounts::{Account, FailoverReason, Origins, Plan, failover_reason};
 use crate::server::error::ApiError;
 use crate::server::recent_items::RecentItems;
 use crate::server::{AppState, CountGuard, Counter};
@@ -28,6 +29,15 @@ pub(crate) struct OpenStream {
     pub(crate) rest: EventStream,
     /// Where the output items of this answer are remembered as they pass.
     pub(crate) recent_items: RecentItems,
+    /// The account that answered (its usage headers go on the answer).
+    pub(crate) account: Arc<Account>,
+    /// Two or more accounts are signed in: the answer names the account.
+    pub(crate) multi: bool,
+    /// Where the encrypted reasoning of this answer is attributed to its account
+    /// (with two or more accounts).
+    pub(crate) origins: Option<Arc<Origins>>,
+    /// Reasoning items another account issued, dropped from this request.
+    pub(crate) dropped_reasoning: usize,
     /// Held while the upstream request is open.
     pub(crate) _in_flight: CountGuard,
 }
@@ -55,17 +65,105 @@ impl OpenStream {
             && let Some(value) = event.json()
         {
             self.recent_items.observe_event(value);
+            if let (Some(origins), Some(item)) = (&self.origins, value.get("item")) {
+                origins.observe_item(item, &self.account.name);
+            }
         }
     }
 }
 
-/// Sends a prepared body upstream and waits for the first meaningful event.
+/// The accounts a request may run on (docs/architecture.md#accounts), after the
+/// quota guard of each: 403 for an unknown pinned account, 429 `usage_guard` when
+/// every candidate is over `usage.refuse_at_percent`.
+pub(crate) fn plan(
+    state: &Arc<AppState>,
+    body: &[u8],
+    model: &str,
+    client_headers: &HeaderMap,
+) -> Result<Plan, ApiError> {
+    let mut plan = state.accounts.plan(client_headers, body)?;
+    state.accounts.guard(&mut plan, model, client_headers)?;
+    Ok(plan)
+}
+
+/// Sends a prepared body upstream and waits for the first meaningful event, on the
+/// planned accounts in turn: before the first byte, a failure that is the
+/// account's own (usage limit, rejected login, backend down after the retries)
+/// moves the request to the next candidate.
 pub(crate) async fn open(
     state: &Arc<AppState>,
+    plan: Plan,
     body: Bytes,
     client_headers: &HeaderMap,
 ) -> Result<OpenStream, ApiError> {
-    let mut access = state.credentials.access().await.map_err(ApiError::from)?;
+    let mut candidates = plan.candidates.iter().peekable();
+    let mut quota: Vec<ApiError> = Vec::new();
+    while let Some(account) = candidates.next() {
+        // Another account's encrypted reasoning would fail the turn: drop it.
+        let stripped = plan
+            .multi
+            .then(|| state.accounts.origins.strip_foreign(&body, &account.name))
+            .flatten();
+        let (attempt_body, dropped) = match stripped {
+            Some((b, n)) => (b, n),
+            None => (body.clone(), 0),
+        };
+        let headers = if plan.multi {
+            state.accounts.headers_for(account, client_headers)
+        } else {
+            std::borrow::Cow::Borrowed(client_headers)
+        };
+        let error = match open_on(state, account, attempt_body, &headers).await {
+            Ok(mut open) => {
+                open.multi = plan.multi;
+                open.dropped_reasoning = dropped;
+                open.origins = plan.multi.then(|| Arc::clone(&state.accounts.origins));
+                state.accounts.answered(&plan, account, &open.headers);
+                return Ok(open);
+            }
+            Err(e) => e,
+        };
+        let reason = failover_reason(&error);
+        if plan.multi && reason.is_some() {
+            account.note_error(&error.message);
+        }
+        let Some(reason) = reason.filter(|_| plan.multi && !plan.pinned) else {
+            return Err(error);
+        };
+        state.accounts.bench(account, &reason, &error);
+        if reason == FailoverReason::Quota {
+            quota.push(error.clone());
+        }
+        match candidates.peek() {
+            Some(next) => tracing::warn!(
+                "ChatGPT account {} failed before the first byte ({}); trying {}",
+                account.name,
+                error.message,
+                next.name
+            ),
+            // Every candidate out of quota: the one that resets first answers.
+            None if quota.len() == plan.candidates.len() => {
+                quota.extend(state.accounts.benched_quota_errors());
+                let first = quota
+                    .into_iter()
+                    .min_by_key(|e| e.retry_after.unwrap_or(u64::MAX));
+                return Err(first.unwrap_or(error));
+            }
+            None => return Err(error),
+        }
+    }
+    Err(ApiError::upstream_error("no ChatGPT account is signed in"))
+}
+
+/// One account's attempt: retries of transient failures and one refresh on 401.
+async fn open_on(
+    state: &Arc<AppState>,
+    account: &Arc<Account>,
+    body: Bytes,
+    client_headers: &HeaderMap,
+) -> Result<OpenStream, ApiError> {
+    let credentials = &account.session;
+    let mut access = credentials.access().await.map_err(ApiError::from)?;
     let mut refreshed = false;
     let mut attempt = 0u32;
     loop {
@@ -80,7 +178,7 @@ pub(crate) async fn open(
             )
             .await;
         let failure = match result {
-            Ok(stream) => match first_meaningful(state, stream, in_flight).await {
+            Ok(stream) => match first_meaningful(state, account, stream, in_flight).await {
                 Ok(open) => return Ok(open),
                 Err(Early::Api(e)) => return Err(e),
                 Err(Early::Upstream(e)) => e,
@@ -88,13 +186,12 @@ pub(crate) async fn open(
             Err(e) => e,
         };
         if let UpstreamError::Status { headers, .. } = &failure {
-            state.usage.record_headers(headers);
+            account.usage.record_headers(headers);
         }
         match &failure {
             UpstreamError::Status { status: 401, .. } if !refreshed => {
                 tracing::info!("ChatGPT backend answered 401; reloading and refreshing the login");
-                access = state
-                    .credentials
+                access = credentials
                     .after_unauthorized(&access)
                     .await
                     .map_err(ApiError::from)?;
@@ -125,10 +222,11 @@ enum Early {
 
 async fn first_meaningful(
     state: &Arc<AppState>,
+    account: &Arc<Account>,
     mut stream: EventStream,
     in_flight: CountGuard,
 ) -> Result<OpenStream, Early> {
-    state.usage.record_headers(&stream.headers);
+    account.usage.record_headers(&stream.headers);
     let mut head = VecDeque::new();
     loop {
         let event = match stream.next_event().await {
@@ -152,6 +250,10 @@ async fn first_meaningful(
                 head,
                 rest: stream,
                 recent_items: state.recent_items.clone(),
+                account: Arc::clone(account),
+                multi: false,
+                origins: None,
+                dropped_reasoning: 0,
                 _in_flight: in_flight,
             });
         }

@@ -36,6 +36,10 @@ pub(crate) fn translate_options(state: &AppState) -> TranslateOptions<'_> {
 
 /// Fetches the model catalogue with the current login.
 pub(crate) async fn fetch_catalogue(state: &AppState) -> Result<Vec<Value>, ApiError> {
+    let accounts = state.accounts.all();
+    if accounts.len() >= 2 {
+        return crate::server::accounts::models::fetch_union(state, &accounts).await;
+    }
     let access = state.credentials.access().await?;
     state
         .upstream

@@ -89,7 +89,9 @@ pub(crate) async fn route(
         }
     };
     let cors = pass.cors_origin.clone();
-    let mut resp = dispatch(state, ip, which, req, &path, pass, envelope)
+    let answer = dispatch(state, ip, which, req, &path, pass, envelope);
+    let mut resp = crate::server::accounts::LISTENER
+        .scope(which, answer)
         .await
         .unwrap_or_else(|e| e.into_response_in(envelope));
     if let Some(o) = cors {

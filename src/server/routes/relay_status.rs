@@ -52,6 +52,10 @@ pub(crate) async fn get(state: &Arc<AppState>, ip: IpAddr) -> Response<Body> {
     doc.ready = status::is_ready(&doc.relay_token, doc.upstream.state);
     doc.next_steps.retain(|s| s != "airelays serve");
     doc.usage = state.usage.snapshot();
+    doc.set_accounts(
+        state.accounts.strategy().as_str(),
+        state.accounts.statuses(),
+    );
     let mut value = serde_json::to_value(&doc).unwrap_or_default();
     let c = &state.counters;
     value["live"] = json!({

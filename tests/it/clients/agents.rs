@@ -157,16 +157,116 @@ fn jsonl(text: &str) -> Vec<Value> {
 
 /// `codex exec` with `docs/clients/codex-config.toml` in a temporary `CODEX_HOME`.
 fn codex_exec(relay: &Relay, home: &ClientHome, token: &str, args: &[&str]) -> Command {
+    let mut cmd = codex_command(relay, home, token);
+    cmd.args(["exec", "--skip-git-repo-check", "--ephemeral"])
+        .args(args);
+    cmd
+}
+
+/// Codex with `docs/clients/codex-config.toml` in a temporary `CODEX_HOME`.
+fn codex_command(relay: &Relay, home: &ClientHome, token: &str) -> Command {
     home.write(
         ".codex/config.toml",
         &configured("codex-config.toml", relay),
     );
     let mut cmd = home.command(&codex());
     cmd.env("CODEX_HOME", home.path().join(".codex"))
-        .env("AIRELAYS_TOKEN", token)
-        .args(["exec", "--skip-git-repo-check", "--ephemeral"])
-        .args(args);
+        .env("AIRELAYS_TOKEN", token);
     cmd
+}
+
+/// One turn of a kept Codex session: the first starts it, the next ones resume it.
+async fn codex_turn(relay: &Relay, home: &ClientHome, token: &str, first: bool, prompt: &str) {
+    let mut cmd = codex_command(relay, home, token);
+    cmd.args(["exec", "--skip-git-repo-check"]);
+    if !first {
+        cmd.args(["resume", "--last"]);
+    }
+    cmd.arg(prompt);
+    let ran = run(cmd).await;
+    ran.assert_ok();
+}
+
+/// The `ChatGPT-Account-ID` of every Responses request the mock received, in order.
+fn upstream_accounts(relay: &Relay) -> Vec<String> {
+    relay
+        .mock()
+        .state()
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.path
+                .starts_with(crate::harness::relay::UPSTREAM_RESPONSES)
+        })
+        .filter_map(|r| r.header("chatgpt-account-id").map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn codex_conversation_stays_on_one_account_and_moves_when_it_is_benched() {
+    let r = Relay::start(RelayOptions {
+        signed_in: false,
+        env: vec![("AIRELAYS_ACCOUNTS_STRATEGY", "balanced".into())],
+        ..RelayOptions::default()
+    })
+    .await;
+    let home_account = airelays_mock::MockAccount::default();
+    let work_account = airelays_mock::MockAccount {
+        email: "work@example.com".into(),
+        plan: "pro".into(),
+        account_id: "99999999-8888-7777-6666-555555555555".into(),
+        user_id: "user-work".into(),
+    };
+    r.sandbox.sign_in_account("default", &home_account).await;
+    r.sandbox.sign_in_account("work", &work_account).await;
+    let state = r.mock().state();
+    state.set_reject_foreign_encrypted(true);
+    let both = eventually(Duration::from_secs(20), async || {
+        let doc = r.relay_status().await;
+        doc["accounts"].as_array().map(Vec::len) == Some(2)
+    })
+    .await;
+    assert!(both, "the relay never saw both accounts");
+    let token = token_from_snippet(&r).await;
+    let home = ClientHome::new();
+
+    codex_turn(&r, &home, &token, true, "REASON turn 1").await;
+    let first = upstream_accounts(&r)
+        .last()
+        .cloned()
+        .expect("turn 1 went upstream");
+    let other = if first == home_account.account_id {
+        &work_account.account_id
+    } else {
+        &home_account.account_id
+    };
+    // The conversation's account fills up: balancing alone would move it, affinity
+    // keeps it there while it is usable.
+    state.set_weekly_used_for(&first, Some(90));
+    state.set_weekly_used_for(other, Some(10));
+    for n in 2..=5 {
+        codex_turn(&r, &home, &token, false, &format!("REASON turn {n}")).await;
+    }
+    let so_far = upstream_accounts(&r);
+    assert!(so_far.iter().all(|a| *a == first), "{so_far:?}");
+
+    // Its account is benched by a usage limit: the conversation moves, and stays.
+    state.set_usage_limited(&first, Some(Duration::from_secs(600)));
+    for n in 6..=10 {
+        codex_turn(&r, &home, &token, false, &format!("REASON turn {n}")).await;
+    }
+    let all = upstream_accounts(&r);
+    let after: Vec<&String> = all
+        .iter()
+        .skip(so_far.len())
+        .filter(|a| **a != first)
+        .collect();
+    assert_eq!(
+        after.len(),
+        5,
+        "turns 6 to 10 ran on the other account: {all:?}"
+    );
+    assert!(after.iter().all(|a| *a == other));
 }
 
 /// Codex's own retries are turned off where a test is about a failure.

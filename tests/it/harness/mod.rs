@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use airelays::auth::{CredentialStore, Credentials, Secret, StoreKind, Tokens};
 use airelays::config::{Config, CredentialStoreKind, Paths};
-use airelays_mock::{IssuedTokens, MockConfig, MockUpstream};
+use airelays_mock::{IssuedTokens, MockAccount, MockConfig, MockUpstream};
 use serde_json::Value;
 
 /// The real `airelays` binary cargo built for these tests.
@@ -180,6 +180,20 @@ impl Sandbox {
     pub async fn sign_in(&self) -> IssuedTokens {
         let issued = self.mock().state().issue_tokens();
         self.seed(&issued).await;
+        issued
+    }
+
+    /// Has the mock mint a set for `account` and stores it as account `name`'s, as
+    /// `airelays login --account name` would (`default`: today's files).
+    pub async fn sign_in_account(&self, name: &str, account: &MockAccount) -> IssuedTokens {
+        let issued = self.mock().state().issue_tokens_for(account);
+        CredentialStore::new(
+            airelays::auth::accounts::account_paths(&self.paths(), name),
+            CredentialStoreKind::File,
+        )
+        .save(&credentials_of(&issued), StoreKind::File)
+        .await
+        .expect("seed account");
         issued
     }
 
