@@ -147,22 +147,7 @@ async fn serve_async(
     _lock: FileLock,
 ) -> CliResult {
     let config = ctx.config.clone();
-    let addr = format!("{}:{}", bracket(&config.server.host), config.server.port);
-    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
-            " — another program uses that port; pick another with `airelays serve --port N` (0 = any free port)"
-        } else {
-            ""
-        };
-        CliError::new(format!("cannot listen on {addr}: {e}{hint}"))
-    })?;
-    let local = listener.local_addr()?;
-    // After binding: the address actually bound.
-    if !config.security.require_bearer_auth
-        && let Some(bad) = not_loopback("is bound to", &[local.ip()])
-    {
-        return Err(no_auth_refused(&config.server.host, &bad));
-    }
+    let (listener, local) = bind_relay(&config).await?;
     let url = base_url(&config.server.host, local.port());
     let ollama = bind_ollama(&config).await?;
     let ollama_url = ollama
@@ -228,6 +213,29 @@ async fn serve_async(
     let _ = fsio::remove_if_exists(&state_file);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Binds the relay's own listener; with the token off, the bound address must be
+/// loopback (checked again after binding).
+async fn bind_relay(
+    config: &crate::config::Config,
+) -> Result<(tokio::net::TcpListener, std::net::SocketAddr), CliError> {
+    let addr = format!("{}:{}", bracket(&config.server.host), config.server.port);
+    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            " — another program uses that port; pick another with `airelays serve --port N` (0 = any free port)"
+        } else {
+            ""
+        };
+        CliError::new(format!("cannot listen on {addr}: {e}{hint}"))
+    })?;
+    let local = listener.local_addr()?;
+    if !config.security.require_bearer_auth
+        && let Some(bad) = not_loopback("is bound to", &[local.ip()])
+    {
+        return Err(no_auth_refused(&config.server.host, &bad));
+    }
+    Ok((listener, local))
 }
 
 /// The command line's settings, over the file's and the environment's.

@@ -170,6 +170,28 @@ pub struct UpstreamConfig {
     pub usage_url: Option<String>,
 }
 
+impl UpstreamConfig {
+    /// The built-in `[upstream]`: the real backend and issuer, as the Codex CLI
+    /// reaches them (docs/upstream.md).
+    fn defaults() -> UpstreamConfig {
+        UpstreamConfig {
+            base_url: "https://chatgpt.com/backend-api/codex".into(),
+            issuer_base_url: "https://auth.openai.com".into(),
+            client_id: "app_EMoamEEZ73f0CkXaXp7hrann".into(),
+            client_version: "0.169.0".into(),
+            connect_timeout_seconds: 30,
+            stream_idle_timeout_seconds: 300,
+            retry_attempts: 2,
+            unsupported_parameters: DEFAULT_UNSUPPORTED_PARAMETERS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            default_instructions: DEFAULT_INSTRUCTIONS.into(),
+            usage_url: None,
+        }
+    }
+}
+
 /// `[usage]`: plan usage polling and the quota guard.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UsageConfig {
@@ -337,21 +359,7 @@ impl Config {
                 body_read_timeout_seconds: 30,
                 body_total_timeout_seconds: 300,
             },
-            upstream: UpstreamConfig {
-                base_url: "https://chatgpt.com/backend-api/codex".into(),
-                issuer_base_url: "https://auth.openai.com".into(),
-                client_id: "app_EMoamEEZ73f0CkXaXp7hrann".into(),
-                client_version: "0.169.0".into(),
-                connect_timeout_seconds: 30,
-                stream_idle_timeout_seconds: 300,
-                retry_attempts: 2,
-                unsupported_parameters: DEFAULT_UNSUPPORTED_PARAMETERS
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
-                default_instructions: DEFAULT_INSTRUCTIONS.into(),
-                usage_url: None,
-            },
+            upstream: UpstreamConfig::defaults(),
             models: ModelsConfig {
                 cache_ttl_seconds: 300,
                 extra_models: vec![],
