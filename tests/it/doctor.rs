@@ -522,6 +522,12 @@ async fn a_readable_secret_file_fails_with_the_chmod_to_run() {
     assert_eq!(modes["hint"], format!("chmod 600 {}", auth.display()));
 }
 
+/// The report of `POST /v1/relay/test` with the relay's token.
+async fn relay_test(relay: &Relay) -> Value {
+    let resp = relay.post("/v1/relay/test", &serde_json::json!({}));
+    resp.send().await.unwrap().json().await.unwrap()
+}
+
 /// `POST /v1/relay/test`: the relay and upstream checks of `doctor`, run by the
 /// relay itself, plus the plan's usage read on demand; the token is required.
 #[tokio::test]
@@ -535,14 +541,7 @@ async fn the_relay_test_endpoint_runs_the_relay_and_upstream_checks() {
         .unwrap();
     assert_eq!(anonymous.status(), 401);
     let usage_reads = relay.mock().state().usage_calls();
-    let report: Value = relay
-        .post("/v1/relay/test", &serde_json::json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report = relay_test(&relay).await;
     assert_eq!(report["ok"], true, "{report:#}");
     assert_eq!(
         ids(&report),
@@ -571,14 +570,7 @@ async fn the_relay_test_endpoint_runs_the_relay_and_upstream_checks() {
 
     // With the upstream gone, the upstream check fails and names the URL.
     relay.sandbox.stop_mock().await;
-    let report: Value = relay
-        .post("/v1/relay/test", &serde_json::json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report = relay_test(&relay).await;
     assert_eq!(report["ok"], false, "{report:#}");
     let upstream = check(&report, "upstream");
     assert_eq!(upstream["status"], "fail");

@@ -16,28 +16,9 @@ async fn node(r: &Relay, script: &str) -> Ran {
     node_script(script, &r.url("/v1"), &r.token).await
 }
 
-/// Every text an upstream request carries: message parts and tool outputs.
+/// Every text an upstream request carries: message parts, tool outputs, calls.
 fn texts(body: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    for item in body["input"].as_array().into_iter().flatten() {
-        match &item["content"] {
-            Value::String(s) => out.push(s.clone()),
-            Value::Array(parts) => out.extend(
-                parts
-                    .iter()
-                    .filter_map(|p| p["text"].as_str())
-                    .map(String::from),
-            ),
-            _ => {}
-        }
-        if let Some(o) = item["output"].as_str() {
-            out.push(o.to_string());
-        }
-        if item["type"] == "function_call" {
-            out.push(format!("call:{}", item["name"].as_str().unwrap_or("")));
-        }
-    }
-    out
+    crate::harness::relay::input_texts(body, true)
 }
 
 /// The upstream request that ended the second run of `marker`: the one whose last

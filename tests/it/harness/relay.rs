@@ -375,3 +375,28 @@ pub async fn expect_error(
     );
     (retry, body)
 }
+
+/// Every text of every input item of an upstream request, in order: message
+/// parts and tool outputs, and with `calls` a `call:<name>` for each function call.
+pub fn input_texts(body: &serde_json::Value, calls: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for item in body["input"].as_array().into_iter().flatten() {
+        match &item["content"] {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(parts) => out.extend(
+                parts
+                    .iter()
+                    .filter_map(|p| p["text"].as_str())
+                    .map(String::from),
+            ),
+            _ => {}
+        }
+        if let Some(o) = item["output"].as_str() {
+            out.push(o.to_string());
+        }
+        if calls && item["type"] == "function_call" {
+            out.push(format!("call:{}", item["name"].as_str().unwrap_or("")));
+        }
+    }
+    out
+}

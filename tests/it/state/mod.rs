@@ -13,23 +13,7 @@ use serde_json::{Value, json};
 
 /// Every text of every input item of an upstream request, in order.
 fn input_texts(body: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    for item in body["input"].as_array().into_iter().flatten() {
-        match &item["content"] {
-            Value::String(s) => out.push(s.clone()),
-            Value::Array(parts) => out.extend(
-                parts
-                    .iter()
-                    .filter_map(|p| p["text"].as_str())
-                    .map(String::from),
-            ),
-            _ => {}
-        }
-        if let Some(o) = item["output"].as_str() {
-            out.push(o.to_string());
-        }
-    }
-    out
+    crate::harness::relay::input_texts(body, false)
 }
 
 /// A `/v1/responses` body for `input`, with `extra` fields merged in.
