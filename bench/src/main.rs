@@ -313,14 +313,14 @@ async fn bench(args: Args) -> Result<(), String> {
     for t in targets.iter_mut() {
         t.trim_pool(16);
     }
-    let mut stored_results = Vec::new();
+    let mut stored_results = None;
     if wants("stored") {
         let ours = targets
             .iter()
             .find(|t| t.label == "airelays")
             .ok_or("no airelays target")?;
         let token = &relays[0].launcher.token;
-        stored_results = stored::compare(ours.addr, ours.pid, token, &plan.stored).await?;
+        stored_results = Some(stored::compare(ours.addr, ours.pid, token, &plan.stored).await?);
     }
 
     // 2. Streaming throughput, 1 MB answers.
@@ -451,8 +451,8 @@ async fn bench(args: Args) -> Result<(), String> {
         duration: run_started.elapsed(),
     };
     let (mut markdown, mut json) = report.render();
-    if !stored_results.is_empty() {
-        let (md, rows) = stored::render(&stored_results);
+    if let Some(stored_results) = &stored_results {
+        let (md, rows) = stored::render(stored_results);
         markdown.push_str(&md);
         json["stored_vs_unstored"] = rows;
     }

@@ -27,8 +27,9 @@ fn works(prompt: &str) -> (Work, Work) {
     (unstored, stored)
 }
 
-/// Per concurrency: (concurrency, unstored, stored).
-pub type Results = Vec<(usize, Measure, Measure)>;
+/// Per concurrency: (concurrency, unstored, stored), and the relay's state counters
+/// afterwards (`live.state` of `/v1/relay/status`: written, dropped, queued).
+pub type Results = (Vec<(usize, Measure, Measure)>, Value);
 
 /// Measures airelays at `addr` (process `pid`) with `token`, for each `(concurrency,
 /// rounds, requests per worker per round)`.
@@ -69,26 +70,52 @@ pub async fn compare(
         }
         out.push((c, ma, mb));
     }
-    Ok(out)
+    let counters = state_counters(addr, &auth).await?;
+    Ok((out, counters))
+}
+
+/// `live.state` of the relay's `/v1/relay/status`: a stored response the writer had
+/// to drop (queue full) would make the stored figures look better than they are.
+async fn state_counters(addr: std::net::SocketAddr, auth: &str) -> Result<Value, String> {
+    let mut call = crate::client::Call::get("/v1/relay/status");
+    call.headers.push((
+        hyper::header::AUTHORIZATION,
+        hyper::header::HeaderValue::from_str(auth).map_err(|e| e.to_string())?,
+    ));
+    let mut conn = crate::client::Conn::open(addr).await?;
+    let (_, body) = conn.exchange(&call, true).await?;
+    let status: Value = serde_json::from_slice(&body).map_err(|e| format!("relay status: {e}"))?;
+    Ok(status["live"]["state"].clone())
 }
 
 /// The markdown table and the JSON of [`compare`]'s results.
-pub fn render(results: &Results) -> (String, Value) {
+pub fn render((results, counters): &Results) -> (String, Value) {
     let mut md = String::from(
-        "\n#### Stored against unstored `/v1/responses` (issue 16), ms\n\n| concurrency | unstored p50 | stored p50 | stored − unstored p50 | unstored p99 | stored p99 | requests each |\n|---|---|---|---|---|---|---|\n",
+        "\n#### Stored against unstored `/v1/responses` (issue 16), ms\n\n| concurrency | unstored p50 | stored p50 | stored − unstored p50 | unstored p99 | stored p99 | relay CPU µs/req unstored | stored | requests each |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     let mut rows = Vec::new();
     for (c, a, b) in results {
         let (pa, pb) = (a.total.p50(), b.total.p50());
+        // The writer's work for a stored segment may finish in the next one: a
+        // few milliseconds of a segment of seconds.
+        let (cpu_a, cpu_b) = (a.cpu_per_request_ms() * 1e3, b.cpu_per_request_ms() * 1e3);
         let _ = writeln!(
             md,
-            "| {c} | {pa:.3} | {pb:.3} | {:+.3} | {:.3} | {:.3} | {} |",
+            "| {c} | {pa:.3} | {pb:.3} | {:+.3} | {:.3} | {:.3} | {:.1} | {:.1} | {} |",
             pb - pa,
             a.total.p99(),
             b.total.p99(),
+            cpu_a,
+            cpu_b,
             a.total.len().min(b.total.len())
         );
-        rows.push(json!({"concurrency": c, "unstored_p50_ms": pa, "stored_p50_ms": pb, "added_p50_ms": pb - pa}));
+        rows.push(json!({"concurrency": c, "unstored_p50_ms": pa, "stored_p50_ms": pb, "added_p50_ms": pb - pa,
+            "unstored_cpu_us": cpu_a, "stored_cpu_us": cpu_b}));
     }
-    (md, Value::Array(rows))
+    let _ = writeln!(
+        md,
+        "\nState store afterwards: {} written, {} dropped (must be 0), {} queued.",
+        counters["written"], counters["dropped"], counters["queued"]
+    );
+    (md, json!({"rows": rows, "state": counters}))
 }

@@ -84,10 +84,9 @@ pub(crate) fn append<'a>(
     items: impl Iterator<Item = &'a Value>,
     now: i64,
 ) -> Result<(), StateError> {
-    let updated = tx.execute(
-        "UPDATE conversations SET updated_ms = max(updated_ms, ?2) WHERE id = ?1",
-        params![conversation, now],
-    )?;
+    let updated = tx
+        .prepare_cached("UPDATE conversations SET updated_ms = max(updated_ms, ?2) WHERE id = ?1")?
+        .execute(params![conversation, now])?;
     if updated == 0 {
         return Ok(());
     }

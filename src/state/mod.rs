@@ -40,7 +40,7 @@ use writer::Job;
 pub(crate) const FILE_NAME: &str = "state.sqlite3";
 
 /// Jobs waiting for the writer, at most.
-const QUEUE_JOBS: usize = 1024;
+const QUEUE_JOBS: usize = 4096;
 
 /// Bytes of responses waiting for the writer, at most; past it a response is
 /// answered but not stored (and counted).

@@ -191,6 +191,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "secure_delete", "ON")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Statement journals and temporary indices in memory, not in temp files.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! The one writer: a thread that owns the write connection and takes jobs from
 //! a bounded queue in order, so a response, the conversation it appends to and
 //! an API write that came after it are written in the order they happened. Each
-//! response is written atomically (its own savepoint inside one commit): a
+//! response is written atomically (a batch is one commit; a response that
+//! fails is retried alone under its own savepoint, so it is dropped alone): a
 //! `kill -9` loses at most what is still queued and never leaves half a
 //! conversation turn. Retention and the byte bound are enforced here too, off
 //! the request path.
@@ -128,6 +129,8 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, shared: &Shared, set
 
 /// The writer yields to the threads that answer requests: on Linux its own
 /// thread gets nice 10, so under CPU contention writes wait, answers do not.
+/// (Not 19: at that share a saturated relay starves the writer until the
+/// bounded queue fills and responses go unstored.)
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10) {
@@ -135,10 +138,55 @@ fn lower_priority() {
     }
 }
 
-/// Writes a batch in one transaction, each response (with its conversation
-/// turn) under its own savepoint, so one that fails is dropped alone. Returns
-/// the bytes written; every response leaves the pending set.
+/// Writes a batch in one transaction. The fast path inserts every response
+/// straight into it; when one fails, the transaction is rolled back and the
+/// batch written again with each response (and its conversation turn) under its
+/// own savepoint, so the failing one is dropped alone. Returns the bytes
+/// written; every response leaves the pending set.
 pub(super) fn write_batch(conn: &mut Connection, batch: &[Arc<Record>], shared: &Shared) -> u64 {
+    let result = match write_all(conn, batch) {
+        Ok(()) => Ok(batch.iter().collect()),
+        Err(_) => write_one_by_one(conn, batch, shared),
+    };
+    let mut bytes = 0;
+    match result {
+        Ok(written) => {
+            for record in written {
+                bytes += record.bytes;
+                // Counted after the stats, so `written` never runs ahead of them.
+                shared.wrote(record);
+                shared.counters.written.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Err((written, e)) => written.iter().for_each(|r| drop_record(shared, r, &e)),
+    }
+    for record in batch {
+        shared.pending.remove(record.seq);
+    }
+    bytes
+}
+
+/// The whole batch in one transaction, without savepoints (nothing is kept
+/// when any insert fails: the transaction rolls back when dropped).
+fn write_all(conn: &mut Connection, batch: &[Arc<Record>]) -> Result<(), StateError> {
+    let tx = conn.transaction()?;
+    for record in batch {
+        insert_record(&tx, record)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The responses written; on a failed commit, the ones that would have been
+/// and why they were not.
+type Written<'a> = Result<Vec<&'a Arc<Record>>, (Vec<&'a Arc<Record>>, StateError)>;
+
+/// The batch again, each response under its own savepoint.
+fn write_one_by_one<'a>(
+    conn: &mut Connection,
+    batch: &'a [Arc<Record>],
+    shared: &Shared,
+) -> Written<'a> {
     let mut written = Vec::with_capacity(batch.len());
     let result = (|| -> Result<(), StateError> {
         let mut tx = conn.transaction()?;
@@ -158,22 +206,10 @@ pub(super) fn write_batch(conn: &mut Connection, batch: &[Arc<Record>], shared: 
         tx.commit()?;
         Ok(())
     })();
-    let mut bytes = 0;
     match result {
-        Ok(()) => {
-            for record in &written {
-                bytes += record.bytes;
-                // Counted after the stats, so `written` never runs ahead of them.
-                shared.wrote(record);
-                shared.counters.written.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        Err(e) => written.iter().for_each(|r| drop_record(shared, r, &e)),
+        Ok(()) => Ok(written),
+        Err(e) => Err((written, e)),
     }
-    for record in batch {
-        shared.pending.remove(record.seq);
-    }
-    bytes
 }
 
 fn drop_record(shared: &Shared, record: &Record, e: &StateError) {
@@ -196,10 +232,11 @@ pub(crate) fn write_record(conn: &mut Connection, r: &Record) -> Result<(), Stat
 /// Inserts one response and its conversation turn (the caller commits).
 fn insert_record(tx: &Connection, r: &Record) -> Result<(), StateError> {
     if r.keep {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO responses (id, previous_id, root_id, conversation_id, created_ms, model, status, object, bytes)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
+        )?
+        .execute(params![
                 r.id,
                 r.previous,
                 r.root,
@@ -208,9 +245,8 @@ fn insert_record(tx: &Connection, r: &Record) -> Result<(), StateError> {
                 r.model,
                 r.status,
                 r.object.to_string(),
-                r.bytes as i64
-            ],
-        )?;
+            r.bytes as i64
+        ])?;
         let seq = tx.last_insert_rowid();
         {
             let mut insert = tx.prepare_cached(
@@ -228,11 +264,11 @@ fn insert_record(tx: &Connection, r: &Record) -> Result<(), StateError> {
                 }
             }
         }
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO chains (root_id, newest_ms) VALUES (?1, ?2)
              ON CONFLICT(root_id) DO UPDATE SET newest_ms = max(newest_ms, excluded.newest_ms)",
-            params![r.root, r.created_ms],
-        )?;
+        )?
+        .execute(params![r.root, r.created_ms])?;
     }
     if let Some(conversation) = &r.conversation {
         let items = r.input.iter().chain(r.output.iter());

@@ -29,46 +29,46 @@ pub(crate) struct Recorder {
 
 impl Recorder {
     /// Hands a completed or incomplete response to the writer; a failed one is
-    /// not kept and appends nothing.
-    fn record(self, response: &Value) {
-        let status = response.get("status").and_then(Value::as_str).unwrap_or("");
-        if !matches!(status, "completed" | "incomplete") {
-            return;
-        }
-        let Some(id) = response.get("id").and_then(Value::as_str) else {
+    /// not kept and appends nothing. The response is taken apart, not copied.
+    fn record(self, mut response: Value) {
+        let Value::Object(object) = &mut response else {
             return;
         };
-        let output = match response.get("output") {
-            Some(Value::Array(o)) => o.clone(),
+        let status = match object.get("status").and_then(Value::as_str) {
+            Some(s @ ("completed" | "incomplete")) => s.to_owned(),
+            _ => return,
+        };
+        let Some(id) = object.get("id").and_then(Value::as_str).map(str::to_owned) else {
+            return;
+        };
+        let output = match object.shift_remove("output") {
+            Some(Value::Array(o)) => o,
             _ => Vec::new(),
         };
-        let mut object = response.clone();
-        if let Value::Object(o) = &mut object {
-            o.shift_remove("output");
-            self.patch(o);
-        }
-        let bytes = json_len(&object) + self.input.iter().chain(&output).map(json_len).sum::<u64>();
+        self.patch(object);
+        let model = object
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let bytes =
+            json_len(&response) + self.input.iter().chain(&output).map(json_len).sum::<u64>();
         let record = Record {
             seq: 0,
-            id: id.to_owned(),
+            root: self.root.unwrap_or_else(|| id.clone()),
+            id,
             keep: self.keep,
-            root: self.root.clone().unwrap_or_else(|| id.to_owned()),
-            previous: self.previous.clone(),
-            conversation: self.conversation.clone(),
+            previous: self.previous,
+            conversation: self.conversation,
             created_ms: now_ms(),
-            model: response
-                .get("model")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            status: status.to_owned(),
+            model,
+            status,
             input: self.input,
             output,
-            object,
+            object: response,
             bytes,
         };
-        let store = self.store.clone();
-        store.enqueue(record);
+        self.store.enqueue(record);
     }
 
     /// The fields OpenAI's Response object has for a stored response.
@@ -133,7 +133,7 @@ impl Dialect for Stored {
             if let Value::Object(o) = &mut response {
                 recorder.patch(o);
             }
-            recorder.record(&response);
+            recorder.record(response.clone());
         }
         response
     }
@@ -161,7 +161,7 @@ impl StreamTranslator for StoredStream {
             if matches!(kind, "response.completed" | "response.incomplete")
                 && let Some((recorder, assembler)) = self.recording.take()
             {
-                recorder.record(&assembler.into_response());
+                recorder.record(assembler.into_response());
             }
         }
         // The record is queued above, before the terminal event's bytes go out.
