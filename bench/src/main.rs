@@ -6,7 +6,7 @@
 //! Everything runs on 127.0.0.1: the mock (`airelays-mock`) as its own process, nginx
 //! (Debian's, with a generated config), the release relay (and the baseline), and AIRelays
 //! 0.22 from a virtualenv. Every loop is bounded in count and time; every server is stopped
-//! on every way out. Prints a markdown report and writes it, with the raw
+//! on every way out, Ctrl-C included. Prints a markdown report and writes it, with the raw
 //! figures as JSON, to `bench/out/`. See `docs/benchmarks.md`.
 //!
 //! Modules: `procs` (the servers' processes, /proc figures), `nginx` (its config and
@@ -198,14 +198,37 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let code = match bench(args).await {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("airelays-bench: {e}");
-            1
+    // On a signal the bench's future is dropped, and with it every server it started
+    // (each handle stops its process when dropped): nothing is left running.
+    let code = tokio::select! {
+        result = bench(args) => match result {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("airelays-bench: {e}");
+                1
+            }
+        },
+        signal = interrupted() => {
+            eprintln!("airelays-bench: {signal}; the servers are stopped");
+            130
         }
     };
     std::process::exit(code);
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM; never when the handlers cannot be installed.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "interrupted",
+        _ = term.recv() => "terminated",
+    }
 }
 
 fn phase(name: &str) {
