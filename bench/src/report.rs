@@ -264,8 +264,9 @@ impl Report {
             let _ = writeln!(
                 md,
                 "\np50 and p99 of the whole answer; added = minus direct. req/s: answers per \
-                 second of the target's segments (closed loop). nginx's CPU is its master's \
-                 and its workers'."
+                 second of the target's segments (closed loop). Server CPU: utime + stime \
+                 from /proc in clock ticks (10 ms) over the segments, nginx's master and \
+                 workers together; coarse over a short run.\n"
             );
             targets.extend(versus::targets(&rows));
             j["versus_nginx"] = versus::json(&rows);
@@ -280,7 +281,7 @@ impl Report {
                 md,
                 "\nwrk: `-t` min(2, connections), `-c` connections, a fixed duration per run; \
                  p50/p99 from its latency histogram, req/s = requests ÷ duration, server CPU \
-                 over its runs. No target line is read from this table."
+                 over its runs. No target line is read from this table.\n"
             );
             j["wrk"] = versus::json(&self.wrk);
         }
