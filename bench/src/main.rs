@@ -333,23 +333,37 @@ async fn bench(args: Args) -> Result<(), String> {
     }
 
     let cross_check = args.cross_check && wants("wrk");
-    let wrk_program = if cross_check {
-        Some(wrk::program(args.wrk.as_ref())?)
-    } else {
-        None
-    };
+    // Both looked up before anything starts, so a missing one fails the run at once.
+    let wrk_program = cross_check
+        .then(|| {
+            procs::program(
+                args.wrk.as_ref(),
+                "wrk",
+                "Debian: apt-get install wrk; scripts/bench installs it; or pass --no-wrk",
+            )
+        })
+        .transpose()?;
+    let nginx_program = (wants("latency") || cross_check)
+        .then(|| {
+            procs::program(
+                args.nginx.as_ref(),
+                "nginx",
+                "Debian: apt-get install nginx-light; scripts/bench installs it",
+            )
+        })
+        .transpose()?;
     phase("starting the mock and the relays");
     let mock = procs::start_mock(&args.mock).await?;
     let mut relays = start_relays(&args, &scratch, &mock).await?;
     // RSS right after start: the servers answered /healthz and nothing else.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let idle_start: Vec<u64> = relays.iter().map(rss).collect();
-    let nginx = if wants("latency") || cross_check {
-        phase("starting nginx in front of the mock");
-        let program = nginx_program(&args)?;
-        Some(nginx::start(&program, &args.out.join("nginx"), mock.proc.addr).await?)
-    } else {
-        None
+    let nginx = match &nginx_program {
+        Some(program) => {
+            phase("starting nginx in front of the mock");
+            Some(nginx::start(program, &args.out.join("nginx"), mock.proc.addr).await?)
+        }
+        None => None,
     };
 
     let mut targets = vec![upstream_target(
@@ -578,17 +592,6 @@ fn upstream_target(
     Target::new(label, addr, pid, true)
         .with_header("authorization", &format!("Bearer {}", mock.access_token))
         .with_header("chatgpt-account-id", &mock.account_id)
-}
-
-/// The nginx program: `--nginx PATH`, else `nginx` on the PATH or in `/usr/sbin`.
-fn nginx_program(args: &Args) -> Result<PathBuf, String> {
-    args.nginx
-        .clone()
-        .or_else(|| procs::find_program("nginx"))
-        .ok_or_else(|| {
-            "nginx not found (Debian: apt-get install nginx-light; scripts/bench installs it)"
-                .into()
-        })
 }
 
 /// What [`turns`] times.

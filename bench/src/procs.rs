@@ -150,6 +150,16 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The program at `given` (a `--nginx`/`--wrk PATH`, which must exist), else `name` found
+/// by [`find_program`]; the error says how to get it (`install`).
+pub fn program(given: Option<&PathBuf>, name: &str, install: &str) -> Result<PathBuf, String> {
+    match given {
+        Some(p) if p.is_file() => Ok(p.clone()),
+        Some(p) => Err(format!("{name}: {} does not exist", p.display())),
+        None => find_program(name).ok_or_else(|| format!("{name} not found ({install})")),
+    }
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

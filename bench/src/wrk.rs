@@ -9,7 +9,7 @@
 //! `done` hook, prints one line of exact figures, which [`parse`] reads; wrk's own report
 //! (with `--latency`) goes to `wrk.log` beside it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -251,17 +251,6 @@ pub async fn cross_check(
         ));
     }
     Ok(rows)
-}
-
-/// The wrk program: `--wrk PATH`, else `wrk` on the `PATH`.
-pub fn program(given: Option<&PathBuf>) -> Result<PathBuf, String> {
-    given
-        .cloned()
-        .or_else(|| procs::find_program("wrk"))
-        .ok_or_else(|| {
-            "wrk not found (Debian: apt-get install wrk; scripts/bench installs it), or pass --no-wrk"
-                .into()
-        })
 }
 
 #[cfg(test)]
