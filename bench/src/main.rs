@@ -420,12 +420,8 @@ async fn bench(args: Args) -> Result<(), String> {
             .collect();
         wrk_rows = wrk::cross_check(program, &args.out.join("wrk"), &endpoints, &plan.wrk).await?;
     }
-    let mut nginx_latency = Vec::new();
-    if nginx.is_some() {
-        targets.pop();
-        nginx_latency = latency.iter_mut().filter_map(|(_, ms)| ms.pop()).collect();
-    }
     // Stopped now: the other workloads do not use it.
+    let nginx_latency = take_out(&mut targets, &mut latency, nginx::LABEL);
     drop(nginx);
     for t in targets.iter_mut() {
         t.trim_pool(16);
@@ -579,6 +575,20 @@ async fn bench(args: Args) -> Result<(), String> {
     write_out(&args.out, &markdown, &json)?;
     drop(scratch);
     Ok(())
+}
+
+/// Takes the target labelled `label` out of `targets`, and its measure out of every latency
+/// row; empty when there is no such target.
+fn take_out(
+    targets: &mut Vec<Target>,
+    latency: &mut [(usize, Vec<Measure>)],
+    label: &str,
+) -> Vec<Measure> {
+    let Some(i) = targets.iter().position(|t| t.label == label) else {
+        return Vec::new();
+    };
+    targets.remove(i);
+    latency.iter_mut().map(|(_, ms)| ms.remove(i)).collect()
 }
 
 /// A target that talks the upstream protocol with the mock's credentials: the mock itself,
