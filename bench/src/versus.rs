@@ -135,7 +135,7 @@ fn whole(v: f64) -> String {
 pub fn table(md: &mut String, title: &str, rows: &Rows) {
     let _ = writeln!(
         md,
-        "\n### {title}\n\n| conc. | target | p50 (ms) | added p50 | p99 (ms) | added p99 | req/s | server CPU per request (µs) | body bytes per answer | requests |\n|---|---|---|---|---|---|---|---|---|---|"
+        "### {title}\n\n| conc. | target | p50 (ms) | added p50 | p99 (ms) | added p99 | req/s | server CPU per request (µs) | body bytes per answer | requests |\n|---|---|---|---|---|---|---|---|---|---|"
     );
     for (c, cells) in rows {
         let d = find(cells, DIRECT);
