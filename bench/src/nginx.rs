@@ -82,7 +82,9 @@ pub struct Nginx {
     child: Child,
     /// The master's pid (its workers are its children).
     pub pid: u32,
+    /// Where it listens (127.0.0.1, a port that was free).
     pub addr: SocketAddr,
+    /// Its directory: config, logs, pid file, temp paths.
     dir: PathBuf,
 }
 

@@ -17,14 +17,19 @@ pub const AIRELAYS: &str = "airelays";
 /// What one target did at one concurrency, from either generator (ms; NaN when unknown).
 #[derive(Clone, Debug)]
 pub struct Figures {
+    /// Median time of the whole answer.
     pub p50_ms: f64,
+    /// 99th percentile of the time of the whole answer.
     pub p99_ms: f64,
+    /// Answers per second.
     pub req_per_s: f64,
     /// Server CPU per request, µs (nginx: master and workers).
     pub cpu_us: f64,
     /// Body bytes per answer (the bench's generator only).
     pub bytes_per_answer: Option<f64>,
+    /// Answers measured.
     pub requests: usize,
+    /// Failed requests (wrk: non-2xx/3xx answers and socket errors).
     pub errors: usize,
 }
 
@@ -50,7 +55,9 @@ pub type Rows = Vec<(usize, Vec<(&'static str, Figures)>)>;
 /// A relay against nginx at one concurrency (the targets read these).
 #[derive(Debug)]
 pub struct Ratios {
+    /// Concurrent connections.
     pub concurrency: usize,
+    /// The relay's label.
     pub relay: &'static str,
     /// Added p50 of the relay and of nginx, ms over direct.
     pub added_p50: (f64, f64),

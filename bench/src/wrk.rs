@@ -26,7 +26,9 @@ const MARK: &str = "airelays-bench-wrk";
 
 /// Counts and bounds of the cross-check.
 pub struct Plan {
+    /// Connections (`-c`), one cell per target each.
     pub concurrency: Vec<usize>,
+    /// Runs per cell; the figures are their medians.
     pub rounds: usize,
     /// Duration of one wrk run (`-d`).
     pub seconds: u64,
@@ -34,9 +36,12 @@ pub struct Plan {
 
 /// One target as wrk sees it: where to send what, and whose CPU to read.
 pub struct Endpoint {
+    /// The target's label (also its script's file name).
     pub label: &'static str,
     url: String,
+    /// The Lua script's text.
     script: String,
+    /// The server process whose CPU is read.
     pid: u32,
     cpu_with_children: bool,
 }
@@ -106,9 +111,13 @@ end
 /// What one wrk run measured.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Run {
+    /// Completed requests.
     pub requests: u64,
+    /// Length of the run.
     pub duration_us: u64,
+    /// Median latency (request sent to answer complete).
     pub p50_us: u64,
+    /// 99th percentile latency.
     pub p99_us: u64,
     /// Answers that were not 2xx or 3xx.
     pub status_errors: u64,
