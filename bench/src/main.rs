@@ -1,19 +1,29 @@
 //! `airelays-bench`: measures what airelays adds on top of the upstream, side by side with
-//! the mock upstream reached directly (the physical limit), optionally with an older
-//! airelays build (`--baseline`), and with AIRelays 0.22.
+//! the mock upstream reached directly (the physical limit), nginx in front of the mock (one
+//! plain proxy hop), optionally an older airelays build (`--baseline`), and AIRelays 0.22;
+//! then cross-checks the latency figures with `wrk`.
 //!
-//! Everything runs on 127.0.0.1: the mock (`airelays-mock`) as its own process, the
-//! release relay (and the baseline), and AIRelays 0.22 from a virtualenv. Every loop is
-//! bounded in count and time. Prints a markdown report and writes it, with the raw figures
-//! as JSON, to `bench/out/`. See `docs/benchmarks.md`.
+//! Everything runs on 127.0.0.1: the mock (`airelays-mock`) as its own process, nginx
+//! (Debian's, with a generated config), the release relay (and the baseline), and AIRelays
+//! 0.22 from a virtualenv. Every loop is bounded in count and time; every server is stopped
+//! on every way out, Ctrl-C included. Prints a markdown report and writes it, with the raw
+//! figures as JSON, to `bench/out/`. See `docs/benchmarks.md`.
+//!
+//! Modules: `procs` (the servers' processes, /proc figures), `nginx` (its config and
+//! process), `client` (one keep-alive connection), `run` (targets, interleaved rounds),
+//! `payload` (request bodies), `stats` (percentiles), `report` (tables and JSON), `versus`
+//! (the nginx comparison tables and targets), `wrk` (the cross-check), `stored` (issue 16).
 
 mod client;
+mod nginx;
 mod payload;
 mod procs;
 mod report;
 mod run;
 mod stats;
 mod stored;
+mod versus;
+mod wrk;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -23,21 +33,27 @@ use serde_json::Value;
 use procs::{Launcher, Proc, Scratch};
 use run::{Measure, Target, interleaved};
 
-const USAGE: &str = "usage: airelays-bench [--quick] [--no-python] [--relay PATH] [--baseline PATH]
-                      [--mock PATH] [--python PATH] [--out DIR]
-                      [--only latency|throughput|large|stored]
+const USAGE: &str = "usage: airelays-bench [--quick] [--no-python] [--no-wrk] [--relay PATH]
+                      [--baseline PATH] [--mock PATH] [--python PATH] [--nginx PATH]
+                      [--wrk PATH] [--out DIR] [--only latency|throughput|large|stored|wrk]
 
   --quick        a smoke run: fewer rounds and requests (figures are rough)
   --no-python    skip AIRelays 0.22
+  --no-wrk       skip the wrk cross-check
   --relay PATH   the airelays binary (default: next to this one)
   --baseline PATH  a second airelays binary (an older build), measured in the same
                  interleaved rounds as \"airelays (baseline)\"; scripts/bench --baseline-rev
                  REV builds one from a git revision
   --mock PATH    the airelays-mock binary (default: next to this one)
   --python PATH  AIRelays 0.22's `airelays` script (default: bench/.venv/bin/airelays)
-  --out DIR      where to write the report (default: bench/out)
-  --only NAME    run one workload only (for profiling): latency, throughput, large, or
-                 stored (stored against unstored /v1/responses on airelays)";
+  --nginx PATH   the nginx binary, measured beside the relays in the latency workload and
+                 the wrk cross-check (default: nginx on PATH or in /usr/sbin)
+  --wrk PATH     the wrk binary (default: wrk on PATH)
+  --out DIR      where to write the report (default: bench/out); nginx's config and
+                 logs go to DIR/nginx, wrk's scripts and log to DIR/wrk
+  --only NAME    run one workload only (for profiling): latency, throughput, large,
+                 stored (stored against unstored /v1/responses on airelays), or wrk
+                 (the wrk cross-check alone)";
 
 pub struct Args {
     pub quick: bool,
@@ -46,6 +62,12 @@ pub struct Args {
     /// A second airelays binary to compare against (`--baseline`).
     pub baseline: Option<PathBuf>,
     pub mock: PathBuf,
+    /// nginx (`--nginx`); found on the PATH when not given.
+    pub nginx: Option<PathBuf>,
+    /// wrk (`--wrk`); found on the PATH when not given.
+    pub wrk: Option<PathBuf>,
+    /// Run the wrk cross-check (not with `--no-wrk`).
+    pub cross_check: bool,
     pub out: PathBuf,
     pub only: Option<String>,
 }
@@ -61,6 +83,9 @@ fn parse_args() -> Result<Args, String> {
         relay: here.join("airelays"),
         baseline: None,
         mock: here.join("airelays-mock"),
+        nginx: None,
+        wrk: None,
+        cross_check: true,
         out: PathBuf::from("bench/out"),
         only: None,
     };
@@ -70,6 +95,9 @@ fn parse_args() -> Result<Args, String> {
         match a.as_str() {
             "--quick" => args.quick = true,
             "--no-python" => args.python = None,
+            "--no-wrk" => args.cross_check = false,
+            "--nginx" => args.nginx = Some(value()?.into()),
+            "--wrk" => args.wrk = Some(value()?.into()),
             "--relay" => args.relay = value()?.into(),
             "--baseline" => args.baseline = Some(value()?.into()),
             "--mock" => args.mock = value()?.into(),
@@ -77,7 +105,7 @@ fn parse_args() -> Result<Args, String> {
             "--out" => args.out = value()?.into(),
             "--only" => {
                 let v = value()?;
-                if !["latency", "throughput", "large", "stored"].contains(&v.as_str()) {
+                if !["latency", "throughput", "large", "stored", "wrk"].contains(&v.as_str()) {
                     return Err(format!("--only: unknown workload {v:?}"));
                 }
                 args.only = Some(v);
@@ -108,6 +136,7 @@ struct Plan {
     status_runs: usize,
     /// Stored against unstored `/v1/responses`: (concurrency, rounds, per worker).
     stored: Vec<(usize, usize, usize)>,
+    wrk: wrk::Plan,
 }
 
 impl Plan {
@@ -127,6 +156,11 @@ impl Plan {
                 python_starts: 1,
                 status_runs: 5,
                 stored: vec![(1, 6, 20), (16, 4, 4)],
+                wrk: wrk::Plan {
+                    concurrency: vec![1, 16, 64],
+                    rounds: 1,
+                    seconds: 1,
+                },
             }
         } else {
             // (concurrency, rounds, requests per worker per round)
@@ -144,6 +178,12 @@ impl Plan {
                 python_starts: 3,
                 status_runs: 15,
                 stored: vec![(1, 30, 50), (16, 20, 8)],
+                // 3 targets × 3 concurrencies × 3 rounds × 3 s: about 85 s.
+                wrk: wrk::Plan {
+                    concurrency: vec![1, 16, 64],
+                    rounds: 3,
+                    seconds: 3,
+                },
             }
         }
     }
@@ -158,14 +198,37 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let code = match bench(args).await {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("airelays-bench: {e}");
-            1
+    // On a signal the bench's future is dropped, and with it every server it started
+    // (each handle stops its process when dropped): nothing is left running.
+    let code = tokio::select! {
+        result = bench(args) => match result {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("airelays-bench: {e}");
+                1
+            }
+        },
+        signal = interrupted() => {
+            eprintln!("airelays-bench: {signal}; the servers are stopped");
+            130
         }
     };
     std::process::exit(code);
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM; never when the handlers cannot be installed.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "interrupted",
+        _ = term.recv() => "terminated",
+    }
 }
 
 fn phase(name: &str) {
@@ -269,18 +332,46 @@ async fn bench(args: Args) -> Result<(), String> {
         }
     }
 
+    let cross_check = args.cross_check && wants("wrk");
+    // Both looked up before anything starts, so a missing one fails the run at once.
+    let wrk_program = cross_check
+        .then(|| {
+            procs::program(
+                args.wrk.as_ref(),
+                "wrk",
+                "Debian: apt-get install wrk; scripts/bench installs it; or pass --no-wrk",
+            )
+        })
+        .transpose()?;
+    let nginx_program = (wants("latency") || cross_check)
+        .then(|| {
+            procs::program(
+                args.nginx.as_ref(),
+                "nginx",
+                "Debian: apt-get install nginx-light; scripts/bench installs it",
+            )
+        })
+        .transpose()?;
     phase("starting the mock and the relays");
     let mock = procs::start_mock(&args.mock).await?;
     let mut relays = start_relays(&args, &scratch, &mock).await?;
     // RSS right after start: the servers answered /healthz and nothing else.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let idle_start: Vec<u64> = relays.iter().map(rss).collect();
+    let nginx = match &nginx_program {
+        Some(program) => {
+            phase("starting nginx in front of the mock");
+            Some(nginx::start(program, &args.out.join("nginx"), mock.proc.addr).await?)
+        }
+        None => None,
+    };
 
-    let mut targets = vec![
-        Target::new("direct", mock.proc.addr, mock.proc.pid, true)
-            .with_header("authorization", &format!("Bearer {}", mock.access_token))
-            .with_header("chatgpt-account-id", &mock.account_id),
-    ];
+    let mut targets = vec![upstream_target(
+        versus::DIRECT,
+        mock.proc.addr,
+        mock.proc.pid,
+        &mock,
+    )];
     for r in &relays {
         let proc = r.proc.as_ref().ok_or("relay not started")?;
         let mut t = Target::new(r.label, proc.addr, proc.pid, false)
@@ -291,9 +382,19 @@ async fn bench(args: Args) -> Result<(), String> {
         targets.push(t);
     }
 
-    // 1. Added latency.
+    // 1. Added latency, nginx beside the relays (it leaves after the wrk cross-check).
     let pong = payload::responses("Say pong.");
+    if let Some(n) = &nginx {
+        targets.push(upstream_target(nginx::LABEL, n.addr, n.pid, &mock).with_children_cpu());
+    }
     run::check(&mut targets, &pong, "pong").await?;
+    if let (Some(n), Some(t)) = (&nginx, targets.last()) {
+        let bytes = nginx::check_stream(&targets[0], t, &pong).await?;
+        eprintln!(
+            "  nginx ({} workers) passes the mock's stream on whole: {bytes} bytes, the same events",
+            n.workers().len()
+        );
+    }
     phase("warm-up");
     interleaved(&mut targets, &pong, 4, 25, 2, Duration::from_secs(60)).await?;
     let mut latency = Vec::new();
@@ -310,6 +411,18 @@ async fn bench(args: Args) -> Result<(), String> {
         .await?;
         latency.push((c, m));
     }
+    let mut wrk_rows = Vec::new();
+    if let Some(program) = &wrk_program {
+        let endpoints: Vec<wrk::Endpoint> = [versus::DIRECT, nginx::LABEL, versus::AIRELAYS]
+            .iter()
+            .filter_map(|l| targets.iter().find(|t| t.label == *l))
+            .map(|t| wrk::Endpoint::of(t, &pong))
+            .collect();
+        wrk_rows = wrk::cross_check(program, &args.out.join("wrk"), &endpoints, &plan.wrk).await?;
+    }
+    // Stopped now: the other workloads do not use it.
+    let nginx_latency = take_out(&mut targets, &mut latency, nginx::LABEL);
+    drop(nginx);
     for t in targets.iter_mut() {
         t.trim_pool(16);
     }
@@ -443,6 +556,8 @@ async fn bench(args: Args) -> Result<(), String> {
         full,
         relays: figures,
         latency,
+        nginx: nginx_latency,
+        wrk: wrk_rows,
         throughput,
         large: large_m,
         large_bytes: large.client_body.len(),
@@ -460,6 +575,33 @@ async fn bench(args: Args) -> Result<(), String> {
     write_out(&args.out, &markdown, &json)?;
     drop(scratch);
     Ok(())
+}
+
+/// Takes the target labelled `label` out of `targets`, and its measure out of every latency
+/// row; empty when there is no such target.
+fn take_out(
+    targets: &mut Vec<Target>,
+    latency: &mut [(usize, Vec<Measure>)],
+    label: &str,
+) -> Vec<Measure> {
+    let Some(i) = targets.iter().position(|t| t.label == label) else {
+        return Vec::new();
+    };
+    targets.remove(i);
+    latency.iter_mut().map(|(_, ms)| ms.remove(i)).collect()
+}
+
+/// A target that talks the upstream protocol with the mock's credentials: the mock itself,
+/// or nginx in front of it.
+fn upstream_target(
+    label: &'static str,
+    addr: std::net::SocketAddr,
+    pid: u32,
+    mock: &procs::Mock,
+) -> Target {
+    Target::new(label, addr, pid, true)
+        .with_header("authorization", &format!("Bearer {}", mock.access_token))
+        .with_header("chatgpt-account-id", &mock.account_id)
 }
 
 /// What [`turns`] times.

@@ -55,6 +55,36 @@ async fn signal(pid: u32, name: &str) {
         .await;
 }
 
+/// Sends signal `name` (TERM, KILL…) to `pid` and waits for `kill` to return; for `Drop`
+/// impls, which cannot await.
+pub fn signal_blocking(pid: u32, name: &str) {
+    let _ = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// The pids of `pid`'s children (nginx's workers under its master), from
+/// `/proc/<pid>/task/<pid>/children`, or by their parent pid in `/proc/*/stat` where the
+/// kernel lacks that file.
+pub fn children(pid: u32) -> Vec<u32> {
+    if let Ok(list) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
+        return list
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+    }
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&child| stat_fields(child).get(1).and_then(|f| f.parse().ok()) == Some(pid))
+        .collect()
+}
+
 pub fn memory_kib(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
@@ -82,17 +112,52 @@ fn ticks_per_second() -> u64 {
     })
 }
 
-pub fn cpu_time(pid: u32) -> Duration {
+/// The fields of `/proc/<pid>/stat` after the command name (state, ppid, …); empty when
+/// the process is gone.
+fn stat_fields(pid: u32) -> Vec<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // The command name may hold spaces; the fields after its closing parenthesis are fixed.
     let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after.split_whitespace().collect();
+    after.split_whitespace().map(str::to_owned).collect()
+}
+
+/// CPU time (utime + stime) of `pid`, all its threads.
+pub fn cpu_time(pid: u32) -> Duration {
+    let fields = stat_fields(pid);
     // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
     let ticks: u64 = [11, 12]
         .iter()
         .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
         .sum();
     Duration::from_secs_f64(ticks as f64 / ticks_per_second() as f64)
+}
+
+/// CPU time of `pid` and of its children (nginx: the master and its workers).
+pub fn tree_cpu_time(pid: u32) -> Duration {
+    children(pid)
+        .into_iter()
+        .map(cpu_time)
+        .fold(cpu_time(pid), |sum, c| sum + c)
+}
+
+/// `name` on `PATH`, else in `/usr/sbin` or `/usr/bin` (Debian puts nginx in `/usr/sbin`,
+/// which a non-root `PATH` often lacks).
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/usr/bin".into()])
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The program at `given` (a `--nginx`/`--wrk PATH`, which must exist), else `name` found
+/// by [`find_program`]; the error says how to get it (`install`).
+pub fn program(given: Option<&PathBuf>, name: &str, install: &str) -> Result<PathBuf, String> {
+    match given {
+        Some(p) if p.is_file() => Ok(p.clone()),
+        Some(p) => Err(format!("{name}: {} does not exist", p.display())),
+        None => find_program(name).ok_or_else(|| format!("{name} not found ({install})")),
+    }
 }
 
 /// A loopback port that was free a moment ago.

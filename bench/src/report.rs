@@ -1,6 +1,7 @@
 //! The markdown tables and the JSON written after a run. Every table has one column group
 //! per relay (airelays, the baseline build when given, AIRelays 0.22 when present), in the
-//! order of the measures after *direct*.
+//! order of the measures after *direct*; the nginx comparison and the wrk cross-check are
+//! drawn by `versus`.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::run::Measure;
 use crate::stats::Samples;
+use crate::versus::{self, Figures};
 use crate::{BASELINE, PYTHON, RelayFigures, SoakResult, StreamsResult};
 
 pub struct Report {
@@ -19,6 +21,10 @@ pub struct Report {
     pub relays: Vec<RelayFigures>,
     /// Per concurrency: direct, then one measure per relay.
     pub latency: Vec<(usize, Vec<Measure>)>,
+    /// nginx's measure at each concurrency of `latency` (empty when it was not measured).
+    pub nginx: Vec<Measure>,
+    /// The wrk cross-check (empty when skipped).
+    pub wrk: versus::Rows,
     pub throughput: Vec<(&'static str, Vec<Measure>)>,
     pub large: Vec<Measure>,
     pub large_bytes: usize,
@@ -112,6 +118,7 @@ impl Report {
         let mut targets: Targets = Vec::new();
         let mut j = json!({"targets_measured": self.labels().collect::<Vec<_>>()});
         self.latency_table(&mut md, &mut targets, &mut j);
+        self.nginx_tables(&mut md, &mut targets, &mut j);
         self.throughput_table(&mut md, &mut targets, &mut j);
         self.large_table(&mut md, &mut targets, &mut j);
         if self.full {
@@ -144,6 +151,9 @@ impl Report {
     }
 
     fn latency_table(&self, md: &mut String, targets: &mut Targets, j: &mut Value) {
+        if self.latency.is_empty() {
+            return;
+        }
         let (base, py) = (self.col(BASELINE), self.col(PYTHON));
         let _ = writeln!(
             md,
@@ -195,9 +205,11 @@ impl Report {
                     ));
                 }
             }
+            let i = jl.len();
             jl.push(json!({
                 "concurrency": c,
                 "targets": ms.iter().map(measure_json).collect::<Vec<_>>(),
+                "nginx": self.nginx.get(i).map(measure_json),
             }));
             self.latency_targets(*c, ms, targets);
         }
@@ -223,6 +235,56 @@ impl Report {
             "Samples per target: {}.\n",
             per_target(&|m| format!("{}{}", m.total.len(), errors(m)))
         );
+    }
+
+    /// The latency workload beside nginx (from the bench's generator; its targets), then
+    /// the same from wrk.
+    fn nginx_tables(&self, md: &mut String, targets: &mut Targets, j: &mut Value) {
+        let rows: versus::Rows = self
+            .latency
+            .iter()
+            .zip(&self.nginx)
+            .map(|((c, ms), n)| {
+                let mut cells = vec![(versus::DIRECT, Figures::of(&ms[0]))];
+                cells.push((crate::nginx::LABEL, Figures::of(n)));
+                cells.extend(
+                    self.labels()
+                        .zip(&ms[1..])
+                        .map(|(l, m)| (l, Figures::of(m))),
+                );
+                (*c, cells)
+            })
+            .collect();
+        if !rows.is_empty() {
+            versus::table(
+                md,
+                "Against nginx — the same streamed `/v1/responses`, the bench's generator",
+                &rows,
+            );
+            let _ = writeln!(
+                md,
+                "\np50 and p99 of the whole answer; added = minus direct. req/s: answers per \
+                 second of the target's segments (closed loop). Server CPU: utime + stime \
+                 from /proc in clock ticks (10 ms) over the segments, nginx's master and \
+                 workers together; coarse over a short run.\n"
+            );
+            targets.extend(versus::targets(&rows));
+            j["versus_nginx"] = versus::json(&rows);
+        }
+        if !self.wrk.is_empty() {
+            versus::table(
+                md,
+                "Cross-check with wrk — the same request, medians over the rounds",
+                &self.wrk,
+            );
+            let _ = writeln!(
+                md,
+                "\nwrk: `-t` min(2, connections), `-c` connections, a fixed duration per run; \
+                 p50/p99 from its latency histogram, req/s = requests ÷ duration, server CPU \
+                 over its runs. No target line is read from this table.\n"
+            );
+            j["wrk"] = versus::json(&self.wrk);
+        }
     }
 
     /// The absolute latency targets of airelays (column 1) and the ratio to AIRelays 0.22.
@@ -583,6 +645,7 @@ fn measure_json(m: &Measure) -> Value {
         "total_ms": {"p50": m.total.p50(), "p99": m.total.p99(), "mean": m.total.mean(),
             "min": m.total.min(), "max": m.total.max()},
         "bytes": m.bytes,
+        "req_per_s": m.req_per_s(),
         "cpu_ms": m.cpu.as_secs_f64() * 1000.0,
         "cpu_per_request_ms": m.cpu_per_request_ms(),
     })
@@ -621,6 +684,8 @@ mod tests {
                 figures(BASELINE, "baseline"),
             ],
             latency: vec![(1, vec![measure(&[1.0]), measure(&[1.2]), measure(&[1.19])])],
+            nginx: Vec::new(),
+            wrk: Vec::new(),
             throughput: vec![
                 (
                     "/v1/responses",

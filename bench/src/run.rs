@@ -12,15 +12,17 @@ use crate::payload::Work;
 use crate::procs;
 use crate::stats::Samples;
 
-/// Who answers: the mock straight (the physical limit), airelays, an older airelays build
-/// (the baseline), or AIRelays 0.22.
+/// Who answers: the mock straight (the physical limit), nginx in front of it (one plain
+/// proxy hop), airelays, an older airelays build (the baseline), or AIRelays 0.22.
 pub struct Target {
     pub label: &'static str,
     pub addr: SocketAddr,
     /// The server process whose CPU and memory are read.
     pub pid: u32,
-    /// Talks the upstream protocol (the mock itself).
+    /// Talks the upstream protocol (the mock itself, or nginx forwarding to it).
     pub direct: bool,
+    /// Its CPU is that of `pid` and its children (nginx: the master and its workers).
+    pub cpu_with_children: bool,
     pub auth: Vec<(HeaderName, HeaderValue)>,
     /// May lack routes the current relay has (an older build, AIRelays 0.22): a 404 in
     /// [`check`] skips the workload for it instead of failing the run.
@@ -37,6 +39,7 @@ impl Target {
             addr,
             pid,
             direct,
+            cpu_with_children: false,
             auth: Vec::new(),
             optional_routes: false,
             missing: Vec::new(),
@@ -48,6 +51,21 @@ impl Target {
     pub fn with_optional_routes(mut self) -> Target {
         self.optional_routes = true;
         self
+    }
+
+    /// Counts the CPU of the process's children too (see `cpu_with_children`).
+    pub fn with_children_cpu(mut self) -> Target {
+        self.cpu_with_children = true;
+        self
+    }
+
+    /// CPU time of the server process so far (with its children when asked).
+    pub fn cpu(&self) -> Duration {
+        if self.cpu_with_children {
+            procs::tree_cpu_time(self.pid)
+        } else {
+            procs::cpu_time(self.pid)
+        }
     }
 
     /// Whether the target serves `work` (false after a 404 in [`check`]).
@@ -94,6 +112,8 @@ pub struct Measure {
     pub bytes: usize,
     /// CPU time of the target's server process while its segments ran.
     pub cpu: Duration,
+    /// Wall time of its segments, from the first request sent to the last answer read.
+    pub wall: Duration,
     pub errors: usize,
     pub first_error: Option<String>,
 }
@@ -116,6 +136,15 @@ impl Measure {
     pub fn cpu_per_request_ms(&self) -> f64 {
         self.cpu.as_secs_f64() * 1000.0 / self.total.len().max(1) as f64
     }
+
+    /// Successful requests per second of wall time over its segments (closed loop: each
+    /// worker sends its next request when the previous answer has ended).
+    pub fn req_per_s(&self) -> f64 {
+        if self.wall.is_zero() {
+            return f64::NAN;
+        }
+        self.total.len() as f64 / self.wall.as_secs_f64()
+    }
 }
 
 /// `concurrency` workers, each sending `per_worker` requests back to back on its own
@@ -129,7 +158,8 @@ pub async fn segment(
 ) -> Result<(), String> {
     let conns = target.take(concurrency).await?;
     let call = Arc::new(call.clone());
-    let cpu_before = procs::cpu_time(target.pid);
+    let cpu_before = target.cpu();
+    let started = Instant::now();
     let mut tasks = Vec::with_capacity(concurrency);
     for mut conn in conns {
         let call = Arc::clone(&call);
@@ -151,7 +181,8 @@ pub async fn segment(
             }
         }
     }
-    into.cpu += procs::cpu_time(target.pid).saturating_sub(cpu_before);
+    into.wall += started.elapsed();
+    into.cpu += target.cpu().saturating_sub(cpu_before);
     Ok(())
 }
 
