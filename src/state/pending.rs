@@ -76,6 +76,11 @@ impl Pending {
         }
     }
 
+    /// Bytes of the records waiting.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
     /// Records waiting.
     pub(crate) fn len(&self) -> usize {
         self.records.lock().unwrap_or_else(|e| e.into_inner()).len()

@@ -71,14 +71,18 @@ pub(crate) fn start(
     }
 }
 
-/// Responses written in one transaction at most (group commit under load).
-const BATCH: usize = 256;
+/// Responses written in one transaction at most: half the queue, so the
+/// request path still has room while a batch is written.
+const BATCH: usize = super::QUEUE_JOBS / 2;
 
-/// After a commit the writer waits this long before it looks at the queue again,
-/// so under load the responses of a few milliseconds go in one commit and the
-/// request path wakes no thread per response (lookups see queued responses, so
-/// nothing waits for the write).
-const GROUP_WINDOW: Duration = Duration::from_millis(5);
+/// The writer writes in the relay's pauses: it gathers responses until none
+/// has arrived for this long (docs/architecture.md, "The state store")...
+const QUIET: Duration = Duration::from_millis(2);
+
+/// ...or until the oldest has waited this long (a `kill -9` loses at most
+/// this much, and what queued behind it), or half the queue is taken. Until
+/// then every lookup sees the waiting responses, so nothing waits for them.
+const MAX_DELAY: Duration = Duration::from_secs(1);
 
 fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, shared: &Shared, settings: &Settings) {
     lower_priority();
@@ -99,22 +103,8 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, shared: &Shared, set
         };
         match job {
             Job::Record(first) => {
-                // The responses already queued behind it go in the same commit.
-                let mut batch = vec![first];
-                while batch.len() < BATCH {
-                    match jobs.try_recv() {
-                        Ok(Job::Record(r)) => batch.push(r),
-                        Ok(other) => {
-                            next = Some(other);
-                            break;
-                        }
-                        Err(_) => break,
-                    }
-                }
+                let batch = gather(&mut jobs, first, &mut next, shared);
                 bytes = bytes.saturating_add(write_batch(&mut conn, &batch, shared));
-                if next.is_none() {
-                    std::thread::sleep(GROUP_WINDOW);
-                }
             }
             Job::Op(op, false) => op(&mut conn),
             Job::Op(op, true) => {
@@ -125,6 +115,54 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, shared: &Shared, set
             }
         }
     }
+}
+
+/// The responses to write in one commit, from `first` on: everything queued
+/// until a pause ([`QUIET`]), [`MAX_DELAY`], [`BATCH`] or half the queue's
+/// bytes. An API write stops the gathering (it goes next, in order).
+fn gather(
+    jobs: &mut mpsc::Receiver<Job>,
+    first: Arc<Record>,
+    next: &mut Option<Job>,
+    shared: &Shared,
+) -> Vec<Arc<Record>> {
+    let started = Instant::now();
+    let mut batch = vec![first];
+    let mut open = drain(jobs, &mut batch, next);
+    loop {
+        let full = batch.len() >= BATCH || shared.pending.bytes() >= super::QUEUE_BYTES / 2;
+        if !open || next.is_some() || full || started.elapsed() >= MAX_DELAY {
+            return batch;
+        }
+        std::thread::sleep(QUIET);
+        let before = batch.len();
+        open = drain(jobs, &mut batch, next);
+        if batch.len() == before && next.is_none() {
+            // Nothing arrived during the wait: a pause.
+            return batch;
+        }
+    }
+}
+
+/// Moves the queued responses into `batch` (up to [`BATCH`]); an API write
+/// goes to `next`. `false` when every sender is gone.
+fn drain(
+    jobs: &mut mpsc::Receiver<Job>,
+    batch: &mut Vec<Arc<Record>>,
+    next: &mut Option<Job>,
+) -> bool {
+    while batch.len() < BATCH {
+        match jobs.try_recv() {
+            Ok(Job::Record(r)) => batch.push(r),
+            Ok(other) => {
+                *next = Some(other);
+                return true;
+            }
+            Err(mpsc::error::TryRecvError::Empty) => return true,
+            Err(mpsc::error::TryRecvError::Disconnected) => return false,
+        }
+    }
+    true
 }
 
 /// The writer yields to the threads that answer requests: on Linux its own
