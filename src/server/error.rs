@@ -4,7 +4,8 @@
 
 use http::StatusCode;
 
-/// An error answer. `retry_after` becomes the `Retry-After` header.
+/// An error answer. `retry_after` becomes the `Retry-After` header, `account`
+/// the `x-airelays-account` header.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ApiError {
     pub(crate) status: StatusCode,
@@ -14,6 +15,9 @@ pub(crate) struct ApiError {
     pub(crate) param: Option<String>,
     pub(crate) retry_after: Option<u64>,
     pub(crate) should_retry: Option<bool>,
+    /// The account the request was given to, with two or more accounts signed in
+    /// (docs/architecture.md#accounts).
+    pub(crate) account: Option<String>,
 }
 
 impl ApiError {
@@ -31,6 +35,7 @@ impl ApiError {
             param: None,
             retry_after: None,
             should_retry: None,
+            account: None,
         }
     }
 
@@ -41,6 +46,12 @@ impl ApiError {
 
     pub(crate) fn with_retry_after(mut self, secs: u64) -> ApiError {
         self.retry_after = Some(secs.max(1));
+        self
+    }
+
+    /// This error as the answer of account `name` (named in `x-airelays-account`).
+    pub(crate) fn with_account(mut self, name: &str) -> ApiError {
+        self.account = Some(name.to_owned());
         self
     }
 

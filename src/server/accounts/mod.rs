@@ -410,12 +410,18 @@ impl Router {
         if plan.multi && !plan.pinned && plan.candidates.iter().any(has) {
             plan.candidates.retain(has);
         }
+        let multi = plan.multi;
         let mut first_error = None;
         plan.candidates
             .retain(|a| match a.usage.check(model, headers) {
                 Ok(()) => true,
                 Err(e) => {
-                    first_error.get_or_insert(e);
+                    // With several accounts the refusal names the account it is about.
+                    first_error.get_or_insert_with(
+                        || {
+                            if multi { e.with_account(&a.name) } else { e }
+                        },
+                    );
                     false
                 }
             });

@@ -75,7 +75,10 @@ pub(crate) async fn relay_prepared<D: Dialect>(
     let mut resp = if client_stream {
         stream::respond(state, open, dialect.stream(&answer), pass)
     } else {
-        let response = assemble::assemble(open).await?;
+        let response = assemble::assemble(open).await.map_err(|e| match &name {
+            Some(a) => e.with_account(a),
+            None => e,
+        })?;
         drop(pass);
         json_response(StatusCode::OK, &dialect.finish(response, &answer))
     };

@@ -121,6 +121,8 @@ pub(crate) async fn open(
                 state.accounts.answered(&plan, account, &open.headers);
                 return Ok(open);
             }
+            // The answer names the account that gave it (docs/architecture.md#accounts).
+            Err(e) if plan.multi => e.with_account(&account.name),
             Err(e) => e,
         };
         let reason = failover_reason(&error);

@@ -107,14 +107,19 @@ async fn ordered_fails_over_on_a_usage_limit_and_returns_after_the_reset() {
     );
     assert_eq!(calls(&r, &work()), work_before + 2);
 
-    // A request pinned to the benched account gets its real 429.
-    let (retry, body) = expect_error(
-        r.post("/v1/responses", &text_request("hi", false))
-            .header("x-airelays-account", "default"),
-        429,
-        "usage_limit_reached",
-    )
-    .await;
+    // A request pinned to the benched account gets its real 429, naming it.
+    let pinned = r
+        .post("/v1/responses", &text_request("hi", false))
+        .header("x-airelays-account", "default")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pinned.headers()["x-airelays-account"], "default");
+    let (status, retry, body) = error_of(pinned).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("usage_limit_reached"))
+    );
     assert!(retry.is_some(), "{body}");
 
     // After the mock's reset time the first account is used again.
@@ -131,14 +136,15 @@ async fn all_accounts_out_of_quota_answer_the_first_reset() {
     let state = r.mock().state();
     state.set_usage_limited(&home().account_id, Some(Duration::from_secs(300)));
     state.set_usage_limited(&work().account_id, Some(Duration::from_secs(600)));
-    // The request fails over once and gets the real error of the last account.
-    let (status, retry, body) = error_of(
-        r.post("/v1/responses", &text_request("hi", false))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    // The request fails over once and gets the real error of the account that
+    // resets first, which the answer names.
+    let resp = r
+        .post("/v1/responses", &text_request("hi", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-airelays-account"], "default");
+    let (status, retry, body) = error_of(resp).await;
     assert_eq!(status, 429, "{body}");
     assert_eq!(body["error"]["code"], "usage_limit_reached");
     let secs: u64 = retry.expect("Retry-After").parse().unwrap();
@@ -166,6 +172,8 @@ async fn an_unknown_pinned_account_is_403() {
         "unknown_account",
     )
     .await;
+    // No account was chosen: the answer names none.
+    assert_eq!(ask(&r, Some("nobody")).await, (403, None));
 }
 
 #[tokio::test]
@@ -593,8 +601,8 @@ async fn a_rejected_login_or_a_failing_backend_benches_for_the_cooldown() {
     for _ in 0..2 {
         state.push_fault_for(&work().account_id, airelays_mock::Fault::Status500);
     }
-    let (status, _) = ask(&r, None).await;
-    assert_eq!(status, 502);
+    // The error answer names the account that gave it.
+    assert_eq!(ask(&r, None).await, (502, Some("work".into())));
     assert_eq!(ask(&r, None).await, (200, Some("work".into())));
     assert_eq!(
         r.relay_status().await["accounts"][1]["benched"],
@@ -627,12 +635,18 @@ async fn the_quota_guard_skips_a_full_account_and_refuses_only_when_all_are() {
     })
     .await;
     assert!(refused);
-    expect_error(
-        r.post("/v1/responses", &text_request("hi", false)),
-        429,
-        "usage_guard",
-    )
-    .await;
+    // Every account is over: the refusal is the first one's, and names it.
+    let resp = r
+        .post("/v1/responses", &text_request("hi", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-airelays-account"], "default");
+    let (status, _, body) = error_of(resp).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("usage_guard"))
+    );
 }
 
 #[tokio::test]
