@@ -284,6 +284,10 @@ pub(crate) async fn run_all(
     if let Some(check) = accounts::check(&probe).await {
         run.end(check);
     }
+    run.begin("account pins", false);
+    if let Some(check) = accounts::pins(&probe).await {
+        run.end(check);
+    }
     clock_step(&mut run, &mut probe).await;
     run.begin("proxy variables", false);
     run.end(local::proxy(env));

@@ -151,6 +151,22 @@ impl ApiError {
         )
     }
 
+    /// An `accounts.pin` rule matched the request and names an account that is
+    /// not signed in: refused as an unknown `x-airelays-account` is.
+    pub(crate) fn unknown_pinned_account(name: &str, rule: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            Some("unknown_account"),
+            format!(
+                "No ChatGPT account named `{}` is signed in (accounts.pin rule `{}`). `airelays login --account {}` adds it; or change the rule. `airelays accounts` lists the accounts.",
+                sanitize(name),
+                sanitize(rule),
+                sanitize(name)
+            ),
+        )
+    }
+
     // ---- 404 / 405 -----------------------------------------------------------
 
     pub(crate) fn model_not_found(model: &str, suggestions: &[String]) -> ApiError {

@@ -3,7 +3,8 @@
 //! pick-up of accounts added or removed while the relay runs.
 //!
 //! With one account (or none) nothing here is visible: the plan is that account,
-//! nothing is benched and no `x-airelays-account` header is sent. With two or more,
+//! nothing is benched and no `x-airelays-account` header is sent (only a pin that
+//! names an account that is not signed in is refused, as with more). With two or more,
 //! a request pinned by `x-airelays-account` or an `accounts.pin` rule runs on that
 //! account only; otherwise a conversation seen before stays on its account while it
 //! is usable ([`affinity`]), and a new one takes the first usable pooled account in
@@ -132,7 +133,16 @@ impl Router {
             ignore_usage_guard: parts.ignore_usage_guard,
             config,
         };
-        router.sync(accounts::list(&router.paths));
+        let names = accounts::list(&router.paths);
+        for rule in router.pins.unknown(&names) {
+            tracing::warn!(
+                "accounts.pin rule {:?} names the account {}, which is not signed in: requests it matches are refused (403) until `airelays login --account {}`",
+                rule.text,
+                rule.account,
+                rule.account
+            );
+        }
+        router.sync(names);
         router
     }
 
@@ -235,25 +245,29 @@ impl Router {
             multi,
             session: None,
         };
-        if let Some(pin) = headers.get(ACCOUNT_HEADER) {
-            let name = pin.to_str().unwrap_or("").trim();
+        // The header first, then the first matching `accounts.pin` rule; either
+        // naming an account that is not signed in is refused (it may sign in later).
+        let header = headers
+            .get(ACCOUNT_HEADER)
+            .map(|v| (v.to_str().unwrap_or("").trim(), None));
+        let pin = header.or_else(|| {
+            let rule = self.pins.rule_for(headers)?;
+            Some((rule.account.as_str(), Some(rule.text.as_str())))
+        });
+        if let Some((name, rule)) = pin {
             let found = all.iter().find(|a| a.name == name).cloned().or_else(|| {
                 // No account signed in yet: the default login answers to its name.
                 (all.is_empty() && name == DEFAULT_ACCOUNT).then(|| Arc::clone(&self.default))
             });
-            return found
-                .map(|a| single(a, true))
-                .ok_or_else(|| ApiError::unknown_account(name));
+            return found.map(|a| single(a, true)).ok_or_else(|| match rule {
+                Some(rule) => ApiError::unknown_pinned_account(name, rule),
+                None => ApiError::unknown_account(name),
+            });
         }
         match all.len() {
             0 => return Ok(single(Arc::clone(&self.default), false)),
             1 => return Ok(single(Arc::clone(&all[0]), false)),
             _ => {}
-        }
-        if let Some(name) = self.pins.account_for(headers)
-            && let Some(a) = all.iter().find(|a| a.name == name)
-        {
-            return Ok(single(Arc::clone(a), true));
         }
         let session = affinity::session_key(headers, body);
         let mut candidates = self.usable_or_fallback(&all)?;
