@@ -13,11 +13,12 @@ pub(crate) struct ApiError {
     pub(crate) code: Option<String>,
     pub(crate) message: String,
     pub(crate) param: Option<String>,
-    pub(crate) retry_after: Option<u64>,
+    /// Seconds; `u32` keeps the error small (136 years is enough).
+    pub(crate) retry_after: Option<u32>,
     pub(crate) should_retry: Option<bool>,
     /// The account the request was given to, with two or more accounts signed in
     /// (docs/architecture.md#accounts).
-    pub(crate) account: Option<String>,
+    pub(crate) account: Option<Box<str>>,
 }
 
 impl ApiError {
@@ -45,13 +46,13 @@ impl ApiError {
     }
 
     pub(crate) fn with_retry_after(mut self, secs: u64) -> ApiError {
-        self.retry_after = Some(secs.max(1));
+        self.retry_after = Some(u32::try_from(secs.max(1)).unwrap_or(u32::MAX));
         self
     }
 
     /// This error as the answer of account `name` (named in `x-airelays-account`).
     pub(crate) fn with_account(mut self, name: &str) -> ApiError {
-        self.account = Some(name.to_owned());
+        self.account = Some(name.into());
         self
     }
 

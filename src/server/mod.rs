@@ -65,6 +65,14 @@ pub(crate) async fn serve(
     ollama: Option<TcpListener>,
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
+    // Before the first request: which account issued the reasoning of earlier runs.
+    let origins = Arc::clone(&state.accounts.origins);
+    accounts::origins::restore(&origins, state.store.as_ref()).await;
+    let origins_persister = tokio::spawn(accounts::origins::persist_loop(
+        Arc::clone(&origins),
+        state.store.clone(),
+        shutdown.clone(),
+    ));
     let sweeper = tokio::spawn(sweep_limits(Arc::clone(&state), shutdown.clone()));
     let persister = tokio::spawn(persist_usage(Arc::clone(&state), shutdown.clone()));
     let traffic = tokio::spawn(stop_traffic_log(Arc::clone(&state), shutdown.clone()));
@@ -93,8 +101,20 @@ pub(crate) async fn serve(
     if let Some(second) = second {
         let _ = second.await;
     }
-    let _ = tokio::join!(sweeper, persister, traffic, poller, retention, rescan);
+    let _ = tokio::join!(
+        sweeper,
+        persister,
+        traffic,
+        poller,
+        retention,
+        rescan,
+        origins_persister
+    );
     write_usage(&state);
+    // What the last requests learned goes to the writer, which `serve` waits for.
+    if let Some(store) = &state.store {
+        origins.flush(store);
+    }
     Ok(())
 }
 

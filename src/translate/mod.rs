@@ -153,6 +153,17 @@ pub fn ignored_parameters_header(names: &[String]) -> Option<String> {
     (!header.is_empty()).then_some(header)
 }
 
+/// The digest by which the relay remembers which account issued a piece of
+/// encrypted reasoning (docs/architecture.md#accounts): the first 16 bytes of the
+/// SHA-256 of its `encrypted_content` (never the content itself).
+pub fn reasoning_digest(encrypted_content: &str) -> [u8; 16] {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(encrypted_content.as_bytes());
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
+}
+
 /// Parses a request body into its top-level object, with a message a user can act on.
 pub(crate) fn parse_body(body: &[u8]) -> Result<Map<String, Value>, TranslateError> {
     if body.iter().all(u8::is_ascii_whitespace) {

@@ -17,7 +17,7 @@
 mod account;
 mod affinity;
 pub(crate) mod models;
-mod origins;
+pub(crate) mod origins;
 mod pins;
 
 use std::sync::{Arc, RwLock};
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use http::HeaderMap;
 
 pub(crate) use account::Account;
-pub(crate) use origins::{DROPPED_PARAMETER, Origins};
+pub(crate) use origins::{Hint, Origins};
 pub(crate) use pins::{LISTENER, Pins};
 
 use super::error::ApiError;
@@ -395,7 +395,9 @@ impl Router {
         let cooldown = Duration::from_secs(self.config.accounts.cooldown_seconds);
         let (until, quota) = match reason {
             FailoverReason::Quota => {
-                let wait = error.retry_after.map_or(cooldown, Duration::from_secs);
+                let wait = error
+                    .retry_after
+                    .map_or(cooldown, |s| Duration::from_secs(u64::from(s)));
                 (now + wait.max(Duration::from_secs(1)), Some(error.clone()))
             }
             FailoverReason::Transient => (now + cooldown, None),

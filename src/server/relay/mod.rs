@@ -67,11 +67,11 @@ pub(crate) async fn relay_prepared<D: Dialect>(
         created: jiff::Timestamp::now().as_second(),
         nonce: rand::random(),
     };
-    let mut open = open::open(state, plan, request.body, headers).await?;
+    let mut open = open::open(state, plan, request.body, &[], headers).await?;
     let upstream_headers = std::mem::take(&mut open.headers);
     let account = Arc::clone(&open.account);
     let name = open.multi.then(|| account.name.clone());
-    let ignored = with_dropped_reasoning(request.ignored, open.dropped_reasoning);
+    let ignored = with_dropped_reasoning(request.ignored, &open.dropped_reasoning);
     let mut resp = if client_stream {
         stream::respond(state, open, dialect.stream(&answer), pass)
     } else {
@@ -92,17 +92,29 @@ pub(crate) async fn relay_prepared<D: Dialect>(
 }
 
 /// The `x-airelays-ignored-parameters` value, naming the encrypted reasoning of
-/// another account when some was dropped (docs/architecture.md#accounts).
-fn with_dropped_reasoning(ignored: Option<HeaderValue>, dropped: usize) -> Option<HeaderValue> {
-    if dropped == 0 {
+/// another account when some was dropped (docs/architecture.md#accounts): each
+/// name once, after what translation removed.
+fn with_dropped_reasoning(
+    ignored: Option<HeaderValue>,
+    dropped: &[&'static str],
+) -> Option<HeaderValue> {
+    if dropped.is_empty() {
         return ignored;
     }
-    let name = crate::server::accounts::DROPPED_PARAMETER;
-    let value = match ignored.as_ref().and_then(|v| v.to_str().ok()) {
-        Some(list) if !list.is_empty() => format!("{list},{name}"),
-        _ => name.to_owned(),
-    };
-    HeaderValue::from_str(&value).ok().or(ignored)
+    let mut list = ignored
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    for name in dropped {
+        if !list.split(',').any(|n| n == *name) {
+            if !list.is_empty() {
+                list.push(',');
+            }
+            list.push_str(name);
+        }
+    }
+    HeaderValue::from_str(&list).ok().or(ignored)
 }
 
 /// The plan's usage on every relayed answer (docs/architecture.md, "Plan usage").

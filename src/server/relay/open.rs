@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 
 use super::failure::{map_failure, map_upstream_error};
-use crate::server::accounts::{Account, FailoverReason, Origins, Plan, failover_reason};
+use crate::server::accounts::{Account, FailoverReason, Hint, Origins, Plan, failover_reason};
 use crate::server::error::ApiError;
 use crate::server::recent_items::RecentItems;
 use crate::server::{AppState, CountGuard, Counter};
@@ -36,8 +36,9 @@ pub(crate) struct OpenStream {
     /// Where the encrypted reasoning of this answer is attributed to its account
     /// (with two or more accounts).
     pub(crate) origins: Option<Arc<Origins>>,
-    /// Reasoning items another account issued, dropped from this request.
-    pub(crate) dropped_reasoning: usize,
+    /// What names the reasoning items another account issued, dropped from this
+    /// request (one entry per item).
+    pub(crate) dropped_reasoning: Vec<&'static str>,
     /// Held while the upstream request is open.
     pub(crate) _in_flight: CountGuard,
 }
@@ -89,11 +90,13 @@ pub(crate) fn plan(
 /// Sends a prepared body upstream and waits for the first meaningful event, on the
 /// planned accounts in turn: before the first byte, a failure that is the
 /// account's own (usage limit, rejected login, backend down after the retries)
-/// moves the request to the next candidate.
+/// moves the request to the next candidate. `hints` name the accounts that issued
+/// reasoning the client sent back inside a signature.
 pub(crate) async fn open(
     state: &Arc<AppState>,
     plan: Plan,
     body: Bytes,
+    hints: &[Hint],
     client_headers: &HeaderMap,
 ) -> Result<OpenStream, ApiError> {
     let mut candidates = plan.candidates.iter().peekable();
@@ -102,11 +105,14 @@ pub(crate) async fn open(
         // Another account's encrypted reasoning would fail the turn: drop it.
         let stripped = plan
             .multi
-            .then(|| state.accounts.origins.strip_foreign(&body, &account.name))
+            .then(|| {
+                let origins = &state.accounts.origins;
+                origins.strip_foreign(&body, &account.name, hints)
+            })
             .flatten();
         let (attempt_body, dropped) = match stripped {
-            Some((b, n)) => (b, n),
-            None => (body.clone(), 0),
+            Some((b, names)) => (b, names),
+            None => (body.clone(), Vec::new()),
         };
         let headers = if plan.multi {
             state.accounts.headers_for(account, client_headers)
@@ -148,7 +154,7 @@ pub(crate) async fn open(
                 quota.extend(state.accounts.benched_quota_errors());
                 let first = quota
                     .into_iter()
-                    .min_by_key(|e| e.retry_after.unwrap_or(u64::MAX));
+                    .min_by_key(|e| e.retry_after.unwrap_or(u32::MAX));
                 return Err(first.unwrap_or(error));
             }
             None => return Err(error),
@@ -255,7 +261,7 @@ async fn first_meaningful(
                 account: Arc::clone(account),
                 multi: false,
                 origins: None,
-                dropped_reasoning: 0,
+                dropped_reasoning: Vec::new(),
                 _in_flight: in_flight,
             });
         }

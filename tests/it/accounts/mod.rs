@@ -3,6 +3,7 @@
 //! byte on a usage limit, benching until the reset, pins, one refresh per account,
 //! and removal while streaming.
 
+mod reasoning;
 mod settings;
 
 use std::time::Duration;
