@@ -126,6 +126,23 @@ pub struct UpstreamRequest {
     /// Parameters removed from the request, in request order, for the
     /// `x-airelays-ignored-parameters` header.
     pub ignored_parameters: Vec<String>,
+    /// Reasoning the client sent back inside a signature that names the account
+    /// that issued it (Messages thinking); empty for the other dialects.
+    pub signed_reasoning: Vec<SignedReasoning>,
+}
+
+/// One reasoning item of the upstream `input` that came from a signature naming
+/// its issuing account (docs/architecture.md#accounts): the relay drops it when
+/// the request runs on another account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedReasoning {
+    /// [`reasoning_digest`] of its `encrypted_content`.
+    pub digest: [u8; 16],
+    /// The account tag the signature names.
+    pub account_tag: String,
+    /// What `x-airelays-ignored-parameters` names when it is dropped
+    /// (`content.thinking`, `content.redacted_thinking`).
+    pub parameter: &'static str,
 }
 
 /// Longest value of the `x-airelays-ignored-parameters` header.

@@ -34,6 +34,7 @@ use super::usage::PlanUsage;
 use crate::auth::accounts::{self, DEFAULT_ACCOUNT};
 use crate::auth::session::CredentialSession;
 use crate::config::{AccountStrategy, Config, Paths};
+use crate::translate::{SignedReasoning, messages};
 
 /// The request header that pins a request to one account, and the answer header
 /// that names the account used.
@@ -224,6 +225,44 @@ impl Router {
                 usage: a.usage.snapshot(),
                 last_error: a.last_error(),
                 models: self.models.of(&a.name),
+            })
+            .collect()
+    }
+
+    /// Each signed-in account's thinking-signature tag and name, in
+    /// `accounts.order`; before any account is listed, the `default` login's.
+    pub(crate) fn signature_tags(&self) -> Vec<(String, String)> {
+        let all = self.all();
+        let accounts: Vec<&Arc<Account>> = if all.is_empty() {
+            vec![&self.default]
+        } else {
+            all.iter().collect()
+        };
+        accounts
+            .into_iter()
+            .map(|a| {
+                let id = a.session.status().account_id;
+                (messages::tag_for(id.as_deref()), a.name.clone())
+            })
+            .collect()
+    }
+
+    /// The accounts that issued the reasoning a request carries inside signatures
+    /// (a tag no signed-in account has names nobody).
+    pub(crate) fn hints(&self, signed: &[SignedReasoning]) -> Vec<Hint> {
+        if signed.is_empty() {
+            return Vec::new();
+        }
+        let tags = self.signature_tags();
+        signed
+            .iter()
+            .filter_map(|s| {
+                let (_, name) = tags.iter().find(|(tag, _)| *tag == s.account_tag)?;
+                Some(Hint {
+                    key: s.digest,
+                    owner: Arc::from(name.as_str()),
+                    parameter: s.parameter,
+                })
             })
             .collect()
     }

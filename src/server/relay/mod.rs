@@ -61,13 +61,21 @@ pub(crate) async fn relay_prepared<D: Dialect>(
     let request = request::upstream_body(state, upstream).await?;
     let plan = open::plan(state, &request.body, &request.model, headers)?;
     state.usage.note_request();
-    let answer = AnswerContext {
+    let mut answer = AnswerContext {
         requested_model: request.requested_model,
         model: request.model,
         created: jiff::Timestamp::now().as_second(),
         nonce: rand::random(),
+        account_tag: None,
     };
-    let mut open = open::open(state, plan, request.body, &[], headers).await?;
+    let hints = if plan.multi {
+        state.accounts.hints(&request.signed_reasoning)
+    } else {
+        Vec::new()
+    };
+    let mut open = open::open(state, plan, request.body, &hints, headers).await?;
+    // Thinking signatures name the account that answered.
+    answer.account_tag = Some(crate::translate::messages::tag_for(Some(&open.account_id)));
     let upstream_headers = std::mem::take(&mut open.headers);
     let account = Arc::clone(&open.account);
     let name = open.multi.then(|| account.name.clone());

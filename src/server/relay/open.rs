@@ -31,6 +31,8 @@ pub(crate) struct OpenStream {
     pub(crate) recent_items: RecentItems,
     /// The account that answered (its usage headers go on the answer).
     pub(crate) account: Arc<Account>,
+    /// Its ChatGPT account id, as sent upstream (thinking signatures name it).
+    pub(crate) account_id: String,
     /// Two or more accounts are signed in: the answer names the account.
     pub(crate) multi: bool,
     /// Where the encrypted reasoning of this answer is attributed to its account
@@ -187,7 +189,10 @@ async fn open_on(
             .await;
         let failure = match result {
             Ok(stream) => match first_meaningful(state, account, stream, in_flight).await {
-                Ok(open) => return Ok(open),
+                Ok(mut open) => {
+                    open.account_id = access.account_id.clone();
+                    return Ok(open);
+                }
                 Err(Early::Api(e)) => return Err(e),
                 Err(Early::Upstream(e)) => e,
             },
@@ -259,6 +264,7 @@ async fn first_meaningful(
                 rest: stream,
                 recent_items: state.recent_items.clone(),
                 account: Arc::clone(account),
+                account_id: String::new(),
                 multi: false,
                 origins: None,
                 dropped_reasoning: Vec::new(),

@@ -149,3 +149,100 @@ async fn one_account_keeps_no_reasoning_origins() {
     let out = r.sandbox.run(&["state", "check"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// A `/v1/messages` request with thinking, pinned to `account`; returns the
+/// answer's content blocks, the account that gave it and
+/// `x-airelays-ignored-parameters`.
+async fn think(r: &Relay, messages: &Value, account: &str) -> (Value, String, Option<String>) {
+    let body = json!({
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 2048,
+        "thinking": {"type": "enabled", "budget_tokens": 4096},
+        "messages": messages,
+    });
+    let resp = r
+        .post("/v1/messages", &body)
+        .header("x-airelays-account", account)
+        .send()
+        .await
+        .unwrap();
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let (by, ignored) = (
+        header("x-airelays-account"),
+        header("x-airelays-ignored-parameters"),
+    );
+    let status = resp.status();
+    let answer: Value = resp.json().await.unwrap();
+    assert_eq!(status, 200, "{answer}");
+    (
+        answer["content"].clone(),
+        by.expect("x-airelays-account"),
+        ignored,
+    )
+}
+
+#[tokio::test]
+async fn a_thinking_signature_names_the_account_that_produced_it_and_stays_with_it() {
+    // The state store is off: after the restart only the signature can tell.
+    let mut r = super::two_accounts_with(vec![("AIRELAYS_STATE_ENABLED", "0".into())]).await;
+    r.mock().state().set_reject_foreign_encrypted(true);
+    let question = json!({"role": "user", "content": "REASON first"});
+    let (content, by, _) = think(&r, &json!([question]), "work").await;
+    assert_eq!(by, "work");
+    let thinking = content
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "thinking")
+        .cloned()
+        .unwrap_or_else(|| panic!("no thinking block in {content}"));
+    let tag = airelays::translate::messages::account_tag(&super::work().account_id);
+    let signature = thinking["signature"].as_str().unwrap();
+    let encrypted = signature
+        .strip_prefix(&format!("airelays1.{tag}."))
+        .unwrap_or_else(|| panic!("not signed for the work account: {signature}"))
+        .to_owned();
+
+    let next = json!([
+        question,
+        {"role": "assistant", "content": content},
+        {"role": "user", "content": "second"},
+    ]);
+    let sent = |r: &Relay| r.upstream_bodies().last().unwrap().to_string();
+    // Its own account gets the reasoning back.
+    let (_, by, ignored) = think(&r, &next, "work").await;
+    assert_eq!(by, "work");
+    assert!(!ignored.unwrap_or_default().contains("thinking"));
+    assert!(sent(&r).contains(&encrypted));
+    // Another account does not: the block is dropped and disclosed.
+    let (_, by, ignored) = think(&r, &next, "default").await;
+    assert_eq!(by, "default");
+    assert!(
+        ignored
+            .as_deref()
+            .is_some_and(|i| i.contains("content.thinking")),
+        "{ignored:?}"
+    );
+    assert!(!sent(&r).contains(&encrypted));
+
+    // After a restart the relay has never seen it: the signature still decides.
+    assert_eq!(r.terminate(), Some(0));
+    r.spawn();
+    let (_, by, ignored) = think(&r, &next, "default").await;
+    assert_eq!(by, "default");
+    assert!(
+        ignored
+            .as_deref()
+            .is_some_and(|i| i.contains("content.thinking")),
+        "{ignored:?}"
+    );
+    assert!(!sent(&r).contains(&encrypted));
+    let (_, by, ignored) = think(&r, &next, "work").await;
+    assert_eq!(by, "work");
+    assert!(!ignored.unwrap_or_default().contains("thinking"));
+    assert!(sent(&r).contains(&encrypted));
+}
