@@ -129,8 +129,10 @@ fn remove(ctx: &Context, name: &str, json: bool) -> CliResult {
     };
     block_on(async { logout(&account_ctx, &logout_args).await })?;
     if name != DEFAULT_ACCOUNT {
-        // The credentials are gone; the empty directory (and its lock file) goes too.
+        // The credentials are gone; the directory (its lock file and saved usage)
+        // goes too.
         let _ = std::fs::remove_file(account_ctx.paths.refresh_lock_file());
+        let _ = std::fs::remove_file(account_ctx.paths.usage_file());
         let _ = std::fs::remove_dir(&account_ctx.paths.data_dir);
     }
     Ok(())

@@ -138,6 +138,14 @@ impl PlanUsage {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Takes `saved` (the snapshot an earlier run saved) unless a fresher one
+    /// arrived meanwhile.
+    pub(crate) fn restore(&self, saved: UsageSnapshot) {
+        if self.lock().snapshot.is_none() {
+            self.set(saved, false);
+        }
+    }
+
     /// The last snapshot.
     pub(crate) fn snapshot(&self) -> Option<UsageSnapshot> {
         self.lock().snapshot.clone()

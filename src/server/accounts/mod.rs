@@ -120,6 +120,7 @@ impl Router {
             DEFAULT_ACCOUNT.to_owned(),
             parts.default,
             parts.default_usage,
+            parts.paths.usage_file(),
         );
         let router = Router {
             default: Arc::new(default),
@@ -192,14 +193,25 @@ impl Router {
         *self.accounts.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
     }
 
+    /// A new account's session, plan usage (its saved snapshot read, and saved
+    /// again as it changes) and login watcher; the tasks end when it is dropped.
     fn open_account(&self, name: String) -> Arc<Account> {
         let paths = accounts::account_paths(&self.paths, &name);
+        let usage_file = paths.usage_file();
         let session = CredentialSession::new(paths, self.config.clone(), self.http.clone());
-        let usage = PlanUsage::new(&self.config.usage, None, self.ignore_usage_guard);
-        let mut account = Account::new(name, session, Arc::new(usage));
+        let usage = Arc::new(PlanUsage::new(
+            &self.config.usage,
+            None,
+            self.ignore_usage_guard,
+        ));
+        let mut account = Account::new(name, session, Arc::clone(&usage), usage_file.clone());
         if tokio::runtime::Handle::try_current().is_ok() {
             let (trigger, shutdown) = crate::shutdown::channel();
-            drop(account.session.spawn_watcher(shutdown));
+            drop(account.session.spawn_watcher(shutdown.clone()));
+            drop(tokio::spawn(async move {
+                crate::server::usage_file::restore(&usage, usage_file.clone()).await;
+                crate::server::usage_file::persist_loop(usage, usage_file, shutdown).await;
+            }));
             account.watcher = Some(trigger);
         }
         Arc::new(account)

@@ -687,3 +687,64 @@ async fn a_turn_state_goes_only_to_the_account_that_issued_it() {
         "another account's routing token is not sent"
     );
 }
+
+/// The used percents of the windows of a usage snapshot.
+fn used_percents(snapshot: &Value) -> Vec<f64> {
+    snapshot["windows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w["used_percent"].as_f64())
+        .collect()
+}
+
+#[tokio::test]
+async fn each_accounts_usage_snapshot_is_saved_in_its_own_file_and_read_at_start() {
+    let mut r = two_accounts().await;
+    let state = std::sync::Arc::clone(r.mock().state());
+    state.set_weekly_used_for(&work().account_id, Some(37));
+    assert_eq!(ask(&r, Some("work")).await, (200, Some("work".into())));
+    let work_file = account_paths(&r.sandbox.paths(), "work")
+        .data_dir
+        .join("usage.json");
+    let saved = eventually(PATIENCE, async || {
+        std::fs::read(&work_file)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .is_some_and(|s| used_percents(&s).contains(&37.0))
+    })
+    .await;
+    assert!(saved, "the work account's snapshot was never saved");
+    assert_eq!(mode(&work_file), 0o600);
+    // The default account keeps today's file.
+    assert!(r.sandbox.data_dir().join("usage.json").exists());
+
+    // `status` (local: no relay runs) shows each account's own snapshot.
+    assert_eq!(r.terminate(), Some(0));
+    let local = r.sandbox.status_json().await;
+    assert!(
+        used_percents(&local["accounts"][1]["usage"]).contains(&37.0),
+        "{local}"
+    );
+    assert!(!used_percents(&local["accounts"][0]["usage"]).contains(&37.0));
+
+    // The next start reads it back: the usage endpoint fails and no request runs
+    // on `work`, so the figures can only come from the file.
+    state.set_usage_failure(true);
+    r.spawn();
+    let mut live = Value::Null;
+    let restored = eventually(PATIENCE, async || {
+        live = r.relay_status().await;
+        used_percents(&live["accounts"][1]["usage"]).contains(&37.0)
+    })
+    .await;
+    assert!(restored, "{live}");
+
+    // Removing the account removes its file and directory.
+    let out = r
+        .sandbox
+        .output(r.sandbox.cmd(&["accounts", "remove", "work"]))
+        .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!work_file.parent().unwrap().exists());
+}
