@@ -386,7 +386,7 @@ pub(crate) async fn poll_loop(state: Arc<AppState>, mut shutdown: Shutdown) {
 
 /// Reads the usage of the `default` login, then of every other account (each
 /// with its own token; one at a time, so polls never bunch up).
-async fn poll_accounts(state: &AppState) {
+pub(crate) async fn poll_accounts(state: &AppState) {
     state.usage.poll(state).await;
     for account in state.accounts.all().iter() {
         if !Arc::ptr_eq(&account.usage, &state.usage) {

@@ -582,6 +582,120 @@ async fn doctor_checks_each_account_only_when_there_are_two() {
     let details = accounts["details"].as_array().unwrap();
     assert_eq!(details.len(), 2);
     assert!(details[1].as_str().unwrap().contains("work@example.com"));
+    let find = |report: &[Value], id: &str| report.iter().find(|c| c["id"] == id).cloned();
+    let upstream = find(&report, "accounts_upstream").expect("accounts_upstream");
+    assert_eq!(upstream["status"], "ok", "{upstream}");
+    let line = upstream["details"][0].as_str().unwrap();
+    assert!(
+        line.starts_with("work: ok") && line.contains("work@example.com"),
+        "{line}"
+    );
+    assert!(find(&report, "accounts_live").is_none(), "only with --live");
+}
+
+#[tokio::test]
+async fn doctor_live_checks_every_account() {
+    let sandbox = Sandbox::mocked().await;
+    let init = sandbox.run(&["init", "--json"]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    sandbox.sign_in_account("default", &home()).await;
+    let state = sandbox.mock().state();
+    let live = async || -> Vec<Value> {
+        let out = sandbox
+            .output(sandbox.cmd(&["doctor", "--json", "--live"]))
+            .await;
+        json_of(&out)["checks"].as_array().unwrap().clone()
+    };
+    let single = live().await;
+    assert!(
+        single
+            .iter()
+            .all(|c| c["id"] != "accounts_upstream" && c["id"] != "accounts_live"),
+        "one account: the report is unchanged: {single:?}"
+    );
+
+    sandbox.sign_in_account("work", &work()).await;
+    let (refreshes, answers) = (
+        state.refresh_calls_for(&work().account_id),
+        state.responses_calls_for(&work().account_id),
+    );
+    let report = live().await;
+    let find = |id: &str| report.iter().find(|c| c["id"] == id).cloned().unwrap();
+    assert_eq!(find("accounts_upstream")["status"], "ok");
+    let probe = find("accounts_live");
+    assert_eq!(probe["status"], "ok", "{probe}");
+    assert!(
+        probe["details"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("work: ok"),
+        "{probe}"
+    );
+    // The work account's own refresh token and backend were used.
+    assert_eq!(state.refresh_calls_for(&work().account_id), refreshes + 1);
+    assert_eq!(state.responses_calls_for(&work().account_id), answers + 1);
+    sandbox.assert_no_refresh_token_reused();
+
+    // Its backend refuses it: a warning naming it, with the login to run.
+    state.set_account_rejected(&work().account_id, true);
+    let report = live().await;
+    let probe = report
+        .iter()
+        .find(|c| c["id"] == "accounts_live")
+        .cloned()
+        .unwrap();
+    assert_eq!(probe["status"], "warn", "{probe}");
+    assert!(
+        probe["summary"].as_str().unwrap().contains("work"),
+        "{probe}"
+    );
+    assert!(
+        probe["hint"]
+            .as_str()
+            .unwrap()
+            .contains("airelays login --account work"),
+        "{probe}"
+    );
+}
+
+#[tokio::test]
+async fn the_relay_test_checks_every_account() {
+    let r = two_accounts().await;
+    let report: Value = r
+        .post("/v1/relay/test", &serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "config",
+            "relay_token",
+            "credential_store",
+            "signed_in",
+            "clock_skew",
+            "upstream",
+            "accounts_upstream",
+            "usage"
+        ]
+    );
+    let accounts = &report["checks"][6];
+    assert_eq!(accounts["status"], "ok", "{accounts}");
+    let line = accounts["details"][0].as_str().unwrap();
+    assert!(
+        line.starts_with("work: ok") && line.contains("work@example.com"),
+        "{line}"
+    );
+    assert_eq!(report["ok"], true, "{report:#}");
 }
 
 #[tokio::test]
