@@ -862,3 +862,60 @@ async fn each_accounts_usage_snapshot_is_saved_in_its_own_file_and_read_at_start
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!work_file.parent().unwrap().exists());
 }
+
+/// What the committed bash completion offers for `words` (the last one is being
+/// typed), with this build's `airelays` first on `PATH`.
+fn bash_completion(sandbox: &Sandbox, words: &[&str]) -> Vec<String> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/completions/airelays.bash");
+    let bin_dir = std::path::Path::new(BIN).parent().unwrap();
+    let base = sandbox.cmd(&[]);
+    let mut bash = std::process::Command::new("bash");
+    for (k, v) in base.get_envs() {
+        match v {
+            Some(v) => bash.env(k, v),
+            None => bash.env_remove(k),
+        };
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    bash.env("PATH", format!("{}:{path}", bin_dir.display()));
+    let cword = words.len() - 1;
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "source '{script}'; COMP_WORDS=({}); COMP_CWORD={cword}; _airelays airelays '{}' '{}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        quoted.join(" "),
+        words[cword],
+        words[cword - 1],
+    );
+    let out = bash.arg("-c").arg(program).output().expect("run bash");
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).lines().map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn bash_completes_account_names_for_account_and_accounts_remove() {
+    let sandbox = Sandbox::mocked().await;
+    sandbox.sign_in_account("default", &home()).await;
+    sandbox.sign_in_account("work", &work()).await;
+    assert_eq!(
+        stdout(&sandbox.run(&["accounts", "--names"])),
+        "default\nwork\n"
+    );
+    let complete = |words: &[&str]| bash_completion(&sandbox, words);
+    assert_eq!(
+        complete(&["airelays", "login", "--account", ""]),
+        ["default", "work"]
+    );
+    assert_eq!(
+        complete(&["airelays", "logout", "--account", "w"]),
+        ["work"]
+    );
+    assert_eq!(
+        complete(&["airelays", "accounts", "remove", "d"]),
+        ["default"]
+    );
+    assert!(
+        complete(&["airelays", "accounts", "remove", "--j"]).contains(&"--json".to_owned()),
+        "options still complete after a -"
+    );
+    assert!(complete(&["airelays", "login", "--acc"]).contains(&"--account".to_owned()));
+}
