@@ -158,3 +158,28 @@ fn relayed_headers(
     }
     resp.extensions_mut().insert(LoggedModel(model.to_string()));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropped_reasoning_is_named_once_after_what_translation_removed() {
+        let header = |v: Option<HeaderValue>| v.map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(with_dropped_reasoning(None, &[]), None);
+        let removed = Some(HeaderValue::from_static("max_tokens"));
+        let names = [
+            "content.thinking",
+            "content.thinking",
+            "input.reasoning.encrypted_content",
+        ];
+        assert_eq!(
+            header(with_dropped_reasoning(removed, &names)).as_deref(),
+            Some("max_tokens,content.thinking,input.reasoning.encrypted_content")
+        );
+        assert_eq!(
+            header(with_dropped_reasoning(None, &names[..1])).as_deref(),
+            Some("content.thinking")
+        );
+    }
+}
