@@ -237,7 +237,7 @@ _airelays() {
             return 0
             ;;
         airelays__subcmd__accounts)
-            opts="-v -q -h --json --config --data-dir --verbose --quiet --help remove help"
+            opts="-v -q -h --json --names --config --data-dir --verbose --quiet --help remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -302,6 +302,10 @@ _airelays() {
             ;;
         airelays__subcmd__accounts__subcmd__remove)
             opts="-v -q -h --json --config --data-dir --verbose --quiet --help"
+            if [[ ${cur} != -* && ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=($(compgen -W "$(airelays accounts --names 2>/dev/null)" -- "${cur}"))
+                return 0
+            fi
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -740,7 +744,7 @@ _airelays() {
                     return 0
                     ;;
                 --account)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(airelays accounts --names 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --config)
@@ -766,7 +770,7 @@ _airelays() {
             fi
             case "${prev}" in
                 --account)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$(airelays accounts --names 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --config)

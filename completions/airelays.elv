@@ -86,6 +86,7 @@ set edit:completion:arg-completer[airelays] = {|@words|
             cand --config 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]'
             cand --data-dir 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]'
             cand --json 'Print one JSON object: {"accounts": [...]}'
+            cand --names 'Print only the names, one a line (the shell completions use it)'
             cand -v 'More log output (-v debug, -vv trace); RUST_LOG also works'
             cand --verbose 'More log output (-v debug, -vv trace); RUST_LOG also works'
             cand -q 'Only errors'

@@ -53,7 +53,7 @@ complete -c airelays -n "__fish_airelays_using_subcommand init" -s v -l verbose 
 complete -c airelays -n "__fish_airelays_using_subcommand init" -s q -l quiet -d 'Only errors'
 complete -c airelays -n "__fish_airelays_using_subcommand init" -s h -l help -d 'Print help'
 complete -c airelays -n "__fish_airelays_using_subcommand login" -l timeout -d 'Give up after this many seconds [default: auth.login_timeout_seconds]' -r
-complete -c airelays -n "__fish_airelays_using_subcommand login" -l account -d 'Sign in this account (a-z, 0-9, _ and -; up to 32) [default: default]' -r
+complete -c airelays -n "__fish_airelays_using_subcommand login" -l account -d 'Sign in this account (a-z, 0-9, _ and -; up to 32) [default: default]' -r -f -a "(airelays accounts --names 2>/dev/null)"
 complete -c airelays -n "__fish_airelays_using_subcommand login" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
 complete -c airelays -n "__fish_airelays_using_subcommand login" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
 complete -c airelays -n "__fish_airelays_using_subcommand login" -l device -d 'Use the device-code flow (for remote or headless machines)'
@@ -61,7 +61,7 @@ complete -c airelays -n "__fish_airelays_using_subcommand login" -l no-browser -
 complete -c airelays -n "__fish_airelays_using_subcommand login" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
 complete -c airelays -n "__fish_airelays_using_subcommand login" -s q -l quiet -d 'Only errors'
 complete -c airelays -n "__fish_airelays_using_subcommand login" -s h -l help -d 'Print help'
-complete -c airelays -n "__fish_airelays_using_subcommand logout" -l account -d 'Sign out this account [default: default]' -r
+complete -c airelays -n "__fish_airelays_using_subcommand logout" -l account -d 'Sign out this account [default: default]' -r -f -a "(airelays accounts --names 2>/dev/null)"
 complete -c airelays -n "__fish_airelays_using_subcommand logout" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
 complete -c airelays -n "__fish_airelays_using_subcommand logout" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
 complete -c airelays -n "__fish_airelays_using_subcommand logout" -l json -d 'Print one JSON object: {"revoked", "deleted", "store"}'
@@ -71,6 +71,7 @@ complete -c airelays -n "__fish_airelays_using_subcommand logout" -s h -l help -
 complete -c airelays -n "__fish_airelays_using_subcommand accounts; and not __fish_seen_subcommand_from remove help" -l config -d 'Config file [env: AIRELAYS_CONFIG] [default: ~/.config/airelays/config.toml]' -r -F
 complete -c airelays -n "__fish_airelays_using_subcommand accounts; and not __fish_seen_subcommand_from remove help" -l data-dir -d 'State directory [env: AIRELAYS_DATA_DIR] [default: ~/.local/share/airelays]' -r -F
 complete -c airelays -n "__fish_airelays_using_subcommand accounts; and not __fish_seen_subcommand_from remove help" -l json -d 'Print one JSON object: {"accounts": [...]}'
+complete -c airelays -n "__fish_airelays_using_subcommand accounts; and not __fish_seen_subcommand_from remove help" -l names -d 'Print only the names, one a line (the shell completions use it)'
 complete -c airelays -n "__fish_airelays_using_subcommand accounts; and not __fish_seen_subcommand_from remove help" -s v -l verbose -d 'More log output (-v debug, -vv trace); RUST_LOG also works'
 complete -c airelays -n "__fish_airelays_using_subcommand accounts; and not __fish_seen_subcommand_from remove help" -s q -l quiet -d 'Only errors'
 complete -c airelays -n "__fish_airelays_using_subcommand accounts; and not __fish_seen_subcommand_from remove help" -s h -l help -d 'Print help'
@@ -238,3 +239,4 @@ complete -c airelays -n "__fish_airelays_using_subcommand help; and __fish_seen_
 complete -c airelays -n "__fish_airelays_using_subcommand help; and __fish_seen_subcommand_from service" -f -a "stop" -d 'Stop the service until the next login (or `service start`)'
 complete -c airelays -n "__fish_airelays_using_subcommand help; and __fish_seen_subcommand_from state" -f -a "clear" -d 'Delete every stored response and conversation (a running relay keeps serving)'
 complete -c airelays -n "__fish_airelays_using_subcommand help; and __fish_seen_subcommand_from state" -f -a "check" -d 'Run a full integrity check of the state database'
+complete -c airelays -n "__fish_airelays_using_subcommand accounts; and __fish_seen_subcommand_from remove" -f -a "(airelays accounts --names 2>/dev/null)"

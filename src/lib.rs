@@ -29,12 +29,14 @@
 //! - [`server`] — the hyper server: the listeners (the relay's, and the optional
 //!   `ollama.listen` one) and lifecycle, shared state, the request guard and
 //!   per-IP limits, routing, the relay pipeline, the error catalogue and its
-//!   envelopes (OpenAI's, Anthropic's, Ollama's).
+//!   envelopes (OpenAI's, Anthropic's, Ollama's), the router over several
+//!   ChatGPT accounts (`server::accounts`) and the saved usage snapshots.
 //! - [`doctor`] — the ordered self-checks of `airelays doctor`, also run by the
 //!   relay's `POST /v1/relay/test` ([`doctor::relay_checks`]).
 //! - `state` — the local SQLite store of Responses and Conversations
-//!   (`previous_response_id`, retrieval, the Conversations API), written by one
-//!   thread off the request path.
+//!   (`previous_response_id`, retrieval, the Conversations API) and, with several
+//!   accounts, which account issued each piece of encrypted reasoning; written by
+//!   one thread off the request path.
 //! - [`shutdown`] — the one shutdown signal every background task stops on.
 //!
 //! # How a request flows

@@ -94,7 +94,7 @@ pub(crate) fn list(paths: &Paths) -> Vec<String> {
 }
 
 /// Every signed-in account from local metadata only (no keychain, no network):
-/// its sign-in state, and for `default` the saved usage snapshot.
+/// its sign-in state and its saved usage snapshot.
 pub(crate) fn local_statuses(
     paths: &Paths,
     config: &crate::config::Config,
@@ -109,9 +109,7 @@ pub(crate) fn local_statuses(
                 pooled: pool.is_empty() || pool.contains(&name),
                 benched: None,
                 benched_for_seconds: None,
-                usage: (name == DEFAULT_ACCOUNT)
-                    .then(|| crate::status::read_usage(&paths.usage_file()))
-                    .flatten(),
+                usage: crate::status::read_usage(&p.usage_file()),
                 last_error: None,
                 models: None,
                 name,

@@ -14,6 +14,9 @@ pub(crate) struct AccountsArgs {
     /// Print one JSON object: {"accounts": [...]}
     #[arg(long)]
     pub(crate) json: bool,
+    /// Print only the names, one a line (the shell completions use it)
+    #[arg(long, conflicts_with = "json")]
+    pub(crate) names: bool,
     #[command(subcommand)]
     pub(crate) command: Option<AccountsCommand>,
 }
@@ -34,8 +37,18 @@ pub(crate) enum AccountsCommand {
 pub(crate) fn run(ctx: &Context, args: &AccountsArgs) -> CliResult {
     match &args.command {
         Some(AccountsCommand::Remove { name, json }) => remove(ctx, name, *json),
+        None if args.names => names(ctx),
         None => list(ctx, args.json),
     }
+}
+
+/// The signed-in accounts' names, one a line, from local metadata only (fast and
+/// quiet: the shell completions run it on every Tab).
+fn names(ctx: &Context) -> CliResult {
+    for name in accounts::list(&ctx.paths) {
+        outln!("{name}");
+    }
+    Ok(())
 }
 
 fn list(ctx: &Context, json: bool) -> CliResult {
@@ -129,8 +142,10 @@ fn remove(ctx: &Context, name: &str, json: bool) -> CliResult {
     };
     block_on(async { logout(&account_ctx, &logout_args).await })?;
     if name != DEFAULT_ACCOUNT {
-        // The credentials are gone; the empty directory (and its lock file) goes too.
+        // The credentials are gone; the directory (its lock file and saved usage)
+        // goes too.
         let _ = std::fs::remove_file(account_ctx.paths.refresh_lock_file());
+        let _ = std::fs::remove_file(account_ctx.paths.usage_file());
         let _ = std::fs::remove_dir(&account_ctx.paths.data_dir);
     }
     Ok(())

@@ -39,6 +39,8 @@ pub struct PinRule {
     pub matches: PinMatch,
     /// The account matching requests are pinned to.
     pub account: String,
+    /// The rule as written, for messages that name it.
+    pub text: String,
 }
 
 impl PinRule {
@@ -61,6 +63,7 @@ impl PinRule {
         Ok(PinRule {
             matches,
             account: account.to_owned(),
+            text: text.trim().to_owned(),
         })
     }
 }
@@ -125,7 +128,8 @@ mod tests {
             PinRule::parse("ua:Claude-CLI=work").unwrap(),
             PinRule {
                 matches: PinMatch::UserAgent("claude-cli".into()),
-                account: "work".into()
+                account: "work".into(),
+                text: "ua:Claude-CLI=work".into(),
             }
         );
         assert_eq!(

@@ -1,5 +1,6 @@
 //! `accounts`: with two or more ChatGPT accounts signed in, each one's sign-in
-//! (local metadata only: never the keychain, never the network).
+//! (local metadata only: never the keychain, never the network); `account_pins`:
+//! with `accounts.pin` rules, that each names a signed-in account.
 
 use super::{Check, Probe, blocking};
 use crate::status::AccountStatus;
@@ -72,4 +73,48 @@ fn judge(id: &'static str, statuses: &[AccountStatus]) -> Check {
         Check::ok(id, format!("{} accounts signed in", statuses.len()))
     };
     check.with_details(details)
+}
+
+/// `account_pins`: every `accounts.pin` rule names a signed-in account (a rule
+/// naming another account gets its requests refused with 403 until that account
+/// signs in); `None` without rules, so reports without them are unchanged.
+pub(super) async fn pins(probe: &Probe) -> Option<Check> {
+    const ID: &str = "account_pins";
+    let rules = probe.config.accounts.pin_rules().ok()?;
+    if rules.is_empty() {
+        return None;
+    }
+    let paths = probe.paths.clone();
+    let names = match blocking(ID, move || crate::auth::accounts::list(&paths)).await {
+        Ok(n) => n,
+        Err(check) => return Some(check),
+    };
+    let unknown: Vec<_> = rules
+        .iter()
+        .filter(|r| !names.contains(&r.account))
+        .collect();
+    let Some(first) = unknown.first() else {
+        return Some(Check::ok(
+            ID,
+            format!(
+                "{} accounts.pin rule(s), each naming a signed-in account",
+                rules.len()
+            ),
+        ));
+    };
+    let listed: Vec<String> = unknown
+        .iter()
+        .map(|r| format!("`{}` names {}, which is not signed in", r.text, r.account))
+        .collect();
+    Some(Check::warn(
+        ID,
+        format!(
+            "{}: the requests it matches are refused (403 unknown_account)",
+            listed.join("; ")
+        ),
+        format!(
+            "`airelays login --account {}`, or change the rule in accounts.pin",
+            first.account
+        ),
+    ))
 }

@@ -27,6 +27,20 @@ struct Answer {
 
 /// `live_probe` and `live_tools`.
 pub(super) async fn steps(run: &mut Run<'_>, probe: &Probe, model: Option<&str>) {
+    run.begin("live probe", true);
+    let (check, model) = probe_answer(probe, model).await;
+    let probed = check.status == super::CheckStatus::Ok;
+    run.end(check);
+    if let (true, Some(model)) = (probed, model) {
+        run.begin("live tool round trip", true);
+        let check = tool_round_trip(probe, &model).await;
+        run.end(check);
+    }
+}
+
+/// `live_probe`: a streamed "Reply with OK." on `model`, else the catalogue's
+/// `*-mini` model; the check and the model probed.
+pub(super) async fn probe_answer(probe: &Probe, model: Option<&str>) -> (Check, Option<String>) {
     let catalogue = probe
         .catalogue
         .as_ref()
@@ -34,22 +48,21 @@ pub(super) async fn steps(run: &mut Run<'_>, probe: &Probe, model: Option<&str>)
     let model = model
         .map(String::from)
         .or_else(|| catalogue.and_then(|(models, _)| pick_model(models)));
-    run.begin("live probe", true);
     let Some(model) = model else {
-        run.end(Check::fail(
+        let check = Check::fail(
             "live_probe",
             "no model to probe: the catalogue could not be read",
             "fix the `upstream` check first, or name one with `--model`",
-        ));
-        return;
+        );
+        return (check, None);
     };
     if probe.access.is_none() {
-        run.end(Check::fail(
+        let check = Check::fail(
             "live_probe",
             "no usable access token",
             "fix the `signed_in` and `refresh` checks first (`airelays login`)",
-        ));
-        return;
+        );
+        return (check, Some(model));
     }
     let check = match exchange(probe, probe_body(&model)).await {
         Ok(a) => Check::ok(
@@ -62,13 +75,7 @@ pub(super) async fn steps(run: &mut Run<'_>, probe: &Probe, model: Option<&str>)
         ),
         Err(e) => Check::fail("live_probe", format!("{model}: {e}"), hint_for(&e)),
     };
-    let probed = check.status == super::CheckStatus::Ok;
-    run.end(check);
-    if probed {
-        run.begin("live tool round trip", true);
-        let check = tool_round_trip(probe, &model).await;
-        run.end(check);
-    }
+    (check, Some(model))
 }
 
 /// The listed model whose slug ends in `-mini`, else the listed one of lowest

@@ -11,6 +11,8 @@
 //! - [`signin`]: the credential store, the sign-in and the refresh token;
 //! - [`upstream`]: clock skew, the backend and its model catalogue;
 //! - [`live`]: the `--live` streamed probe and tool-call round trip;
+//! - [`accounts`], [`each_account`]: with several accounts, each one's sign-in,
+//!   upstream and live checks, and the `accounts.pin` rules;
 //! - [`relay`]: the running relay and the configured port;
 //! - [`clients`]: client configurations on this machine checked against the relay.
 //!
@@ -18,6 +20,7 @@
 
 mod accounts;
 mod clients;
+mod each_account;
 mod live;
 mod local;
 mod relay;
@@ -250,6 +253,7 @@ pub(crate) async fn relay_checks(paths: &Paths, config: &Config) -> Vec<Check> {
     clock_step(&mut run, &mut probe).await;
     run.begin("upstream", false);
     run.end(upstream::catalogue(&probe));
+    other_accounts_step(&mut run, &probe, None).await;
     run.checks
 }
 
@@ -284,6 +288,10 @@ pub(crate) async fn run_all(
     if let Some(check) = accounts::check(&probe).await {
         run.end(check);
     }
+    run.begin("account pins", false);
+    if let Some(check) = accounts::pins(&probe).await {
+        run.end(check);
+    }
     clock_step(&mut run, &mut probe).await;
     run.begin("proxy variables", false);
     run.end(local::proxy(env));
@@ -291,8 +299,16 @@ pub(crate) async fn run_all(
     run.end(upstream::catalogue(&probe));
     run.begin("plan usage", true);
     run.end(upstream::usage(&probe).await);
+    let mut others = other_accounts_step(&mut run, &probe, Some(options.live)).await;
     if options.live {
         live::steps(&mut run, &probe, options.model.as_deref()).await;
+        let model = options.model.as_deref();
+        if !others.is_empty() {
+            run.begin("other accounts, live", true);
+            if let Some(check) = each_account::live_check(&mut others, model).await {
+                run.end(check);
+            }
+        }
     }
     relay::steps(&mut run, &mut probe).await;
     clients::steps(&mut run, &probe).await;
@@ -327,6 +343,25 @@ async fn signin_steps(run: &mut Run<'_>, probe: &mut Probe, options: Option<&Opt
         let check = signin::refresh(probe, options.live).await;
         run.end(check);
     }
+}
+
+/// `accounts_upstream`, when accounts other than `default` are signed in: their
+/// probes, for the live checks that may follow.
+async fn other_accounts_step(
+    run: &mut Run<'_>,
+    probe: &Probe,
+    refresh: Option<bool>,
+) -> Vec<each_account::AccountProbe> {
+    let names = each_account::others(probe).await;
+    if names.is_empty() {
+        return Vec::new();
+    }
+    run.begin("other accounts", true);
+    let others = each_account::probe_others(probe, names, refresh).await;
+    if let Some(check) = each_account::upstream_check(&others) {
+        run.end(check);
+    }
+    others
 }
 
 /// Fetches the catalogue once (the `upstream` check reports it later) and measures

@@ -139,6 +139,13 @@ fn respond(e: &ApiError, status: StatusCode, body: Vec<u8>) -> Response<Body> {
             HeaderValue::from_static(if retry { "true" } else { "false" }),
         );
     }
+    if let Some(v) = e
+        .account
+        .as_deref()
+        .and_then(|a| HeaderValue::from_str(a).ok())
+    {
+        h.insert(super::accounts::ACCOUNT_HEADER, v);
+    }
     resp
 }
 
@@ -228,5 +235,17 @@ mod tests {
         let r = ApiError::model_not_found("claude-x", &[]).into_response_in(Envelope::Anthropic);
         assert_eq!(r.status(), 404);
         assert_eq!(body_of(r).await["error"]["type"], "not_found_error");
+    }
+
+    #[test]
+    fn an_error_of_one_account_names_it_in_every_envelope() {
+        for envelope in [Envelope::OpenAi, Envelope::Anthropic, Envelope::Ollama] {
+            let plain = ApiError::upstream_overloaded(5).into_response_in(envelope);
+            assert!(plain.headers().get("x-airelays-account").is_none());
+            let named = ApiError::upstream_overloaded(5)
+                .with_account("work")
+                .into_response_in(envelope);
+            assert_eq!(named.headers()["x-airelays-account"], "work");
+        }
     }
 }

@@ -4,7 +4,8 @@
 
 use http::StatusCode;
 
-/// An error answer. `retry_after` becomes the `Retry-After` header.
+/// An error answer. `retry_after` becomes the `Retry-After` header, `account`
+/// the `x-airelays-account` header.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ApiError {
     pub(crate) status: StatusCode,
@@ -12,8 +13,12 @@ pub(crate) struct ApiError {
     pub(crate) code: Option<String>,
     pub(crate) message: String,
     pub(crate) param: Option<String>,
-    pub(crate) retry_after: Option<u64>,
+    /// Seconds; `u32` keeps the error small (136 years is enough).
+    pub(crate) retry_after: Option<u32>,
     pub(crate) should_retry: Option<bool>,
+    /// The account the request was given to, with two or more accounts signed in
+    /// (docs/architecture.md#accounts).
+    pub(crate) account: Option<Box<str>>,
 }
 
 impl ApiError {
@@ -31,6 +36,7 @@ impl ApiError {
             param: None,
             retry_after: None,
             should_retry: None,
+            account: None,
         }
     }
 
@@ -40,7 +46,13 @@ impl ApiError {
     }
 
     pub(crate) fn with_retry_after(mut self, secs: u64) -> ApiError {
-        self.retry_after = Some(secs.max(1));
+        self.retry_after = Some(u32::try_from(secs.max(1)).unwrap_or(u32::MAX));
+        self
+    }
+
+    /// This error as the answer of account `name` (named in `x-airelays-account`).
+    pub(crate) fn with_account(mut self, name: &str) -> ApiError {
+        self.account = Some(name.into());
         self
     }
 
@@ -135,6 +147,22 @@ impl ApiError {
             Some("unknown_account"),
             format!(
                 "No ChatGPT account named `{}` is signed in (x-airelays-account). `airelays accounts` lists them; `airelays login --account NAME` adds one.",
+                sanitize(name)
+            ),
+        )
+    }
+
+    /// An `accounts.pin` rule matched the request and names an account that is
+    /// not signed in: refused as an unknown `x-airelays-account` is.
+    pub(crate) fn unknown_pinned_account(name: &str, rule: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            Some("unknown_account"),
+            format!(
+                "No ChatGPT account named `{}` is signed in (accounts.pin rule `{}`). `airelays login --account {}` adds it; or change the rule. `airelays accounts` lists the accounts.",
+                sanitize(name),
+                sanitize(rule),
                 sanitize(name)
             ),
         )

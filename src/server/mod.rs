@@ -25,6 +25,7 @@ pub(crate) mod stored;
 mod tokenizer;
 pub(crate) mod traffic;
 pub(crate) mod usage;
+pub(crate) mod usage_file;
 
 pub(crate) use state::{AppParts, AppState};
 pub(crate) use state::{CountGuard, Counter};
@@ -65,8 +66,20 @@ pub(crate) async fn serve(
     ollama: Option<TcpListener>,
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
+    // Before the first request: which account issued the reasoning of earlier runs.
+    let origins = Arc::clone(&state.accounts.origins);
+    accounts::origins::restore(&origins, state.store.as_ref()).await;
+    let origins_persister = tokio::spawn(accounts::origins::persist_loop(
+        Arc::clone(&origins),
+        state.store.clone(),
+        shutdown.clone(),
+    ));
     let sweeper = tokio::spawn(sweep_limits(Arc::clone(&state), shutdown.clone()));
-    let persister = tokio::spawn(persist_usage(Arc::clone(&state), shutdown.clone()));
+    let persister = tokio::spawn(usage_file::persist_loop(
+        Arc::clone(&state.usage),
+        state.paths.usage_file(),
+        shutdown.clone(),
+    ));
     let traffic = tokio::spawn(stop_traffic_log(Arc::clone(&state), shutdown.clone()));
     let poller = tokio::spawn(usage::poll_loop(Arc::clone(&state), shutdown.clone()));
     let retention = tokio::spawn(wake_state_store(Arc::clone(&state), shutdown.clone()));
@@ -93,8 +106,20 @@ pub(crate) async fn serve(
     if let Some(second) = second {
         let _ = second.await;
     }
-    let _ = tokio::join!(sweeper, persister, traffic, poller, retention, rescan);
+    let _ = tokio::join!(
+        sweeper,
+        persister,
+        traffic,
+        poller,
+        retention,
+        rescan,
+        origins_persister
+    );
     write_usage(&state);
+    // What the last requests learned goes to the writer, which `serve` waits for.
+    if let Some(store) = &state.store {
+        origins.flush(store);
+    }
     Ok(())
 }
 
@@ -131,30 +156,13 @@ async fn sweep_limits(state: Arc<AppState>, mut shutdown: Shutdown) {
     }
 }
 
-/// Saves the usage snapshot when it changes, at most every two seconds, off the
-/// request path. The last snapshot is saved once more after shutdown.
-async fn persist_usage(state: Arc<AppState>, mut shutdown: Shutdown) {
-    loop {
-        tokio::select! {
-            _ = state.usage.changed.notified() => {}
-            _ = shutdown.fired() => return,
-        }
-        let st = Arc::clone(&state);
-        let _ = tokio::task::spawn_blocking(move || write_usage(&st)).await;
-        // At most one write every two seconds, whatever the request rate.
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-            _ = shutdown.fired() => return,
-        }
-    }
-}
-
+/// Saves the usage snapshot of every account once more (after the last request).
 fn write_usage(state: &AppState) {
-    if let Some(s) = state.usage.snapshot()
-        && let Ok(bytes) = serde_json::to_vec_pretty(&s)
-        && let Err(e) = crate::fsio::write_private_atomic(&state.paths.usage_file(), &bytes)
-    {
-        tracing::warn!("could not save the usage snapshot: {e}");
+    usage_file::save(&state.usage, &state.paths.usage_file());
+    for account in state.accounts.all().iter() {
+        if !Arc::ptr_eq(&account.usage, &state.usage) {
+            usage_file::save(&account.usage, &account.usage_file);
+        }
     }
 }
 

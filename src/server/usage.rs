@@ -138,6 +138,14 @@ impl PlanUsage {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Takes `saved` (the snapshot an earlier run saved) unless a fresher one
+    /// arrived meanwhile.
+    pub(crate) fn restore(&self, saved: UsageSnapshot) {
+        if self.lock().snapshot.is_none() {
+            self.set(saved, false);
+        }
+    }
+
     /// The last snapshot.
     pub(crate) fn snapshot(&self) -> Option<UsageSnapshot> {
         self.lock().snapshot.clone()
@@ -378,7 +386,7 @@ pub(crate) async fn poll_loop(state: Arc<AppState>, mut shutdown: Shutdown) {
 
 /// Reads the usage of the `default` login, then of every other account (each
 /// with its own token; one at a time, so polls never bunch up).
-async fn poll_accounts(state: &AppState) {
+pub(crate) async fn poll_accounts(state: &AppState) {
     state.usage.poll(state).await;
     for account in state.accounts.all().iter() {
         if !Arc::ptr_eq(&account.usage, &state.usage) {

@@ -11,6 +11,8 @@
 //! - [`responses`], [`conversations`]: the reads and writes of each family.
 //! - [`evict`]: retention, the byte bound and deletion (whole chains, never a
 //!   shortened one).
+//! - [`origins`]: which account issued each piece of encrypted reasoning (with
+//!   two or more accounts), so it survives a restart.
 //!
 //! Reads run on a blocking thread (`spawn_blocking`) with a small pool of
 //! connections; no lock is held across an `.await`. Nothing here names
@@ -19,6 +21,7 @@
 pub(crate) mod conversations;
 pub(crate) mod evict;
 pub(crate) mod items;
+pub(crate) mod origins;
 pub(crate) mod pending;
 pub(crate) mod responses;
 pub(crate) mod schema;
@@ -202,6 +205,22 @@ impl StateStore {
             open.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
         tracing::warn!(response = id, "response answered but not stored: {why}");
+    }
+
+    /// Hands reasoning origins (oldest first) to the writer without waiting; it
+    /// keeps the newest `cap`. `false` when the store is unavailable or its queue
+    /// is full (they are then not kept across a restart).
+    pub(crate) fn record_origins(&self, rows: Vec<(origins::Digest, String)>, cap: usize) -> bool {
+        let Ok(open) = self.inner() else { return false };
+        open.jobs.try_send(Job::Origins(rows, cap)).is_ok()
+    }
+
+    /// The reasoning origins kept by earlier runs, oldest first (at most `cap`).
+    pub(crate) async fn load_origins(
+        &self,
+        cap: usize,
+    ) -> Result<Vec<(origins::Digest, String)>, StateError> {
+        self.read(move |conn, _| origins::load(conn, cap)).await
     }
 
     /// Runs `f` on the writer thread, after every job queued before it.

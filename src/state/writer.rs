@@ -24,6 +24,8 @@ pub(crate) enum Job {
     /// A write of an API route, answered through its own channel; `false` when
     /// it changes nothing (a barrier).
     Op(Box<dyn FnOnce(&mut Connection) + Send>, bool),
+    /// Reasoning origins to keep (oldest first), and how many to keep at most.
+    Origins(Vec<(super::origins::Digest, String)>, usize),
 }
 
 /// How often retention runs when nothing else makes it.
@@ -107,6 +109,11 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, shared: &Shared, set
                 bytes = bytes.saturating_add(write_batch(&mut conn, &batch, shared));
             }
             Job::Op(op, false) => op(&mut conn),
+            Job::Origins(rows, cap) => {
+                if let Err(e) = super::origins::write(&mut conn, &rows, cap) {
+                    tracing::warn!("reasoning origins not kept: {e:?}");
+                }
+            }
             Job::Op(op, true) => {
                 op(&mut conn);
                 // API writes (deletes, conversation items) change the totals.

@@ -19,6 +19,9 @@ pub struct AnswerContext {
     pub created: i64,
     /// Random bytes for the answer's id (translation itself draws none).
     pub nonce: [u8; 32],
+    /// The tag of the account that answers (docs/architecture.md#accounts): the
+    /// thinking signatures of a Messages answer carry it. `None` outside the relay.
+    pub account_tag: Option<String>,
 }
 
 /// A translated request and the dialect state its answer needs.

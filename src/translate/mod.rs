@@ -126,6 +126,23 @@ pub struct UpstreamRequest {
     /// Parameters removed from the request, in request order, for the
     /// `x-airelays-ignored-parameters` header.
     pub ignored_parameters: Vec<String>,
+    /// Reasoning the client sent back inside a signature that names the account
+    /// that issued it (Messages thinking); empty for the other dialects.
+    pub signed_reasoning: Vec<SignedReasoning>,
+}
+
+/// One reasoning item of the upstream `input` that came from a signature naming
+/// its issuing account (docs/architecture.md#accounts): the relay drops it when
+/// the request runs on another account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedReasoning {
+    /// [`reasoning_digest`] of its `encrypted_content`.
+    pub digest: [u8; 16],
+    /// The account tag the signature names.
+    pub account_tag: String,
+    /// What `x-airelays-ignored-parameters` names when it is dropped
+    /// (`content.thinking`, `content.redacted_thinking`).
+    pub parameter: &'static str,
 }
 
 /// Longest value of the `x-airelays-ignored-parameters` header.
@@ -151,6 +168,17 @@ pub fn ignored_parameters_header(names: &[String]) -> Option<String> {
         header.push_str(&encoded);
     }
     (!header.is_empty()).then_some(header)
+}
+
+/// The digest by which the relay remembers which account issued a piece of
+/// encrypted reasoning (docs/architecture.md#accounts): the first 16 bytes of the
+/// SHA-256 of its `encrypted_content` (never the content itself).
+pub fn reasoning_digest(encrypted_content: &str) -> [u8; 16] {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(encrypted_content.as_bytes());
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
 }
 
 /// Parses a request body into its top-level object, with a message a user can act on.

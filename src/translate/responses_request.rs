@@ -94,6 +94,7 @@ pub(crate) fn prepare_map(
         model,
         client_stream,
         ignored_parameters,
+        signed_reasoning: Vec::new(),
     })
 }
 

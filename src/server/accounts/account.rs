@@ -1,6 +1,7 @@
 //! One signed-in account as the router sees it: its credential session, its own
 //! plan usage (snapshot and quota guard) and its bench.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,8 @@ pub(crate) struct Account {
     pub(crate) session: CredentialSession,
     /// Its plan usage: snapshot from its answers and polls, and its quota guard.
     pub(crate) usage: Arc<PlanUsage>,
+    /// Where its usage snapshot is saved (`usage.json` in its data directory).
+    pub(crate) usage_file: PathBuf,
     bench: Mutex<Option<Bench>>,
     last_error: Mutex<Option<String>>,
     /// Stops the watcher that picks up a new login of this account when the
@@ -33,12 +36,18 @@ pub(crate) struct Bench {
 }
 
 impl Account {
-    /// An account that is in rotation.
-    pub(crate) fn new(name: String, session: CredentialSession, usage: Arc<PlanUsage>) -> Account {
+    /// An account that is in rotation; `usage_file` is where its usage is saved.
+    pub(crate) fn new(
+        name: String,
+        session: CredentialSession,
+        usage: Arc<PlanUsage>,
+        usage_file: PathBuf,
+    ) -> Account {
         Account {
             name,
             session,
             usage,
+            usage_file,
             bench: Mutex::new(None),
             last_error: Mutex::new(None),
             watcher: None,

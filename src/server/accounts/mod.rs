@@ -3,7 +3,8 @@
 //! pick-up of accounts added or removed while the relay runs.
 //!
 //! With one account (or none) nothing here is visible: the plan is that account,
-//! nothing is benched and no `x-airelays-account` header is sent. With two or more,
+//! nothing is benched and no `x-airelays-account` header is sent (only a pin that
+//! names an account that is not signed in is refused, as with more). With two or more,
 //! a request pinned by `x-airelays-account` or an `accounts.pin` rule runs on that
 //! account only; otherwise a conversation seen before stays on its account while it
 //! is usable ([`affinity`]), and a new one takes the first usable pooled account in
@@ -16,7 +17,7 @@
 mod account;
 mod affinity;
 pub(crate) mod models;
-mod origins;
+pub(crate) mod origins;
 mod pins;
 
 use std::sync::{Arc, RwLock};
@@ -25,7 +26,7 @@ use std::time::{Duration, Instant};
 use http::HeaderMap;
 
 pub(crate) use account::Account;
-pub(crate) use origins::{DROPPED_PARAMETER, Origins};
+pub(crate) use origins::{Hint, Origins};
 pub(crate) use pins::{LISTENER, Pins};
 
 use super::error::ApiError;
@@ -33,6 +34,7 @@ use super::usage::PlanUsage;
 use crate::auth::accounts::{self, DEFAULT_ACCOUNT};
 use crate::auth::session::CredentialSession;
 use crate::config::{AccountStrategy, Config, Paths};
+use crate::translate::{SignedReasoning, messages};
 
 /// The request header that pins a request to one account, and the answer header
 /// that names the account used.
@@ -118,6 +120,7 @@ impl Router {
             DEFAULT_ACCOUNT.to_owned(),
             parts.default,
             parts.default_usage,
+            parts.paths.usage_file(),
         );
         let router = Router {
             default: Arc::new(default),
@@ -132,7 +135,16 @@ impl Router {
             ignore_usage_guard: parts.ignore_usage_guard,
             config,
         };
-        router.sync(accounts::list(&router.paths));
+        let names = accounts::list(&router.paths);
+        for rule in router.pins.unknown(&names) {
+            tracing::warn!(
+                "accounts.pin rule {:?} names the account {}, which is not signed in: requests it matches are refused (403) until `airelays login --account {}`",
+                rule.text,
+                rule.account,
+                rule.account
+            );
+        }
+        router.sync(names);
         router
     }
 
@@ -181,14 +193,25 @@ impl Router {
         *self.accounts.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
     }
 
+    /// A new account's session, plan usage (its saved snapshot read, and saved
+    /// again as it changes) and login watcher; the tasks end when it is dropped.
     fn open_account(&self, name: String) -> Arc<Account> {
         let paths = accounts::account_paths(&self.paths, &name);
+        let usage_file = paths.usage_file();
         let session = CredentialSession::new(paths, self.config.clone(), self.http.clone());
-        let usage = PlanUsage::new(&self.config.usage, None, self.ignore_usage_guard);
-        let mut account = Account::new(name, session, Arc::new(usage));
+        let usage = Arc::new(PlanUsage::new(
+            &self.config.usage,
+            None,
+            self.ignore_usage_guard,
+        ));
+        let mut account = Account::new(name, session, Arc::clone(&usage), usage_file.clone());
         if tokio::runtime::Handle::try_current().is_ok() {
             let (trigger, shutdown) = crate::shutdown::channel();
-            drop(account.session.spawn_watcher(shutdown));
+            drop(account.session.spawn_watcher(shutdown.clone()));
+            drop(tokio::spawn(async move {
+                crate::server::usage_file::restore(&usage, usage_file.clone()).await;
+                crate::server::usage_file::persist_loop(usage, usage_file, shutdown).await;
+            }));
             account.watcher = Some(trigger);
         }
         Arc::new(account)
@@ -218,6 +241,44 @@ impl Router {
             .collect()
     }
 
+    /// Each signed-in account's thinking-signature tag and name, in
+    /// `accounts.order`; before any account is listed, the `default` login's.
+    pub(crate) fn signature_tags(&self) -> Vec<(String, String)> {
+        let all = self.all();
+        let accounts: Vec<&Arc<Account>> = if all.is_empty() {
+            vec![&self.default]
+        } else {
+            all.iter().collect()
+        };
+        accounts
+            .into_iter()
+            .map(|a| {
+                let id = a.session.status().account_id;
+                (messages::tag_for(id.as_deref()), a.name.clone())
+            })
+            .collect()
+    }
+
+    /// The accounts that issued the reasoning a request carries inside signatures
+    /// (a tag no signed-in account has names nobody).
+    pub(crate) fn hints(&self, signed: &[SignedReasoning]) -> Vec<Hint> {
+        if signed.is_empty() {
+            return Vec::new();
+        }
+        let tags = self.signature_tags();
+        signed
+            .iter()
+            .filter_map(|s| {
+                let (_, name) = tags.iter().find(|(tag, _)| *tag == s.account_tag)?;
+                Some(Hint {
+                    key: s.digest,
+                    owner: Arc::from(name.as_str()),
+                    parameter: s.parameter,
+                })
+            })
+            .collect()
+    }
+
     /// Whether `name` takes part in failover and balancing (`accounts.pool`).
     fn pooled(&self, name: &str) -> bool {
         let pool = &self.config.accounts.pool;
@@ -235,25 +296,29 @@ impl Router {
             multi,
             session: None,
         };
-        if let Some(pin) = headers.get(ACCOUNT_HEADER) {
-            let name = pin.to_str().unwrap_or("").trim();
+        // The header first, then the first matching `accounts.pin` rule; either
+        // naming an account that is not signed in is refused (it may sign in later).
+        let header = headers
+            .get(ACCOUNT_HEADER)
+            .map(|v| (v.to_str().unwrap_or("").trim(), None));
+        let pin = header.or_else(|| {
+            let rule = self.pins.rule_for(headers)?;
+            Some((rule.account.as_str(), Some(rule.text.as_str())))
+        });
+        if let Some((name, rule)) = pin {
             let found = all.iter().find(|a| a.name == name).cloned().or_else(|| {
                 // No account signed in yet: the default login answers to its name.
                 (all.is_empty() && name == DEFAULT_ACCOUNT).then(|| Arc::clone(&self.default))
             });
-            return found
-                .map(|a| single(a, true))
-                .ok_or_else(|| ApiError::unknown_account(name));
+            return found.map(|a| single(a, true)).ok_or_else(|| match rule {
+                Some(rule) => ApiError::unknown_pinned_account(name, rule),
+                None => ApiError::unknown_account(name),
+            });
         }
         match all.len() {
             0 => return Ok(single(Arc::clone(&self.default), false)),
             1 => return Ok(single(Arc::clone(&all[0]), false)),
             _ => {}
-        }
-        if let Some(name) = self.pins.account_for(headers)
-            && let Some(a) = all.iter().find(|a| a.name == name)
-        {
-            return Ok(single(Arc::clone(a), true));
         }
         let session = affinity::session_key(headers, body);
         let mut candidates = self.usable_or_fallback(&all)?;
@@ -381,7 +446,9 @@ impl Router {
         let cooldown = Duration::from_secs(self.config.accounts.cooldown_seconds);
         let (until, quota) = match reason {
             FailoverReason::Quota => {
-                let wait = error.retry_after.map_or(cooldown, Duration::from_secs);
+                let wait = error
+                    .retry_after
+                    .map_or(cooldown, |s| Duration::from_secs(u64::from(s)));
                 (now + wait.max(Duration::from_secs(1)), Some(error.clone()))
             }
             FailoverReason::Transient => (now + cooldown, None),
@@ -410,12 +477,18 @@ impl Router {
         if plan.multi && !plan.pinned && plan.candidates.iter().any(has) {
             plan.candidates.retain(has);
         }
+        let multi = plan.multi;
         let mut first_error = None;
         plan.candidates
             .retain(|a| match a.usage.check(model, headers) {
                 Ok(()) => true,
                 Err(e) => {
-                    first_error.get_or_insert(e);
+                    // With several accounts the refusal names the account it is about.
+                    first_error.get_or_insert_with(
+                        || {
+                            if multi { e.with_account(&a.name) } else { e }
+                        },
+                    );
                     false
                 }
             });

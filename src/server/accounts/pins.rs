@@ -21,8 +21,17 @@ impl Pins {
         Pins(config.accounts.pin_rules().unwrap_or_default())
     }
 
-    /// The account the first matching rule names.
-    pub(crate) fn account_for(&self, headers: &HeaderMap) -> Option<&str> {
+    /// The rules that name an account not in `signed_in`: requests they match
+    /// are refused until that account signs in.
+    pub(crate) fn unknown<'s>(&'s self, signed_in: &[String]) -> Vec<&'s PinRule> {
+        self.0
+            .iter()
+            .filter(|r| !signed_in.contains(&r.account))
+            .collect()
+    }
+
+    /// The first rule that matches the request.
+    pub(crate) fn rule_for(&self, headers: &HeaderMap) -> Option<&PinRule> {
         if self.0.is_empty() {
             return None;
         }
@@ -32,20 +41,17 @@ impl Pins {
             .map(str::to_ascii_lowercase)
             .unwrap_or_default();
         let listener = LISTENER.try_with(|l| *l).ok();
-        self.0
-            .iter()
-            .find(|r| match &r.matches {
-                PinMatch::UserAgent(text) => agent.contains(text.as_str()),
-                PinMatch::Listener(name) => {
-                    let which = if name == "ollama" {
-                        Listener::Ollama
-                    } else {
-                        Listener::Main
-                    };
-                    listener == Some(which)
-                }
-            })
-            .map(|r| r.account.as_str())
+        self.0.iter().find(|r| match &r.matches {
+            PinMatch::UserAgent(text) => agent.contains(text.as_str()),
+            PinMatch::Listener(name) => {
+                let which = if name == "ollama" {
+                    Listener::Ollama
+                } else {
+                    Listener::Main
+                };
+                listener == Some(which)
+            }
+        })
     }
 }
 
@@ -66,14 +72,28 @@ mod tests {
     #[tokio::test]
     async fn rules_match_the_user_agent_or_the_listener() {
         let p = pins(&["ua:claude-cli=work", "listener:ollama=home"]);
+        let account = |h: &HeaderMap| p.rule_for(h).map(|r| r.account.clone());
         let mut h = HeaderMap::new();
-        assert_eq!(p.account_for(&h), None, "outside a request: no listener");
+        assert_eq!(account(&h), None, "outside a request: no listener");
         h.insert(http::header::USER_AGENT, "Claude-CLI/2.1".parse().unwrap());
-        assert_eq!(p.account_for(&h), Some("work"));
+        assert_eq!(account(&h).as_deref(), Some("work"));
+        assert_eq!(p.rule_for(&h).unwrap().text, "ua:claude-cli=work");
         let plain = HeaderMap::new();
-        let on = |which| LISTENER.scope(which, async { p.account_for(&plain).map(str::to_owned) });
+        let on = |which| LISTENER.scope(which, async { account(&plain) });
         assert_eq!(on(Listener::Ollama).await.as_deref(), Some("home"));
         assert_eq!(on(Listener::Main).await, None);
-        assert_eq!(pins(&[]).account_for(&h), None);
+        assert!(pins(&[]).rule_for(&h).is_none());
+    }
+
+    #[test]
+    fn rules_naming_an_account_not_signed_in_are_found() {
+        let p = pins(&["ua:claude-cli=work", "listener:ollama=home"]);
+        let unknown = |names: &[&str]| -> Vec<String> {
+            let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            p.unknown(&names).iter().map(|r| r.text.clone()).collect()
+        };
+        assert_eq!(unknown(&["default", "work"]), ["listener:ollama=home"]);
+        assert!(unknown(&["work", "home"]).is_empty());
+        assert_eq!(unknown(&[]).len(), 2);
     }
 }

@@ -61,21 +61,32 @@ pub(crate) async fn relay_prepared<D: Dialect>(
     let request = request::upstream_body(state, upstream).await?;
     let plan = open::plan(state, &request.body, &request.model, headers)?;
     state.usage.note_request();
-    let answer = AnswerContext {
+    let mut answer = AnswerContext {
         requested_model: request.requested_model,
         model: request.model,
         created: jiff::Timestamp::now().as_second(),
         nonce: rand::random(),
+        account_tag: None,
     };
-    let mut open = open::open(state, plan, request.body, headers).await?;
+    let hints = if plan.multi {
+        state.accounts.hints(&request.signed_reasoning)
+    } else {
+        Vec::new()
+    };
+    let mut open = open::open(state, plan, request.body, &hints, headers).await?;
+    // Thinking signatures name the account that answered.
+    answer.account_tag = Some(crate::translate::messages::tag_for(Some(&open.account_id)));
     let upstream_headers = std::mem::take(&mut open.headers);
     let account = Arc::clone(&open.account);
     let name = open.multi.then(|| account.name.clone());
-    let ignored = with_dropped_reasoning(request.ignored, open.dropped_reasoning);
+    let ignored = with_dropped_reasoning(request.ignored, &open.dropped_reasoning);
     let mut resp = if client_stream {
         stream::respond(state, open, dialect.stream(&answer), pass)
     } else {
-        let response = assemble::assemble(open).await?;
+        let response = assemble::assemble(open).await.map_err(|e| match &name {
+            Some(a) => e.with_account(a),
+            None => e,
+        })?;
         drop(pass);
         json_response(StatusCode::OK, &dialect.finish(response, &answer))
     };
@@ -89,17 +100,29 @@ pub(crate) async fn relay_prepared<D: Dialect>(
 }
 
 /// The `x-airelays-ignored-parameters` value, naming the encrypted reasoning of
-/// another account when some was dropped (docs/architecture.md#accounts).
-fn with_dropped_reasoning(ignored: Option<HeaderValue>, dropped: usize) -> Option<HeaderValue> {
-    if dropped == 0 {
+/// another account when some was dropped (docs/architecture.md#accounts): each
+/// name once, after what translation removed.
+fn with_dropped_reasoning(
+    ignored: Option<HeaderValue>,
+    dropped: &[&'static str],
+) -> Option<HeaderValue> {
+    if dropped.is_empty() {
         return ignored;
     }
-    let name = crate::server::accounts::DROPPED_PARAMETER;
-    let value = match ignored.as_ref().and_then(|v| v.to_str().ok()) {
-        Some(list) if !list.is_empty() => format!("{list},{name}"),
-        _ => name.to_owned(),
-    };
-    HeaderValue::from_str(&value).ok().or(ignored)
+    let mut list = ignored
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    for name in dropped {
+        if !list.split(',').any(|n| n == *name) {
+            if !list.is_empty() {
+                list.push(',');
+            }
+            list.push_str(name);
+        }
+    }
+    HeaderValue::from_str(&list).ok().or(ignored)
 }
 
 /// The plan's usage on every relayed answer (docs/architecture.md, "Plan usage").
@@ -134,4 +157,29 @@ fn relayed_headers(
         h.insert("x-airelays-upstream-model", v);
     }
     resp.extensions_mut().insert(LoggedModel(model.to_string()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropped_reasoning_is_named_once_after_what_translation_removed() {
+        let header = |v: Option<HeaderValue>| v.map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(with_dropped_reasoning(None, &[]), None);
+        let removed = Some(HeaderValue::from_static("max_tokens"));
+        let names = [
+            "content.thinking",
+            "content.thinking",
+            "input.reasoning.encrypted_content",
+        ];
+        assert_eq!(
+            header(with_dropped_reasoning(removed, &names)).as_deref(),
+            Some("max_tokens,content.thinking,input.reasoning.encrypted_content")
+        );
+        assert_eq!(
+            header(with_dropped_reasoning(None, &names[..1])).as_deref(),
+            Some("content.thinking")
+        );
+    }
 }

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 
 use super::failure::{map_failure, map_upstream_error};
-use crate::server::accounts::{Account, FailoverReason, Origins, Plan, failover_reason};
+use crate::server::accounts::{Account, FailoverReason, Hint, Origins, Plan, failover_reason};
 use crate::server::error::ApiError;
 use crate::server::recent_items::RecentItems;
 use crate::server::{AppState, CountGuard, Counter};
@@ -31,13 +31,16 @@ pub(crate) struct OpenStream {
     pub(crate) recent_items: RecentItems,
     /// The account that answered (its usage headers go on the answer).
     pub(crate) account: Arc<Account>,
+    /// Its ChatGPT account id, as sent upstream (thinking signatures name it).
+    pub(crate) account_id: String,
     /// Two or more accounts are signed in: the answer names the account.
     pub(crate) multi: bool,
     /// Where the encrypted reasoning of this answer is attributed to its account
     /// (with two or more accounts).
     pub(crate) origins: Option<Arc<Origins>>,
-    /// Reasoning items another account issued, dropped from this request.
-    pub(crate) dropped_reasoning: usize,
+    /// What names the reasoning items another account issued, dropped from this
+    /// request (one entry per item).
+    pub(crate) dropped_reasoning: Vec<&'static str>,
     /// Held while the upstream request is open.
     pub(crate) _in_flight: CountGuard,
 }
@@ -89,11 +92,13 @@ pub(crate) fn plan(
 /// Sends a prepared body upstream and waits for the first meaningful event, on the
 /// planned accounts in turn: before the first byte, a failure that is the
 /// account's own (usage limit, rejected login, backend down after the retries)
-/// moves the request to the next candidate.
+/// moves the request to the next candidate. `hints` name the accounts that issued
+/// reasoning the client sent back inside a signature.
 pub(crate) async fn open(
     state: &Arc<AppState>,
     plan: Plan,
     body: Bytes,
+    hints: &[Hint],
     client_headers: &HeaderMap,
 ) -> Result<OpenStream, ApiError> {
     let mut candidates = plan.candidates.iter().peekable();
@@ -102,11 +107,14 @@ pub(crate) async fn open(
         // Another account's encrypted reasoning would fail the turn: drop it.
         let stripped = plan
             .multi
-            .then(|| state.accounts.origins.strip_foreign(&body, &account.name))
+            .then(|| {
+                let origins = &state.accounts.origins;
+                origins.strip_foreign(&body, &account.name, hints)
+            })
             .flatten();
         let (attempt_body, dropped) = match stripped {
-            Some((b, n)) => (b, n),
-            None => (body.clone(), 0),
+            Some((b, names)) => (b, names),
+            None => (body.clone(), Vec::new()),
         };
         let headers = if plan.multi {
             state.accounts.headers_for(account, client_headers)
@@ -121,6 +129,8 @@ pub(crate) async fn open(
                 state.accounts.answered(&plan, account, &open.headers);
                 return Ok(open);
             }
+            // The answer names the account that gave it (docs/architecture.md#accounts).
+            Err(e) if plan.multi => e.with_account(&account.name),
             Err(e) => e,
         };
         let reason = failover_reason(&error);
@@ -146,7 +156,7 @@ pub(crate) async fn open(
                 quota.extend(state.accounts.benched_quota_errors());
                 let first = quota
                     .into_iter()
-                    .min_by_key(|e| e.retry_after.unwrap_or(u64::MAX));
+                    .min_by_key(|e| e.retry_after.unwrap_or(u32::MAX));
                 return Err(first.unwrap_or(error));
             }
             None => return Err(error),
@@ -179,7 +189,10 @@ async fn open_on(
             .await;
         let failure = match result {
             Ok(stream) => match first_meaningful(state, account, stream, in_flight).await {
-                Ok(open) => return Ok(open),
+                Ok(mut open) => {
+                    open.account_id = access.account_id.clone();
+                    return Ok(open);
+                }
                 Err(Early::Api(e)) => return Err(e),
                 Err(Early::Upstream(e)) => e,
             },
@@ -251,9 +264,10 @@ async fn first_meaningful(
                 rest: stream,
                 recent_items: state.recent_items.clone(),
                 account: Arc::clone(account),
+                account_id: String::new(),
                 multi: false,
                 origins: None,
-                dropped_reasoning: 0,
+                dropped_reasoning: Vec::new(),
                 _in_flight: in_flight,
             });
         }

@@ -9,7 +9,9 @@ use serde_json::Value;
 use super::failure::map_upstream_error;
 use crate::server::AppState;
 use crate::server::error::ApiError;
-use crate::translate::{TranslateOptions, UpstreamRequest, ignored_parameters_header};
+use crate::translate::{
+    SignedReasoning, TranslateOptions, UpstreamRequest, ignored_parameters_header,
+};
 use crate::upstream::models::Resolution;
 
 /// A request ready to be sent upstream.
@@ -22,6 +24,8 @@ pub(crate) struct UpstreamBody {
     pub(crate) requested_model: String,
     /// The `x-airelays-ignored-parameters` header, when something was removed.
     pub(crate) ignored: Option<HeaderValue>,
+    /// Reasoning sent back inside signatures that name their account.
+    pub(crate) signed_reasoning: Vec<SignedReasoning>,
 }
 
 /// The relay settings translation depends on.
@@ -83,5 +87,6 @@ pub(crate) async fn upstream_body(
         model,
         requested_model: prepared.model,
         ignored,
+        signed_reasoning: prepared.signed_reasoning,
     })
 }

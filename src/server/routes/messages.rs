@@ -19,7 +19,7 @@ use crate::server::relay::{fetch_catalogue, relay_in, translate_options};
 use crate::server::tokenizer;
 use crate::translate::messages::count::{ATTACHMENT_TOKEN_ESTIMATE, count_request};
 use crate::translate::messages::models::{self, Alias, AliasRule, CatalogueModel};
-use crate::translate::messages::{self as dialect, Messages, MessagesContext, MessagesOptions};
+use crate::translate::messages::{Messages, MessagesContext, MessagesOptions};
 
 /// `POST /v1/messages` (any query string, e.g. Claude Code's `?beta=true`).
 pub(crate) async fn create(state: &Arc<AppState>, req: Request<Incoming>, pass: Pass) -> Answer {
@@ -38,8 +38,9 @@ pub(crate) async fn count_tokens(state: &Arc<AppState>, req: Request<Incoming>) 
     let context = context(state, &parts.headers).await;
     let state = Arc::clone(state);
     let counted = tokio::task::spawn_blocking(move || {
+        let tags: Vec<&str> = context.account_tags.iter().map(String::as_str).collect();
         let options = MessagesOptions {
-            account_tag: &context.account_tag,
+            account_tags: &tags,
             session: context.session.as_deref(),
             agent: context.agent.as_deref(),
         };
@@ -128,12 +129,16 @@ async fn context(state: &AppState, headers: &HeaderMap) -> MessagesContext {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let account_tag = state.credentials.status().account_id.map_or_else(
-        || dialect::DEFAULT_ACCOUNT_TAG.to_owned(),
-        |id| dialect::account_tag(&id),
-    );
+    // Every signed-in account's signatures are accepted; the relay drops those of
+    // another account than the one the request runs on (docs/architecture.md#accounts).
+    let account_tags = state
+        .accounts
+        .signature_tags()
+        .into_iter()
+        .map(|(tag, _)| tag)
+        .collect();
     MessagesContext {
-        account_tag,
+        account_tags,
         session: header("x-claude-code-session-id"),
         agent: header("x-claude-code-agent-id"),
         aliases,

@@ -1,7 +1,8 @@
 //! `POST /v1/relay/test`: the "Test" button for tools and dashboards. Runs the
 //! non-live checks of `airelays doctor` that concern the relay and the upstream
-//! (docs/doctor-json.md), from inside the running relay, reads the plan's usage on
-//! demand, and answers the doctor's JSON report.
+//! (docs/doctor-json.md) — for every signed-in account — from inside the running
+//! relay, reads every account's plan usage on demand, and answers the doctor's
+//! JSON report.
 
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use crate::server::AppState;
 /// Runs the checks; the answer is 200 with `{"ok","checks"}` whatever they find.
 pub(crate) async fn post(state: &Arc<AppState>) -> Answer {
     let mut checks = doctor::relay_checks(&state.paths, &state.config).await;
-    state.usage.poll(state).await;
+    crate::server::usage::poll_accounts(state).await;
     checks.push(usage_check(state));
     let report = serde_json::to_value(Report::of(checks)).unwrap_or_default();
     Ok(json_response(StatusCode::OK, &report))

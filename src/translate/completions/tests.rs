@@ -31,6 +31,7 @@ fn answer() -> AnswerContext {
         model: "gpt-5.5".into(),
         created: 1_700_000_000,
         nonce: [3; 32],
+        account_tag: None,
     }
 }
 

@@ -11,7 +11,8 @@
 
 use serde_json::{Map, Value};
 
-use super::verify_signature;
+use super::signature_parts;
+use crate::translate::{SignedReasoning, reasoning_digest};
 use crate::translate::{TranslateError, json_kind, message_item};
 
 /// The role of the message being translated.
@@ -59,21 +60,25 @@ impl Role {
 /// The input items of a conversation, built message by message.
 #[derive(Debug)]
 pub(super) struct Conversation<'a> {
-    account_tag: &'a str,
+    /// The tags of the accounts whose signatures are accepted.
+    account_tags: &'a [&'a str],
     /// The upstream `input`.
     pub(super) input: Vec<Value>,
     /// What was dropped, for `x-airelays-ignored-parameters`.
     pub(super) dropped: Vec<String>,
+    /// The reasoning items built from signatures, and the account each names.
+    pub(super) signed: Vec<SignedReasoning>,
     /// Parts of the message being built.
     parts: Vec<Value>,
 }
 
 impl<'a> Conversation<'a> {
-    pub(super) fn new(account_tag: &'a str) -> Self {
+    pub(super) fn new(account_tags: &'a [&'a str]) -> Self {
         Conversation {
-            account_tag,
+            account_tags,
             input: Vec::new(),
             dropped: Vec::new(),
+            signed: Vec::new(),
             parts: Vec::new(),
         }
     }
@@ -231,18 +236,26 @@ impl<'a> Conversation<'a> {
     }
 
     /// `thinking` / `redacted_thinking` → a `reasoning` item when the relay
-    /// issued its signature for this account, else dropped and disclosed.
+    /// issued its signature for one of the accepted accounts (remembered, so the
+    /// relay can drop it on another account), else dropped and disclosed.
     fn thinking(&mut self, role: Role, kind: &str, mut block: Map<String, Value>) {
-        let signature_field = if kind == "thinking" {
-            "signature"
+        let (signature_field, parameter) = if kind == "thinking" {
+            ("signature", "content.thinking")
         } else {
-            "data"
+            ("data", "content.redacted_thinking")
         };
         let signature = take_text(&mut block, signature_field);
-        let Some(encrypted) = verify_signature(&signature, self.account_tag) else {
+        let accepted =
+            signature_parts(&signature).filter(|(tag, _)| self.account_tags.contains(tag));
+        let Some((tag, encrypted)) = accepted else {
             self.drop_block(kind);
             return;
         };
+        self.signed.push(SignedReasoning {
+            digest: reasoning_digest(encrypted),
+            account_tag: tag.to_owned(),
+            parameter,
+        });
         let thinking = take_text(&mut block, "thinking");
         let summary = if thinking.is_empty() {
             Vec::new()

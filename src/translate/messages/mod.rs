@@ -18,12 +18,17 @@
 //! ```
 //!
 //! `airelays1` names the format; the account tag ([`account_tag`], `[A-Za-z0-9_-]`,
-//! no dot) names the ChatGPT account whose backend issued the blob, because
-//! another account's backend cannot decrypt it and would fail the whole turn. A
-//! thinking block whose signature lacks the prefix (a real Anthropic signature,
-//! from a session resumed across base URLs) or names another account is dropped
-//! and disclosed in `x-airelays-ignored-parameters` as `content.thinking` (or
-//! `content.redacted_thinking`), never sent upstream.
+//! no dot) names the ChatGPT account whose backend issued the blob (the account
+//! that answered: [`AnswerContext::account_tag`]), because another account's
+//! backend cannot decrypt it and would fail the whole turn. A thinking block whose
+//! signature lacks the prefix (a real Anthropic signature, from a session resumed
+//! across base URLs) or names an account that is not signed in is dropped and
+//! disclosed in `x-airelays-ignored-parameters` as `content.thinking` (or
+//! `content.redacted_thinking`), never sent upstream. One that names another
+//! signed-in account becomes a reasoning item listed in
+//! [`crate::translate::UpstreamRequest::signed_reasoning`]: the relay drops it
+//! (disclosed the same way) when the request runs on another account than the
+//! one the signature names.
 //!
 //! ## Effort
 //!
@@ -60,8 +65,7 @@ use super::dialect::{AnswerContext, Dialect, Prepared, id_suffix};
 use super::{TranslateError, TranslateOptions};
 pub use stream::MessagesStream;
 
-/// The account tag signatures carry until the relay knows the account
-/// (the lead passes [`account_tag`] of the signed-in account).
+/// The account tag of signatures issued without a known ChatGPT account id.
 pub const DEFAULT_ACCOUNT_TAG: &str = "default";
 
 /// The prefix of every thinking signature the relay issues.
@@ -70,8 +74,9 @@ pub const SIGNATURE_PREFIX: &str = "airelays1.";
 /// Per-request settings of the Messages dialect that do not come from the body.
 #[derive(Debug, Clone, Copy)]
 pub struct MessagesOptions<'a> {
-    /// The account tag thinking signatures are issued and accepted for.
-    pub account_tag: &'a str,
+    /// The account tags whose thinking signatures are accepted (every signed-in
+    /// account's); the first is the one issued when the answer names none.
+    pub account_tags: &'a [&'a str],
     /// The `X-Claude-Code-Session-Id` header; wins over `metadata.user_id`.
     pub session: Option<&'a str>,
     /// The `X-Claude-Code-Agent-Id` header.
@@ -81,7 +86,7 @@ pub struct MessagesOptions<'a> {
 impl Default for MessagesOptions<'_> {
     fn default() -> Self {
         MessagesOptions {
-            account_tag: DEFAULT_ACCOUNT_TAG,
+            account_tags: &[DEFAULT_ACCOUNT_TAG],
             session: None,
             agent: None,
         }
@@ -91,8 +96,8 @@ impl Default for MessagesOptions<'_> {
 /// What the `/v1/messages` route knows of a request besides its body.
 #[derive(Debug, Clone, Default)]
 pub struct MessagesContext {
-    /// The account tag thinking signatures are issued and accepted for.
-    pub account_tag: String,
+    /// The account tags whose thinking signatures are accepted.
+    pub account_tags: Vec<String>,
     /// The `X-Claude-Code-Session-Id` header.
     pub session: Option<String>,
     /// The `X-Claude-Code-Agent-Id` header.
@@ -111,7 +116,8 @@ pub struct Messages {
     /// The client asked for thinking (`enabled` or `adaptive`): answers carry
     /// thinking blocks.
     thinking: bool,
-    /// The account tag of the signatures the answer issues.
+    /// The account tag of the signatures the answer issues, unless the answer
+    /// names the account that gave it.
     account_tag: String,
     /// A rough count of the request's input tokens, for `message_start`.
     input_estimate: u64,
@@ -132,7 +138,12 @@ impl Messages {
             dialect: Messages {
                 requested_model: None,
                 thinking: translated.thinking,
-                account_tag: messages.account_tag.to_owned(),
+                account_tag: messages
+                    .account_tags
+                    .first()
+                    .copied()
+                    .unwrap_or(DEFAULT_ACCOUNT_TAG)
+                    .to_owned(),
                 input_estimate,
             },
         })
@@ -164,8 +175,9 @@ impl Dialect for Messages {
         opts: &TranslateOptions<'_>,
         context: MessagesContext,
     ) -> Result<Prepared<Self>, TranslateError> {
+        let tags: Vec<&str> = context.account_tags.iter().map(String::as_str).collect();
         let options = MessagesOptions {
-            account_tag: &context.account_tag,
+            account_tags: &tags,
             session: context.session.as_deref(),
             agent: context.agent.as_deref(),
         };
@@ -184,7 +196,7 @@ impl Dialect for Messages {
             self.requested_model
                 .as_deref()
                 .unwrap_or(&answer.requested_model),
-            self.account_tag,
+            answer.account_tag.clone().unwrap_or(self.account_tag),
             self.thinking,
             self.input_estimate,
         )
@@ -199,7 +211,7 @@ impl Dialect for Messages {
                     .requested_model
                     .as_deref()
                     .unwrap_or(&answer.requested_model),
-                account_tag: &self.account_tag,
+                account_tag: answer.account_tag.as_deref().unwrap_or(&self.account_tag),
                 thinking: self.thinking,
             },
         )
@@ -213,6 +225,15 @@ pub fn account_tag(account_id: &str) -> String {
     hex_prefix(&digest, 12)
 }
 
+/// The tag of the account whose id is `account_id`; [`DEFAULT_ACCOUNT_TAG`] when
+/// the id is not known.
+pub fn tag_for(account_id: Option<&str>) -> String {
+    match account_id {
+        Some(id) if !id.is_empty() => account_tag(id),
+        _ => DEFAULT_ACCOUNT_TAG.to_owned(),
+    }
+}
+
 /// The signature carrying a reasoning item's encrypted content.
 pub fn sign(account_tag: &str, encrypted_content: &str) -> String {
     format!("{SIGNATURE_PREFIX}{account_tag}.{encrypted_content}")
@@ -221,9 +242,17 @@ pub fn sign(account_tag: &str, encrypted_content: &str) -> String {
 /// The encrypted content of a signature this relay issued for `account_tag`;
 /// `None` for any other signature (foreign, another account, or empty content).
 pub fn verify_signature<'s>(signature: &'s str, account_tag: &str) -> Option<&'s str> {
+    signature_parts(signature)
+        .filter(|(tag, _)| *tag == account_tag)
+        .map(|(_, content)| content)
+}
+
+/// The account tag and encrypted content of a signature this relay issued (for
+/// any account); `None` for a foreign signature or empty content.
+pub fn signature_parts(signature: &str) -> Option<(&str, &str)> {
     let rest = signature.strip_prefix(SIGNATURE_PREFIX)?;
     let (tag, content) = rest.split_once('.')?;
-    (tag == account_tag && !content.is_empty()).then_some(content)
+    (!content.is_empty()).then_some((tag, content))
 }
 
 /// A stable `prompt_cache_key` for a Claude Code session (and agent, and model):

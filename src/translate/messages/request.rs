@@ -76,7 +76,7 @@ pub fn translate(
         }
         Some(_) => return Err(TranslateError::invalid_type("messages", "an array")),
     };
-    let mut conversation = Conversation::new(messages.account_tag);
+    let mut conversation = Conversation::new(messages.account_tags);
     conversation.translate(messages_value)?;
     let instructions = system_text(fields.system.take())?;
     let mut upstream = Map::with_capacity(16);
@@ -105,6 +105,7 @@ pub fn translate(
             model,
             client_stream: fields.client_stream,
             ignored_parameters: dedup(fields.ignored),
+            signed_reasoning: conversation.signed,
         },
         thinking: fields.reasoning.thinking,
     })

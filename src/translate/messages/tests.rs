@@ -429,8 +429,9 @@ fn signatures_round_trip_only_for_this_account() {
     assert_ne!(tag, account_tag("acc-124"));
     let body = json!({"model":"m","messages":[{"role":"assistant","content":[
         {"type":"redacted_thinking","data":sign(&tag, "enc")}]}]});
+    let tags = [tag.as_str()];
     let ours = MessagesOptions {
-        account_tag: &tag,
+        account_tags: &tags,
         ..MessagesOptions::default()
     };
     let p = Messages::prepare_with(body.to_string().as_bytes(), &opts(), &ours).ok();
@@ -537,6 +538,7 @@ fn answer() -> AnswerContext {
         model: "gpt-5.5".into(),
         created: 1_700_000_000,
         nonce: [5; 32],
+        account_tag: None,
     }
 }
 
@@ -572,6 +574,77 @@ fn non_streamed_message_with_thinking_text_and_usage() {
     );
     let message = dialect(false).finish(assembled(SSE_TEXT_REASONING), &answer());
     assert_eq!(message["content"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn answers_sign_with_the_account_that_answered() {
+    use crate::translate::fixtures::SSE_TEXT_REASONING;
+    let work = AnswerContext {
+        account_tag: Some("0123456789ab".into()),
+        ..answer()
+    };
+    let signed = "airelays1.0123456789ab.gAAAAABoQ2VuY3J5cHRlZC1ibG9i";
+    let message = dialect(true).finish(assembled(SSE_TEXT_REASONING), &work);
+    assert_eq!(message["content"][0]["signature"], signed);
+    use crate::translate::stream::{StreamOut, StreamTranslator};
+    let mut stream = dialect(true).stream(&work);
+    let mut bytes = Vec::new();
+    for event in crate::translate::fixtures::upstream_events(SSE_TEXT_REASONING) {
+        let mut out = StreamOut::Empty;
+        stream.on_event(&event, &mut out);
+        bytes.extend_from_slice(&out.into_bytes().unwrap_or_default());
+    }
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.contains(signed), "{text}");
+}
+
+#[test]
+fn signatures_of_every_accepted_account_become_reasoning_it_is_remembered_by() {
+    let home = account_tag("acc-home");
+    let work = account_tag("acc-work");
+    let body = json!({"model":"m","messages":[
+        {"role":"user","content":"hi"},
+        {"role":"assistant","content":[
+            {"type":"thinking","thinking":"a","signature":sign(&home, "enc-home")},
+            {"type":"redacted_thinking","data":sign(&work, "enc-work")},
+            {"type":"thinking","thinking":"b","signature":sign("gone00000000", "enc-gone")},
+            {"type":"text","text":"hello"}]}]});
+    let tags = [home.as_str(), work.as_str()];
+    let options = MessagesOptions {
+        account_tags: &tags,
+        ..MessagesOptions::default()
+    };
+    let p = Messages::prepare_with(body.to_string().as_bytes(), &opts(), &options).unwrap();
+    let text = p.upstream.body["input"].to_string();
+    assert!(
+        text.contains("enc-home") && text.contains("enc-work"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("enc-gone"),
+        "an account not signed in: dropped"
+    );
+    assert_eq!(p.upstream.ignored_parameters, ["content.thinking"]);
+    let signed: Vec<(&str, &str)> = p
+        .upstream
+        .signed_reasoning
+        .iter()
+        .map(|s| (s.account_tag.as_str(), s.parameter))
+        .collect();
+    assert_eq!(
+        signed,
+        [
+            (home.as_str(), "content.thinking"),
+            (work.as_str(), "content.redacted_thinking")
+        ]
+    );
+    assert_eq!(
+        p.upstream.signed_reasoning[0].digest,
+        crate::translate::reasoning_digest("enc-home")
+    );
+    assert_eq!(tag_for(Some("acc-home")), home);
+    assert_eq!(tag_for(Some("")), DEFAULT_ACCOUNT_TAG);
+    assert_eq!(tag_for(None), DEFAULT_ACCOUNT_TAG);
 }
 
 #[test]

@@ -579,6 +579,7 @@ fn answer() -> AnswerContext {
         model: "gpt-5.5".into(),
         created: 1_700_000_000,
         nonce: [1; 32],
+        account_tag: None,
     }
 }
 

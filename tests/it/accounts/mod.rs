@@ -3,6 +3,7 @@
 //! byte on a usage limit, benching until the reset, pins, one refresh per account,
 //! and removal while streaming.
 
+mod reasoning;
 mod settings;
 
 use std::time::Duration;
@@ -107,14 +108,19 @@ async fn ordered_fails_over_on_a_usage_limit_and_returns_after_the_reset() {
     );
     assert_eq!(calls(&r, &work()), work_before + 2);
 
-    // A request pinned to the benched account gets its real 429.
-    let (retry, body) = expect_error(
-        r.post("/v1/responses", &text_request("hi", false))
-            .header("x-airelays-account", "default"),
-        429,
-        "usage_limit_reached",
-    )
-    .await;
+    // A request pinned to the benched account gets its real 429, naming it.
+    let pinned = r
+        .post("/v1/responses", &text_request("hi", false))
+        .header("x-airelays-account", "default")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pinned.headers()["x-airelays-account"], "default");
+    let (status, retry, body) = error_of(pinned).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("usage_limit_reached"))
+    );
     assert!(retry.is_some(), "{body}");
 
     // After the mock's reset time the first account is used again.
@@ -131,14 +137,15 @@ async fn all_accounts_out_of_quota_answer_the_first_reset() {
     let state = r.mock().state();
     state.set_usage_limited(&home().account_id, Some(Duration::from_secs(300)));
     state.set_usage_limited(&work().account_id, Some(Duration::from_secs(600)));
-    // The request fails over once and gets the real error of the last account.
-    let (status, retry, body) = error_of(
-        r.post("/v1/responses", &text_request("hi", false))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    // The request fails over once and gets the real error of the account that
+    // resets first, which the answer names.
+    let resp = r
+        .post("/v1/responses", &text_request("hi", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-airelays-account"], "default");
+    let (status, retry, body) = error_of(resp).await;
     assert_eq!(status, 429, "{body}");
     assert_eq!(body["error"]["code"], "usage_limit_reached");
     let secs: u64 = retry.expect("Retry-After").parse().unwrap();
@@ -166,6 +173,8 @@ async fn an_unknown_pinned_account_is_403() {
         "unknown_account",
     )
     .await;
+    // No account was chosen: the answer names none.
+    assert_eq!(ask(&r, Some("nobody")).await, (403, None));
 }
 
 #[tokio::test]
@@ -573,6 +582,120 @@ async fn doctor_checks_each_account_only_when_there_are_two() {
     let details = accounts["details"].as_array().unwrap();
     assert_eq!(details.len(), 2);
     assert!(details[1].as_str().unwrap().contains("work@example.com"));
+    let find = |report: &[Value], id: &str| report.iter().find(|c| c["id"] == id).cloned();
+    let upstream = find(&report, "accounts_upstream").expect("accounts_upstream");
+    assert_eq!(upstream["status"], "ok", "{upstream}");
+    let line = upstream["details"][0].as_str().unwrap();
+    assert!(
+        line.starts_with("work: ok") && line.contains("work@example.com"),
+        "{line}"
+    );
+    assert!(find(&report, "accounts_live").is_none(), "only with --live");
+}
+
+#[tokio::test]
+async fn doctor_live_checks_every_account() {
+    let sandbox = Sandbox::mocked().await;
+    let init = sandbox.run(&["init", "--json"]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    sandbox.sign_in_account("default", &home()).await;
+    let state = sandbox.mock().state();
+    let live = async || -> Vec<Value> {
+        let out = sandbox
+            .output(sandbox.cmd(&["doctor", "--json", "--live"]))
+            .await;
+        json_of(&out)["checks"].as_array().unwrap().clone()
+    };
+    let single = live().await;
+    assert!(
+        single
+            .iter()
+            .all(|c| c["id"] != "accounts_upstream" && c["id"] != "accounts_live"),
+        "one account: the report is unchanged: {single:?}"
+    );
+
+    sandbox.sign_in_account("work", &work()).await;
+    let (refreshes, answers) = (
+        state.refresh_calls_for(&work().account_id),
+        state.responses_calls_for(&work().account_id),
+    );
+    let report = live().await;
+    let find = |id: &str| report.iter().find(|c| c["id"] == id).cloned().unwrap();
+    assert_eq!(find("accounts_upstream")["status"], "ok");
+    let probe = find("accounts_live");
+    assert_eq!(probe["status"], "ok", "{probe}");
+    assert!(
+        probe["details"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("work: ok"),
+        "{probe}"
+    );
+    // The work account's own refresh token and backend were used.
+    assert_eq!(state.refresh_calls_for(&work().account_id), refreshes + 1);
+    assert_eq!(state.responses_calls_for(&work().account_id), answers + 1);
+    sandbox.assert_no_refresh_token_reused();
+
+    // Its backend refuses it: a warning naming it, with the login to run.
+    state.set_account_rejected(&work().account_id, true);
+    let report = live().await;
+    let probe = report
+        .iter()
+        .find(|c| c["id"] == "accounts_live")
+        .cloned()
+        .unwrap();
+    assert_eq!(probe["status"], "warn", "{probe}");
+    assert!(
+        probe["summary"].as_str().unwrap().contains("work"),
+        "{probe}"
+    );
+    assert!(
+        probe["hint"]
+            .as_str()
+            .unwrap()
+            .contains("airelays login --account work"),
+        "{probe}"
+    );
+}
+
+#[tokio::test]
+async fn the_relay_test_checks_every_account() {
+    let r = two_accounts().await;
+    let report: Value = r
+        .post("/v1/relay/test", &serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "config",
+            "relay_token",
+            "credential_store",
+            "signed_in",
+            "clock_skew",
+            "upstream",
+            "accounts_upstream",
+            "usage"
+        ]
+    );
+    let accounts = &report["checks"][6];
+    assert_eq!(accounts["status"], "ok", "{accounts}");
+    let line = accounts["details"][0].as_str().unwrap();
+    assert!(
+        line.starts_with("work: ok") && line.contains("work@example.com"),
+        "{line}"
+    );
+    assert_eq!(report["ok"], true, "{report:#}");
 }
 
 #[tokio::test]
@@ -593,8 +716,8 @@ async fn a_rejected_login_or_a_failing_backend_benches_for_the_cooldown() {
     for _ in 0..2 {
         state.push_fault_for(&work().account_id, airelays_mock::Fault::Status500);
     }
-    let (status, _) = ask(&r, None).await;
-    assert_eq!(status, 502);
+    // The error answer names the account that gave it.
+    assert_eq!(ask(&r, None).await, (502, Some("work".into())));
     assert_eq!(ask(&r, None).await, (200, Some("work".into())));
     assert_eq!(
         r.relay_status().await["accounts"][1]["benched"],
@@ -627,12 +750,18 @@ async fn the_quota_guard_skips_a_full_account_and_refuses_only_when_all_are() {
     })
     .await;
     assert!(refused);
-    expect_error(
-        r.post("/v1/responses", &text_request("hi", false)),
-        429,
-        "usage_guard",
-    )
-    .await;
+    // Every account is over: the refusal is the first one's, and names it.
+    let resp = r
+        .post("/v1/responses", &text_request("hi", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-airelays-account"], "default");
+    let (status, _, body) = error_of(resp).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("usage_guard"))
+    );
 }
 
 #[tokio::test]
@@ -671,4 +800,122 @@ async fn a_turn_state_goes_only_to_the_account_that_issued_it() {
         None,
         "another account's routing token is not sent"
     );
+}
+
+/// The used percents of the windows of a usage snapshot.
+fn used_percents(snapshot: &Value) -> Vec<f64> {
+    snapshot["windows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w["used_percent"].as_f64())
+        .collect()
+}
+
+#[tokio::test]
+async fn each_accounts_usage_snapshot_is_saved_in_its_own_file_and_read_at_start() {
+    let mut r = two_accounts().await;
+    let state = std::sync::Arc::clone(r.mock().state());
+    state.set_weekly_used_for(&work().account_id, Some(37));
+    assert_eq!(ask(&r, Some("work")).await, (200, Some("work".into())));
+    let work_file = account_paths(&r.sandbox.paths(), "work")
+        .data_dir
+        .join("usage.json");
+    let saved = eventually(PATIENCE, async || {
+        std::fs::read(&work_file)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .is_some_and(|s| used_percents(&s).contains(&37.0))
+    })
+    .await;
+    assert!(saved, "the work account's snapshot was never saved");
+    assert_eq!(mode(&work_file), 0o600);
+    // The default account keeps today's file.
+    assert!(r.sandbox.data_dir().join("usage.json").exists());
+
+    // `status` (local: no relay runs) shows each account's own snapshot.
+    assert_eq!(r.terminate(), Some(0));
+    let local = r.sandbox.status_json().await;
+    assert!(
+        used_percents(&local["accounts"][1]["usage"]).contains(&37.0),
+        "{local}"
+    );
+    assert!(!used_percents(&local["accounts"][0]["usage"]).contains(&37.0));
+
+    // The next start reads it back: the usage endpoint fails and no request runs
+    // on `work`, so the figures can only come from the file.
+    state.set_usage_failure(true);
+    r.spawn();
+    let mut live = Value::Null;
+    let restored = eventually(PATIENCE, async || {
+        live = r.relay_status().await;
+        used_percents(&live["accounts"][1]["usage"]).contains(&37.0)
+    })
+    .await;
+    assert!(restored, "{live}");
+
+    // Removing the account removes its file and directory.
+    let out = r
+        .sandbox
+        .output(r.sandbox.cmd(&["accounts", "remove", "work"]))
+        .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!work_file.parent().unwrap().exists());
+}
+
+/// What the committed bash completion offers for `words` (the last one is being
+/// typed), with this build's `airelays` first on `PATH`.
+fn bash_completion(sandbox: &Sandbox, words: &[&str]) -> Vec<String> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/completions/airelays.bash");
+    let bin_dir = std::path::Path::new(BIN).parent().unwrap();
+    let base = sandbox.cmd(&[]);
+    let mut bash = std::process::Command::new("bash");
+    for (k, v) in base.get_envs() {
+        match v {
+            Some(v) => bash.env(k, v),
+            None => bash.env_remove(k),
+        };
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    bash.env("PATH", format!("{}:{path}", bin_dir.display()));
+    let cword = words.len() - 1;
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "source '{script}'; COMP_WORDS=({}); COMP_CWORD={cword}; _airelays airelays '{}' '{}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        quoted.join(" "),
+        words[cword],
+        words[cword - 1],
+    );
+    let out = bash.arg("-c").arg(program).output().expect("run bash");
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).lines().map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn bash_completes_account_names_for_account_and_accounts_remove() {
+    let sandbox = Sandbox::mocked().await;
+    sandbox.sign_in_account("default", &home()).await;
+    sandbox.sign_in_account("work", &work()).await;
+    assert_eq!(
+        stdout(&sandbox.run(&["accounts", "--names"])),
+        "default\nwork\n"
+    );
+    let complete = |words: &[&str]| bash_completion(&sandbox, words);
+    assert_eq!(
+        complete(&["airelays", "login", "--account", ""]),
+        ["default", "work"]
+    );
+    assert_eq!(
+        complete(&["airelays", "logout", "--account", "w"]),
+        ["work"]
+    );
+    assert_eq!(
+        complete(&["airelays", "accounts", "remove", "d"]),
+        ["default"]
+    );
+    assert!(
+        complete(&["airelays", "accounts", "remove", "--j"]).contains(&"--json".to_owned()),
+        "options still complete after a -"
+    );
+    assert!(complete(&["airelays", "login", "--acc"]).contains(&"--account".to_owned()));
 }

@@ -320,6 +320,7 @@ fn every_transcript_keeps_the_grammar_and_matches_the_non_streamed_answer() {
         model: "gpt-5.5".into(),
         created: 0,
         nonce: [1; 32],
+        account_tag: None,
     };
     for transcript in fixtures::TRANSCRIPTS {
         for thinking in [false, true] {
@@ -593,6 +594,7 @@ proptest::proptest! {
             model: "m".into(),
             created: 0,
             nonce: [0; 32],
+            account_tag: None,
         };
         let whole = dialect.finish(response, &answer);
         proptest::prop_assert_eq!(sorted(&streamed["content"]), sorted(&whole["content"]));
