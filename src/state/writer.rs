@@ -79,7 +79,7 @@ const BATCH: usize = super::QUEUE_JOBS / 2;
 
 /// The writer writes in the relay's pauses: it gathers responses until none
 /// has arrived for this long (docs/architecture.md, "The state store")...
-const QUIET: Duration = Duration::from_millis(2);
+const QUIET: Duration = Duration::from_millis(10);
 
 /// ...or until the oldest has waited this long (a `kill -9` loses at most
 /// this much, and what queued behind it), or half the queue is taken. Until
