@@ -14,6 +14,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
@@ -25,8 +26,10 @@ pub(crate) struct RecentItems {
 }
 
 struct Inner {
-    /// id → (insertion number, item without its id, size in bytes).
-    by_id: HashMap<String, (u64, Value, usize)>,
+    /// id → (insertion number, the item's JSON text as the backend sent it, size
+    /// in bytes). Kept as text: an item is parsed only when a reference asks for
+    /// it, which most never are.
+    by_id: HashMap<String, (u64, Bytes, usize)>,
     /// Insertion order, oldest first; an entry whose number no longer matches
     /// `by_id` was replaced and is skipped.
     order: VecDeque<(u64, String)>,
@@ -52,39 +55,22 @@ impl RecentItems {
         }
     }
 
-    /// Remembers the item of a `response.output_item.done` event; other events and
-    /// items without an id are ignored.
-    pub(crate) fn observe_event(&self, event: &Value) {
-        if event.get("type").and_then(Value::as_str) == Some("response.output_item.done")
-            && let Some(item) = event.get("item")
-        {
-            self.remember(item);
-        }
-    }
-
-    /// Remembers one output item under its `id`, evicting the oldest items beyond
-    /// the capacity. The stored copy has no `id`: the backend keeps no items, and
-    /// Codex, its own client, never sends ids back.
-    pub(crate) fn remember(&self, item: &Value) {
-        let Some(mut fields) = item.as_object().cloned() else {
-            return;
-        };
-        let Some(Value::String(id)) = fields.remove("id") else {
-            return;
-        };
-        let item = Value::Object(fields);
-        let size = id.len() + serde_json::to_string(&item).map_or(0, |s| s.len());
+    /// Remembers one output item under its `id`, as its JSON text (`raw`, the
+    /// item with its id), evicting the oldest items beyond the capacity.
+    pub(crate) fn remember_raw(&self, id: &str, raw: &str) {
+        let size = raw.len();
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if size > inner.capacity {
             return;
         }
         let n = inner.next;
         inner.next += 1;
-        if let Some((_, _, old)) = inner.by_id.insert(id.clone(), (n, item, size)) {
+        let text = Bytes::copy_from_slice(raw.as_bytes());
+        if let Some((_, _, old)) = inner.by_id.insert(id.to_owned(), (n, text, size)) {
             inner.bytes -= old;
         }
         inner.bytes += size;
-        inner.order.push_back((n, id));
+        inner.order.push_back((n, id.to_owned()));
         while inner.bytes > inner.capacity {
             let Some((n, id)) = inner.order.pop_front() else {
                 break;
@@ -97,10 +83,26 @@ impl RecentItems {
         }
     }
 
-    /// The remembered item `id` (without its id).
+    /// Remembers one output item (a JSON object with an `id`).
+    #[cfg(test)]
+    pub(crate) fn remember(&self, item: &Value) {
+        if let Some(id) = item.get("id").and_then(Value::as_str) {
+            self.remember_raw(id, &item.to_string());
+        }
+    }
+
+    /// The remembered item `id`, without its id: the backend keeps no items, and
+    /// Codex, its own client, never sends ids back.
     pub(crate) fn get(&self, id: &str) -> Option<Value> {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.by_id.get(id).map(|(_, item, _)| item.clone())
+        let text = {
+            let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            inner.by_id.get(id).map(|(_, text, _)| text.clone())?
+        };
+        let mut item: Value = serde_json::from_slice(&text).ok()?;
+        if let Value::Object(fields) = &mut item {
+            fields.shift_remove("id");
+        }
+        Some(item)
     }
 
     /// The number of `item_reference`s in `body["input"]`.
@@ -178,6 +180,19 @@ mod tests {
         json!({"type": "response.output_item.done", "output_index": 0, "item": item})
     }
 
+    /// What the relay does with an upstream event as it passes.
+    fn observe(items: &RecentItems, event: &Value) {
+        let data = bytes::Bytes::from(event.to_string());
+        let event = crate::upstream::events::UpstreamEvent::new(crate::upstream::sse::SseEvent {
+            event: event["type"].as_str().map(str::to_owned),
+            raw: data.clone(),
+            data,
+        });
+        if let Some((id, raw)) = event.done_item() {
+            items.remember_raw(&id, raw);
+        }
+    }
+
     fn body(input: Value) -> Map<String, Value> {
         json!({"model": "gpt-5.5", "input": input})
             .as_object()
@@ -190,9 +205,10 @@ mod tests {
         let items = RecentItems::new(RecentItems::DEFAULT_CAPACITY_BYTES);
         let reasoning = json!({"id": "rs_1", "type": "reasoning", "summary": [{"type": "summary_text", "text": "Plan"}], "encrypted_content": "gAAA"});
         let text = json!({"id": "msg_1", "type": "message", "role": "assistant", "status": "completed", "content": [{"type": "output_text", "text": "hi", "annotations": []}]});
-        items.observe_event(&done(reasoning));
-        items.observe_event(&done(text));
-        items.observe_event(
+        observe(&items, &done(reasoning));
+        observe(&items, &done(text));
+        observe(
+            &items,
             &json!({"type": "response.output_text.delta", "item_id": "msg_1", "delta": "x"}),
         );
 
@@ -241,7 +257,7 @@ mod tests {
 
     #[test]
     fn the_oldest_items_are_forgotten_beyond_the_capacity() {
-        let items = RecentItems::new(200);
+        let items = RecentItems::new(260);
         for i in 0..10 {
             items.remember(
                 &json!({"id": format!("msg_{i}"), "type": "message", "content": "x".repeat(40)}),
@@ -251,7 +267,7 @@ mod tests {
         assert!(items.get("msg_0").is_none());
         let inner = items.inner.lock().unwrap();
         assert!(
-            inner.bytes <= 200
+            inner.bytes <= 260
                 && inner.bytes == inner.by_id.values().map(|(_, _, s)| s).sum::<usize>()
         );
         drop(inner);

@@ -57,6 +57,19 @@ impl UpstreamEvent {
             .as_ref()
     }
 
+    /// The finished item of a `response.output_item.done` event: its id and its
+    /// JSON text, read without building a JSON tree (the Responses dialect never
+    /// needs one). `None` for other events and for items without an id.
+    pub fn done_item(&self) -> Option<(Cow<'_, str>, &str)> {
+        if self.kind() != Some(OUTPUT_ITEM_DONE) {
+            return None;
+        }
+        let done: DoneItem<'_> = serde_json::from_slice(&self.sse.data).ok()?;
+        let raw = done.item.get();
+        let ItemId { id } = serde_json::from_str(raw).ok()?;
+        Some((id, raw))
+    }
+
     /// The exact bytes of the event, as the backend sent them.
     pub fn raw(&self) -> &Bytes {
         &self.sse.raw
@@ -94,6 +107,20 @@ impl UpstreamEvent {
             _ => None,
         }
     }
+}
+
+/// The item of a `response.output_item.done` event, as its JSON text.
+#[derive(serde::Deserialize)]
+struct DoneItem<'a> {
+    #[serde(borrow)]
+    item: &'a serde_json::value::RawValue,
+}
+
+/// The id of an item, read without the rest of it.
+#[derive(serde::Deserialize)]
+struct ItemId<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
 }
 
 /// The fields of a `response.output_text.delta` event, borrowed where possible.

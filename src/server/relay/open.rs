@@ -64,13 +64,14 @@ impl OpenStream {
     /// Remembers the output item of an `output_item.done` event for later
     /// `item_reference`s.
     pub(crate) fn observe(&self, event: &UpstreamEvent) {
-        if event.kind() == Some(crate::upstream::events::OUTPUT_ITEM_DONE)
-            && let Some(value) = event.json()
+        if let Some((id, raw)) = event.done_item() {
+            self.recent_items.remember_raw(&id, raw);
+        }
+        if let Some(origins) = &self.origins
+            && event.kind() == Some(crate::upstream::events::OUTPUT_ITEM_DONE)
+            && let Some(item) = event.json().and_then(|v| v.get("item"))
         {
-            self.recent_items.observe_event(value);
-            if let (Some(origins), Some(item)) = (&self.origins, value.get("item")) {
-                origins.observe_item(item, &self.account.name);
-            }
+            origins.observe_item(item, &self.account.name);
         }
     }
 }
@@ -126,7 +127,10 @@ pub(crate) async fn open(
                 open.multi = plan.multi;
                 open.dropped_reasoning = dropped;
                 open.origins = plan.multi.then(|| Arc::clone(&state.accounts.origins));
-                state.accounts.answered(&plan, account, &open.headers);
+                // Affinity matters only when there is another account to move to.
+                if plan.multi {
+                    state.accounts.answered(&plan, account, &open.headers);
+                }
                 return Ok(open);
             }
             // The answer names the account that gave it (docs/architecture.md#accounts).
