@@ -69,11 +69,29 @@ pub(crate) struct PlanUsage {
     pub(crate) changed: tokio::sync::Notify,
     poll: tokio::sync::Mutex<()>,
     last_request: AtomicI64,
+    /// A digest of the last answer's `x-codex-*` headers and the second it came
+    /// in: the same headers within the same second change nothing.
+    last_headers: std::sync::atomic::AtomicU64,
     /// When the usage endpoint was last asked (Unix seconds).
     last_poll: AtomicI64,
     warn_at: u64,
     refuse_at: u64,
     ignore_guard: bool,
+}
+
+/// A digest of the `x-codex-*` usage headers and the current second (never 0);
+/// `x-codex-turn-state`, new on every answer, is not about usage.
+fn headers_digest(headers: &HeaderMap, second: i64) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    second.hash(&mut h);
+    for (name, value) in headers {
+        if name.as_str().starts_with("x-codex-") && name.as_str() != "x-codex-turn-state" {
+            name.as_str().hash(&mut h);
+            value.as_bytes().hash(&mut h);
+        }
+    }
+    h.finish() | 1
 }
 
 fn now() -> i64 {
@@ -123,6 +141,7 @@ impl PlanUsage {
             changed: tokio::sync::Notify::new(),
             poll: tokio::sync::Mutex::new(()),
             last_request: AtomicI64::new(i64::MIN),
+            last_headers: std::sync::atomic::AtomicU64::new(0),
             last_poll: AtomicI64::new(i64::MIN),
             warn_at: config.warn_at_percent,
             refuse_at: config.refuse_at_percent,
@@ -168,6 +187,10 @@ impl PlanUsage {
 
     /// An answer's `x-codex-*` headers, between polls.
     pub(crate) fn record_headers(&self, headers: &HeaderMap) {
+        let digest = headers_digest(headers, now());
+        if self.last_headers.swap(digest, Ordering::Relaxed) == digest {
+            return;
+        }
         if let Some(fresh) = parse::snapshot_from_headers(headers) {
             let merged = parse::merge_headers(self.lock().snapshot.as_ref(), fresh);
             self.set(merged, true);
@@ -461,6 +484,28 @@ mod tests {
             u.check("gpt-5.5", &HeaderMap::new()).is_ok(),
             "the guard is off"
         );
+    }
+
+    #[test]
+    fn the_same_usage_headers_in_the_same_second_are_skipped_and_new_values_are_not() {
+        let u = PlanUsage::new(&config(90, 0), None, false);
+        let answer = |used: &str, turn: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("x-codex-primary-used-percent", used.parse().unwrap());
+            h.insert("x-codex-primary-window-minutes", "300".parse().unwrap());
+            h.insert("x-codex-turn-state", turn.parse().unwrap());
+            h
+        };
+        // Another answer with the same usage (only its turn state differs), in
+        // the same second, is skipped; a new value or a new second is not.
+        let same = headers_digest(&answer("12", "t1"), 5);
+        assert_eq!(same, headers_digest(&answer("12", "t2"), 5));
+        assert_ne!(same, headers_digest(&answer("13", "t1"), 5));
+        assert_ne!(same, headers_digest(&answer("12", "t1"), 6));
+        u.record_headers(&answer("12", "t1"));
+        assert_eq!(u.derived().headers[0].1, "12");
+        u.record_headers(&answer("13", "t3"));
+        assert_eq!(u.derived().headers[0].1, "13");
     }
 
     #[test]
