@@ -15,6 +15,9 @@ use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, WorkerGuard};
 /// Lines held while stderr is not being read (about 150 KiB of typical lines).
 pub(crate) const LOG_QUEUE_LINES: usize = 1024;
 
+/// Bytes of queued lines written at once, at most.
+const WRITE_BYTES: usize = 32 * 1024;
+
 static COUNTER: OnceLock<ErrorCounter> = OnceLock::new();
 
 /// Log lines dropped since start because the log output was not being read.
@@ -23,9 +26,10 @@ pub(crate) fn dropped_log_lines() -> u64 {
 }
 
 /// The output as the writer thread sees it: before each line, a note for the lines
-/// dropped since the last note.
-struct Resuming<W> {
-    out: W,
+/// dropped since the last note. Lines queued together go out in one write: the
+/// writer thread flushes whenever the queue is empty, so no line waits.
+struct Resuming<W: Write> {
+    out: std::io::BufWriter<W>,
     counter: Arc<OnceLock<ErrorCounter>>,
     reported: usize,
 }
@@ -64,7 +68,7 @@ pub(crate) fn file(file: super::log_file::RotatingFile) -> (NonBlocking, WorkerG
 fn non_blocking<W: Write + Send + 'static>(out: W) -> (NonBlocking, WorkerGuard) {
     let shared = Arc::new(OnceLock::new());
     let sink = Resuming {
-        out,
+        out: std::io::BufWriter::with_capacity(WRITE_BYTES, out),
         counter: Arc::clone(&shared),
         reported: 0,
     };
