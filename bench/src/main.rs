@@ -253,7 +253,10 @@ pub struct RelayFigures {
     pub idle_start_kib: u64,
     pub idle_after_kib: u64,
     pub status: stats::Samples,
+    /// `serve` → first `/healthz` with an empty state store (a fresh data dir).
     pub start: stats::Samples,
+    /// The same with the state store the workloads left.
+    pub start_full: stats::Samples,
     /// Size of its release binary (none for AIRelays 0.22).
     pub binary_bytes: Option<u64>,
 }
@@ -523,31 +526,37 @@ async fn bench(args: Args) -> Result<(), String> {
             p.stop(Duration::from_secs(10)).await;
         }
     }
-    phase("start-up: serve → first /healthz");
+    phase("start-up: serve → first /healthz, state store as the workloads left it");
     let start_counts: Vec<usize> = relays
         .iter()
         .map(|r| counts(r, plan.starts, plan.python_starts))
         .collect();
-    let start = turns(&relays, &start_counts, Turn::Start).await?;
+    let start_full = turns(&relays, &start_counts, Turn::Start).await?;
+    phase("start-up: serve → first /healthz, fresh data dir (empty state store)");
+    let fresh = fresh_launchers(&relays, &scratch.0, &mock).await?;
+    let start = turns(&fresh, &start_counts, Turn::Start).await?;
     mock.proc.stop(Duration::from_secs(5)).await;
 
     let figures = relays
         .iter()
         .zip(idle_start.iter().zip(idle_after.iter()))
-        .zip(status.into_iter().zip(start))
+        .zip(status.into_iter().zip(start.into_iter().zip(start_full)))
         .map(
-            |((r, (&idle_start_kib, &idle_after_kib)), (status, start))| RelayFigures {
-                label: r.label,
-                key: r.key,
-                idle_start_kib,
-                idle_after_kib,
-                status,
-                start,
-                binary_bytes: r
-                    .binary
-                    .as_ref()
-                    .and_then(|b| std::fs::metadata(b).ok())
-                    .map(|m| m.len()),
+            |((r, (&idle_start_kib, &idle_after_kib)), (status, (start, start_full)))| {
+                RelayFigures {
+                    label: r.label,
+                    key: r.key,
+                    idle_start_kib,
+                    idle_after_kib,
+                    status,
+                    start,
+                    start_full,
+                    binary_bytes: r
+                        .binary
+                        .as_ref()
+                        .and_then(|b| std::fs::metadata(b).ok())
+                        .map(|m| m.len()),
+                }
             },
         )
         .collect();
@@ -602,6 +611,32 @@ fn upstream_target(
     Target::new(label, addr, pid, true)
         .with_header("authorization", &format!("Bearer {}", mock.access_token))
         .with_header("chatgpt-account-id", &mock.account_id)
+}
+
+/// The relays again, each with a fresh home and data dir (nothing stored yet).
+async fn fresh_launchers(
+    relays: &[Relay],
+    scratch: &std::path::Path,
+    mock: &procs::Mock,
+) -> Result<Vec<Relay>, String> {
+    let mut fresh = Vec::new();
+    for r in relays {
+        let launcher = match &r.binary {
+            Some(b) => {
+                procs::prepare_relay(r.label, b, &scratch.join(format!("{}-fresh", r.key)), mock)
+                    .await?
+            }
+            None => r.launcher.clone(),
+        };
+        fresh.push(Relay {
+            label: r.label,
+            key: r.key,
+            launcher,
+            binary: r.binary.clone(),
+            proc: None,
+        });
+    }
+    Ok(fresh)
 }
 
 /// What [`turns`] times.

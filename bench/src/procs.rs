@@ -249,6 +249,7 @@ impl Mock {
 }
 
 /// How to start one relay (ours or AIRelays 0.22) again and again in the same home.
+#[derive(Clone)]
 pub struct Launcher {
     pub name: &'static str,
     pub program: PathBuf,

@@ -591,9 +591,16 @@ impl Report {
                 s.len()
             )
         };
-        self.row(md, "`serve` → first `/healthz` answer (median)", |r| {
-            st(&r.start)
-        });
+        self.row(
+            md,
+            "`serve` → first `/healthz` answer, empty state store (median)",
+            |r| st(&r.start),
+        );
+        self.row(
+            md,
+            "the same, with the state store the workloads left (median)",
+            |r| st(&r.start_full),
+        );
         self.row(md, "`status --json` wall time (median)", |r| st(&r.status));
         let size = |r: &RelayFigures| match r.binary_bytes {
             Some(b) => format!("{:.2} MiB", b as f64 / 1048576.0),
@@ -611,6 +618,11 @@ impl Report {
                 ours.start.p50() <= 50.0,
             ));
             targets.push((
+                "start to first `/healthz` ≤ 10 ms (empty state store)".into(),
+                format!("{} ms median", fmt_ms(ours.start.p50())),
+                ours.start.p50() <= 10.0,
+            ));
+            targets.push((
                 "`status --json` under 20 ms".into(),
                 format!("{} ms median", fmt_ms(ours.status.p50())),
                 ours.status.p50() < 20.0,
@@ -626,7 +638,7 @@ impl Report {
             self.relays
                 .iter()
                 .map(|r| json!({"target": r.label, "key": r.key,
-                    "serve_to_healthz_ms": r.start.0, "status_json_ms": r.status.0,
+                    "serve_to_healthz_ms": r.start.0, "serve_to_healthz_full_store_ms": r.start_full.0, "status_json_ms": r.status.0,
                     "binary_bytes": r.binary_bytes}))
                 .collect::<Vec<_>>()
         );
@@ -671,6 +683,7 @@ mod tests {
             idle_after_kib: 8192,
             status: Samples(vec![1.5]),
             start: Samples(vec![7.0]),
+            start_full: Samples(vec![8.0]),
             binary_bytes: Some(10 << 20),
         }
     }
