@@ -8,11 +8,16 @@ use super::two_accounts;
 use crate::harness::relay::{Relay, RelayOptions};
 use crate::harness::stderr;
 
-/// Sends `body` to `/v1/responses` pinned to `account`; returns the answer, the
-/// account that gave it and `x-airelays-ignored-parameters`.
-async fn respond(r: &Relay, body: &Value, account: &str) -> (Value, String, Option<String>) {
+/// Sends `body` to `path` pinned to `account`; returns the answer, the account
+/// that gave it and `x-airelays-ignored-parameters`.
+async fn pinned(
+    r: &Relay,
+    path: &str,
+    body: &Value,
+    account: &str,
+) -> (Value, String, Option<String>) {
     let resp = r
-        .post("/v1/responses", body)
+        .post(path, body)
         .header("x-airelays-account", account)
         .send()
         .await
@@ -30,6 +35,11 @@ async fn respond(r: &Relay, body: &Value, account: &str) -> (Value, String, Opti
     let answer: Value = resp.json().await.unwrap();
     assert_eq!(status, 200, "{answer}");
     (answer, by.expect("x-airelays-account"), ignored)
+}
+
+/// [`pinned`] on `/v1/responses`.
+async fn respond(r: &Relay, body: &Value, account: &str) -> (Value, String, Option<String>) {
+    pinned(r, "/v1/responses", body, account).await
 }
 
 fn reasoning_of(answer: &Value) -> Value {
@@ -160,29 +170,8 @@ async fn think(r: &Relay, messages: &Value, account: &str) -> (Value, String, Op
         "thinking": {"type": "enabled", "budget_tokens": 4096},
         "messages": messages,
     });
-    let resp = r
-        .post("/v1/messages", &body)
-        .header("x-airelays-account", account)
-        .send()
-        .await
-        .unwrap();
-    let header = |name: &str| {
-        resp.headers()
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_owned())
-    };
-    let (by, ignored) = (
-        header("x-airelays-account"),
-        header("x-airelays-ignored-parameters"),
-    );
-    let status = resp.status();
-    let answer: Value = resp.json().await.unwrap();
-    assert_eq!(status, 200, "{answer}");
-    (
-        answer["content"].clone(),
-        by.expect("x-airelays-account"),
-        ignored,
-    )
+    let (answer, by, ignored) = pinned(r, "/v1/messages", &body, account).await;
+    (answer["content"].clone(), by, ignored)
 }
 
 #[tokio::test]
