@@ -61,12 +61,8 @@ impl ResponseAssembler {
         match kind {
             "response.output_item.done" => {
                 if let Some(item) = event.get("item").filter(|i| i.is_object()) {
-                    match event.get("output_index").and_then(Value::as_u64) {
-                        Some(index) => {
-                            self.items.insert(index, item.clone());
-                        }
-                        None => self.unindexed.push(item.clone()),
-                    }
+                    let index = event.get("output_index").and_then(Value::as_u64);
+                    self.keep_item(index, item.clone());
                 }
                 AssemblerStep::Continue
             }
@@ -103,6 +99,50 @@ impl ResponseAssembler {
         }
     }
 
+    /// [`ResponseAssembler::on_event`] for an event the caller owns: a finished
+    /// item and the terminal event's Response object are moved in, not copied.
+    pub fn on_owned(&mut self, mut event: Value) -> AssemblerStep {
+        if self.finished {
+            return AssemblerStep::Continue;
+        }
+        match event_type(&event) {
+            Some("response.output_item.done") => {
+                let index = event.get("output_index").and_then(Value::as_u64);
+                if let Some(item) = event.get_mut("item").filter(|i| i.is_object()) {
+                    self.keep_item(index, item.take());
+                }
+                AssemblerStep::Continue
+            }
+            Some(kind @ ("response.completed" | "response.incomplete")) => {
+                let step = if kind == "response.completed" {
+                    AssemblerStep::Completed
+                } else {
+                    AssemblerStep::Incomplete {
+                        reason: event
+                            .pointer("/response/incomplete_details/reason")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                    }
+                };
+                if let Some(response) = event.get_mut("response").filter(|r| r.is_object()) {
+                    self.response = Some(response.take());
+                }
+                self.finished = true;
+                step
+            }
+            _ => self.on_event(&event),
+        }
+    }
+
+    fn keep_item(&mut self, index: Option<u64>, item: Value) {
+        match index {
+            Some(index) => {
+                self.items.insert(index, item);
+            }
+            None => self.unindexed.push(item),
+        }
+    }
+
     fn snapshot(&mut self, event: &Value) {
         if let Some(response) = event.get("response").filter(|r| r.is_object()) {
             self.response = Some(response.clone());
@@ -136,13 +176,22 @@ mod tests {
     use crate::translate::fixtures;
     use serde_json::json;
 
+    /// Assembles `transcript` with borrowed events and again with owned ones;
+    /// both must give the same steps and the same response.
     fn assemble(transcript: &str) -> (Vec<AssemblerStep>, Value) {
         let mut assembler = ResponseAssembler::new();
-        let steps = fixtures::events(transcript)
+        let steps: Vec<AssemblerStep> = fixtures::events(transcript)
             .iter()
             .map(|e| assembler.on_event(e))
             .collect();
-        (steps, assembler.into_response())
+        let borrowed = (steps, assembler.into_response());
+        let mut assembler = ResponseAssembler::new();
+        let steps = fixtures::events(transcript)
+            .into_iter()
+            .map(|e| assembler.on_owned(e))
+            .collect();
+        assert_eq!((steps, assembler.into_response()), borrowed);
+        borrowed
     }
 
     #[test]

@@ -70,6 +70,15 @@ impl UpstreamEvent {
         Some((id, raw))
     }
 
+    /// The `data:` JSON as a value of the caller's own, for a caller that takes it
+    /// apart: parsed from the bytes (a copy of the cached parse if there is one).
+    pub fn json_owned(&self) -> Option<Value> {
+        match self.json.get() {
+            Some(parsed) => parsed.clone(),
+            None => serde_json::from_slice(&self.sse.data).ok(),
+        }
+    }
+
     /// The exact bytes of the event, as the backend sent them.
     pub fn raw(&self) -> &Bytes {
         &self.sse.raw

@@ -155,9 +155,10 @@ impl StreamTranslator for StoredStream {
                 | "response.completed"
                 | "response.incomplete"),
             ) = event.kind()
-            && let Some(value) = event.json()
+            && let Some(value) = event.json_owned()
         {
-            assembler.on_event(value);
+            // Owned: the item and the Response object move into the record.
+            assembler.on_owned(value);
             if matches!(kind, "response.completed" | "response.incomplete")
                 && let Some((recorder, assembler)) = self.recording.take()
             {
