@@ -304,12 +304,14 @@ impl StateStore {
 
 /// Counts and bytes of the database at `<data_dir>/state.sqlite3`, read by
 /// another process (`airelays status`); `Ok` with zeros when there is none.
+/// Only whose file it is and its version are checked: `status` runs often, and
+/// the full check reads the whole file (`doctor` and `state check` run it).
 pub(crate) fn stats_on_disk(data_dir: &Path) -> Result<Stats, String> {
     let path = data_dir.join(FILE_NAME);
     if !path.exists() {
         return Ok(Stats::default());
     }
-    schema::check_only(&path)?;
+    schema::identify_only(&path)?;
     let conn = schema::reader(&path)?;
     evict::stats(&conn).map_err(|e| format!("{e:?}"))
 }

@@ -90,12 +90,22 @@ pub(crate) fn open(path: &Path) -> Result<(Connection, bool), String> {
     Ok((conn, created))
 }
 
-/// The start-up checks alone, without writing anything (for `status`).
+/// The start-up checks alone, without writing anything (for `state clear` and
+/// `state check`).
 pub(crate) fn check_only(path: &Path) -> Result<(), String> {
     check_header(path)?;
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| broken(path, &e))?;
     check(&conn, path)
+}
+
+/// Whose file it is and its schema version, without reading the whole file (for
+/// `status`, which runs often; `doctor` and `state check` check it in full).
+pub(crate) fn identify_only(path: &Path) -> Result<(), String> {
+    check_header(path)?;
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| broken(path, &e))?;
+    identify(&conn, path)
 }
 
 /// A read connection to a database [`open`] already checked.
@@ -144,6 +154,19 @@ fn check_header(path: &Path) -> Result<(), String> {
 
 /// Read-only checks: whose file it is, its schema version, `quick_check`.
 fn check(conn: &Connection, path: &Path) -> Result<(), String> {
+    identify(conn, path)?;
+    let quick: String = conn
+        .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+        .map_err(|e| broken(path, &e))?;
+    if quick != "ok" {
+        return Err(broken(path, &format!("quick_check: {quick}")));
+    }
+    Ok(())
+}
+
+/// Whose file it is and its schema version: reads a few pages, whatever the
+/// size of the store.
+fn identify(conn: &Connection, path: &Path) -> Result<(), String> {
     let app: i64 = conn
         .pragma_query_value(None, "application_id", |r| r.get(0))
         .map_err(|e| broken(path, &e))?;
@@ -163,12 +186,6 @@ fn check(conn: &Connection, path: &Path) -> Result<(), String> {
                 "its schema version {version} is newer than this airelays understands ({SCHEMA_VERSION}); upgrade airelays"
             ),
         ));
-    }
-    let quick: String = conn
-        .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
-        .map_err(|e| broken(path, &e))?;
-    if quick != "ok" {
-        return Err(broken(path, &format!("quick_check: {quick}")));
     }
     Ok(())
 }
