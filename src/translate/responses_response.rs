@@ -78,13 +78,9 @@ impl ResponseAssembler {
             "response.incomplete" => {
                 self.snapshot(event);
                 self.finished = true;
-                let reason = event
-                    .get("response")
-                    .and_then(|r| r.get("incomplete_details"))
-                    .and_then(|d| d.get("reason"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                AssemblerStep::Incomplete { reason }
+                AssemblerStep::Incomplete {
+                    reason: incomplete_reason(event),
+                }
             }
             _ => match failure_of(event) {
                 Some(failure) => {
@@ -118,10 +114,7 @@ impl ResponseAssembler {
                     AssemblerStep::Completed
                 } else {
                     AssemblerStep::Incomplete {
-                        reason: event
-                            .pointer("/response/incomplete_details/reason")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned),
+                        reason: incomplete_reason(&event),
                     }
                 };
                 if let Some(response) = event.get_mut("response").filter(|r| r.is_object()) {
@@ -168,6 +161,14 @@ impl ResponseAssembler {
         }
         Value::Object(response)
     }
+}
+
+/// `response.incomplete_details.reason` of a `response.incomplete` event.
+fn incomplete_reason(event: &Value) -> Option<String> {
+    event
+        .pointer("/response/incomplete_details/reason")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -37,6 +37,17 @@ async fn pinned(
     (answer, by.expect("x-airelays-account"), ignored)
 }
 
+/// The answer came from `work` and disclosed the reasoning it dropped.
+fn assert_dropped_on_work(by: &str, ignored: &Option<String>) {
+    assert_eq!(by, "work");
+    assert!(
+        ignored
+            .as_deref()
+            .is_some_and(|i| i.contains("input.reasoning.encrypted_content")),
+        "{ignored:?}"
+    );
+}
+
 /// [`pinned`] on `/v1/responses`.
 async fn respond(r: &Relay, body: &Value, account: &str) -> (Value, String, Option<String>) {
     pinned(r, "/v1/responses", body, account).await
@@ -98,13 +109,7 @@ async fn reasoning_of_one_account_never_reaches_another_after_a_restart() {
         "stream": false,
     });
     let (_, by, ignored) = respond(&r, &chained, "work").await;
-    assert_eq!(by, "work");
-    assert!(
-        ignored
-            .as_deref()
-            .is_some_and(|i| i.contains("input.reasoning.encrypted_content")),
-        "{ignored:?}"
-    );
+    assert_dropped_on_work(&by, &ignored);
 
     // The client sends the reasoning back itself (as Codex does).
     let resent = json!({
@@ -117,13 +122,7 @@ async fn reasoning_of_one_account_never_reaches_another_after_a_restart() {
         "stream": false,
     });
     let (_, by, ignored) = respond(&r, &resent, "work").await;
-    assert_eq!(by, "work");
-    assert!(
-        ignored
-            .as_deref()
-            .is_some_and(|i| i.contains("input.reasoning.encrypted_content")),
-        "{ignored:?}"
-    );
+    assert_dropped_on_work(&by, &ignored);
     let after = r.upstream_bodies();
     assert_eq!(after.len(), before + 2);
     for body in &after[before..] {
