@@ -229,12 +229,12 @@ pub(crate) fn prefix(
             )
             .optional()?;
         if written.is_none() {
-            bytes += r.input.iter().chain(&r.output).map(json_len).sum::<u64>();
+            bytes += r.input.iter().chain(r.output()).map(json_len).sum::<u64>();
             if bytes > max_bytes {
                 return Err(StateError::TooLarge(bytes));
             }
             items.extend(r.input.iter().cloned());
-            items.extend(r.output.iter().cloned());
+            items.extend(r.output().iter().cloned());
         }
     }
     Ok(items)

@@ -36,7 +36,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use pending::Pending;
-pub(crate) use pending::Record;
+pub(crate) use pending::{Answer, Parts, Record, Unparsed};
 use writer::Job;
 
 /// The database file's name in the data dir.

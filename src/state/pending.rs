@@ -4,13 +4,64 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use serde_json::Value;
 
+use super::json_len;
+
+/// A response's output items and its Response object without `output`.
+#[derive(Debug, Default)]
+pub(crate) struct Parts {
+    /// Its output items.
+    pub(crate) output: Vec<Value>,
+    /// The Response object without `output`.
+    pub(crate) object: Value,
+}
+
+/// An answer kept as the backend's JSON text, parsed into [`Parts`] off the
+/// answering path: by the writer, or by the first lookup that needs it.
+pub(crate) trait Unparsed: Send + Sync + std::fmt::Debug {
+    /// The parts (empty when the text is not a response).
+    fn parse(&self) -> Parts;
+}
+
+/// The answer of a [`Record`]: parsed once, when first asked for.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    parts: OnceLock<Parts>,
+    unparsed: Option<Box<dyn Unparsed>>,
+}
+
+impl Answer {
+    /// An answer that is already parsed.
+    pub(crate) fn parsed(parts: Parts) -> Answer {
+        Answer {
+            parts: OnceLock::from(parts),
+            unparsed: None,
+        }
+    }
+
+    /// An answer parsed on first use.
+    pub(crate) fn unparsed(text: Box<dyn Unparsed>) -> Answer {
+        Answer {
+            parts: OnceLock::new(),
+            unparsed: Some(text),
+        }
+    }
+
+    fn parts(&self) -> &Parts {
+        self.parts.get_or_init(|| {
+            self.unparsed
+                .as_ref()
+                .map_or_else(Parts::default, |u| u.parse())
+        })
+    }
+}
+
 /// One finished response, as it will be stored.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Record {
     /// Enqueue order (set by [`Pending::push`]).
     pub(crate) seq: u64,
@@ -34,12 +85,35 @@ pub(crate) struct Record {
     /// Its own new input items (after `item_reference` expansion, before file
     /// inlining), each with an id.
     pub(crate) input: Vec<Value>,
-    /// Its output items.
-    pub(crate) output: Vec<Value>,
-    /// The Response object without `output`.
-    pub(crate) object: Value,
-    /// Serialised size of the above.
+    /// Its output and Response object.
+    pub(crate) answer: Answer,
+    /// What it holds in the queue, in bytes (an upper bound of its stored size:
+    /// [`Record::stored_bytes`] is exact).
     pub(crate) bytes: u64,
+}
+
+impl Record {
+    /// Its output items (parsed now if they were not yet).
+    pub(crate) fn output(&self) -> &[Value] {
+        &self.answer.parts().output
+    }
+
+    /// The Response object without `output` (parsed now if it was not yet).
+    pub(crate) fn object(&self) -> &Value {
+        &self.answer.parts().object
+    }
+
+    /// Serialised size of the Response object and every item: what the store
+    /// counts against `state.max_bytes`.
+    pub(crate) fn stored_bytes(&self) -> u64 {
+        json_len(self.object())
+            + self
+                .input
+                .iter()
+                .chain(self.output())
+                .map(json_len)
+                .sum::<u64>()
+    }
 }
 
 /// The queue's mirror: records in enqueue order.

@@ -26,7 +26,7 @@ impl Link {
             previous: r.previous.clone(),
             root: r.root.clone(),
             input: r.input.clone(),
-            output: r.output.clone(),
+            output: r.output().to_vec(),
         }
     }
 }
@@ -146,7 +146,7 @@ fn items_of(conn: &Connection, seq: i64) -> Result<(Vec<Value>, Vec<Value>), Sta
 /// is unknown or deleted.
 pub(crate) fn get(conn: &Connection, pending: &Pending, id: &str) -> Result<Value, StateError> {
     if let Some(r) = pending.response(id) {
-        return Ok(with_output(r.object.clone(), r.output.clone()));
+        return Ok(with_output(r.object().clone(), r.output().to_vec()));
     }
     let row: Option<(i64, String)> = conn
         .query_row(
@@ -197,7 +197,7 @@ pub(crate) fn item(
 ) -> Result<Option<Value>, StateError> {
     for r in pending.snapshot().iter().rev() {
         if let Some(item) = r
-            .output
+            .output()
             .iter()
             .chain(&r.input)
             .find(|i| super::items::item_id(i) == Some(id))

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::evict::{delete_response, enforce, exists};
-use super::pending::{Pending, Record};
+use super::pending::{Answer, Parts, Pending, Record};
 use super::writer::write_record;
 use super::{Settings, StateError, conversations, now_ms, responses, schema};
 
@@ -26,8 +26,10 @@ fn record(id: &str, previous: Option<&str>, root: &str, text: &str, ms: i64) -> 
         model: "m".into(),
         status: "completed".into(),
         input,
-        output,
-        object: json!({"id": id, "object": "response"}),
+        answer: Answer::parsed(Parts {
+            output,
+            object: json!({"id": id, "object": "response"}),
+        }),
         bytes: 200 + text.len() as u64,
     }
 }
@@ -145,10 +147,10 @@ fn a_conversation_turn_is_appended_with_its_response_and_read_before_it_is_writt
     let mut r = record("r1", None, "r1", "hello", now_ms());
     r.conversation = Some(id.clone());
     let pending = Pending::default();
-    let queued = pending.push(r.clone(), u64::MAX).unwrap();
+    let queued = pending.push(r, u64::MAX).unwrap();
     let prefix = conversations::prefix(&conn, &pending, &id, u64::MAX).unwrap();
     assert_eq!(texts(&prefix), ["seed", "hello", "pong"]);
-    write_record(&mut conn, &r).unwrap();
+    write_record(&mut conn, &queued).unwrap();
     // Written but still queued: not counted twice.
     let prefix = conversations::prefix(&conn, &pending, &id, u64::MAX).unwrap();
     assert_eq!(prefix.len(), 3);

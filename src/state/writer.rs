@@ -48,12 +48,12 @@ impl Shared {
         }
     }
 
-    fn wrote(&self, r: &Record) {
+    fn wrote(&self, r: &Record, bytes: u64) {
         let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         stats.responses += u64::from(r.keep);
-        stats.bytes += r.bytes;
+        stats.bytes += bytes;
         if r.conversation.is_some() {
-            stats.items += (r.input.len() + r.output.len()) as u64;
+            stats.items += (r.input.len() + r.output().len()) as u64;
         }
     }
 }
@@ -190,20 +190,20 @@ fn lower_priority() {
 /// written; every response leaves the pending set.
 pub(super) fn write_batch(conn: &mut Connection, batch: &[Arc<Record>], shared: &Shared) -> u64 {
     let result = match write_all(conn, batch) {
-        Ok(()) => Ok(batch.iter().collect()),
+        Ok(written) => Ok(written),
         Err(_) => write_one_by_one(conn, batch, shared),
     };
     let mut bytes = 0;
     match result {
         Ok(written) => {
-            for record in written {
-                bytes += record.bytes;
+            for (record, size) in written {
+                bytes += size;
                 // Counted after the stats, so `written` never runs ahead of them.
-                shared.wrote(record);
+                shared.wrote(record, size);
                 shared.counters.written.fetch_add(1, Ordering::Relaxed);
             }
         }
-        Err((written, e)) => written.iter().for_each(|r| drop_record(shared, r, &e)),
+        Err((written, e)) => written.iter().for_each(|(r, _)| drop_record(shared, r, &e)),
     }
     for record in batch {
         shared.pending.remove(record.seq);
@@ -213,18 +213,25 @@ pub(super) fn write_batch(conn: &mut Connection, batch: &[Arc<Record>], shared: 
 
 /// The whole batch in one transaction, without savepoints (nothing is kept
 /// when any insert fails: the transaction rolls back when dropped).
-fn write_all(conn: &mut Connection, batch: &[Arc<Record>]) -> Result<(), StateError> {
+fn write_all<'a>(
+    conn: &mut Connection,
+    batch: &'a [Arc<Record>],
+) -> Result<Vec<(&'a Arc<Record>, u64)>, StateError> {
     let tx = conn.transaction()?;
+    let mut written = Vec::with_capacity(batch.len());
     for record in batch {
-        insert_record(&tx, record)?;
+        written.push((record, insert_record(&tx, record)?));
     }
     tx.commit()?;
-    Ok(())
+    Ok(written)
 }
+
+/// Each response written with its stored bytes.
+type Sized<'a> = Vec<(&'a Arc<Record>, u64)>;
 
 /// The responses written; on a failed commit, the ones that would have been
 /// and why they were not.
-type Written<'a> = Result<Vec<&'a Arc<Record>>, (Vec<&'a Arc<Record>>, StateError)>;
+type Written<'a> = Result<Sized<'a>, (Sized<'a>, StateError)>;
 
 /// The batch again, each response under its own savepoint.
 fn write_one_by_one<'a>(
@@ -238,9 +245,9 @@ fn write_one_by_one<'a>(
         for record in batch {
             let mut sp = tx.savepoint()?;
             match insert_record(&sp, record) {
-                Ok(()) => {
+                Ok(size) => {
                     sp.commit()?;
-                    written.push(record);
+                    written.push((record, size));
                 }
                 Err(e) => {
                     sp.rollback()?;
@@ -274,8 +281,10 @@ pub(crate) fn write_record(conn: &mut Connection, r: &Record) -> Result<(), Stat
     Ok(())
 }
 
-/// Inserts one response and its conversation turn (the caller commits).
-fn insert_record(tx: &Connection, r: &Record) -> Result<(), StateError> {
+/// Inserts one response and its conversation turn (the caller commits);
+/// returns its stored bytes ([`Record::stored_bytes`]).
+fn insert_record(tx: &Connection, r: &Record) -> Result<u64, StateError> {
+    let bytes = r.stored_bytes();
     if r.keep {
         tx.prepare_cached(
             "INSERT INTO responses (id, previous_id, root_id, conversation_id, created_ms, model, status, object, bytes)
@@ -289,15 +298,15 @@ fn insert_record(tx: &Connection, r: &Record) -> Result<(), StateError> {
                 r.created_ms,
                 r.model,
                 r.status,
-                r.object.to_string(),
-            r.bytes as i64
+                r.object().to_string(),
+                bytes as i64
         ])?;
         let seq = tx.last_insert_rowid();
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO response_items (response_seq, side, pos, item_id, item) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
-            for (side, items) in [(0, &r.input), (1, &r.output)] {
+            for (side, items) in [(0, r.input.as_slice()), (1, r.output())] {
                 for (pos, item) in items.iter().enumerate() {
                     insert.execute(params![
                         seq,
@@ -316,8 +325,8 @@ fn insert_record(tx: &Connection, r: &Record) -> Result<(), StateError> {
         .execute(params![r.root, r.created_ms])?;
     }
     if let Some(conversation) = &r.conversation {
-        let items = r.input.iter().chain(r.output.iter());
+        let items = r.input.iter().chain(r.output());
         super::conversations::append(tx, conversation, Some(&r.id), items, r.created_ms)?;
     }
-    Ok(())
+    Ok(bytes)
 }

@@ -32,7 +32,7 @@ mod schema;
 pub mod stream;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod proptests;
 

@@ -79,6 +79,11 @@ impl UpstreamEvent {
         }
     }
 
+    /// The `data:` text of the event (its JSON), unparsed.
+    pub fn data(&self) -> &Bytes {
+        &self.sse.data
+    }
+
     /// The exact bytes of the event, as the backend sent them.
     pub fn raw(&self) -> &Bytes {
         &self.sse.raw
