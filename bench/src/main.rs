@@ -177,7 +177,7 @@ impl Plan {
                 starts: 10,
                 python_starts: 3,
                 status_runs: 15,
-                stored: vec![(1, 30, 50), (16, 20, 8)],
+                stored: vec![(1, 30, 50), (16, 40, 8)],
                 // 3 targets × 3 concurrencies × 3 rounds × 3 s: about 85 s.
                 wrk: wrk::Plan {
                     concurrency: vec![1, 16, 64],

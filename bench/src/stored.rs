@@ -44,9 +44,12 @@ pub async fn compare(
 ) -> Result<Results, String> {
     let (unstored, stored) = works("Say pong.");
     let auth = format!("Bearer {token}");
-    let mut a = Target::new("unstored", addr, pid, false).with_header("authorization", &auth);
-    let mut b = Target::new("stored", addr, pid, false).with_header("authorization", &auth);
-    let (call_a, call_b) = (a.call(&unstored), b.call(&stored));
+    // One target, so stored and unstored requests go over the same connections:
+    // which of the relay's worker threads a connection lands on would otherwise
+    // differ between the two sets, and move a run's figures more than the store.
+    let mut conns =
+        Target::new("stored and unstored", addr, pid, false).with_header("authorization", &auth);
+    let (call_a, call_b) = (conns.call(&unstored), conns.call(&stored));
     let mut out = Vec::new();
     for &(c, rounds, per) in plan {
         crate::phase(&format!(
@@ -54,8 +57,8 @@ pub async fn compare(
         ));
         let (mut ma, mut mb) = (Measure::default(), Measure::default());
         // Warm-up, not counted.
-        segment(&mut a, &call_a, c, 4, &mut Measure::default()).await?;
-        segment(&mut b, &call_b, c, 4, &mut Measure::default()).await?;
+        segment(&mut conns, &call_a, c, 4, &mut Measure::default()).await?;
+        segment(&mut conns, &call_b, c, 4, &mut Measure::default()).await?;
         for round in 0..rounds {
             let order = if round % 2 == 0 {
                 [false, true]
@@ -63,12 +66,12 @@ pub async fn compare(
                 [true, false]
             };
             for stored in order {
-                let (target, call, into) = if stored {
-                    (&mut b, &call_b, &mut mb)
+                let (call, into) = if stored {
+                    (&call_b, &mut mb)
                 } else {
-                    (&mut a, &call_a, &mut ma)
+                    (&call_a, &mut ma)
                 };
-                segment(target, call, c, per, into).await?;
+                segment(&mut conns, call, c, per, into).await?;
                 // The writes of the segment, done in the pause after it, count for it.
                 let cpu = crate::procs::cpu_time(pid);
                 settle(addr, &auth).await?;
