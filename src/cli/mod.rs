@@ -229,7 +229,7 @@ fn run(cli: Cli) -> CliResult {
 /// Logs go to stderr, or for `serve --log-file` to the rotating log file, through a
 /// bounded, lossy queue (`server::log_writer`): a stalled reader drops lines, never
 /// a request.
-fn init_logging(cli: &Cli) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+fn init_logging(cli: &Cli) -> Option<crate::server::log_writer::LogGuard> {
     use tracing_subscriber::EnvFilter;
     let default = if cli.quiet {
         "error"
