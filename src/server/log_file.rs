@@ -85,6 +85,30 @@ impl RotatingFile {
         Ok(())
     }
 
+    /// The part of `buf` that goes into the current file: all of it when it
+    /// fits, else the whole lines that fit (the writer thread writes many lines
+    /// at once; the rest goes in the next call). When not one line fits, the
+    /// file is rotated first; a line longer than the limit goes alone into a
+    /// fresh file.
+    fn fitting<'b>(&mut self, buf: &'b [u8]) -> io::Result<&'b [u8]> {
+        let room = self.max_bytes.saturating_sub(self.size);
+        if buf.len() as u64 <= room {
+            return Ok(buf);
+        }
+        // `room` < `buf.len()`, so it fits in a usize.
+        if let Some(end) = buf[..room as usize].iter().rposition(|&b| b == b'\n') {
+            return Ok(&buf[..=end]);
+        }
+        if self.size > 0 {
+            self.rotate()?;
+            return self.fitting(buf);
+        }
+        Ok(match buf.iter().position(|&b| b == b'\n') {
+            Some(end) => &buf[..=end],
+            None => buf,
+        })
+    }
+
     /// Shifts `.N` to `.N+1` (dropping what falls past `max_files`), the current
     /// file to `.1`, and starts an empty current file.
     fn rotate(&mut self) -> io::Result<()> {
@@ -108,9 +132,7 @@ impl RotatingFile {
 
 impl Write for RotatingFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.size > 0 && self.size + buf.len() as u64 > self.max_bytes {
-            self.rotate()?;
-        }
+        let buf = self.fitting(buf)?;
         if self.file.is_none() {
             self.reopen()?;
         }
@@ -171,6 +193,31 @@ mod tests {
         let first_current = current.lines().next().unwrap();
         let n = |l: &str| l[5..9].parse::<u32>().unwrap();
         assert_eq!(n(last_previous) + 1, n(first_current));
+    }
+
+    #[test]
+    fn many_lines_in_one_write_fill_each_file_with_whole_lines_up_to_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = RotatingFile::open(dir.path(), 100, 3).unwrap();
+        let batch: String = (0..12)
+            .map(|i| format!("line {i:04} .........\n"))
+            .collect();
+        f.write_all(batch.as_bytes()).unwrap();
+        // A line longer than the limit goes alone into a fresh file.
+        let long = format!("{}\n", "x".repeat(150));
+        f.write_all(format!("{long}tail\n").as_bytes()).unwrap();
+        assert_eq!(
+            names(dir.path()),
+            ["airelays.log", "airelays.log.1", "airelays.log.2"]
+        );
+        let read = |n: &str| std::fs::read_to_string(dir.path().join(n)).unwrap();
+        assert_eq!(read("airelays.log"), "tail\n");
+        assert_eq!(read("airelays.log.1"), long);
+        // 20-byte lines, five to a file: the batch's last two were in the third.
+        let expected: String = (10..12)
+            .map(|i| format!("line {i:04} .........\n"))
+            .collect();
+        assert_eq!(read("airelays.log.2"), expected);
     }
 
     #[test]
