@@ -20,6 +20,7 @@ mod payload;
 mod procs;
 mod report;
 mod run;
+mod setups;
 mod stats;
 mod stored;
 mod versus;
@@ -35,7 +36,7 @@ use run::{Measure, Target, interleaved};
 
 const USAGE: &str = "usage: airelays-bench [--quick] [--no-python] [--no-wrk] [--relay PATH]
                       [--baseline PATH] [--mock PATH] [--python PATH] [--nginx PATH]
-                      [--wrk PATH] [--out DIR] [--only latency|throughput|large|stored|wrk]
+                      [--wrk PATH] [--out DIR] [--only latency|throughput|large|stored|setups|wrk]
 
   --quick        a smoke run: fewer rounds and requests (figures are rough)
   --no-python    skip AIRelays 0.22
@@ -52,7 +53,8 @@ const USAGE: &str = "usage: airelays-bench [--quick] [--no-python] [--no-wrk] [-
   --out DIR      where to write the report (default: bench/out); nginx's config and
                  logs go to DIR/nginx, wrk's scripts and log to DIR/wrk
   --only NAME    run one workload only (for profiling): latency, throughput, large,
-                 stored (stored against unstored /v1/responses on airelays), or wrk
+                 stored (stored against unstored /v1/responses on airelays), setups
+                 (airelays with three accounts and with its tokenizer loaded), or wrk
                  (the wrk cross-check alone)";
 
 pub struct Args {
@@ -105,7 +107,9 @@ fn parse_args() -> Result<Args, String> {
             "--out" => args.out = value()?.into(),
             "--only" => {
                 let v = value()?;
-                if !["latency", "throughput", "large", "stored", "wrk"].contains(&v.as_str()) {
+                if !["latency", "throughput", "large", "stored", "setups", "wrk"]
+                    .contains(&v.as_str())
+                {
                     return Err(format!("--only: unknown workload {v:?}"));
                 }
                 args.only = Some(v);
@@ -136,6 +140,8 @@ struct Plan {
     status_runs: usize,
     /// Stored against unstored `/v1/responses`: (concurrency, rounds, per worker).
     stored: Vec<(usize, usize, usize)>,
+    /// One account against three: (concurrency, rounds, per worker).
+    setups: Vec<(usize, usize, usize)>,
     wrk: wrk::Plan,
 }
 
@@ -156,6 +162,7 @@ impl Plan {
                 python_starts: 1,
                 status_runs: 5,
                 stored: vec![(1, 6, 20), (16, 4, 4)],
+                setups: vec![(1, 4, 10), (16, 4, 4)],
                 wrk: wrk::Plan {
                     concurrency: vec![1, 16, 64],
                     rounds: 1,
@@ -178,6 +185,7 @@ impl Plan {
                 python_starts: 3,
                 status_runs: 15,
                 stored: vec![(1, 30, 50), (16, 40, 8)],
+                setups: vec![(1, 20, 50), (16, 20, 8)],
                 // 3 targets × 3 concurrencies × 3 rounds × 3 s: about 85 s.
                 wrk: wrk::Plan {
                     concurrency: vec![1, 16, 64],
@@ -535,6 +543,12 @@ async fn bench(args: Args) -> Result<(), String> {
     phase("start-up: serve → first /healthz, fresh data dir (empty state store)");
     let fresh = fresh_launchers(&relays, &scratch.0, &mock).await?;
     let start = turns(&fresh, &start_counts, Turn::Start).await?;
+    let mut setups_result = None;
+    if full || wants("setups") {
+        phase("other set-ups: three accounts, a loaded tokenizer");
+        setups_result =
+            Some(setups::measure(&args.relay, &scratch.0, &mock, plan.starts, &plan.setups).await?);
+    }
     mock.proc.stop(Duration::from_secs(5)).await;
 
     let figures = relays
@@ -579,6 +593,11 @@ async fn bench(args: Args) -> Result<(), String> {
         let (md, rows) = stored::render(stored_results);
         markdown.push_str(&md);
         json["stored_vs_unstored"] = rows;
+    }
+    if let Some(setups_result) = &setups_result {
+        let (md, rows) = setups::render(setups_result);
+        markdown.push_str(&md);
+        json["setups"] = rows;
     }
     println!("{markdown}");
     write_out(&args.out, &markdown, &json)?;
