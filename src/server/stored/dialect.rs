@@ -155,6 +155,13 @@ impl Head {
     }
 }
 
+/// A copy of an event's text for the record. Not a shared slice: the event's
+/// bytes share the allocation of the whole upstream read they came in, which a
+/// record waiting in the writer's queue would otherwise keep alive.
+fn own(data: &Bytes) -> Bytes {
+    Bytes::copy_from_slice(data)
+}
+
 /// A terminal event, read only for its response's [`Head`] (the rest is
 /// skipped, not built).
 #[derive(serde::Deserialize)]
@@ -262,10 +269,10 @@ impl StreamTranslator for StoredStream {
             // Only the text is kept here; the earlier snapshots (created,
             // in_progress) are not kept at all.
             match event.kind() {
-                Some(OUTPUT_ITEM_DONE) => items.push(event.data().clone()),
+                Some(OUTPUT_ITEM_DONE) => items.push(own(event.data())),
                 Some("response.completed" | "response.incomplete") => {
                     if let Some((recorder, items)) = self.recording.take() {
-                        recorder.record_streamed(items, event.data().clone());
+                        recorder.record_streamed(items, own(event.data()));
                     }
                 }
                 _ => {}
