@@ -186,7 +186,8 @@ impl Plan {
                 status_runs: 15,
                 stored: vec![(1, 30, 50), (16, 40, 8)],
                 setups: vec![(1, 20, 50), (16, 20, 8)],
-                // 3 targets × 3 concurrencies × 3 rounds × 3 s: about 85 s.
+                // 3 targets (4 with a baseline, which gets the same load as airelays) × 3
+                // concurrencies × 3 rounds × 3 s: about 85 s (110 s).
                 wrk: wrk::Plan {
                     concurrency: vec![1, 16, 64],
                     rounds: 3,
@@ -424,11 +425,12 @@ async fn bench(args: Args) -> Result<(), String> {
     }
     let mut wrk_rows = Vec::new();
     if let Some(program) = &wrk_program {
-        let endpoints: Vec<wrk::Endpoint> = [versus::DIRECT, nginx::LABEL, versus::AIRELAYS]
-            .iter()
-            .filter_map(|l| targets.iter().find(|t| t.label == *l))
-            .map(|t| wrk::Endpoint::of(t, &pong))
-            .collect();
+        let endpoints: Vec<wrk::Endpoint> =
+            [versus::DIRECT, nginx::LABEL, versus::AIRELAYS, BASELINE]
+                .iter()
+                .filter_map(|l| targets.iter().find(|t| t.label == *l))
+                .map(|t| wrk::Endpoint::of(t, &pong))
+                .collect();
         wrk_rows = wrk::cross_check(program, &args.out.join("wrk"), &endpoints, &plan.wrk).await?;
     }
     // Stopped now: the other workloads do not use it.
@@ -546,8 +548,17 @@ async fn bench(args: Args) -> Result<(), String> {
     let mut setups_result = None;
     if full || wants("setups") {
         phase("other set-ups: three accounts, a loaded tokenizer");
-        setups_result =
-            Some(setups::measure(&args.relay, &scratch.0, &mock, plan.starts, &plan.setups).await?);
+        setups_result = Some(
+            setups::measure(
+                &args.relay,
+                &scratch.0,
+                &mock,
+                plan.starts,
+                &plan.setups,
+                (plan.streams, plan.stall_secs),
+            )
+            .await?,
+        );
     }
     mock.proc.stop(Duration::from_secs(5)).await;
 

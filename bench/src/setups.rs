@@ -28,6 +28,9 @@ pub struct Setups {
     pub latency: Vec<(usize, Measure, Measure)>,
     /// RSS of the one-account relay, idle, before and after its tokenizer loaded (KiB).
     pub tokenizer_kib: (u64, u64),
+    /// The slow streams on the one-account relay just started: how many, and RSS
+    /// before and at the peak (KiB).
+    pub streams: (usize, u64, u64),
 }
 
 /// Measures the set-ups with `binary` in homes under `scratch`: `starts` starts each,
@@ -38,6 +41,7 @@ pub async fn measure(
     mock: &Mock,
     starts: usize,
     plan: &[(usize, usize, usize)],
+    (streams, stall_secs): (usize, u64),
 ) -> Result<Setups, String> {
     let one = prepare_relay("airelays", binary, &scratch.join("setup-one"), mock).await?;
     let many = prepare_relay("airelays", binary, &scratch.join("setup-many"), mock).await?;
@@ -74,6 +78,12 @@ pub async fn measure(
     ];
     let pong = crate::payload::responses("Say pong.");
     crate::run::check(&mut targets, &pong, "pong").await?;
+    // The slow streams first, on a relay that has answered one request: what they
+    // cost alone, without the heap the other workloads leave behind.
+    let slow = crate::payload::responses(&format!("Say pong. FAULT:stall:{stall_secs}"));
+    let s = crate::slow_streams(&mut targets[0], &slow, streams).await?;
+    targets[0].trim_pool(16);
+    let streams = (streams, s.before_kib, s.peak_kib);
     interleaved(&mut targets, &pong, 4, 25, 2, Duration::from_secs(60)).await?;
     let mut latency = Vec::new();
     for &(c, rounds, per) in plan {
@@ -105,6 +115,7 @@ pub async fn measure(
         idle_kib,
         latency,
         tokenizer_kib,
+        streams,
     })
 }
 
@@ -186,6 +197,13 @@ pub fn render(s: &Setups) -> (String, Value) {
             "one_cpu_us": per_request_us(a), "many_cpu_us": per_request_us(b)}),
         );
     }
+    let (n, before, peak) = s.streams;
+    md.push_str(&format!(
+        "\n{n} concurrent slow streams on the one-account relay just started (before any other workload): RSS {:.1} MiB before, {:.1} MiB at the peak.\n",
+        mib(before),
+        mib(peak)
+    ));
+    let streams = json!({"streams": n, "before_kib": before, "peak_kib": peak});
     let (before, after) = s.tokenizer_kib;
     md.push_str(&format!(
         "\nTokenizer: idle RSS of the one-account relay {:.1} MiB before its first `count_tokens`, {:.1} MiB after (+{:.1} MiB).\n",
@@ -199,6 +217,7 @@ pub fn render(s: &Setups) -> (String, Value) {
         "idle_kib": s.idle_kib,
         "latency": rows,
         "tokenizer_kib": [before, after],
+        "fresh_streams": streams,
     });
     (md, json)
 }
