@@ -88,10 +88,8 @@ impl SseReader {
                 }
                 self.after_cr = false;
             }
-            let Some(offset) = self.buf[self.scanned..]
-                .iter()
-                .position(|&b| b == b'\n' || b == b'\r')
-            else {
+            // memchr's vectorised search: SSE bodies are megabytes of long lines.
+            let Some(offset) = memchr::memchr2(b'\n', b'\r', &self.buf[self.scanned..]) else {
                 self.scanned = self.buf.len();
                 if self.buf.len() > MAX_EVENT_BYTES {
                     return Err(EventTooLarge);
