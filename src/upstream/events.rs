@@ -66,8 +66,7 @@ impl UpstreamEvent {
         }
         let done: DoneItem<'_> = serde_json::from_slice(&self.sse.data).ok()?;
         let raw = done.item.get();
-        let ItemId { id } = serde_json::from_str(raw).ok()?;
-        Some((id, raw))
+        Some((item_id(raw)?, raw))
     }
 
     /// The `data:` JSON as a value of the caller's own, for a caller that takes it
@@ -130,11 +129,38 @@ struct DoneItem<'a> {
     item: &'a serde_json::value::RawValue,
 }
 
-/// The id of an item, read without the rest of it.
-#[derive(serde::Deserialize)]
-struct ItemId<'a> {
-    #[serde(borrow)]
-    id: Cow<'a, str>,
+/// The `id` of an item's JSON text (an object `done_item` has already read
+/// whole), read up to that key and no further: the rest of an item can be
+/// megabytes of output. `None` when the item has no string `id`.
+fn item_id(raw: &str) -> Option<Cow<'_, str>> {
+    let mut found = None;
+    let mut de = serde_json::Deserializer::from_str(raw);
+    // The visitor stops at the id; serde_json then finds the object unfinished
+    // and reports it, which is expected here and ignored.
+    let _ = serde::Deserializer::deserialize_map(&mut de, IdVisitor(&mut found));
+    found.map(Cow::Owned)
+}
+
+/// Reads the keys of an object until `id`, skipping the values before it.
+struct IdVisitor<'a>(&'a mut Option<String>);
+
+impl<'de> serde::de::Visitor<'de> for IdVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an item object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "id" {
+                *self.0 = Some(map.next_value::<String>()?);
+                return Ok(());
+            }
+            map.next_value::<serde::de::IgnoredAny>()?;
+        }
+        Ok(())
+    }
 }
 
 /// The fields of a `response.output_text.delta` event, borrowed where possible.
@@ -292,6 +318,43 @@ pub fn failure_of(event: &Value) -> Option<Failure> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_done_item_is_read_with_its_id_wherever_the_id_is() {
+        let done = |item: serde_json::Value| {
+            let data = json!({"type": OUTPUT_ITEM_DONE, "output_index": 0, "item": item});
+            event(Some(OUTPUT_ITEM_DONE), &data.to_string())
+        };
+        let long = "x\"y".repeat(10_000);
+        for item in [
+            json!({"id": "msg_1", "type": "message", "content": [{"text": long}]}),
+            json!({"type": "message", "content": [{"text": long, "id": "not_this"}], "id": "msg_1"}),
+        ] {
+            let e = done(item.clone());
+            let (id, raw) = e.done_item().unwrap();
+            assert_eq!(id, "msg_1");
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(raw).unwrap(),
+                item
+            );
+        }
+        // An escaped key is still the id.
+        let escaped =
+            r#"{"type":"response.output_item.done","item":{"type":"message","i\u0064":"msg_1"}}"#;
+        let e = event(Some(OUTPUT_ITEM_DONE), escaped);
+        assert_eq!(
+            e.done_item().map(|(id, _)| id.into_owned()).as_deref(),
+            Some("msg_1")
+        );
+        assert!(done(json!({"type": "message"})).done_item().is_none());
+        assert!(
+            done(json!({"id": 7, "type": "message"}))
+                .done_item()
+                .is_none()
+        );
+        let other = event(Some(TEXT_DELTA), r#"{"item": {"id": "msg_1"}}"#);
+        assert!(other.done_item().is_none());
+    }
 
     fn event(name: Option<&str>, data: &str) -> UpstreamEvent {
         let mut raw = String::new();
