@@ -189,12 +189,12 @@ pub fn render(s: &Setups) -> (String, Value) {
         ));
         md.push_str(&format!(
             "| relay CPU per request at concurrency {c} (µs) | {:.0} | {:.0} |\n",
-            per_request_us(a),
-            per_request_us(b)
+            a.cpu_per_request_ms() * 1e3,
+            b.cpu_per_request_ms() * 1e3
         ));
         rows.push(
             json!({"concurrency": c, "one_p50_ms": pa, "many_p50_ms": pb,
-            "one_cpu_us": per_request_us(a), "many_cpu_us": per_request_us(b)}),
+            "one_cpu_us": a.cpu_per_request_ms() * 1e3, "many_cpu_us": b.cpu_per_request_ms() * 1e3}),
         );
     }
     let (n, before, peak) = s.streams;
@@ -220,9 +220,4 @@ pub fn render(s: &Setups) -> (String, Value) {
         "fresh_streams": streams,
     });
     (md, json)
-}
-
-fn per_request_us(m: &Measure) -> f64 {
-    let n = m.total.len().max(1) as f64;
-    m.cpu.as_secs_f64() * 1e6 / n
 }

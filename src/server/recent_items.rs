@@ -26,10 +26,10 @@ pub(crate) struct RecentItems {
 }
 
 struct Inner {
-    /// id → (insertion number, the item's JSON text as the backend sent it, size
-    /// in bytes). Kept as text: an item is parsed only when a reference asks for
-    /// it, which most never are.
-    by_id: HashMap<String, (u64, Bytes, usize)>,
+    /// id → (insertion number, the item's JSON text as the backend sent it).
+    /// Kept as text: an item is parsed only when a reference asks for it, which
+    /// most never are. Its size is the text's length.
+    by_id: HashMap<String, (u64, Bytes)>,
     /// Insertion order, oldest first; an entry whose number no longer matches
     /// `by_id` was replaced and is skipped.
     order: VecDeque<(u64, String)>,
@@ -59,15 +59,16 @@ impl RecentItems {
     /// item with its id), evicting the oldest items beyond the capacity.
     pub(crate) fn remember_raw(&self, id: &str, raw: &str) {
         let size = raw.len();
+        // Copied before the lock: an item can be megabytes.
+        let text = Bytes::copy_from_slice(raw.as_bytes());
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if size > inner.capacity {
             return;
         }
         let n = inner.next;
         inner.next += 1;
-        let text = Bytes::copy_from_slice(raw.as_bytes());
-        if let Some((_, _, old)) = inner.by_id.insert(id.to_owned(), (n, text, size)) {
-            inner.bytes -= old;
+        if let Some((_, old)) = inner.by_id.insert(id.to_owned(), (n, text)) {
+            inner.bytes -= old.len();
         }
         inner.bytes += size;
         inner.order.push_back((n, id.to_owned()));
@@ -75,10 +76,10 @@ impl RecentItems {
             let Some((n, id)) = inner.order.pop_front() else {
                 break;
             };
-            if inner.by_id.get(&id).is_some_and(|(m, _, _)| *m == n)
-                && let Some((_, _, size)) = inner.by_id.remove(&id)
+            if inner.by_id.get(&id).is_some_and(|(m, _)| *m == n)
+                && let Some((_, text)) = inner.by_id.remove(&id)
             {
-                inner.bytes -= size;
+                inner.bytes -= text.len();
             }
         }
     }
@@ -96,7 +97,7 @@ impl RecentItems {
     pub(crate) fn get(&self, id: &str) -> Option<Value> {
         let text = {
             let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            inner.by_id.get(id).map(|(_, text, _)| text.clone())?
+            inner.by_id.get(id).map(|(_, text)| text.clone())?
         };
         let mut item: Value = serde_json::from_slice(&text).ok()?;
         if let Value::Object(fields) = &mut item {
@@ -124,11 +125,11 @@ impl RecentItems {
         let mut total = 0u64;
         for (index, item) in input.iter().enumerate().filter(|(_, i)| is_reference(i)) {
             let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
-            let (_, _, size) = inner
+            let (_, text) = inner
                 .by_id
                 .get(id)
                 .ok_or_else(|| unknown_reference(id, index))?;
-            total = total.saturating_add(*size as u64);
+            total = total.saturating_add(text.len() as u64);
         }
         Ok(total)
     }
@@ -268,7 +269,7 @@ mod tests {
         let inner = items.inner.lock().unwrap();
         assert!(
             inner.bytes <= 260
-                && inner.bytes == inner.by_id.values().map(|(_, _, s)| s).sum::<usize>()
+                && inner.bytes == inner.by_id.values().map(|(_, t)| t.len()).sum::<usize>()
         );
         drop(inner);
 

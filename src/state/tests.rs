@@ -96,6 +96,28 @@ fn a_chain_reads_written_and_queued_links_and_a_deleted_link_keeps_it_whole() {
 }
 
 #[test]
+fn a_written_response_counts_the_bytes_of_its_json_text() {
+    let (_dir, mut conn) = db();
+    let r = record("r1", None, "r1", "counted", now_ms());
+    write_record(&mut conn, &r).unwrap();
+    let stored: i64 = conn
+        .query_row("SELECT bytes FROM responses WHERE id = 'r1'", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    let text: i64 = conn
+        .query_row(
+            "SELECT (SELECT length(object) FROM responses WHERE id = 'r1')
+                  + (SELECT sum(length(item)) FROM response_items)",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, text);
+    assert_eq!(stored as u64, r.stored_bytes());
+}
+
+#[test]
 fn eviction_takes_whole_chains_oldest_newest_turn_first() {
     let (_dir, mut conn) = db();
     let now = now_ms();

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::pending::{Pending, Record};
@@ -282,51 +283,61 @@ pub(crate) fn write_record(conn: &mut Connection, r: &Record) -> Result<(), Stat
 }
 
 /// Inserts one response and its conversation turn (the caller commits);
-/// returns its stored bytes ([`Record::stored_bytes`]).
+/// returns its stored bytes ([`Record::stored_bytes`]), counted from the text
+/// it writes rather than by serialising everything a second time.
 fn insert_record(tx: &Connection, r: &Record) -> Result<u64, StateError> {
-    let bytes = r.stored_bytes();
-    if r.keep {
-        tx.prepare_cached(
-            "INSERT INTO responses (id, previous_id, root_id, conversation_id, created_ms, model, status, object, bytes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?
-        .execute(params![
-                r.id,
-                r.previous,
-                r.root,
-                r.conversation,
-                r.created_ms,
-                r.model,
-                r.status,
-                r.object().to_string(),
-                bytes as i64
-        ])?;
-        let seq = tx.last_insert_rowid();
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO response_items (response_seq, side, pos, item_id, item) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for (side, items) in [(0, r.input.as_slice()), (1, r.output())] {
-                for (pos, item) in items.iter().enumerate() {
-                    insert.execute(params![
-                        seq,
-                        side,
-                        pos as i64,
-                        super::items::item_id(item),
-                        item.to_string()
-                    ])?;
-                }
-            }
-        }
-        tx.prepare_cached(
-            "INSERT INTO chains (root_id, newest_ms) VALUES (?1, ?2)
-             ON CONFLICT(root_id) DO UPDATE SET newest_ms = max(newest_ms, excluded.newest_ms)",
-        )?
-        .execute(params![r.root, r.created_ms])?;
-    }
+    let bytes = if r.keep {
+        insert_response(tx, r)?
+    } else {
+        r.stored_bytes()
+    };
     if let Some(conversation) = &r.conversation {
         let items = r.input.iter().chain(r.output());
         super::conversations::append(tx, conversation, Some(&r.id), items, r.created_ms)?;
     }
+    Ok(bytes)
+}
+
+/// The rows of a kept response: the response, its items, its chain's age.
+/// Returns the bytes of the JSON text written.
+fn insert_response(tx: &Connection, r: &Record) -> Result<u64, StateError> {
+    let object = r.object().to_string();
+    let items: Vec<(i64, i64, &Value, String)> = [(0, r.input.as_slice()), (1, r.output())]
+        .into_iter()
+        .flat_map(|(side, items)| {
+            items
+                .iter()
+                .enumerate()
+                .map(move |(pos, item)| (side, pos as i64, item, item.to_string()))
+        })
+        .collect();
+    let bytes = (object.len() + items.iter().map(|i| i.3.len()).sum::<usize>()) as u64;
+    tx.prepare_cached(
+        "INSERT INTO responses (id, previous_id, root_id, conversation_id, created_ms, model, status, object, bytes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        r.id,
+        r.previous,
+        r.root,
+        r.conversation,
+        r.created_ms,
+        r.model,
+        r.status,
+        object,
+        bytes as i64
+    ])?;
+    let seq = tx.last_insert_rowid();
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO response_items (response_seq, side, pos, item_id, item) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (side, pos, item, text) in &items {
+        insert.execute(params![seq, side, pos, super::items::item_id(item), text])?;
+    }
+    tx.prepare_cached(
+        "INSERT INTO chains (root_id, newest_ms) VALUES (?1, ?2)
+         ON CONFLICT(root_id) DO UPDATE SET newest_ms = max(newest_ms, excluded.newest_ms)",
+    )?
+    .execute(params![r.root, r.created_ms])?;
     Ok(bytes)
 }

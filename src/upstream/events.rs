@@ -60,22 +60,13 @@ impl UpstreamEvent {
     /// The finished item of a `response.output_item.done` event: its id and its
     /// JSON text, read without building a JSON tree (the Responses dialect never
     /// needs one). `None` for other events and for items without an id.
-    pub fn done_item(&self) -> Option<(Cow<'_, str>, &str)> {
+    pub fn done_item(&self) -> Option<(String, &str)> {
         if self.kind() != Some(OUTPUT_ITEM_DONE) {
             return None;
         }
         let done: DoneItem<'_> = serde_json::from_slice(&self.sse.data).ok()?;
         let raw = done.item.get();
         Some((item_id(raw)?, raw))
-    }
-
-    /// The `data:` JSON as a value of the caller's own, for a caller that takes it
-    /// apart: parsed from the bytes (a copy of the cached parse if there is one).
-    pub fn json_owned(&self) -> Option<Value> {
-        match self.json.get() {
-            Some(parsed) => parsed.clone(),
-            None => serde_json::from_slice(&self.sse.data).ok(),
-        }
     }
 
     /// The `data:` text of the event (its JSON), unparsed.
@@ -132,13 +123,13 @@ struct DoneItem<'a> {
 /// The `id` of an item's JSON text (an object `done_item` has already read
 /// whole), read up to that key and no further: the rest of an item can be
 /// megabytes of output. `None` when the item has no string `id`.
-fn item_id(raw: &str) -> Option<Cow<'_, str>> {
+fn item_id(raw: &str) -> Option<String> {
     let mut found = None;
     let mut de = serde_json::Deserializer::from_str(raw);
     // The visitor stops at the id; serde_json then finds the object unfinished
     // and reports it, which is expected here and ignored.
     let _ = serde::Deserializer::deserialize_map(&mut de, IdVisitor(&mut found));
-    found.map(Cow::Owned)
+    found
 }
 
 /// Reads the keys of an object until `id`, skipping the values before it.
@@ -342,10 +333,7 @@ mod tests {
         let escaped =
             r#"{"type":"response.output_item.done","item":{"type":"message","i\u0064":"msg_1"}}"#;
         let e = event(Some(OUTPUT_ITEM_DONE), escaped);
-        assert_eq!(
-            e.done_item().map(|(id, _)| id.into_owned()).as_deref(),
-            Some("msg_1")
-        );
+        assert_eq!(e.done_item().map(|(id, _)| id).as_deref(), Some("msg_1"));
         assert!(done(json!({"type": "message"})).done_item().is_none());
         assert!(
             done(json!({"id": 7, "type": "message"}))

@@ -247,10 +247,12 @@ impl Dialect for Stored {
 
     fn finish(self, mut response: Value, _answer: &AnswerContext) -> Value {
         if let Some(recorder) = self.recorder {
-            if let Value::Object(o) = &mut response {
-                recorder.patched().apply(o);
-            }
+            // The record patches its own copy; the client's gets the same fields.
+            let patch = recorder.patched();
             recorder.record(response.clone());
+            if let Value::Object(o) = &mut response {
+                patch.apply(o);
+            }
         }
         response
     }

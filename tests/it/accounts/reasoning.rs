@@ -37,13 +37,12 @@ async fn pinned(
     (answer, by.expect("x-airelays-account"), ignored)
 }
 
-/// The answer came from `work` and disclosed the reasoning it dropped.
-fn assert_dropped_on_work(by: &str, ignored: &Option<String>) {
-    assert_eq!(by, "work");
+/// The answer came from `account` and disclosed the reasoning it dropped
+/// (`field`, in `x-airelays-ignored-parameters`).
+fn assert_dropped_on(account: &str, field: &str, by: &str, ignored: &Option<String>) {
+    assert_eq!(by, account);
     assert!(
-        ignored
-            .as_deref()
-            .is_some_and(|i| i.contains("input.reasoning.encrypted_content")),
+        ignored.as_deref().is_some_and(|i| i.contains(field)),
         "{ignored:?}"
     );
 }
@@ -109,7 +108,7 @@ async fn reasoning_of_one_account_never_reaches_another_after_a_restart() {
         "stream": false,
     });
     let (_, by, ignored) = respond(&r, &chained, "work").await;
-    assert_dropped_on_work(&by, &ignored);
+    assert_dropped_on("work", "input.reasoning.encrypted_content", &by, &ignored);
 
     // The client sends the reasoning back itself (as Codex does).
     let resent = json!({
@@ -122,7 +121,7 @@ async fn reasoning_of_one_account_never_reaches_another_after_a_restart() {
         "stream": false,
     });
     let (_, by, ignored) = respond(&r, &resent, "work").await;
-    assert_dropped_on_work(&by, &ignored);
+    assert_dropped_on("work", "input.reasoning.encrypted_content", &by, &ignored);
     let after = r.upstream_bodies();
     assert_eq!(after.len(), before + 2);
     for body in &after[before..] {
@@ -208,26 +207,14 @@ async fn a_thinking_signature_names_the_account_that_produced_it_and_stays_with_
     assert!(sent(&r).contains(&encrypted));
     // Another account does not: the block is dropped and disclosed.
     let (_, by, ignored) = think(&r, &next, "default").await;
-    assert_eq!(by, "default");
-    assert!(
-        ignored
-            .as_deref()
-            .is_some_and(|i| i.contains("content.thinking")),
-        "{ignored:?}"
-    );
+    assert_dropped_on("default", "content.thinking", &by, &ignored);
     assert!(!sent(&r).contains(&encrypted));
 
     // After a restart the relay has never seen it: the signature still decides.
     assert_eq!(r.terminate(), Some(0));
     r.spawn();
     let (_, by, ignored) = think(&r, &next, "default").await;
-    assert_eq!(by, "default");
-    assert!(
-        ignored
-            .as_deref()
-            .is_some_and(|i| i.contains("content.thinking")),
-        "{ignored:?}"
-    );
+    assert_dropped_on("default", "content.thinking", &by, &ignored);
     assert!(!sent(&r).contains(&encrypted));
     let (_, by, ignored) = think(&r, &next, "work").await;
     assert_eq!(by, "work");
