@@ -5,8 +5,11 @@
 //!
 //! Sign-in uses it for the issuer; the relay's upstream client reuses it.
 
-use std::sync::OnceLock;
+use std::cell::{Cell, RefCell};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use tokio::sync::SetOnce;
 
 use crate::config::UpstreamConfig;
 
@@ -49,6 +52,69 @@ pub(crate) fn install_crypto_provider() {
         // Err means another provider is already the process default, which is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
+}
+
+/// A connection thread's own upstream client (`server::workers`), whose pooled
+/// connections that thread's runtime drives. It is built the first time the
+/// thread relays a request, on the thread's blocking pool (building reads the
+/// system's root certificates), so neither start-up nor a request waits for it;
+/// until it is there the shared client serves.
+struct ThreadClient {
+    config: UpstreamConfig,
+    built: Arc<SetOnce<reqwest::Client>>,
+    started: Cell<bool>,
+}
+
+thread_local! {
+    static THREAD_CLIENT: RefCell<Option<ThreadClient>> = const { RefCell::new(None) };
+}
+
+/// Gives this thread an upstream client of its own, built from `config` when
+/// first needed ([`thread_client`]).
+pub(crate) fn give_thread_a_client(config: UpstreamConfig) {
+    THREAD_CLIENT.with(|c| {
+        *c.borrow_mut() = Some(ThreadClient {
+            config,
+            built: Arc::new(SetOnce::new()),
+            started: Cell::new(false),
+        });
+    });
+}
+
+/// This thread's own upstream client when it has one and it is built. The
+/// first call on a connection thread starts the build (in a runtime only).
+pub(crate) fn thread_client() -> Option<reqwest::Client> {
+    THREAD_CLIENT.with(|c| {
+        let c = c.borrow();
+        let own = c.as_ref()?;
+        if let Some(client) = own.built.get() {
+            return Some(client.clone());
+        }
+        if !own.started.get() && tokio::runtime::Handle::try_current().is_ok() {
+            own.started.set(true);
+            let (config, built) = (own.config.clone(), Arc::clone(&own.built));
+            tokio::task::spawn_blocking(move || match client(&config) {
+                Ok(client) => {
+                    let _ = built.set(client);
+                }
+                Err(e) => {
+                    tracing::warn!("a connection thread keeps the shared upstream client: {e}")
+                }
+            });
+        }
+        None
+    })
+}
+
+/// Waits until this thread's own client is built (false: it has none).
+#[cfg(test)]
+pub(crate) async fn thread_client_built() -> bool {
+    let Some(built) = THREAD_CLIENT.with(|c| c.borrow().as_ref().map(|o| Arc::clone(&o.built)))
+    else {
+        return false;
+    };
+    built.wait().await;
+    true
 }
 
 /// Builds the shared client. Clone it freely: clones share one connection pool.

@@ -130,7 +130,10 @@ pub(crate) fn run(mut ctx: Context, args: &ServeArgs) -> CliResult {
         None
     };
 
+    // The accept loops and the background tasks: requests are served on the
+    // connection threads (`server::workers`), so one worker thread is enough.
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))?;

@@ -28,6 +28,7 @@ use tokio::sync::Notify;
 
 use super::body::Body;
 use super::limits::{is_loopback_ip, limit_key};
+use super::workers::Workers;
 use super::{AppState, HEADER_READ_TIMEOUT};
 use crate::shutdown::Shutdown;
 
@@ -255,12 +256,14 @@ fn builder() -> Builder<TokioExecutor> {
     builder
 }
 
-/// Accepts connections on `listener` (the relay's `which` listener) until
-/// `shutdown` fires, then waits up to `grace` for the open ones to finish.
+/// Accepts connections on `listener` (the relay's `which` listener) and serves
+/// each on one of `workers`' threads until `shutdown` fires, then waits up to
+/// `grace` for the open ones to finish.
 pub(crate) async fn accept_loop(
     state: Arc<AppState>,
     listener: TcpListener,
     which: Listener,
+    workers: Arc<Workers>,
     shutdown: Shutdown,
     grace: Duration,
 ) {
@@ -288,7 +291,22 @@ pub(crate) async fn accept_loop(
                     which,
                     ticket: Arc::new(ticket),
                 };
-                tokio::spawn(conn.run(stream, shutdown.clone()));
+                // The connection goes to a connection thread (`workers`): its
+                // socket is registered again there, on its first poll.
+                let stream = match stream.into_std() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!("cannot hand a connection over: {e}");
+                        continue;
+                    }
+                };
+                let sd = shutdown.clone();
+                workers.spawn(async move {
+                    match TcpStream::from_std(stream) {
+                        Ok(stream) => conn.run(stream, sd).await,
+                        Err(e) => tracing::warn!("cannot take a connection over: {e}"),
+                    }
+                });
             }
             _ = stop.fired() => break,
         }

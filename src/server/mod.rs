@@ -26,6 +26,7 @@ mod tokenizer;
 pub(crate) mod traffic;
 pub(crate) mod usage;
 pub(crate) mod usage_file;
+mod workers;
 
 pub(crate) use state::{AppParts, AppState};
 pub(crate) use state::{CountGuard, Counter};
@@ -85,11 +86,16 @@ pub(crate) async fn serve(
     let retention = tokio::spawn(wake_state_store(Arc::clone(&state), shutdown.clone()));
     let rescan = tokio::spawn(accounts::rescan_loop(Arc::clone(&state), shutdown.clone()));
     let grace = Duration::from_secs(state.config.server.shutdown_grace_seconds);
+    let workers = Arc::new(workers::Workers::start(
+        workers::default_count(),
+        &state.config.upstream,
+    )?);
     let second = ollama.map(|l| {
         let loop_ = listener::accept_loop(
             Arc::clone(&state),
             l,
             Listener::Ollama,
+            Arc::clone(&workers),
             shutdown.clone(),
             grace,
         );
@@ -99,6 +105,7 @@ pub(crate) async fn serve(
         Arc::clone(&state),
         listener,
         Listener::Main,
+        Arc::clone(&workers),
         shutdown,
         grace,
     )

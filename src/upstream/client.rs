@@ -277,8 +277,10 @@ impl UpstreamClient {
                 headers.insert(HeaderName::from_static(name), v.clone());
             }
         }
-        let send = self
-            .http
+        // A connection thread's own client when there is one (`server::workers`).
+        let send = crate::http::thread_client()
+            .as_ref()
+            .unwrap_or(&self.http)
             .post(&self.responses_url)
             .headers(headers)
             .body(body)
