@@ -3,7 +3,8 @@
 //! accept to close. Everything one request does — the client's connection, the
 //! stream pump, the upstream connection (each thread has its own upstream
 //! client and pool, [`crate::http::thread_client`]) — runs on one thread, so no
-//! wake-up crosses threads on the request path (docs/benchmarks.md, "Profile").
+//! wake-up crosses threads on the request path (docs/benchmarks.md,
+//! "Connection threads").
 //!
 //! A new connection goes to the thread serving the fewest. The accept loops and
 //! the background tasks stay on the main runtime.
