@@ -277,10 +277,8 @@ impl UpstreamClient {
                 headers.insert(HeaderName::from_static(name), v.clone());
             }
         }
-        // A connection thread's own client when there is one (`server::workers`).
-        let send = crate::http::thread_client()
-            .as_ref()
-            .unwrap_or(&self.http)
+        let send = self
+            .http()
             .post(&self.responses_url)
             .headers(headers)
             .body(body)
@@ -386,6 +384,13 @@ impl UpstreamClient {
 }
 
 impl UpstreamClient {
+    /// The connection thread's own client when it has one (`server::workers`),
+    /// so the upstream connection is driven by the thread that serves the
+    /// request; else the shared one.
+    fn http(&self) -> reqwest::Client {
+        crate::http::thread_client().unwrap_or_else(|| self.http.clone())
+    }
+
     /// `GET url` with `headers`: the body (at most `limit` bytes) and headers of a
     /// 2xx answer, or the answer as `UpstreamError::Status`; `what` names it in a
     /// timeout.
@@ -396,7 +401,7 @@ impl UpstreamClient {
         what: &'static str,
         limit: usize,
     ) -> Result<(Bytes, HeaderMap), UpstreamError> {
-        let send = self.http.get(url).headers(headers).send();
+        let send = self.http().get(url).headers(headers).send();
         let resp = match tokio::time::timeout(self.idle_timeout, send).await {
             Err(_) => return Err(UpstreamError::Timeout(what)),
             Ok(Err(e)) => return Err(UpstreamError::Connect(error_chain(&e))),
