@@ -54,6 +54,8 @@ impl Workers {
     pub(crate) fn start(count: usize, upstream: &UpstreamConfig) -> std::io::Result<Workers> {
         let mut lanes = Vec::with_capacity(count.max(1));
         for i in 0..count.max(1) {
+            // Unbounded, but each job is a connection already admitted under
+            // `security.max_connections`, which bounds it.
             let (jobs, queue) = mpsc::unbounded_channel();
             let upstream = upstream.clone();
             std::thread::Builder::new()
