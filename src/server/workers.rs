@@ -1,5 +1,5 @@
 //! Connection threads (docs/architecture.md, "Threads"): one single-threaded
-//! tokio runtime per core, each serving the connections handed to it from
+//! tokio runtime per core (at most four), each serving the connections handed to it from
 //! accept to close. Everything one request does — the client's connection, the
 //! stream pump, the upstream connection (each thread has its own upstream
 //! client and pool, [`crate::http::thread_client`]) — runs on one thread, so no
@@ -43,9 +43,15 @@ impl Drop for Seat {
     }
 }
 
-/// How many connection threads: one per core the process may use.
+/// The most connection threads. Each keeps its own upstream connections (and,
+/// against the real backend, pays its own TLS handshakes), and the few clients
+/// of a laptop never need more.
+const MAX_THREADS: usize = 4;
+
+/// How many connection threads: one per core the process may use, at most
+/// [`MAX_THREADS`].
 pub(crate) fn default_count() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
 }
 
 impl Workers {
