@@ -34,11 +34,12 @@ const TICK: Duration = Duration::from_millis(20);
 /// How long the guard waits at exit for the queued lines to be written.
 const EXIT_WAIT: Duration = Duration::from_secs(1);
 
-static DROPPED: OnceLock<Arc<Queue>> = OnceLock::new();
+/// The process's log queue, for its drop count ([`dropped_log_lines`]).
+static LOG_QUEUE: OnceLock<Arc<Queue>> = OnceLock::new();
 
 /// Log lines dropped since start because the log output was not being read.
 pub(crate) fn dropped_log_lines() -> u64 {
-    DROPPED
+    LOG_QUEUE
         .get()
         .map_or(0, |q| q.dropped.load(Ordering::Relaxed))
 }
@@ -220,7 +221,7 @@ fn non_blocking<W: Write + Send + 'static>(out: W) -> (LogWriter, LogGuard) {
     if let Ok(handle) = spawned {
         let _ = queue.writer.set(handle.thread().clone());
     }
-    let _ = DROPPED.set(Arc::clone(&queue));
+    let _ = LOG_QUEUE.set(Arc::clone(&queue));
     (
         LogWriter {
             queue: Arc::clone(&queue),

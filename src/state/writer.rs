@@ -228,11 +228,11 @@ fn write_all<'a>(
 }
 
 /// Each response written with its stored bytes.
-type Sized<'a> = Vec<(&'a Arc<Record>, u64)>;
+type SizedRecords<'a> = Vec<(&'a Arc<Record>, u64)>;
 
 /// The responses written; on a failed commit, the ones that would have been
 /// and why they were not.
-type Written<'a> = Result<Sized<'a>, (Sized<'a>, StateError)>;
+type Written<'a> = Result<SizedRecords<'a>, (SizedRecords<'a>, StateError)>;
 
 /// The batch again, each response under its own savepoint.
 fn write_one_by_one<'a>(
